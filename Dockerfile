@@ -1,0 +1,45 @@
+# flexplace container image: the `flexplace` binary on Debian 12.
+#
+#   docker build -t registry.example.com/flexplace:0.1.0 .
+#   docker push registry.example.com/flexplace:0.1.0
+#
+# then point manifests/kustomization.yaml (images:) at it.  The entrypoint is
+# `flexplace serve`: `docker run --rm -p 8888:8888 IMAGE --demo --listen=:8888`
+# serves the bundled demo cluster.  manifests/deployment.yaml sets its own
+# command and arguments.
+
+# ---- build ---------------------------------------------------------------
+FROM debian:12-slim AS build
+ARG DEBIAN_FRONTEND=noninteractive
+# The one list of build packages, shared with .ci/setup.
+COPY .ci/packages.txt /tmp/packages.txt
+RUN apt-get update \
+ && grep -v '^#' /tmp/packages.txt | xargs apt-get install -y --no-install-recommends \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Sources only (no local build folders).
+COPY CMakeLists.txt ./
+COPY scoring/ scoring/
+COPY cache/ cache/
+COPY policies/ policies/
+COPY extender/ extender/
+RUN cmake -S . -B /build -G Ninja -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+ && cmake --build /build \
+ && cmake --install /build --prefix /usr/local --strip
+
+# ---- runtime -------------------------------------------------------------
+FROM debian:12-slim
+ARG DEBIAN_FRONTEND=noninteractive
+# Shared libraries the binary links (gnutls through libmicrohttpd's TLS),
+# CA certificates, and curl for the pod's exec probes (flexplace listens on
+# loopback, where kubelet's httpGet probes cannot reach it).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      libmicrohttpd12 libjansson4 libcurl4 libglib2.0-0 libyaml-0-2 libgnutls30 \
+      ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /usr/local/bin/flexplace /usr/local/bin/flexplace
+# Non-root; the same UID as runAsUser in manifests/deployment.yaml.
+USER 65532:65532
+EXPOSE 8888
+ENTRYPOINT ["flexplace", "serve"]

@@ -1,0 +1,45 @@
+/*
+ * cache/snapshot.h - a cluster view from a file instead of the API server.
+ *
+ * Purpose: `flexplace serve --cluster FILE`, `flexplace score --cluster FILE`
+ * and the bundled demo read what `kubectl get nodes,pods -A -o json` (or
+ * `-o yaml`) prints: a List of Nodes and Pods, or a NodeList and a PodList,
+ * or bare Node and Pod documents, in one or several YAML/JSON documents.
+ * Items carry their kind; items of a NodeList/PodList may omit it.  Other
+ * kinds (Services, Deployments ...) are skipped.
+ *
+ * Ownership: fills caller-provided arrays with new references.
+ * Errors: FP_SNAPSHOT_ERROR with the file name and item index.
+ * Thread context: any thread.
+ */
+#ifndef FP_CACHE_SNAPSHOT_H
+#define FP_CACHE_SNAPSHOT_H
+
+#include <glib.h>
+#include <stddef.h>
+
+#include "cache/view.h"
+#include "cache/yamljson.h"
+
+G_BEGIN_DECLS
+
+#define FP_SNAPSHOT_ERROR (fp_snapshot_error_quark())
+GQuark fp_snapshot_error_quark(void);
+typedef enum { FP_SNAPSHOT_ERROR_INVALID } FpSnapshotError;
+
+/* Largest snapshot file read (a 5,000-node cluster with its pods). */
+#define FP_SNAPSHOT_MAX_BYTES ((size_t)1 << 30)
+
+/* Append the Nodes and Pods of @docs to @nodes / @pods (FpNode*, FpPod*).
+ * @skipped (may be NULL) counts items of other kinds. */
+gboolean fp_snapshot_from_docs(const FpDocs *docs, GPtrArray *nodes, GPtrArray *pods,
+                               guint *skipped, GError **error);
+/* Read a snapshot file (YAML or JSON) and install it in @view. */
+gboolean fp_snapshot_load_file(FpView *view, const char *path, GError **error);
+/* Same from a buffer (the embedded demo); @name is used in messages. */
+gboolean fp_snapshot_load_buffer(FpView *view, const char *buf, size_t len, const char *name,
+                                 GError **error);
+
+G_END_DECLS
+
+#endif

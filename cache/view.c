@@ -1,0 +1,686 @@
+/*
+ * cache/view.c - the cluster view (see view.h for the locking scheme).
+ *
+ * Layout: one NodeState per node name (created on demand by a Node, an active
+ * pod or an assumption, dropped when none refers to it any more), the pods by
+ * UID, two indexes (pods per node, pods per controller owner) and the assumed
+ * allocations by pod UID.  Usage counters are adjusted incrementally, so an
+ * event costs O(resources of the pod), independent of cluster size.
+ */
+#include "cache/view.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#define POOL_STATS_CACHE_SIZE 8
+
+typedef struct {
+    FpNodeState pub;  /* pub.name points at the hash key */
+    GHashTable *pods; /* uid -> FpPod* (borrowed from view->pods): pods bound here */
+    guint n_assumed;  /* assumptions naming this node */
+} NodeState;
+
+typedef struct {
+    char *uid;
+    char *ns;
+    char *name;
+    char *node;
+    char *resource;
+    int64_t count;
+    gint64 expires_us; /* monotonic */
+} Assumed;
+
+typedef struct {
+    guint64 view_generation;
+    const FpPolicy *policy; /* identity only, never dereferenced after the entry is stale */
+    guint64 policy_generation;
+    char *resource;
+    GHashTable *stats; /* pool -> FpPoolStat*, refcounted */
+} PoolStatsEntry;
+
+struct FpView {
+    GRWLock lock;
+    GHashTable *states;          /* name -> NodeState* */
+    GHashTable *pods;            /* uid -> FpPod* (owned ref) */
+    GHashTable *owners;          /* owner uid -> GHashTable(uid -> FpPod* borrowed) */
+    GHashTable *assumed;         /* uid -> Assumed* */
+    _Atomic uint64_t generation; /* written under the write lock, read anywhere */
+    _Atomic unsigned n_nodes;
+    _Atomic unsigned n_pods;
+    _Atomic bool synced[2];
+    _Atomic int64_t last_event_us; /* monotonic; 0 = never */
+    GMutex stats_mutex;
+    PoolStatsEntry stats_cache[POOL_STATS_CACHE_SIZE];
+    guint stats_next;
+};
+
+static bool is_extended(const char *resource)
+{
+    return strchr(resource, '/') != NULL;
+}
+
+static void node_state_free(gpointer p)
+{
+    NodeState *st = p;
+    if (st->pub.node) {
+        fp_node_unref((FpNode *)st->pub.node);
+    }
+    fp_res_list_clear(&st->pub.used);
+    fp_res_list_clear(&st->pub.assumed);
+    g_hash_table_unref(st->pods);
+    g_free(st);
+}
+
+static void assumed_free(gpointer p)
+{
+    Assumed *a = p;
+    g_free(a->uid);
+    g_free(a->ns);
+    g_free(a->name);
+    g_free(a->node);
+    g_free(a->resource);
+    g_free(a);
+}
+
+static void pool_stats_entry_clear(PoolStatsEntry *e)
+{
+    g_clear_pointer(&e->stats, g_hash_table_unref);
+    g_clear_pointer(&e->resource, g_free);
+    e->policy = NULL;
+}
+
+FpView *fp_view_new(void)
+{
+    FpView *view = g_new0(FpView, 1);
+    g_rw_lock_init(&view->lock);
+    g_mutex_init(&view->stats_mutex);
+    view->states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, node_state_free);
+    view->pods = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)fp_pod_unref);
+    view->owners =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
+    view->assumed = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, assumed_free);
+    view->generation = 1;
+    return view;
+}
+
+void fp_view_free(FpView *view)
+{
+    if (!view) {
+        return;
+    }
+    for (guint i = 0; i < POOL_STATS_CACHE_SIZE; i++) {
+        pool_stats_entry_clear(&view->stats_cache[i]);
+    }
+    g_hash_table_destroy(view->assumed);
+    g_hash_table_destroy(view->owners);
+    g_hash_table_destroy(view->states);
+    g_hash_table_destroy(view->pods);
+    g_mutex_clear(&view->stats_mutex);
+    g_rw_lock_clear(&view->lock);
+    g_free(view);
+}
+
+/* ---- internal helpers; all run under the write lock ---- */
+
+static NodeState *state_get(FpView *view, const char *name, bool create)
+{
+    NodeState *st = g_hash_table_lookup(view->states, name);
+    if (!st && create) {
+        st = g_new0(NodeState, 1);
+        char *key = g_strdup(name);
+        st->pub.name = key;
+        st->pods = g_hash_table_new(g_str_hash, g_str_equal);
+        g_hash_table_insert(view->states, key, st);
+    }
+    return st;
+}
+
+/* Drop a state nobody refers to any more. */
+static void state_gc(FpView *view, NodeState *st)
+{
+    if (!st->pub.node && g_hash_table_size(st->pods) == 0 && st->n_assumed == 0) {
+        g_hash_table_remove(view->states, st->pub.name);
+    }
+}
+
+static void bump(FpView *view)
+{
+    atomic_fetch_add(&view->generation, 1);
+}
+
+static void res_add_extended(FpResList *dst, const FpResList *src, int sign)
+{
+    for (guint i = 0; i < src->len; i++) {
+        if (is_extended(src->items[i].name)) {
+            fp_res_list_add(dst, src->items[i].name, sign * src->items[i].value);
+        }
+    }
+}
+
+static void unassume(FpView *view, Assumed *a)
+{
+    NodeState *st = state_get(view, a->node, false);
+    if (st) {
+        fp_res_list_add(&st->pub.assumed, a->resource, -a->count);
+        st->n_assumed--;
+        state_gc(view, st);
+    }
+    g_hash_table_remove(view->assumed, a->uid);
+}
+
+/* Remove @pod's contribution (usage, indexes). Does not free it. */
+static void pod_detach(FpView *view, FpPod *pod)
+{
+    if (pod->node_name && *pod->node_name) {
+        NodeState *st = state_get(view, pod->node_name, false);
+        if (st && g_hash_table_remove(st->pods, pod->uid)) {
+            if (fp_pod_is_active(pod)) {
+                res_add_extended(&st->pub.used, &pod->requests, -1);
+            }
+            state_gc(view, st);
+        }
+    }
+    if (pod->owner_uid) {
+        GHashTable *set = g_hash_table_lookup(view->owners, pod->owner_uid);
+        if (set) {
+            g_hash_table_remove(set, pod->uid);
+            if (g_hash_table_size(set) == 0) {
+                g_hash_table_remove(view->owners, pod->owner_uid);
+            }
+        }
+    }
+}
+
+static void pod_attach(FpView *view, FpPod *pod)
+{
+    if (fp_pod_is_active(pod)) {
+        NodeState *st = state_get(view, pod->node_name, true);
+        g_hash_table_insert(st->pods, pod->uid, pod);
+        res_add_extended(&st->pub.used, &pod->requests, +1);
+    }
+    if (pod->owner_uid) {
+        GHashTable *set = g_hash_table_lookup(view->owners, pod->owner_uid);
+        if (!set) {
+            set = g_hash_table_new(g_str_hash, g_str_equal);
+            g_hash_table_insert(view->owners, g_strdup(pod->owner_uid), set);
+        }
+        g_hash_table_insert(set, pod->uid, pod);
+    }
+    /* Once the watch shows the pod bound (or finished), its own requests
+     * count and the assumption has served its purpose. */
+    Assumed *a = g_hash_table_lookup(view->assumed, pod->uid);
+    if (a && ((pod->node_name && *pod->node_name) || pod->phase == FP_PHASE_SUCCEEDED ||
+              pod->phase == FP_PHASE_FAILED)) {
+        unassume(view, a);
+    }
+}
+
+/* ---- writers ---- */
+
+void fp_view_apply_node(FpView *view, FpNode *node)
+{
+    g_return_if_fail(node && node->name);
+    g_rw_lock_writer_lock(&view->lock);
+    NodeState *st = state_get(view, node->name, true);
+    if (st->pub.node) {
+        fp_node_unref((FpNode *)st->pub.node);
+    } else {
+        view->n_nodes++;
+    }
+    st->pub.node = node;
+    bump(view);
+    g_rw_lock_writer_unlock(&view->lock);
+}
+
+void fp_view_remove_node(FpView *view, const char *name)
+{
+    g_rw_lock_writer_lock(&view->lock);
+    NodeState *st = state_get(view, name, false);
+    if (st && st->pub.node) {
+        fp_node_unref((FpNode *)st->pub.node);
+        st->pub.node = NULL;
+        view->n_nodes--;
+        state_gc(view, st);
+        bump(view);
+    }
+    g_rw_lock_writer_unlock(&view->lock);
+}
+
+void fp_view_apply_pod(FpView *view, FpPod *pod)
+{
+    g_return_if_fail(pod && pod->uid);
+    g_rw_lock_writer_lock(&view->lock);
+    FpPod *old = g_hash_table_lookup(view->pods, pod->uid);
+    if (old) {
+        pod_detach(view, old);
+        g_hash_table_remove(view->pods, old->uid); /* frees old */
+    } else {
+        view->n_pods++;
+    }
+    g_hash_table_insert(view->pods, pod->uid, pod);
+    pod_attach(view, pod);
+    bump(view);
+    g_rw_lock_writer_unlock(&view->lock);
+}
+
+void fp_view_remove_pod(FpView *view, const char *uid)
+{
+    g_rw_lock_writer_lock(&view->lock);
+    FpPod *old = g_hash_table_lookup(view->pods, uid);
+    if (old) {
+        pod_detach(view, old);
+        g_hash_table_remove(view->pods, uid);
+        view->n_pods--;
+    }
+    /* A deleted pod frees its assumption too. */
+    Assumed *a = g_hash_table_lookup(view->assumed, uid);
+    if (a) {
+        unassume(view, a);
+    }
+    bump(view);
+    g_rw_lock_writer_unlock(&view->lock);
+}
+
+void fp_view_replace_nodes(FpView *view, GPtrArray *nodes)
+{
+    g_rw_lock_writer_lock(&view->lock);
+    /* Drop every current node object, then install the new list. */
+    GHashTableIter it;
+    gpointer value;
+    GPtrArray *empty = g_ptr_array_new();
+    g_hash_table_iter_init(&it, view->states);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        NodeState *st = value;
+        if (st->pub.node) {
+            fp_node_unref((FpNode *)st->pub.node);
+            st->pub.node = NULL;
+        }
+        g_ptr_array_add(empty, st);
+    }
+    view->n_nodes = 0;
+    for (guint i = 0; nodes && i < nodes->len; i++) {
+        FpNode *node = g_ptr_array_index(nodes, i);
+        NodeState *st = state_get(view, node->name, true);
+        if (st->pub.node) { /* duplicate name in the list: last wins */
+            fp_node_unref((FpNode *)st->pub.node);
+        } else {
+            view->n_nodes++;
+        }
+        st->pub.node = node;
+    }
+    for (guint i = 0; i < empty->len; i++) {
+        state_gc(view, g_ptr_array_index(empty, i));
+    }
+    g_ptr_array_unref(empty);
+    bump(view);
+    g_rw_lock_writer_unlock(&view->lock);
+    if (nodes) {
+        g_ptr_array_set_free_func(nodes, NULL);
+        g_ptr_array_unref(nodes);
+    }
+}
+
+void fp_view_replace_pods(FpView *view, GPtrArray *pods)
+{
+    g_rw_lock_writer_lock(&view->lock);
+    /* Clear all usage and indexes, then attach the new pods. */
+    GHashTableIter it;
+    gpointer value;
+    GPtrArray *states = g_ptr_array_new();
+    g_hash_table_iter_init(&it, view->states);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        NodeState *st = value;
+        g_hash_table_remove_all(st->pods);
+        fp_res_list_clear(&st->pub.used);
+        g_ptr_array_add(states, st);
+    }
+    g_hash_table_remove_all(view->owners);
+    g_hash_table_remove_all(view->pods);
+    view->n_pods = 0;
+    for (guint i = 0; pods && i < pods->len; i++) {
+        FpPod *pod = g_ptr_array_index(pods, i);
+        FpPod *dup = g_hash_table_lookup(view->pods, pod->uid);
+        if (dup) {
+            pod_detach(view, dup);
+            g_hash_table_remove(view->pods, dup->uid);
+        } else {
+            view->n_pods++;
+        }
+        g_hash_table_insert(view->pods, pod->uid, pod);
+        pod_attach(view, pod);
+    }
+    for (guint i = 0; i < states->len; i++) {
+        NodeState *st = g_ptr_array_index(states, i);
+        /* pod_attach may have re-created usage; collect only the unused. */
+        if (g_hash_table_lookup(view->states, st->pub.name) == st) {
+            state_gc(view, st);
+        }
+    }
+    g_ptr_array_unref(states);
+    bump(view);
+    g_rw_lock_writer_unlock(&view->lock);
+    if (pods) {
+        g_ptr_array_set_free_func(pods, NULL);
+        g_ptr_array_unref(pods);
+    }
+}
+
+/* ---- assumptions ---- */
+
+bool fp_view_assume(FpView *view, const char *uid, const char *ns, const char *name,
+                    const char *node, const char *resource, int64_t count, double ttl_seconds,
+                    const char **why)
+{
+    const char *reason = NULL;
+    bool ok = false;
+    g_rw_lock_writer_lock(&view->lock);
+    NodeState *st = state_get(view, node, false);
+    FpPod *pod = uid ? g_hash_table_lookup(view->pods, uid) : NULL;
+    Assumed *prev = uid ? g_hash_table_lookup(view->assumed, uid) : NULL;
+    if (!st || !st->pub.node) {
+        reason = FP_REASON_NOT_IN_VIEW;
+        goto out;
+    }
+    if (pod && pod->node_name && *pod->node_name) {
+        /* The watch already shows the pod bound: its requests count already. */
+        if (strcmp(pod->node_name, node) == 0) {
+            ok = true;
+        } else {
+            reason = "pod already bound to another node";
+        }
+        goto out;
+    }
+    if (prev) {
+        /* A retried bind: drop the earlier assumption before re-checking. */
+        unassume(view, prev);
+        st = state_get(view, node, true);
+    }
+    int64_t alloc = fp_res_list_get(&st->pub.node->allocatable, resource);
+    int64_t taken =
+        fp_res_list_get(&st->pub.used, resource) + fp_res_list_get(&st->pub.assumed, resource);
+    if (count > 0 && alloc - taken < count) {
+        reason = FP_REASON_INSUFFICIENT_GPUS;
+        goto out;
+    }
+    Assumed *a = g_new0(Assumed, 1);
+    a->uid = g_strdup(uid);
+    a->ns = g_strdup(ns);
+    a->name = g_strdup(name);
+    a->node = g_strdup(node);
+    a->resource = g_strdup(resource);
+    a->count = count;
+    a->expires_us = g_get_monotonic_time() + (gint64)(ttl_seconds * G_USEC_PER_SEC);
+    g_hash_table_insert(view->assumed, a->uid, a);
+    fp_res_list_add(&st->pub.assumed, resource, count);
+    st->n_assumed++;
+    ok = true;
+out:
+    if (ok) {
+        bump(view);
+    }
+    g_rw_lock_writer_unlock(&view->lock);
+    if (why) {
+        *why = reason;
+    }
+    return ok;
+}
+
+bool fp_view_forget_assumed(FpView *view, const char *uid)
+{
+    g_rw_lock_writer_lock(&view->lock);
+    Assumed *a = g_hash_table_lookup(view->assumed, uid);
+    if (a) {
+        unassume(view, a);
+        bump(view);
+    }
+    g_rw_lock_writer_unlock(&view->lock);
+    return a != NULL;
+}
+
+guint fp_view_expire_assumed(FpView *view)
+{
+    gint64 now = g_get_monotonic_time();
+    guint n = 0;
+    g_rw_lock_writer_lock(&view->lock);
+    GHashTableIter it;
+    gpointer value;
+    GPtrArray *expired = g_ptr_array_new();
+    g_hash_table_iter_init(&it, view->assumed);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        Assumed *a = value;
+        if (a->expires_us <= now) {
+            g_ptr_array_add(expired, a);
+        }
+    }
+    for (guint i = 0; i < expired->len; i++) {
+        unassume(view, g_ptr_array_index(expired, i));
+        n++;
+    }
+    g_ptr_array_unref(expired);
+    if (n) {
+        bump(view);
+    }
+    g_rw_lock_writer_unlock(&view->lock);
+    return n;
+}
+
+int64_t fp_view_assumed_total(FpView *view)
+{
+    int64_t total = 0;
+    g_rw_lock_reader_lock(&view->lock);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, view->assumed);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        total += ((Assumed *)value)->count;
+    }
+    g_rw_lock_reader_unlock(&view->lock);
+    return total;
+}
+
+/* ---- readers ---- */
+
+void fp_view_read_lock(FpView *view)
+{
+    g_rw_lock_reader_lock(&view->lock);
+}
+
+void fp_view_read_unlock(FpView *view)
+{
+    g_rw_lock_reader_unlock(&view->lock);
+}
+
+const FpNodeState *fp_view_node_locked(FpView *view, const char *name)
+{
+    NodeState *st = g_hash_table_lookup(view->states, name);
+    return st ? &st->pub : NULL;
+}
+
+const FpPod *fp_view_pod_locked(FpView *view, const char *uid)
+{
+    return g_hash_table_lookup(view->pods, uid);
+}
+
+void fp_view_foreach_node_locked(FpView *view, void (*fn)(const FpNodeState *st, void *data),
+                                 void *data)
+{
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, view->states);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        NodeState *st = value;
+        if (st->pub.node) {
+            fn(&st->pub, data);
+        }
+    }
+}
+
+void fp_view_foreach_pod_on_node_locked(FpView *view, const char *node,
+                                        void (*fn)(const FpPod *pod, void *data), void *data)
+{
+    NodeState *st = g_hash_table_lookup(view->states, node);
+    if (!st) {
+        return;
+    }
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, st->pods);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        fn(value, data);
+    }
+}
+
+typedef struct {
+    const FpPolicy *policy;
+    const char *resource;
+    GHashTable *stats;
+} PoolStatsBuild;
+
+static void add_pool_stat(const FpNodeState *st, void *data)
+{
+    PoolStatsBuild *b = data;
+    if (st->node->unschedulable || !st->node->ready) {
+        return; /* capacity nobody can schedule onto is not headroom */
+    }
+    FpNodeFacts facts;
+    fp_node_facts(b->policy, st->node, &facts);
+    if (!facts.pool || !*facts.pool) {
+        return;
+    }
+    int64_t alloc = fp_res_list_get(&st->node->allocatable, b->resource);
+    if (alloc <= 0) {
+        return;
+    }
+    FpPoolStat *ps = g_hash_table_lookup(b->stats, facts.pool);
+    if (!ps) {
+        ps = g_new0(FpPoolStat, 1);
+        g_hash_table_insert(b->stats, g_strdup(facts.pool), ps);
+    }
+    ps->allocatable += alloc;
+    ps->used += fp_res_list_get(&st->used, b->resource);
+    ps->assumed += fp_res_list_get(&st->assumed, b->resource);
+}
+
+GHashTable *fp_view_pool_stats_locked(FpView *view, const FpPolicy *policy, const char *resource)
+{
+    guint64 gen = fp_view_generation(view);
+    GHashTable *result = NULL;
+    g_mutex_lock(&view->stats_mutex);
+    for (guint i = 0; i < POOL_STATS_CACHE_SIZE; i++) {
+        PoolStatsEntry *e = &view->stats_cache[i];
+        if (e->stats && e->view_generation == gen && e->policy == policy &&
+            e->policy_generation == policy->generation && strcmp(e->resource, resource) == 0) {
+            result = g_hash_table_ref(e->stats);
+            break;
+        }
+    }
+    g_mutex_unlock(&view->stats_mutex);
+    if (result) {
+        return result;
+    }
+    PoolStatsBuild b = {policy, resource,
+                        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free)};
+    fp_view_foreach_node_locked(view, add_pool_stat, &b);
+    g_mutex_lock(&view->stats_mutex);
+    PoolStatsEntry *e = &view->stats_cache[view->stats_next++ % POOL_STATS_CACHE_SIZE];
+    pool_stats_entry_clear(e);
+    e->view_generation = gen;
+    e->policy = policy;
+    e->policy_generation = policy->generation;
+    e->resource = g_strdup(resource);
+    e->stats = g_hash_table_ref(b.stats);
+    g_mutex_unlock(&view->stats_mutex);
+    return b.stats;
+}
+
+static void count_pool(FpView *view, const FpPolicy *policy, const char *node_name,
+                       GHashTable *pools)
+{
+    NodeState *st = g_hash_table_lookup(view->states, node_name);
+    if (!st || !st->pub.node) {
+        return;
+    }
+    FpNodeFacts facts;
+    fp_node_facts(policy, st->pub.node, &facts);
+    const char *pool = facts.pool && *facts.pool ? facts.pool : node_name;
+    guint n = GPOINTER_TO_UINT(g_hash_table_lookup(pools, pool));
+    g_hash_table_replace(pools, g_strdup(pool), GUINT_TO_POINTER(n + 1));
+}
+
+guint fp_view_owner_pools_locked(FpView *view, const FpPolicy *policy, const char *owner_uid,
+                                 GHashTable *pools_out)
+{
+    if (!owner_uid) {
+        return 0;
+    }
+    GHashTable *pools = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    GHashTable *set = g_hash_table_lookup(view->owners, owner_uid);
+    if (set) {
+        GHashTableIter it;
+        gpointer value;
+        g_hash_table_iter_init(&it, set);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+            FpPod *pod = value;
+            if (fp_pod_is_active(pod)) {
+                count_pool(view, policy, pod->node_name, pools);
+            } else {
+                Assumed *a = g_hash_table_lookup(view->assumed, pod->uid);
+                if (a) {
+                    count_pool(view, policy, a->node, pools);
+                }
+            }
+        }
+    }
+    guint n = g_hash_table_size(pools);
+    if (pools_out) {
+        GHashTableIter it;
+        gpointer key, value;
+        g_hash_table_iter_init(&it, pools);
+        while (g_hash_table_iter_next(&it, &key, &value)) {
+            g_hash_table_replace(pools_out, g_strdup(key), value);
+        }
+    }
+    g_hash_table_unref(pools);
+    return n;
+}
+
+/* ---- lock-free state ---- */
+
+guint64 fp_view_generation(FpView *view)
+{
+    return atomic_load(&view->generation);
+}
+
+guint fp_view_node_count(FpView *view)
+{
+    return atomic_load(&view->n_nodes);
+}
+
+guint fp_view_pod_count(FpView *view)
+{
+    return atomic_load(&view->n_pods);
+}
+
+void fp_view_set_synced(FpView *view, FpKind kind, bool synced)
+{
+    atomic_store(&view->synced[kind == FP_KIND_PODS], synced);
+}
+
+bool fp_view_synced(FpView *view, FpKind kind)
+{
+    return atomic_load(&view->synced[kind == FP_KIND_PODS]);
+}
+
+void fp_view_touch(FpView *view)
+{
+    atomic_store(&view->last_event_us, g_get_monotonic_time());
+}
+
+double fp_view_last_event_age(FpView *view)
+{
+    int64_t t = atomic_load(&view->last_event_us);
+    if (t == 0) {
+        return -1;
+    }
+    return (double)(g_get_monotonic_time() - t) / G_USEC_PER_SEC;
+}

@@ -1,0 +1,124 @@
+/*
+ * cache/view.h - the cluster view: nodes, the GPUs their pods use, and the
+ * GPUs flexplace has assumed for pods it bound but the watch has not shown.
+ *
+ * Purpose: the one source of "is this GPU free?" for every verb.  Fed by a
+ * snapshot file (fp_view_replace_*) or by the live informer (cache/informer.h)
+ * and read by HTTP threads and the CLI.
+ *
+ * Concurrency scheme: one GRWLock.  Writers (the informer threads, the bind
+ * path recording an assumption) decode JSON *outside* the lock and take the
+ * write lock only to swap pointers and adjust counters: O(1) per event, or
+ * O(nodes + pods) for a relist swap of prebuilt tables.  Readers take the read
+ * lock around lookups and the pure scoring loop only, never across I/O or JSON
+ * work, so a request never waits for the network.  Nodes are immutable and
+ * refcounted: a reader that needs one after unlocking takes a reference.
+ *
+ * Ownership: the view owns every FpNode and FpPod it was given ("transfer
+ * full" below).  Pointers returned by *_locked functions are borrowed and valid
+ * only while the caller holds the read (or write) lock.
+ *
+ * Accounting rules (kube-scheduler's): a pod uses its effective requests on
+ * spec.nodeName while it is bound and not Succeeded/Failed; terminating pods
+ * still count; pending pods count nowhere.  Only extended resources (names
+ * containing '/', e.g. nvidia.com/gpu) are tracked.
+ */
+#ifndef FP_CACHE_VIEW_H
+#define FP_CACHE_VIEW_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "scoring/engine.h"
+#include "scoring/model.h"
+
+G_BEGIN_DECLS
+
+typedef struct FpView FpView;
+
+/* Per node name.  Exists while a Node, an active pod or an assumption refers
+ * to the name. */
+typedef struct {
+    const char *name;
+    const FpNode *node; /* NULL when no Node object of that name is known */
+    FpResList used;     /* extended resources requested by active pods bound here */
+    FpResList assumed;  /* extended resources assumed by flexplace's bind verb */
+} FpNodeState;
+
+FpView *fp_view_new(void);
+void fp_view_free(FpView *view);
+
+/* ---- writers (any thread; each call takes the write lock briefly) ---- */
+
+/* Add or replace the node of that name (transfer full). */
+void fp_view_apply_node(FpView *view, FpNode *node);
+void fp_view_remove_node(FpView *view, const char *name);
+/* Add or replace the pod of that UID (transfer full); moves its usage. */
+void fp_view_apply_pod(FpView *view, FpPod *pod);
+void fp_view_remove_pod(FpView *view, const char *uid);
+/* Replace every node / every pod at once (a relist).  The arrays' elements
+ * are taken over (transfer full) and the arrays are unreffed. */
+void fp_view_replace_nodes(FpView *view, GPtrArray *nodes);
+void fp_view_replace_pods(FpView *view, GPtrArray *pods);
+
+/* ---- assumed allocations (bind verb) ---- */
+
+/* Record that pod @uid was bound to @node and uses @count of @resource, until
+ * the watch shows the pod bound (then its own requests count), it is deleted,
+ * fp_view_forget_assumed is called (failed bind), or @ttl_seconds pass.
+ * Returns FALSE (and records nothing) when @node lacks @count free GPUs of
+ * @resource counting used and assumed ones, with @why set to a static reason;
+ * the check and the record are one atomic step. */
+bool fp_view_assume(FpView *view, const char *uid, const char *ns, const char *name,
+                    const char *node, const char *resource, int64_t count, double ttl_seconds,
+                    const char **why);
+/* Roll back an assumption (failed bind). Returns whether one existed. */
+bool fp_view_forget_assumed(FpView *view, const char *uid);
+/* Drop assumptions older than their TTL. Returns how many expired. */
+guint fp_view_expire_assumed(FpView *view);
+/* Total GPUs currently assumed (all resources). */
+int64_t fp_view_assumed_total(FpView *view);
+
+/* ---- readers ---- */
+
+void fp_view_read_lock(FpView *view);
+void fp_view_read_unlock(FpView *view);
+/* Borrowed; NULL when unknown.  Caller holds the lock. */
+const FpNodeState *fp_view_node_locked(FpView *view, const char *name);
+/* Borrowed; NULL when unknown.  Caller holds the lock. */
+const FpPod *fp_view_pod_locked(FpView *view, const char *uid);
+/* Call @fn for every node state with a Node object. Caller holds the lock. */
+void fp_view_foreach_node_locked(FpView *view, void (*fn)(const FpNodeState *st, void *data),
+                                 void *data);
+/* Call @fn for every pod bound to @node. Caller holds the lock. */
+void fp_view_foreach_pod_on_node_locked(FpView *view, const char *node,
+                                        void (*fn)(const FpPod *pod, void *data), void *data);
+/* Pool name -> FpPoolStat* for @resource under @policy's pool labels, over
+ * every schedulable, Ready node of the view (nodes without a pool label, and
+ * cordoned or NotReady nodes, whose GPUs no new pod can use, are left out).  Cached
+ * per (view generation, policy, resource); returns a new reference that the
+ * caller releases with g_hash_table_unref (it stays valid after unlocking). */
+GHashTable *fp_view_pool_stats_locked(FpView *view, const FpPolicy *policy, const char *resource);
+/* Number of distinct pools holding active or assumed pods whose controller
+ * owner has uid @owner_uid, and fills @pools_out (may be NULL) with pool name
+ * -> GUINT_TO_POINTER(replicas). Caller holds the lock. */
+guint fp_view_owner_pools_locked(FpView *view, const FpPolicy *policy, const char *owner_uid,
+                                 GHashTable *pools_out);
+
+/* ---- state for readiness and metrics (lock-free reads) ---- */
+
+guint64 fp_view_generation(FpView *view);
+guint fp_view_node_count(FpView *view);
+guint fp_view_pod_count(FpView *view);
+typedef enum { FP_KIND_NODES, FP_KIND_PODS } FpKind;
+void fp_view_set_synced(FpView *view, FpKind kind, bool synced);
+bool fp_view_synced(FpView *view, FpKind kind);
+/* Record that an event or bookmark arrived now (monotonic clock). */
+void fp_view_touch(FpView *view);
+/* Seconds since the last event or bookmark; -1 when none yet. */
+double fp_view_last_event_age(FpView *view);
+
+G_END_DECLS
+
+#endif /* FP_CACHE_VIEW_H */

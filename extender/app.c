@@ -1,0 +1,218 @@
+/*
+ * extender/app.c - build, serve and tear down the extender.
+ */
+#include "extender/app.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+#include "cache/informer.h"
+#include "cache/kube_client.h"
+#include "cache/kubeconfig.h"
+#include "cache/snapshot.h"
+
+extern const unsigned char fp_demo_cluster_json[];
+extern const size_t fp_demo_cluster_json_len;
+
+const char *fp_view_source_name(FpViewSource source)
+{
+    switch (source) {
+    case FP_SOURCE_DEMO:
+        return "demo";
+    case FP_SOURCE_SNAPSHOT:
+        return "snapshot";
+    case FP_SOURCE_LIVE:
+        return "live";
+    }
+    return "unknown";
+}
+
+void fp_app_config_init(FpAppConfig *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->listen = g_strdup("127.0.0.1:8888");
+    cfg->prefix = g_strdup("");
+    cfg->filter_verb = g_strdup("filter");
+    cfg->prioritize_verb = g_strdup("prioritize");
+    cfg->bind_verb = g_strdup("bind");
+    cfg->preempt_verb = g_strdup("preempt");
+    cfg->threads = 4;
+    cfg->max_body_bytes = 256 * 1024 * 1024;
+    cfg->connection_timeout_s = 120;
+    cfg->connection_limit = 256;
+    cfg->stale_after_s = 600;
+    cfg->assume_ttl_s = 120;
+    cfg->bind_timeout_s = 3;
+    cfg->annotate = true;
+    cfg->log_format = g_strdup("text");
+    cfg->decision_ring = 256;
+    cfg->decision_nodes = 200;
+}
+
+void fp_app_config_clear(FpAppConfig *cfg)
+{
+    g_free(cfg->listen);
+    g_free(cfg->prefix);
+    g_free(cfg->filter_verb);
+    g_free(cfg->prioritize_verb);
+    g_free(cfg->bind_verb);
+    g_free(cfg->preempt_verb);
+    g_free(cfg->tls_cert);
+    g_free(cfg->tls_key);
+    g_free(cfg->client_ca);
+    g_free(cfg->cluster_file);
+    g_free(cfg->kubeconfig);
+    g_free(cfg->context);
+    g_free(cfg->policy_path);
+    g_free(cfg->log_format);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+static void config_copy(FpAppConfig *dst, const FpAppConfig *src)
+{
+    *dst = *src;
+    dst->listen = g_strdup(src->listen);
+    dst->prefix = g_strdup(src->prefix);
+    dst->filter_verb = g_strdup(src->filter_verb);
+    dst->prioritize_verb = g_strdup(src->prioritize_verb);
+    dst->bind_verb = g_strdup(src->bind_verb);
+    dst->preempt_verb = g_strdup(src->preempt_verb);
+    dst->tls_cert = g_strdup(src->tls_cert);
+    dst->tls_key = g_strdup(src->tls_key);
+    dst->client_ca = g_strdup(src->client_ca);
+    dst->cluster_file = g_strdup(src->cluster_file);
+    dst->kubeconfig = g_strdup(src->kubeconfig);
+    dst->context = g_strdup(src->context);
+    dst->policy_path = g_strdup(src->policy_path);
+    dst->log_format = g_strdup(src->log_format);
+}
+
+static gboolean load_view(FpApp *app, GError **error)
+{
+    const FpAppConfig *cfg = &app->cfg;
+    if (cfg->demo) {
+        app->source = FP_SOURCE_DEMO;
+        return fp_snapshot_load_buffer(app->view, (const char *)fp_demo_cluster_json,
+                                       fp_demo_cluster_json_len, "demo-cluster.json", error);
+    }
+    if (cfg->cluster_file) {
+        app->source = FP_SOURCE_SNAPSHOT;
+        return fp_snapshot_load_file(app->view, cfg->cluster_file, error);
+    }
+    app->source = FP_SOURCE_LIVE;
+    g_autoptr(FpKubeConfig) kc = NULL;
+    const char *env_kubeconfig = g_getenv("KUBECONFIG");
+    if (cfg->kubeconfig) {
+        kc = fp_kubeconfig_load(cfg->kubeconfig, cfg->context, error);
+    } else if (g_getenv("KUBERNETES_SERVICE_HOST")) {
+        kc = fp_kubeconfig_in_cluster(error);
+    } else if (env_kubeconfig && *env_kubeconfig) {
+        kc = fp_kubeconfig_load(NULL, cfg->context, error);
+    } else {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                    "no cluster to watch: give --kubeconfig FILE (or set KUBECONFIG), run "
+                    "in a cluster, or serve a snapshot with --cluster FILE or --demo");
+        return FALSE;
+    }
+    if (!kc) {
+        return FALSE;
+    }
+    FpKubeClient *client = fp_kube_client_new(kc, error);
+    if (!client) {
+        return FALSE;
+    }
+    app->client = client;
+    FpInformerConfig icfg = {0};
+    app->informer = fp_informer_start(app->view, client, &icfg, error);
+    if (!app->informer) {
+        return FALSE;
+    }
+    g_message("watching nodes and pods at %s (%s)", kc->server, kc->source);
+    return TRUE;
+}
+
+FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
+{
+    FpApp *app = g_new0(FpApp, 1);
+    config_copy(&app->cfg, cfg);
+    app->view = fp_view_new();
+    app->decisions = fp_decision_ring_new(cfg->decision_ring, cfg->decision_nodes);
+    fp_app_metrics_init(app);
+    app->policies = fp_policy_store_new(cfg->policy_path, error);
+    if (!app->policies || !load_view(app, error)) {
+        fp_app_free(app);
+        return NULL;
+    }
+    return app;
+}
+
+gboolean fp_app_serve(FpApp *app, GError **error)
+{
+    guint n = 0;
+    FpRoute *routes = fp_app_routes(app, &n);
+    FpHttpConfig http = {
+        .listen = app->cfg.listen,
+        .prefix = app->cfg.prefix,
+        .threads = (guint)app->cfg.threads,
+        .max_body_bytes = (size_t)app->cfg.max_body_bytes,
+        .connection_timeout_s = (guint)app->cfg.connection_timeout_s,
+        .connection_limit = (guint)app->cfg.connection_limit,
+        .tls_cert = app->cfg.tls_cert,
+        .tls_key = app->cfg.tls_key,
+        .client_ca = app->cfg.client_ca,
+    };
+    app->http = fp_http_server_start(&http, routes, n, app, error);
+    return app->http != NULL;
+}
+
+void fp_app_free(FpApp *app)
+{
+    if (!app) {
+        return;
+    }
+    if (app->http) {
+        fp_http_server_stop(app->http, 0);
+    }
+    if (app->informer) {
+        fp_informer_stop(app->informer);
+    }
+    if (app->client) {
+        fp_kube_client_free(app->client);
+    }
+    if (app->policies) {
+        fp_policy_store_free(app->policies);
+    }
+    fp_view_free(app->view);
+    fp_decision_ring_free(app->decisions);
+    fp_metrics_free(app->metrics);
+    for (guint i = 0; i < G_N_ELEMENTS(app->route_paths); i++) {
+        g_free(app->route_paths[i]);
+    }
+    fp_app_config_clear(&app->cfg);
+    g_free(app);
+}
+
+bool fp_app_view_stale(FpApp *app)
+{
+    if (app->source != FP_SOURCE_LIVE || app->cfg.stale_after_s <= 0) {
+        return false;
+    }
+    double age = fp_view_last_event_age(app->view);
+    return age < 0 || age > app->cfg.stale_after_s;
+}
+
+bool fp_app_ready(FpApp *app, const char **why)
+{
+    const char *reason = NULL;
+    if (atomic_load(&app->shutting_down)) {
+        reason = "shutting down";
+    } else if (!fp_view_synced(app->view, FP_KIND_NODES)) {
+        reason = "node view not synced yet";
+    } else if (!fp_view_synced(app->view, FP_KIND_PODS)) {
+        reason = "pod view not synced yet";
+    }
+    if (why) {
+        *why = reason;
+    }
+    return reason == NULL;
+}

@@ -1,0 +1,210 @@
+/*
+ * extender/cmd_serve.c - `flexplace serve`: the extender daemon.
+ *
+ * Main thread: a GMainLoop for signals (SIGTERM/SIGINT stop, SIGHUP reloads
+ * the policy), the policy directory monitor and periodic housekeeping.  HTTP
+ * requests run on libmicrohttpd's thread pool.
+ */
+#include <glib-unix.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "extender/app.h"
+#include "extender/commands.h"
+#include "extender/log.h"
+#include "policies/policy_watch.h"
+
+typedef struct {
+    GMainLoop *loop;
+    FpApp *app;
+    int signal_received;
+} ServeState;
+
+static gboolean on_stop_signal(gpointer data)
+{
+    ServeState *s = data;
+    s->signal_received = 1;
+    g_message("shutting down: stop accepting connections, finish requests in flight");
+    g_main_loop_quit(s->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_hup(gpointer data)
+{
+    ServeState *s = data;
+    g_autoptr(GError) error = NULL;
+    g_message("SIGHUP: reloading the policy");
+    if (!fp_policy_store_reload(s->app->policies, &error)) {
+        g_warning("policy reload failed, keeping the last good policy: %s", error->message);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_tick(gpointer data)
+{
+    ServeState *s = data;
+    guint expired = fp_view_expire_assumed(s->app->view);
+    if (expired) {
+        g_warning("%u assumed GPU allocations expired: the watch never showed those pods bound",
+                  expired);
+    }
+    if (fp_app_view_stale(s->app)) {
+        fp_log_warn_limited("stale-view", 60,
+                            "cluster view is stale: no watch event or bookmark for %.0f s",
+                            fp_view_last_event_age(s->app->view));
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+int fp_cmd_serve(int argc, char **argv)
+{
+    FpAppConfig cfg;
+    fp_app_config_init(&cfg);
+    gboolean demo = FALSE;
+    gboolean no_annotation = FALSE;
+    int decision_ring = (int)cfg.decision_ring;
+    int decision_nodes = (int)cfg.decision_nodes;
+    int max_body_mib = (int)(cfg.max_body_bytes >> 20);
+    GOptionEntry entries[] = {
+        {"listen", 'l', 0, G_OPTION_ARG_STRING, &cfg.listen,
+         "Address to serve on, HOST:PORT (default 127.0.0.1:8888)", "HOST:PORT"},
+        {"prefix", 0, 0, G_OPTION_ARG_STRING, &cfg.prefix,
+         "Path prefix of every route, the path part of urlPrefix (default none)", "/PATH"},
+        {"filter-verb", 0, 0, G_OPTION_ARG_STRING, &cfg.filter_verb,
+         "filterVerb route name, empty to disable (default filter)", "NAME"},
+        {"prioritize-verb", 0, 0, G_OPTION_ARG_STRING, &cfg.prioritize_verb,
+         "prioritizeVerb route name, empty to disable (default prioritize)", "NAME"},
+        {"cluster", 'c', 0, G_OPTION_ARG_FILENAME, &cfg.cluster_file,
+         "Serve from a snapshot: kubectl get nodes,pods -A -o json|yaml", "FILE"},
+        {"demo", 0, 0, G_OPTION_ARG_NONE, &demo, "Serve the bundled demo cluster", NULL},
+        {"kubeconfig", 0, 0, G_OPTION_ARG_FILENAME, &cfg.kubeconfig,
+         "Watch the cluster of this kubeconfig (default: in-cluster, then $KUBECONFIG)", "FILE"},
+        {"context", 0, 0, G_OPTION_ARG_STRING, &cfg.context, "kubeconfig context", "NAME"},
+        {"bind-verb", 0, 0, G_OPTION_ARG_STRING, &cfg.bind_verb,
+         "bindVerb route name, empty to disable (default bind)", "NAME"},
+        {"preempt-verb", 0, 0, G_OPTION_ARG_STRING, &cfg.preempt_verb,
+         "preemptVerb route name, empty to disable (default preempt)", "NAME"},
+        {"assume-ttl", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.assume_ttl_s,
+         "Seconds a bound pod's GPUs stay assumed if the watch never shows it (default 120)",
+         "SECONDS"},
+        {"bind-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.bind_timeout_s,
+         "Deadline of the Binding API call, seconds (default 3; keep below httpTimeout)",
+         "SECONDS"},
+        {"no-placement-annotation", 0, 0, G_OPTION_ARG_NONE, &no_annotation,
+         "Do not write the flexplace.io/placement annotation when binding", NULL},
+        {"stale-after", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.stale_after_s,
+         "Report the live view stale after this many seconds without an event or bookmark "
+         "(default 600; 0 disables)",
+         "SECONDS"},
+        {"policy", 'p', 0, G_OPTION_ARG_FILENAME, &cfg.policy_path,
+         "PlacementPolicy file, directory (mounted ConfigMap) or ConfigMap manifest", "PATH"},
+        {"threads", 0, 0, G_OPTION_ARG_INT, &cfg.threads, "HTTP worker threads (default 4)", "N"},
+        {"max-body-mib", 0, 0, G_OPTION_ARG_INT, &max_body_mib,
+         "Largest request body accepted, MiB (default 256)", "MIB"},
+        {"connection-timeout", 0, 0, G_OPTION_ARG_INT, &cfg.connection_timeout_s,
+         "Idle or stalled connection timeout, seconds (default 120)", "SECONDS"},
+        {"verbosity", 'v', 0, G_OPTION_ARG_INT, &cfg.verbosity,
+         "Log verbosity: 0 warnings and lifecycle, 2 one line per decision, 4 debug "
+         "(default 0)",
+         "N"},
+        {"log-format", 0, 0, G_OPTION_ARG_STRING, &cfg.log_format,
+         "Log line format: text or json (default text)", "FORMAT"},
+        {"decision-ring", 0, 0, G_OPTION_ARG_INT, &decision_ring,
+         "Decisions kept for /debug/decisions (default 256)", "N"},
+        {"decision-nodes", 0, 0, G_OPTION_ARG_INT, &decision_nodes,
+         "Node verdicts kept per decision (default 200)", "N"},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- serve kube-scheduler's extender verbs");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "flexplace serve: %s\n", error->message);
+        fp_app_config_clear(&cfg);
+        return FP_EXIT_USAGE;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "flexplace serve: unexpected argument '%s'\n", argv[1]);
+        fp_app_config_clear(&cfg);
+        return FP_EXIT_USAGE;
+    }
+    if (max_body_mib <= 0 || cfg.threads <= 0 || cfg.threads > 256 ||
+        cfg.connection_timeout_s <= 0 || !(cfg.assume_ttl_s > 0) || !(cfg.bind_timeout_s > 0) ||
+        !(cfg.stale_after_s >= 0)) {
+        fprintf(stderr, "flexplace serve: --threads, --max-body-mib, --connection-timeout, "
+                        "--assume-ttl and --bind-timeout must be positive\n");
+        fp_app_config_clear(&cfg);
+        return FP_EXIT_USAGE;
+    }
+    FpLogFormat log_format;
+    if (!fp_log_format_parse(cfg.log_format, &log_format)) {
+        fprintf(stderr, "flexplace serve: --log-format must be text or json\n");
+        fp_app_config_clear(&cfg);
+        return FP_EXIT_USAGE;
+    }
+    if (decision_ring <= 0 || decision_ring > 100000 || decision_nodes < 0 ||
+        decision_nodes > 100000) {
+        fprintf(stderr, "flexplace serve: --decision-ring 1..100000, --decision-nodes "
+                        "0..100000\n");
+        fp_app_config_clear(&cfg);
+        return FP_EXIT_USAGE;
+    }
+    cfg.decision_ring = (guint)decision_ring;
+    cfg.decision_nodes = (guint)decision_nodes;
+    fp_log_init(log_format, cfg.verbosity);
+    cfg.demo = demo;
+    cfg.annotate = !no_annotation;
+    cfg.max_body_bytes = (gint64)max_body_mib << 20;
+    signal(SIGPIPE, SIG_IGN);
+    json_object_seed(0);
+
+    FpApp *app = fp_app_new(&cfg, &error);
+    fp_app_config_clear(&cfg);
+    if (!app) {
+        fprintf(stderr, "flexplace serve: %s\n", error->message);
+        return FP_EXIT_FAILURE;
+    }
+    if (!fp_app_serve(app, &error)) {
+        fprintf(stderr, "flexplace serve: %s\n", error->message);
+        fp_app_free(app);
+        return FP_EXIT_FAILURE;
+    }
+    g_message("flexplace %s serving on %s (port %u), cluster view: %s, %u nodes, %u pods",
+              FP_VERSION, app->cfg.listen, fp_http_server_port(app->http),
+              fp_view_source_name(app->source), fp_view_node_count(app->view),
+              fp_view_pod_count(app->view));
+
+    ServeState s = {.loop = g_main_loop_new(NULL, FALSE), .app = app};
+    /* A mounted ConfigMap is watched for kubelet's atomic ..data swap. */
+    FpPolicyWatch *watch = NULL;
+    if (fp_policy_store_path(app->policies)) {
+        watch = fp_policy_watch_new(app->policies, 500, NULL, NULL, &error);
+        if (!watch) {
+            g_warning("not watching the policy for changes (SIGHUP still reloads): %s",
+                      error->message);
+            g_clear_error(&error);
+        }
+    }
+    guint sig_term = g_unix_signal_add(SIGTERM, on_stop_signal, &s);
+    guint sig_int = g_unix_signal_add(SIGINT, on_stop_signal, &s);
+    guint sig_hup = g_unix_signal_add(SIGHUP, on_hup, &s);
+    guint tick = g_timeout_add_seconds(1, on_tick, &s);
+    g_main_loop_run(s.loop);
+
+    if (watch) {
+        fp_policy_watch_free(watch);
+    }
+    atomic_store(&app->shutting_down, true);
+    fp_http_server_quiesce(app->http);
+    fp_http_server_stop(app->http, 10000);
+    app->http = NULL;
+    g_source_remove(tick);
+    g_source_remove(sig_hup);
+    g_source_remove(sig_int);
+    g_source_remove(sig_term);
+    g_main_loop_unref(s.loop);
+    fp_app_free(app);
+    g_message("stopped");
+    return FP_EXIT_OK;
+}

@@ -1,0 +1,2019 @@
+/*
+ * policies/policy_load.c - PlacementPolicy documents -> FpPolicy.
+ *
+ * Three stages: gather sources (files of a directory, keys of a ConfigMap
+ * manifest, or one file/buffer) as parsed FpDocs; merge their root mappings
+ * (remembering which original objects a merged object came from, so
+ * positions still resolve); walk the schema, filling an FpPolicy that starts
+ * as the built-in default and collecting every problem as a diagnostic with
+ * a position.  Diagnostics are sorted by source, line and column at the end.
+ */
+#include "policies/policy_load.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache/yamljson.h"
+#include "scoring/quantity.h"
+
+#define MAX_LATENCY_MS 600000.0
+#define MAX_WEIGHT 1000.0
+#define MAX_SPREAD 1000
+#define MAX_LIST_ITEMS 64
+#define MAX_LABEL_KEYS 16
+#define MAX_GPU_RESOURCES 32
+#define MAX_ORIGINS 64
+#define MAX_NAME 63
+#define MAX_MISSING_SHOWN 10
+#define CONTRADICTION_MIN_MS 5.0
+#define CONTRADICTION_FRACTION 0.2
+
+/* ---- sources and diagnostics --------------------------------------------- */
+
+typedef struct {
+    FpDocs *docs;    /* owned; NULL when the source failed to parse */
+    char *display;   /* the name messages use */
+    char *label;     /* the name report->sources uses ("cm.yaml#policy.yaml") */
+    guint order;     /* sort key: the manifest's index for mapped ConfigMap keys */
+    guint line_base; /* ConfigMap literal block: manifest line = line_base + line */
+    guint col_base;  /* manifest column = col_base + column */
+} Source;
+
+typedef struct {
+    guint src; /* G_MAXUINT: no position */
+    guint line, col;
+    guint seq;
+    char *text;
+} Diag;
+
+typedef struct {
+    FpPolicyReport *report;
+    GPtrArray *sources; /* Source* */
+    GPtrArray *diags;   /* Diag* */
+    guint dropped;      /* diagnostics over FP_POLICY_MAX_ERRORS */
+    size_t total_bytes;
+    GHashTable *origins; /* merged json_t* -> GPtrArray of original json_t* */
+    GPtrArray *merged;   /* json_t* created by the merge, owned */
+    FpPolicy *policy;
+    GHashTable *profile_names; /* every profile written (valid or not) + "default" */
+    GHashTable *matrix;        /* region name -> GINT index, NULL when no matrix */
+    /* profiles' origin regions, checked against the matrix at the end */
+    GPtrArray *origin_checks; /* OriginCheck* */
+} Ctx;
+
+typedef struct {
+    const json_t *parent;
+    const char *key;
+    const json_t *value;
+    char *path;
+    char **regions;
+} OriginCheck;
+
+static void source_free(gpointer p)
+{
+    Source *s = p;
+    fp_docs_free(s->docs);
+    g_free(s->display);
+    g_free(s->label);
+    g_free(s);
+}
+
+static void diag_free(gpointer p)
+{
+    Diag *d = p;
+    g_free(d->text);
+    g_free(d);
+}
+
+static void origin_check_free(gpointer p)
+{
+    OriginCheck *o = p;
+    g_free(o->path);
+    g_strfreev(o->regions);
+    g_free(o);
+}
+
+FpPolicyReport *fp_policy_report_new(void)
+{
+    FpPolicyReport *r = g_new0(FpPolicyReport, 1);
+    r->errors = g_ptr_array_new_with_free_func(g_free);
+    r->notes = g_ptr_array_new_with_free_func(g_free);
+    r->sources = g_ptr_array_new_with_free_func(g_free);
+    return r;
+}
+
+void fp_policy_report_free(FpPolicyReport *report)
+{
+    if (!report) {
+        return;
+    }
+    g_ptr_array_unref(report->errors);
+    g_ptr_array_unref(report->notes);
+    g_ptr_array_unref(report->sources);
+    g_free(report);
+}
+
+char *fp_policy_report_join_errors(const FpPolicyReport *report, const char *sep)
+{
+    GString *s = g_string_new(NULL);
+    for (guint i = 0; report && i < report->errors->len; i++) {
+        if (i) {
+            g_string_append(s, sep ? sep : "\n");
+        }
+        g_string_append(s, g_ptr_array_index(report->errors, i));
+    }
+    return g_string_free(s, FALSE);
+}
+
+static void add_diag(Ctx *c, guint src, guint line, guint col, char *text)
+{
+    if (c->diags->len >= FP_POLICY_MAX_ERRORS) {
+        c->dropped++;
+        g_free(text);
+        return;
+    }
+    Diag *d = g_new0(Diag, 1);
+    if (src < c->sources->len) {
+        src = ((Source *)g_ptr_array_index(c->sources, src))->order;
+    }
+    d->src = src;
+    d->line = line;
+    d->col = col;
+    d->seq = c->diags->len;
+    d->text = text;
+    g_ptr_array_add(c->diags, d);
+}
+
+G_GNUC_PRINTF(2, 3)
+static void note(Ctx *c, const char *fmt, ...)
+{
+    if (!c->report) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    g_ptr_array_add(c->report->notes, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+}
+
+/* A whole-source problem (I/O, document count) without a position. */
+G_GNUC_PRINTF(3, 4)
+static void err_source(Ctx *c, const char *display, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    add_diag(c, c->sources->len, 0, 0, g_strdup_printf("%s: %s", display, msg));
+}
+
+/* yamljson syntax messages may end in "(context at L:C)": shift that
+ * position too.  Returns a new string. */
+static char *remap_context(const Source *src, const char *rest)
+{
+    const char *at = g_strrstr(rest, " at ");
+    size_t n = strlen(rest);
+    if (!at || n == 0 || rest[n - 1] != ')' || (src->line_base == 0 && src->col_base == 0)) {
+        return g_strdup(rest);
+    }
+    char *end = NULL;
+    guint64 l = g_ascii_strtoull(at + 4, &end, 10);
+    if (!end || *end != ':') {
+        return g_strdup(rest);
+    }
+    const char *cs = end + 1;
+    guint64 col = g_ascii_strtoull(cs, &end, 10);
+    if (end == cs || *end != ')' || end[1] != '\0' || l > G_MAXUINT || col > G_MAXUINT) {
+        return g_strdup(rest);
+    }
+    return g_strdup_printf("%.*s at %u:%u)", (int)(at - rest), rest, (guint)l + src->line_base,
+                           (guint)col + src->col_base);
+}
+
+/* A yamljson error message "name:L:C: rest" for @src, re-rendered with the
+ * source's display name and position mapping. */
+static void err_from_yaml(Ctx *c, guint src_index, const Source *src, const char *parsed_name,
+                          const char *message)
+{
+    size_t n = strlen(parsed_name);
+    if (strncmp(message, parsed_name, n) == 0 && message[n] == ':') {
+        const char *p = message + n + 1;
+        char *end = NULL;
+        guint64 line = g_ascii_strtoull(p, &end, 10);
+        if (end != p && *end == ':') {
+            p = end + 1;
+            guint64 col = g_ascii_strtoull(p, &end, 10);
+            if (end != p && *end == ':' && line > 0 && line < G_MAXUINT && col < G_MAXUINT) {
+                guint l = (guint)line + src->line_base;
+                guint cc = (guint)col + src->col_base;
+                g_autofree char *rest = remap_context(src, end + 1);
+                add_diag(c, src_index, l, cc,
+                         g_strdup_printf("%s:%u:%u:%s", src->display, l, cc, rest));
+                return;
+            }
+        }
+        add_diag(c, src_index, 0, 0, g_strdup_printf("%s%s", src->display, message + n));
+        return;
+    }
+    add_diag(c, src_index, 0, 0, g_strdup(message));
+}
+
+/* ---- positions ------------------------------------------------------------ */
+
+typedef struct {
+    guint src;
+    guint line, col;
+} Pos;
+
+static gboolean value_pos(Ctx *c, const json_t *v, Pos *out)
+{
+    if (!v) {
+        return FALSE;
+    }
+    GPtrArray *orig = g_hash_table_lookup(c->origins, v);
+    if (orig) {
+        v = g_ptr_array_index(orig, 0);
+    }
+    for (guint i = 0; i < c->sources->len; i++) {
+        Source *s = g_ptr_array_index(c->sources, i);
+        guint l, col;
+        if (s->docs && fp_docs_position(s->docs, v, &l, &col)) {
+            out->src = i;
+            out->line = l + s->line_base;
+            out->col = col + s->col_base;
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+static gboolean key_pos(Ctx *c, const json_t *obj, const char *key, Pos *out)
+{
+    if (!obj || !key) {
+        return FALSE;
+    }
+    GPtrArray *orig = g_hash_table_lookup(c->origins, obj);
+    guint n = orig ? orig->len : 1;
+    for (guint k = 0; k < n; k++) {
+        const json_t *o = orig ? g_ptr_array_index(orig, k) : obj;
+        if (!json_object_get(o, key)) {
+            continue;
+        }
+        for (guint i = 0; i < c->sources->len; i++) {
+            Source *s = g_ptr_array_index(c->sources, i);
+            guint l, col;
+            if (s->docs && fp_docs_key_position(s->docs, o, key, &l, &col)) {
+                out->src = i;
+                out->line = l + s->line_base;
+                out->col = col + s->col_base;
+                return TRUE;
+            }
+        }
+    }
+    return FALSE;
+}
+
+/* Position of @value (member @key of @parent); @prefer_key points at the key
+ * itself.  Falls back to the key, then the parent. */
+static gboolean find_pos(Ctx *c, const json_t *parent, const char *key, const json_t *value,
+                         gboolean prefer_key, Pos *out)
+{
+    if (prefer_key && key_pos(c, parent, key, out)) {
+        return TRUE;
+    }
+    if (value_pos(c, value, out)) {
+        return TRUE;
+    }
+    if (key && key_pos(c, parent, key, out)) {
+        return TRUE;
+    }
+    return value_pos(c, parent, out);
+}
+
+static const char *source_display(Ctx *c, guint src)
+{
+    if (src < c->sources->len) {
+        return ((Source *)g_ptr_array_index(c->sources, src))->display;
+    }
+    return c->sources->len ? ((Source *)g_ptr_array_index(c->sources, 0))->display : "policy";
+}
+
+static void emit(Ctx *c, const Pos *pos, const char *path, const char *msg)
+{
+    const char *sep = path && *path ? ": " : "";
+    if (pos) {
+        add_diag(c, pos->src, pos->line, pos->col,
+                 g_strdup_printf("%s:%u:%u: %s%s%s", source_display(c, pos->src), pos->line,
+                                 pos->col, path ? path : "", sep, msg));
+    } else {
+        add_diag(c, G_MAXUINT, 0, 0,
+                 g_strdup_printf("%s: %s%s%s", source_display(c, 0), path ? path : "", sep, msg));
+    }
+}
+
+/* Error about @value, member @key of @parent, at key path @path. */
+G_GNUC_PRINTF(6, 7)
+static void err_val(Ctx *c, const json_t *parent, const char *key, const json_t *value,
+                    const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    Pos pos;
+    gboolean have = find_pos(c, parent, key, value, FALSE, &pos);
+    emit(c, have ? &pos : NULL, path, msg);
+}
+
+/* Error about the key @key of @parent (unknown key), at path @path. */
+G_GNUC_PRINTF(5, 6)
+static void err_key(Ctx *c, const json_t *parent, const char *key, const char *path,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    Pos pos;
+    gboolean have = find_pos(c, parent, key, key ? json_object_get(parent, key) : NULL, TRUE, &pos);
+    emit(c, have ? &pos : NULL, path, msg);
+}
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static char *path_key(const char *parent, const char *key)
+{
+    gboolean plain = *key != '\0';
+    for (const char *p = key; *p; p++) {
+        if (!g_ascii_isalnum(*p) && !strchr("-_/", *p)) {
+            plain = FALSE;
+            break;
+        }
+    }
+    if (plain) {
+        return *parent ? g_strdup_printf("%s.%s", parent, key) : g_strdup(key);
+    }
+    g_autofree char *q = g_strescape(key, NULL);
+    return g_strdup_printf("%s[\"%s\"]", parent, q);
+}
+
+static char *path_index(const char *parent, size_t i)
+{
+    return g_strdup_printf("%s[%zu]", parent, i);
+}
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "a mapping";
+    case JSON_ARRAY:
+        return "a list";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+    default:
+        return "null";
+    }
+}
+
+static guint edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64) {
+        return G_MAXUINT;
+    }
+    guint row[65];
+    for (size_t j = 0; j <= lb; j++) {
+        row[j] = (guint)j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        guint prev = row[0];
+        row[0] = (guint)i;
+        for (size_t j = 1; j <= lb; j++) {
+            guint cur = row[j];
+            guint cost = g_ascii_tolower(a[i - 1]) == g_ascii_tolower(b[j - 1]) ? 0 : 1;
+            row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), prev + cost);
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+static gboolean in_list(const char *s, const char *const *list)
+{
+    for (; *list; list++) {
+        if (!strcmp(s, *list)) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/* Report every key of @obj not in @allowed; returns how many there were. */
+static guint check_keys(Ctx *c, const json_t *obj, const char *path, const char *const *allowed)
+{
+    guint unknown = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        if (in_list(key, allowed)) {
+            continue;
+        }
+        unknown++;
+        const char *best = NULL;
+        guint best_d = 3;
+        for (const char *const *a = allowed; *a; a++) {
+            guint d = edit_distance(key, *a);
+            if (d < best_d) {
+                best_d = d;
+                best = *a;
+            }
+        }
+        g_autofree char *shown = g_strescape(key, NULL);
+        if (best) {
+            err_key(c, obj, key, path, "unknown key \"%.80s\" (did you mean \"%s\"?)", shown, best);
+        } else {
+            g_autofree char *all = g_strjoinv(", ", (char **)allowed);
+            err_key(c, obj, key, path, "unknown key \"%.80s\" (known keys: %s)", shown, all);
+        }
+    }
+    return unknown;
+}
+
+/* Kubernetes label value: [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?, <= 63;
+ * @lower also forbids upper case (regions, as clouds write them). */
+static const char *name_problem(const char *s, gboolean lower)
+{
+    size_t n = strlen(s);
+    if (n == 0) {
+        return "must not be empty";
+    }
+    if (n > MAX_NAME) {
+        return "is longer than 63 characters";
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (lower && g_ascii_isupper(ch)) {
+            return "must be lowercase (as in topology.kubernetes.io/region)";
+        }
+        if (g_ascii_isalnum(ch)) {
+            continue;
+        }
+        if (i > 0 && i + 1 < n && strchr("-_.", ch)) {
+            continue;
+        }
+        return "is not a valid name (letters, digits, '-', '_', '.'; alphanumeric at both ends)";
+    }
+    return NULL;
+}
+
+/* A GPU product as nvidia.com/gpu.product writes it; @wildcard allows a
+ * final "-MIG-*" (allow lists and preferences). */
+static const char *product_problem(const char *s, gboolean wildcard)
+{
+    size_t n = strlen(s);
+    if (n == 0) {
+        return "must not be empty";
+    }
+    if (n > MAX_NAME) {
+        return "is longer than 63 characters";
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (g_ascii_isalnum(ch) || strchr("-_.", ch)) {
+            continue;
+        }
+        if (wildcard && ch == '*' && i + 1 == n && n > 6 && !strcmp(s + n - 6, "-MIG-*")) {
+            continue;
+        }
+        return wildcard ? "is not a GPU product (letters, digits, '-', '_', '.', or a final "
+                          "\"-MIG-*\")"
+                        : "is not a GPU product (letters, digits, '-', '_', '.')";
+    }
+    return NULL;
+}
+
+/* Kubernetes qualified name: [prefix/]name, prefix a DNS subdomain <= 253,
+ * name <= 63 alphanumeric at both ends with '-', '_', '.' inside. */
+static const char *qualified_name_problem(const char *s)
+{
+    const char *slash = strchr(s, '/');
+    const char *name = slash ? slash + 1 : s;
+    if (slash) {
+        size_t plen = (size_t)(slash - s);
+        if (plen == 0 || plen > 253) {
+            return "has an empty or too long prefix before '/'";
+        }
+        for (size_t i = 0; i < plen; i++) {
+            char ch = s[i];
+            if (!(g_ascii_islower(ch) || g_ascii_isdigit(ch) || ch == '-' || ch == '.')) {
+                return "has a prefix that is not a DNS subdomain (lowercase, digits, '-', '.')";
+            }
+        }
+    }
+    size_t n = strlen(name);
+    if (n == 0 || n > MAX_NAME) {
+        return "needs a name of 1 to 63 characters";
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (g_ascii_isalnum(ch) || (i > 0 && i + 1 < n && strchr("-_.", ch))) {
+            continue;
+        }
+        return "is not a qualified name (letters, digits, '-', '_', '.'; optional DNS prefix "
+               "and '/')";
+    }
+    return NULL;
+}
+
+/* Number member; returns TRUE and sets *out when present and valid.  Range:
+ * @lo < x (when @lo_open) or @lo <= x, and x <= @hi. */
+static gboolean get_num(Ctx *c, const json_t *obj, const char *key, const char *path, double lo,
+                        gboolean lo_open, double hi, double *out)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        return FALSE;
+    }
+    g_autofree char *p = path_key(path, key);
+    if (!json_is_number(v)) {
+        err_val(c, obj, key, v, p, "expected a number, got %s", type_name(v));
+        return FALSE;
+    }
+    double d = json_number_value(v);
+    if (!isfinite(d) || (lo_open ? !(d > lo) : !(d >= lo)) || !(d <= hi)) {
+        err_val(c, obj, key, v, p, "%.10g is out of range: must be %s %.10g and <= %.10g", d,
+                lo_open ? ">" : ">=", lo, hi);
+        return FALSE;
+    }
+    *out = d;
+    return TRUE;
+}
+
+/* String member (NULL when absent or wrong, with an error for the latter). */
+static const char *get_str(Ctx *c, const json_t *obj, const char *key, const char *path)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        g_autofree char *p = path_key(path, key);
+        err_val(c, obj, key, v, p, "expected a string, got %s", type_name(v));
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* Mapping member; NULL when absent, null, or not a mapping (error). */
+static json_t *get_obj(Ctx *c, const json_t *obj, const char *key, const char *path)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) {
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        g_autofree char *p = path_key(path, key);
+        err_val(c, obj, key, v, p, "expected a mapping, got %s", type_name(v));
+        return NULL;
+    }
+    return v;
+}
+
+typedef const char *(*NameCheck)(const char *s);
+
+static const char *check_product_wild(const char *s)
+{
+    return product_problem(s, TRUE);
+}
+
+/* A list of strings (or, with @single_ok, one string) at member @key.
+ * Distinct, 1..@max items, each passing @check.  NULL when absent or
+ * invalid (errors reported, *bad set). */
+static char **get_str_list(Ctx *c, const json_t *obj, const char *key, const char *path,
+                           gboolean single_ok, guint max, NameCheck check, gboolean *bad)
+{
+    json_t *v = json_object_get(obj, key);
+    *bad = FALSE;
+    if (!v || json_is_null(v)) {
+        return NULL;
+    }
+    g_autofree char *p = path_key(path, key);
+    if (single_ok && json_is_string(v)) {
+        const char *problem = check ? check(json_string_value(v)) : NULL;
+        if (problem) {
+            err_val(c, obj, key, v, p, "\"%.80s\" %s", json_string_value(v), problem);
+            *bad = TRUE;
+            return NULL;
+        }
+        char **out = g_new0(char *, 2);
+        out[0] = g_strdup(json_string_value(v));
+        return out;
+    }
+    if (!json_is_array(v)) {
+        err_val(c, obj, key, v, p, "expected a list of strings, got %s", type_name(v));
+        *bad = TRUE;
+        return NULL;
+    }
+    size_t n = json_array_size(v);
+    if (n == 0 || n > max) {
+        err_val(c, obj, key, v, p, "needs 1 to %u items, got %zu", max, n);
+        *bad = TRUE;
+        return NULL;
+    }
+    char **out = g_new0(char *, n + 1);
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        g_autofree char *pi = path_index(p, i);
+        if (!json_is_string(e)) {
+            err_val(c, v, NULL, e, pi, "expected a string, got %s", type_name(e));
+            *bad = TRUE;
+            continue;
+        }
+        const char *s = json_string_value(e);
+        const char *problem = check ? check(s) : NULL;
+        if (problem) {
+            err_val(c, v, NULL, e, pi, "\"%.80s\" %s", s, problem);
+            *bad = TRUE;
+            continue;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (out[j] && !strcmp(out[j], s)) {
+                err_val(c, v, NULL, e, pi, "\"%.80s\" is listed twice", s);
+                *bad = TRUE;
+                break;
+            }
+        }
+        out[i] = g_strdup(s);
+    }
+    if (*bad) {
+        for (size_t j = 0; j < n; j++) {
+            g_free(out[j]);
+        }
+        g_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* ---- top level, labels, skus, pools ------------------------------------------ */
+
+static void load_labels(Ctx *c, const json_t *root)
+{
+    static const char *const keys[] = {"pool",      "region",       "zone",         "gpuProduct",
+                                       "gpuMemory", "instanceType", "capacityType", NULL};
+    json_t *labels = get_obj(c, root, "nodeLabels", "");
+    if (!labels) {
+        return;
+    }
+    check_keys(c, labels, "nodeLabels", keys);
+    char ***fields[] = {&c->policy->label_pool,         &c->policy->label_region,
+                        &c->policy->label_zone,         &c->policy->label_product,
+                        &c->policy->label_memory,       &c->policy->label_instance_type,
+                        &c->policy->label_capacity_type};
+    for (guint i = 0; keys[i]; i++) {
+        gboolean bad;
+        char **list = get_str_list(c, labels, keys[i], "nodeLabels", TRUE, MAX_LABEL_KEYS,
+                                   qualified_name_problem, &bad);
+        if (list) {
+            g_strfreev(*fields[i]);
+            *fields[i] = list;
+        }
+    }
+}
+
+static void load_skus(Ctx *c, const json_t *root)
+{
+    static const char *const keys[] = {"memoryGiB", "relativeThroughput", "pricePerGPUHour", NULL};
+    json_t *skus = get_obj(c, root, "skus", "");
+    if (!skus) {
+        return;
+    }
+    const char *product;
+    json_t *v;
+    json_object_foreach(skus, product, v)
+    {
+        g_autofree char *p = path_key("skus", product);
+        const char *problem = product_problem(product, FALSE);
+        if (problem) {
+            err_key(c, skus, product, "skus", "\"%.80s\" %s", product, problem);
+            continue;
+        }
+        if (!json_is_object(v)) {
+            err_val(c, skus, product, v, p, "expected a mapping, got %s", type_name(v));
+            continue;
+        }
+        check_keys(c, v, p, keys);
+        const FpSku *builtin = g_hash_table_lookup(c->policy->skus, product);
+        FpSku *sku = fp_sku_new(product);
+        if (builtin) {
+            sku->memory_gib = builtin->memory_gib;
+            sku->relative_throughput = builtin->relative_throughput;
+            sku->price_per_gpu_hour = builtin->price_per_gpu_hour;
+        }
+        double d;
+        if (get_num(c, v, "memoryGiB", p, 0, TRUE, 1e6, &d)) {
+            sku->memory_gib = d;
+        }
+        if (get_num(c, v, "relativeThroughput", p, 0, TRUE, 1e6, &d)) {
+            sku->relative_throughput = d;
+        }
+        if (get_num(c, v, "pricePerGPUHour", p, 0, FALSE, 1e6, &d)) {
+            sku->price_per_gpu_hour = d;
+        }
+        g_hash_table_replace(c->policy->skus, g_strdup(product), sku);
+    }
+}
+
+static const char *pool_name_problem(const char *s)
+{
+    return name_problem(s, FALSE);
+}
+
+static void load_pools(Ctx *c, const json_t *root)
+{
+    static const char *const keys[] = {"name", "pricePerGPUHour", "maxUtilization", "cloud", NULL};
+    json_t *pools = json_object_get(root, "pools");
+    if (!pools || json_is_null(pools)) {
+        return;
+    }
+    if (!json_is_array(pools)) {
+        err_val(c, root, "pools", pools, "pools",
+                "expected a list of pools ({name, pricePerGPUHour, maxUtilization, cloud}), got "
+                "%s",
+                type_name(pools));
+        return;
+    }
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal); /* name -> json_t* */
+    size_t i;
+    json_t *v;
+    json_array_foreach(pools, i, v)
+    {
+        g_autofree char *p = path_index("pools", i);
+        if (!json_is_object(v)) {
+            err_val(c, pools, NULL, v, p, "expected a mapping, got %s", type_name(v));
+            continue;
+        }
+        check_keys(c, v, p, keys);
+        json_t *jname = json_object_get(v, "name");
+        if (!jname) {
+            err_val(c, pools, NULL, v, p, "\"name\" is required");
+            continue;
+        }
+        const char *name = get_str(c, v, "name", p);
+        if (!name) {
+            continue;
+        }
+        const char *problem = pool_name_problem(name);
+        g_autofree char *pn = path_key(p, "name");
+        if (problem) {
+            err_val(c, v, "name", jname, pn, "\"%.80s\" %s", name, problem);
+            continue;
+        }
+        json_t *first = g_hash_table_lookup(seen, name);
+        if (first) {
+            Pos fp = {0};
+            value_pos(c, first, &fp);
+            err_val(c, v, "name", jname, pn, "duplicate pool name \"%s\" (first at %u:%u)", name,
+                    fp.line, fp.col);
+            continue;
+        }
+        g_hash_table_insert(seen, (gpointer)name, jname);
+        FpPool *pool = fp_pool_new(name);
+        double d;
+        if (get_num(c, v, "pricePerGPUHour", p, 0, FALSE, 1e6, &d)) {
+            pool->price_per_gpu_hour = d;
+        }
+        if (get_num(c, v, "maxUtilization", p, 0, TRUE, 1, &d)) {
+            pool->max_utilization = d;
+        }
+        const char *cloud = get_str(c, v, "cloud", p);
+        if (cloud) {
+            const char *cp = pool_name_problem(cloud);
+            if (cp) {
+                g_autofree char *pc = path_key(p, "cloud");
+                err_val(c, v, "cloud", json_object_get(v, "cloud"), pc, "\"%.80s\" %s", cloud, cp);
+            } else {
+                pool->cloud = g_strdup(cloud);
+            }
+        }
+        g_hash_table_replace(c->policy->pools, g_strdup(name), pool);
+    }
+}
+
+/* ---- the latency matrix -------------------------------------------------------- */
+
+typedef struct {
+    const json_t *row; /* the mapping holding the value */
+    const char *col;   /* its key there */
+    const json_t *value;
+    char *path;
+    double ms;
+    gboolean set;     /* a valid value */
+    gboolean written; /* any value, valid or not (not "missing") */
+} Cell;
+
+static const char *region_problem(const char *s)
+{
+    return name_problem(s, TRUE);
+}
+
+static int region_index(Ctx *c, GPtrArray *names, const char *name)
+{
+    gpointer idx;
+    if (g_hash_table_lookup_extended(c->matrix, name, NULL, &idx)) {
+        return GPOINTER_TO_INT(idx);
+    }
+    if (names->len >= FP_POLICY_MAX_REGIONS) {
+        return -1;
+    }
+    g_ptr_array_add(names, g_strdup(name));
+    g_hash_table_insert(c->matrix, g_ptr_array_index(names, names->len - 1),
+                        GINT_TO_POINTER((int)names->len - 1));
+    return (int)names->len - 1;
+}
+
+static void load_matrix(Ctx *c, const json_t *regions, const json_t *m)
+{
+    const char *mpath = "regions.latencyMs";
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    c->matrix = g_hash_table_new(g_str_hash, g_str_equal); /* keys borrowed from names... */
+    /* ...so keep the names alive with the table: re-create at the end. */
+    gboolean too_many = FALSE;
+    const char *rk;
+    json_t *row;
+    /* First pass: names (rows and columns), in order of appearance. */
+    json_object_foreach((json_t *)m, rk, row)
+    {
+        const char *problem = region_problem(rk);
+        if (problem) {
+            err_key(c, m, rk, mpath, "region \"%.80s\" %s", rk, problem);
+            continue;
+        }
+        if (region_index(c, names, rk) < 0) {
+            too_many = TRUE;
+        }
+        if (!json_is_object(row)) {
+            continue;
+        }
+        const char *ck;
+        json_t *cell;
+        json_object_foreach(row, ck, cell)
+        {
+            if (!region_problem(ck) && region_index(c, names, ck) < 0) {
+                too_many = TRUE;
+            }
+        }
+    }
+    if (too_many) {
+        err_val(c, regions, "latencyMs", m, mpath, "more than %d regions", FP_POLICY_MAX_REGIONS);
+    }
+    guint r = names->len;
+    Cell *cells = g_new0(Cell, (gsize)r * r);
+    gboolean bad = too_many;
+    json_object_foreach((json_t *)m, rk, row)
+    {
+        if (region_problem(rk)) {
+            bad = TRUE;
+            continue;
+        }
+        g_autofree char *rp = path_key(mpath, rk);
+        if (!json_is_object(row)) {
+            err_val(c, m, rk, row, rp, "expected a mapping of region to milliseconds, got %s",
+                    type_name(row));
+            bad = TRUE;
+            continue;
+        }
+        int i = region_index(c, names, rk);
+        const char *ck;
+        json_t *cell;
+        json_object_foreach(row, ck, cell)
+        {
+            const char *problem = region_problem(ck);
+            if (problem) {
+                err_key(c, row, ck, rp, "region \"%.80s\" %s", ck, problem);
+                bad = TRUE;
+                continue;
+            }
+            int j = region_index(c, names, ck);
+            double ms;
+            gboolean valid = get_num(c, row, ck, rp, 0, FALSE, MAX_LATENCY_MS, &ms);
+            if (i < 0 || j < 0) {
+                continue;
+            }
+            Cell *x = &cells[(gsize)i * r + (gsize)j];
+            x->written = TRUE;
+            if (!valid) {
+                bad = TRUE;
+                continue;
+            }
+            x->row = row;
+            x->col = ck;
+            x->value = cell;
+            x->path = path_key(rp, ck);
+            x->ms = ms;
+            x->set = TRUE;
+        }
+    }
+    /* Pairs: contradictions and missing ones; the symmetric value. */
+    double *sym = g_new(double, (gsize)r *r);
+    GString *missing = g_string_new(NULL);
+    guint n_missing = 0;
+    for (guint i = 0; i < r; i++) {
+        for (guint j = i + 1; j < r; j++) {
+            Cell *a = &cells[(gsize)i * r + j], *b = &cells[(gsize)j * r + i];
+            double v = NAN;
+            if (a->set && b->set) {
+                double diff = fabs(a->ms - b->ms);
+                double allowed =
+                    MAX(CONTRADICTION_MIN_MS, CONTRADICTION_FRACTION * MAX(a->ms, b->ms));
+                /* report at the one written later */
+                Pos pa = {0}, pb = {0};
+                value_pos(c, a->value, &pa);
+                value_pos(c, b->value, &pb);
+                gboolean b_later = pb.src > pa.src ||
+                                   (pb.src == pa.src &&
+                                    (pb.line > pa.line || (pb.line == pa.line && pb.col > pa.col)));
+                Cell *later = b_later ? b : a, *earlier = b_later ? a : b;
+                Pos *ep = b_later ? &pa : &pb;
+                if (diff > allowed) {
+                    err_val(c, later->row, later->col, later->value, later->path,
+                            "%g ms contradicts %s = %g ms (at %u:%u): the two directions may "
+                            "differ by at most %g ms (max of 5 ms and 20%%)",
+                            later->ms, earlier->path, earlier->ms, ep->line, ep->col, allowed);
+                    bad = TRUE;
+                }
+                v = (a->ms + b->ms) / 2;
+            } else if (a->set) {
+                v = a->ms;
+            } else if (b->set) {
+                v = b->ms;
+            } else if (!a->written && !b->written) {
+                if (n_missing < MAX_MISSING_SHOWN) {
+                    g_string_append_printf(missing, "%s%s <-> %s", n_missing ? ", " : "",
+                                           (char *)g_ptr_array_index(names, i),
+                                           (char *)g_ptr_array_index(names, j));
+                }
+                n_missing++;
+            }
+            sym[(gsize)i * r + j] = sym[(gsize)j * r + i] = v;
+        }
+    }
+    if (n_missing) {
+        if (n_missing > MAX_MISSING_SHOWN) {
+            g_string_append_printf(missing, " and %u more", n_missing - MAX_MISSING_SHOWN);
+        }
+        err_val(c, regions, "latencyMs", m, mpath,
+                "%u region pair%s without a latency (every two regions named in the matrix "
+                "need a value in at least one direction): %s",
+                n_missing, n_missing == 1 ? "" : "s", missing->str);
+        bad = TRUE;
+    }
+    g_string_free(missing, TRUE);
+    /* A region to itself: not farther than to any other region. */
+    for (guint i = 0; i < r; i++) {
+        Cell *self = &cells[(gsize)i * r + i];
+        if (!self->set) {
+            continue;
+        }
+        int nearest = -1;
+        for (guint j = 0; j < r; j++) {
+            double v = j == i ? NAN : sym[(gsize)i * r + j];
+            if (!isnan(v) && (nearest < 0 || v < sym[(gsize)i * r + (guint)nearest])) {
+                nearest = (int)j;
+            }
+        }
+        if (nearest >= 0 && self->ms > sym[(gsize)i * r + (guint)nearest]) {
+            err_val(c, self->row, self->col, self->value, self->path,
+                    "a region's round trip to itself (%g ms) exceeds its round trip to %s (%g ms)",
+                    self->ms, (char *)g_ptr_array_index(names, (guint)nearest),
+                    sym[(gsize)i * r + (guint)nearest]);
+            bad = TRUE;
+        }
+        sym[(gsize)i * r + i] = self->ms;
+    }
+    if (!bad) {
+        for (guint i = 0; i < r; i++) {
+            for (guint j = i; j < r; j++) {
+                double v = j == i ? (cells[(gsize)i * r + i].set ? sym[(gsize)i * r + i] : NAN)
+                                  : sym[(gsize)i * r + j];
+                if (isnan(v)) {
+                    continue;
+                }
+                double *ms = g_new(double, 1);
+                *ms = v;
+                g_hash_table_replace(
+                    c->policy->latency,
+                    fp_policy_latency_key(g_ptr_array_index(names, i), g_ptr_array_index(names, j)),
+                    ms);
+            }
+        }
+    }
+    for (gsize k = 0; k < (gsize)r * r; k++) {
+        g_free(cells[k].path);
+    }
+    g_free(cells);
+    g_free(sym);
+    /* The region set outlives @names: rebuild it with owned keys. */
+    g_hash_table_unref(c->matrix);
+    c->matrix = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (guint i = 0; i < names->len; i++) {
+        g_hash_table_add(c->matrix, g_strdup(g_ptr_array_index(names, i)));
+    }
+}
+
+static void load_regions(Ctx *c, const json_t *root)
+{
+    static const char *const keys[] = {"latencyMs", "defaultLatencyMs", "sameRegionLatencyMs",
+                                       NULL};
+    json_t *regions = get_obj(c, root, "regions", "");
+    if (!regions) {
+        return;
+    }
+    check_keys(c, regions, "regions", keys);
+    double d;
+    if (get_num(c, regions, "defaultLatencyMs", "regions", 0, FALSE, MAX_LATENCY_MS, &d)) {
+        c->policy->default_latency_ms = d;
+    }
+    if (get_num(c, regions, "sameRegionLatencyMs", "regions", 0, FALSE, MAX_LATENCY_MS, &d)) {
+        c->policy->same_region_latency_ms = d;
+    }
+    json_t *m = get_obj(c, regions, "latencyMs", "regions");
+    if (m && json_object_size(m) > 0) {
+        load_matrix(c, regions, m);
+    }
+}
+
+/* ---- profiles -------------------------------------------------------------------- */
+
+/* Parse one "region" or "region=weight" item into @regions/@out. */
+static const char *origin_item(const char *item, GString *out, GPtrArray *regions)
+{
+    g_autofree char *s = g_strstrip(g_strdup(item));
+    double w = 1.0;
+    char *eq = strchr(s, '=');
+    if (eq) {
+        *eq = '\0';
+        g_strstrip(s);
+        char *ws = g_strstrip(eq + 1);
+        char *end = NULL;
+        gboolean digits = *ws != '\0';
+        for (const char *p = ws; *p; p++) {
+            digits = digits && (g_ascii_isdigit(*p) || strchr(".eE+-", *p));
+        }
+        w = digits ? g_ascii_strtod(ws, &end) : NAN;
+        if (!digits || !end || *end || !isfinite(w) || !(w > 0)) {
+            return "has a weight that is not a positive number";
+        }
+    }
+    const char *problem = region_problem(s);
+    if (problem) {
+        return problem;
+    }
+    for (guint i = 0; i < regions->len; i++) {
+        if (!strcmp(g_ptr_array_index(regions, i), s)) {
+            return "is listed twice";
+        }
+    }
+    g_ptr_array_add(regions, g_strdup(s));
+    char buf[G_ASCII_DTOSTR_BUF_SIZE];
+    g_string_append_printf(out, "%s%s=%s", out->len ? "," : "", s,
+                           g_ascii_formatd(buf, sizeof buf, "%.17g", w));
+    return NULL;
+}
+
+/* originRegions: a spec string, a list of items or a mapping region ->
+ * weight.  Returns the canonical spec "r=w,r2=w2" or NULL (errors). */
+static char *load_origins(Ctx *c, const json_t *prof, const char *path, char ***regions_out)
+{
+    json_t *v = json_object_get(prof, "originRegions");
+    g_autofree char *p = path_key(path, "originRegions");
+    g_autoptr(GPtrArray) regions = g_ptr_array_new_with_free_func(g_free);
+    GString *out = g_string_new(NULL);
+    const char *problem = NULL;
+    g_autofree char *bad_item = NULL;
+    if (json_is_string(v)) {
+        g_auto(GStrv) items = g_strsplit(json_string_value(v), ",", MAX_ORIGINS + 1);
+        if (g_strv_length(items) > MAX_ORIGINS) {
+            problem = "has more than 64 regions";
+            bad_item = g_strdup(json_string_value(v));
+        }
+        for (char **it = items; *it && !problem; it++) {
+            problem = origin_item(*it, out, regions);
+            if (problem) {
+                bad_item = g_strdup(*it);
+            }
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        if (json_array_size(v) > MAX_ORIGINS || json_array_size(v) == 0) {
+            problem = "needs 1 to 64 regions";
+            bad_item = g_strdup("list");
+        }
+        json_array_foreach(v, i, e)
+        {
+            if (problem) {
+                break;
+            }
+            if (!json_is_string(e)) {
+                g_autofree char *pi = path_index(p, i);
+                err_val(c, v, NULL, e, pi,
+                        "expected a string (\"region\" or \"region=weight\"), got %s",
+                        type_name(e));
+                g_string_free(out, TRUE);
+                return NULL;
+            }
+            problem = origin_item(json_string_value(e), out, regions);
+            if (problem) {
+                bad_item = g_strdup(json_string_value(e));
+            }
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *w;
+        if (json_object_size(v) > MAX_ORIGINS || json_object_size(v) == 0) {
+            problem = "needs 1 to 64 regions";
+            bad_item = g_strdup("mapping");
+        }
+        json_object_foreach(v, k, w)
+        {
+            if (problem) {
+                break;
+            }
+            if (!json_is_number(w)) {
+                g_autofree char *pk = path_key(p, k);
+                err_val(c, v, k, w, pk, "expected a weight (a positive number), got %s",
+                        type_name(w));
+                g_string_free(out, TRUE);
+                return NULL;
+            }
+            char buf[G_ASCII_DTOSTR_BUF_SIZE];
+            g_autofree char *item = g_strdup_printf(
+                "%s=%s", k, g_ascii_formatd(buf, sizeof buf, "%.17g", json_number_value(w)));
+            problem = origin_item(item, out, regions);
+            if (problem) {
+                bad_item = g_strdup(k);
+            }
+        }
+    } else {
+        err_val(c, prof, "originRegions", v, p,
+                "expected \"region=weight,...\", a list or a mapping of region to weight, got %s",
+                type_name(v));
+        g_string_free(out, TRUE);
+        return NULL;
+    }
+    if (problem) {
+        err_val(c, prof, "originRegions", v, p, "\"%.80s\" %s", bad_item, problem);
+        g_string_free(out, TRUE);
+        return NULL;
+    }
+    if (out->len == 0) {
+        err_val(c, prof, "originRegions", v, p, "names no region");
+        g_string_free(out, TRUE);
+        return NULL;
+    }
+    g_ptr_array_add(regions, NULL);
+    *regions_out = (char **)g_ptr_array_free(g_steal_pointer(&regions), FALSE);
+    return g_string_free(out, FALSE);
+}
+
+static void load_weights(Ctx *c, const json_t *prof, const char *path, FpProfile *profile,
+                         gboolean *bad)
+{
+    json_t *w = json_object_get(prof, "weights");
+    g_autofree char *p = path_key(path, "weights");
+    if (!w) {
+        err_val(c, prof, NULL, prof, path,
+                "\"weights\" is required (e.g. weights: {latency: 3, cost: 2}); terms not "
+                "written weigh 0");
+        *bad = TRUE;
+        return;
+    }
+    if (!json_is_object(w)) {
+        err_val(c, prof, "weights", w, p, "expected a mapping of term to weight, got %s",
+                type_name(w));
+        *bad = TRUE;
+        return;
+    }
+    const char *terms[FP_N_TERMS + 1];
+    for (int i = 0; i < FP_N_TERMS; i++) {
+        terms[i] = fp_term_name((FpTermId)i);
+    }
+    terms[FP_N_TERMS] = NULL;
+    if (check_keys(c, w, p, terms) > 0) {
+        *bad = TRUE; /* a misspelt term: "all weights are 0" would only confuse */
+    }
+    double sum = 0;
+    for (int i = 0; i < FP_N_TERMS; i++) {
+        double d = 0;
+        if (!json_object_get(w, terms[i])) {
+            continue;
+        }
+        if (get_num(c, w, terms[i], p, 0, FALSE, MAX_WEIGHT, &d)) {
+            profile->weights[i] = d;
+            sum += d;
+        } else {
+            *bad = TRUE;
+        }
+    }
+    if (!*bad && !(sum > 0)) {
+        err_val(c, prof, "weights", w, p,
+                "all weights are 0: give at least one term a positive "
+                "weight");
+        *bad = TRUE;
+    }
+}
+
+static char **load_product_list(Ctx *c, const json_t *prof, const char *key, const char *path,
+                                gboolean *bad)
+{
+    gboolean b = FALSE;
+    char **list = get_str_list(c, prof, key, path, FALSE, MAX_LIST_ITEMS, check_product_wild, &b);
+    *bad = *bad || b;
+    return list;
+}
+
+static FpProfile *load_profile(Ctx *c, const json_t *profiles, const char *name, const json_t *prof)
+{
+    static const char *const keys[] = {
+        "weights",     "maxLatencyMs",  "maxPricePerGPUHour", "minGPUMemory",   "packing", "cost",
+        "allowedSKUs", "skuPreference", "originRegions",      "minSpreadPools", NULL};
+    g_autofree char *path = path_key("profiles", name);
+    if (!json_is_object(prof)) {
+        err_val(c, profiles, name, prof, path, "expected a mapping, got %s", type_name(prof));
+        return NULL;
+    }
+    check_keys(c, prof, path, keys);
+    gboolean bad = FALSE;
+    FpProfile *profile = fp_profile_new(name);
+    load_weights(c, prof, path, profile, &bad);
+    double d;
+    if (get_num(c, prof, "maxLatencyMs", path, 0, FALSE, MAX_LATENCY_MS, &d)) {
+        profile->max_latency_ms = d;
+    } else if (json_object_get(prof, "maxLatencyMs")) {
+        bad = TRUE;
+    }
+    if (get_num(c, prof, "maxPricePerGPUHour", path, 0, FALSE, 1e6, &d)) {
+        profile->max_price_per_gpu_hour = d;
+    } else if (json_object_get(prof, "maxPricePerGPUHour")) {
+        bad = TRUE;
+    }
+    json_t *mem = json_object_get(prof, "minGPUMemory");
+    if (mem) {
+        g_autofree char *mp = path_key(path, "minGPUMemory");
+        g_autofree char *text = NULL;
+        if (json_is_string(mem)) {
+            text = g_strdup(json_string_value(mem));
+        } else if (json_is_integer(mem)) {
+            text = g_strdup_printf("%" JSON_INTEGER_FORMAT, json_integer_value(mem));
+        } else if (json_is_real(mem)) {
+            char buf[G_ASCII_DTOSTR_BUF_SIZE];
+            text = g_strdup(g_ascii_formatd(buf, sizeof buf, "%.17g", json_real_value(mem)));
+        }
+        FpQuantity q;
+        FpQtyResult r = text ? fp_quantity_parse(text, strlen(text), &q) : FP_QTY_FORMAT;
+        if (!text) {
+            err_val(c, prof, "minGPUMemory", mem, mp,
+                    "expected a quantity such as \"40Gi\", got %s", type_name(mem));
+            bad = TRUE;
+        } else if (r != FP_QTY_OK) {
+            err_val(c, prof, "minGPUMemory", mem, mp, "\"%.40s\" is not a quantity: %s", text,
+                    fp_quantity_strerror(r));
+            bad = TRUE;
+        } else if (fp_quantity_to_double(&q) < 1048576.0) {
+            err_val(c, prof, "minGPUMemory", mem, mp,
+                    "\"%.40s\" is less than 1Mi (write e.g. \"40Gi\"; a bare number is bytes)",
+                    text);
+            bad = TRUE;
+        } else {
+            profile->min_gpu_memory_gib = fp_quantity_to_double(&q) / 1073741824.0;
+        }
+    }
+    const char *packing = get_str(c, prof, "packing", path);
+    if (packing) {
+        if (!strcmp(packing, "binpack")) {
+            profile->packing = FP_PACK_BINPACK;
+        } else if (!strcmp(packing, "spread")) {
+            profile->packing = FP_PACK_SPREAD;
+        } else {
+            g_autofree char *pp = path_key(path, "packing");
+            err_val(c, prof, "packing", json_object_get(prof, "packing"), pp,
+                    "\"%.40s\" is not binpack or spread", packing);
+            bad = TRUE;
+        }
+    } else if (json_object_get(prof, "packing")) {
+        bad = TRUE;
+    }
+    const char *cost = get_str(c, prof, "cost", path);
+    if (cost) {
+        if (!strcmp(cost, "perGPUHour")) {
+            profile->cost_mode = FP_COST_PER_GPU_HOUR;
+        } else if (!strcmp(cost, "perWork")) {
+            profile->cost_mode = FP_COST_PER_WORK;
+        } else {
+            g_autofree char *cp = path_key(path, "cost");
+            err_val(c, prof, "cost", json_object_get(prof, "cost"), cp,
+                    "\"%.40s\" is not perGPUHour or perWork", cost);
+            bad = TRUE;
+        }
+    } else if (json_object_get(prof, "cost")) {
+        bad = TRUE;
+    }
+    profile->allowed_skus = load_product_list(c, prof, "allowedSKUs", path, &bad);
+    profile->sku_preference = load_product_list(c, prof, "skuPreference", path, &bad);
+    if (json_object_get(prof, "originRegions")) {
+        char **regions = NULL;
+        profile->origin_regions = load_origins(c, prof, path, &regions);
+        if (!profile->origin_regions) {
+            bad = TRUE;
+        } else {
+            OriginCheck *oc = g_new0(OriginCheck, 1);
+            oc->parent = prof;
+            oc->key = "originRegions";
+            oc->value = json_object_get(prof, "originRegions");
+            oc->path = path_key(path, "originRegions");
+            oc->regions = regions;
+            g_ptr_array_add(c->origin_checks, oc);
+        }
+    }
+    json_t *spread = json_object_get(prof, "minSpreadPools");
+    if (spread) {
+        g_autofree char *sp = path_key(path, "minSpreadPools");
+        double s = json_is_number(spread) ? json_number_value(spread) : NAN;
+        if (!json_is_number(spread) || s != floor(s) || s < 0 || s > MAX_SPREAD) {
+            if (json_is_number(spread)) {
+                err_val(c, prof, "minSpreadPools", spread, sp,
+                        "%g is not a whole number from 0 to %d", s, MAX_SPREAD);
+            } else {
+                err_val(c, prof, "minSpreadPools", spread, sp,
+                        "expected a whole number from 0 to %d, got %s", MAX_SPREAD,
+                        type_name(spread));
+            }
+            bad = TRUE;
+        } else {
+            profile->min_spread = (guint)s;
+        }
+    }
+    if (bad) {
+        fp_profile_free(profile);
+        return NULL;
+    }
+    return profile;
+}
+
+static const char *profile_name_problem(const char *s)
+{
+    return name_problem(s, FALSE);
+}
+
+static void load_profiles(Ctx *c, const json_t *root)
+{
+    json_t *profiles = get_obj(c, root, "profiles", "");
+    if (!profiles) {
+        return;
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(profiles, name, v)
+    {
+        const char *problem = profile_name_problem(name);
+        if (problem) {
+            err_key(c, profiles, name, "profiles", "profile name \"%.80s\" %s", name, problem);
+            continue;
+        }
+        g_hash_table_add(c->profile_names, g_strdup(name));
+        FpProfile *profile = load_profile(c, profiles, name, v);
+        if (profile) {
+            g_hash_table_replace(c->policy->profiles, g_strdup(name), profile);
+        }
+    }
+}
+
+static void load_namespaces(Ctx *c, const json_t *root)
+{
+    json_t *ns = get_obj(c, root, "namespaces", "");
+    if (!ns) {
+        return;
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(ns, name, v)
+    {
+        g_autofree char *p = path_key("namespaces", name);
+        gboolean dns = *name && strlen(name) <= MAX_NAME;
+        for (const char *q = name; *q; q++) {
+            dns = dns &&
+                  (g_ascii_islower(*q) || g_ascii_isdigit(*q) || (*q == '-' && q != name && q[1]));
+        }
+        if (!dns) {
+            err_key(c, ns, name, "namespaces",
+                    "\"%.80s\" is not a namespace name (lowercase letters, digits, '-')", name);
+            continue;
+        }
+        if (!json_is_string(v)) {
+            err_val(c, ns, name, v, p, "expected a profile name, got %s", type_name(v));
+            continue;
+        }
+        const char *profile = json_string_value(v);
+        if (!g_hash_table_contains(c->profile_names, profile)) {
+            err_val(c, ns, name, v, p, "unknown profile \"%.80s\"", profile);
+            continue;
+        }
+        g_hash_table_replace(c->policy->namespaces, g_strdup(name), g_strdup(profile));
+    }
+}
+
+/* apiVersion, kind and metadata belong to each file: checked per file, not
+ * merged. */
+static void check_header(Ctx *c, const json_t *root)
+{
+    const char *api = get_str(c, root, "apiVersion", "");
+    if (api && strcmp(api, FP_POLICY_API_VERSION) != 0) {
+        err_val(c, root, "apiVersion", json_object_get(root, "apiVersion"), "apiVersion",
+                "\"%.80s\" is not supported (expected %s)", api, FP_POLICY_API_VERSION);
+    }
+    const char *kind = get_str(c, root, "kind", "");
+    if (kind && strcmp(kind, FP_POLICY_KIND) != 0) {
+        err_val(c, root, "kind", json_object_get(root, "kind"), "kind", "\"%.80s\" is not %s%s",
+                kind, FP_POLICY_KIND,
+                !strcmp(kind, "ConfigMap") ? " (a ConfigMap manifest is read when given as the "
+                                             "file itself, not inside a directory)"
+                                           : "");
+    }
+    json_t *meta = json_object_get(root, "metadata");
+    if (meta && !json_is_object(meta) && !json_is_null(meta)) {
+        err_val(c, root, "metadata", meta, "metadata", "expected a mapping, got %s",
+                type_name(meta));
+    }
+}
+
+static gboolean is_header_key(const char *key)
+{
+    return !strcmp(key, "apiVersion") || !strcmp(key, "kind") || !strcmp(key, "metadata");
+}
+
+static void load_root(Ctx *c, const json_t *root)
+{
+    static const char *const keys[] = {
+        "apiVersion", "kind",           "metadata", "gpuResources",           "nodeLabels",
+        "skus",       "pools",          "regions",  "defaultPricePerGPUHour", "profiles",
+        "namespaces", "defaultProfile", NULL};
+    check_keys(c, root, "", keys);
+    gboolean bad;
+    char **res = get_str_list(c, root, "gpuResources", "", FALSE, MAX_GPU_RESOURCES,
+                              qualified_name_problem, &bad);
+    if (res) {
+        g_strfreev(c->policy->gpu_resources);
+        c->policy->gpu_resources = res;
+    }
+    load_labels(c, root);
+    load_skus(c, root);
+    load_pools(c, root);
+    load_regions(c, root);
+    double d;
+    if (get_num(c, root, "defaultPricePerGPUHour", "", 0, FALSE, 1e6, &d)) {
+        c->policy->default_price_per_gpu_hour = d;
+    }
+    load_profiles(c, root);
+    load_namespaces(c, root);
+    const char *def = get_str(c, root, "defaultProfile", "");
+    if (def) {
+        if (!g_hash_table_contains(c->profile_names, def)) {
+            err_val(c, root, "defaultProfile", json_object_get(root, "defaultProfile"),
+                    "defaultProfile", "unknown profile \"%.80s\"", def);
+        } else {
+            g_free(c->policy->default_profile);
+            c->policy->default_profile = g_strdup(def);
+        }
+    }
+    /* Origins name regions of the matrix, when there is one. */
+    for (guint i = 0; c->matrix && i < c->origin_checks->len; i++) {
+        OriginCheck *oc = g_ptr_array_index(c->origin_checks, i);
+        for (char **r = oc->regions; *r; r++) {
+            if (!g_hash_table_contains(c->matrix, *r)) {
+                err_val(c, oc->parent, oc->key, oc->value, oc->path,
+                        "region \"%s\" is not in regions.latencyMs", *r);
+            }
+        }
+    }
+}
+
+/* ---- merging ------------------------------------------------------------------------ */
+
+static GPtrArray *origins_of(Ctx *c, json_t *merged)
+{
+    GPtrArray *a = g_hash_table_lookup(c->origins, merged);
+    if (!a) {
+        a = g_ptr_array_new();
+        g_hash_table_insert(c->origins, merged, a);
+    }
+    return a;
+}
+
+/* A new merged object holding @orig's members (shared). */
+static json_t *merged_copy(Ctx *c, json_t *orig)
+{
+    json_t *m = json_object();
+    g_ptr_array_add(c->merged, m);
+    g_ptr_array_add(origins_of(c, m), orig);
+    json_object_update(m, orig);
+    return m;
+}
+
+static void merge_into(Ctx *c, json_t *dst, json_t *src, const char *path)
+{
+    g_ptr_array_add(origins_of(c, dst), src);
+    const char *key;
+    json_t *v;
+    json_object_foreach(src, key, v)
+    {
+        if (!*path && is_header_key(key)) {
+            continue;
+        }
+        json_t *have = json_object_get(dst, key);
+        if (!have) {
+            json_object_set(dst, key, v);
+            continue;
+        }
+        g_autofree char *p = path_key(path, key);
+        if (json_is_object(have) && json_is_object(v)) {
+            /* merged objects (and only they) are keys of c->origins */
+            json_t *m = g_hash_table_contains(c->origins, have) ? have : merged_copy(c, have);
+            if (m != have) {
+                json_object_set(dst, key, m);
+            }
+            merge_into(c, m, v, p);
+            continue;
+        }
+        Pos first = {0}, second = {0};
+        find_pos(c, dst, key, have, TRUE, &first);
+        gboolean have2 = FALSE;
+        for (guint i = 0; i < c->sources->len && !have2; i++) {
+            Source *s = g_ptr_array_index(c->sources, i);
+            guint l, col;
+            if (s->docs && fp_docs_key_position(s->docs, src, key, &l, &col)) {
+                second.src = i;
+                second.line = l + s->line_base;
+                second.col = col + s->col_base;
+                have2 = TRUE;
+            }
+        }
+        g_autofree char *msg = g_strdup_printf(
+            "also set in %s:%u:%u; only mappings merge across files, any other value may be set "
+            "by one file only",
+            source_display(c, first.src), first.line, first.col);
+        emit(c, have2 ? &second : NULL, p, msg);
+    }
+}
+
+/* ---- gathering sources ---------------------------------------------------------------- */
+
+static gboolean wanted_name(const char *name)
+{
+    return name[0] != '.' && (g_str_has_suffix(name, ".yaml") || g_str_has_suffix(name, ".yml") ||
+                              g_str_has_suffix(name, ".json"));
+}
+
+static int cmp_str(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Read a regular file of at most @max bytes. */
+static char *read_capped(const char *path, size_t max, size_t *len, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s", g_strerror(e));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "not a regular file");
+        return NULL;
+    }
+    if ((guint64)st.st_size > max) {
+        close(fd);
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                    "%" G_GUINT64_FORMAT " bytes, more than the limit of %zu bytes",
+                    (guint64)st.st_size, max);
+        return NULL;
+    }
+    char *buf = g_malloc(max + 2);
+    size_t used = 0;
+    while (used <= max) {
+        ssize_t n = read(fd, buf + used, max + 1 - used);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            g_free(buf);
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s", g_strerror(e));
+            return NULL;
+        }
+        if (n == 0) {
+            break;
+        }
+        used += (size_t)n;
+    }
+    close(fd);
+    if (used > max) {
+        g_free(buf);
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "more than the limit of %zu bytes",
+                    max);
+        return NULL;
+    }
+    buf[used] = '\0';
+    *len = used;
+    return buf;
+}
+
+/* Parse @buf as one source.  Returns its index or -1 (error recorded). */
+static int add_source(Ctx *c, const char *buf, size_t len, const char *display, const char *label,
+                      guint order, guint line_base, guint col_base)
+{
+    if (c->total_bytes + len > FP_POLICY_MAX_TOTAL_BYTES) {
+        err_source(c, display, "policy input exceeds %zu bytes in total",
+                   FP_POLICY_MAX_TOTAL_BYTES);
+        return -1;
+    }
+    c->total_bytes += len;
+    Source *s = g_new0(Source, 1);
+    s->display = g_strdup(display);
+    s->label = g_strdup(label ? label : display);
+    guint index = c->sources->len;
+    s->order = order == G_MAXUINT ? index : order;
+    s->line_base = line_base;
+    s->col_base = col_base;
+    g_ptr_array_add(c->sources, s);
+    g_autoptr(GError) error = NULL;
+    s->docs = fp_docs_parse(buf, len, display, &error);
+    if (!s->docs) {
+        err_from_yaml(c, index, s, display, error->message);
+        return -1;
+    }
+    return (int)index;
+}
+
+/* Byte offset of 1-based (@line, @col) in @buf, or -1. */
+static gssize offset_of(const char *buf, size_t len, guint line, guint col)
+{
+    size_t i = 0;
+    for (guint l = 1; l < line; l++) {
+        const char *nl = memchr(buf + i, '\n', len - i);
+        if (!nl) {
+            return -1;
+        }
+        i = (size_t)(nl - buf) + 1;
+    }
+    for (guint k = 1; k < col && i < len; k++) {
+        i++;
+        while (i < len && ((unsigned char)buf[i] & 0xC0) == 0x80) {
+            i++;
+        }
+    }
+    return i < len ? (gssize)i : -1;
+}
+
+/* When the value at (@line, @col) of @buf is a literal block scalar with an
+ * auto-detected indentation, its content line k (1-based) is manifest line
+ * @line + k and column c is indent + c.  Sets *indent and returns TRUE. */
+static gboolean literal_block(const char *buf, size_t len, guint line, guint col, guint *indent)
+{
+    gssize at = offset_of(buf, len, line, col);
+    if (at < 0 || buf[at] != '|') {
+        return FALSE;
+    }
+    size_t i = (size_t)at + 1;
+    while (i < len && (buf[i] == '-' || buf[i] == '+')) {
+        i++;
+    }
+    if (i < len && g_ascii_isdigit(buf[i])) {
+        return FALSE; /* explicit indentation: relative to the parent, not mapped */
+    }
+    while (i < len && buf[i] != '\n') {
+        i++;
+    }
+    /* first non-empty content line decides the indentation */
+    while (i < len) {
+        i++; /* past '\n' */
+        guint n = 0;
+        while (i + n < len && buf[i + n] == ' ') {
+            n++;
+        }
+        if (i + n < len && buf[i + n] != '\n' && buf[i + n] != '\r') {
+            *indent = n;
+            return n > 0;
+        }
+        i += n;
+        while (i < len && buf[i] != '\n') {
+            i++;
+        }
+    }
+    return FALSE;
+}
+
+/* Each data key of a ConfigMap manifest (root @cm of source @src) becomes
+ * a source. */
+static void expand_configmap(Ctx *c, guint src, const json_t *cm, const char *buf, size_t len)
+{
+    Source *ms = g_ptr_array_index(c->sources, src);
+    const char *display = ms->display;
+    json_t *data = json_object_get(cm, "data");
+    if (json_object_get(cm, "binaryData")) {
+        note(c, "%s: binaryData ignored", display);
+    }
+    if (!data || json_is_null(data)) {
+        err_val(c, cm, "data", cm, "data", "the ConfigMap has no data");
+        return;
+    }
+    if (!json_is_object(data)) {
+        err_val(c, cm, "data", data, "data",
+                "expected a mapping of file name to policy text, got %s", type_name(data));
+        return;
+    }
+    g_autoptr(GPtrArray) keys = g_ptr_array_new();
+    const char *key;
+    json_t *v;
+    json_object_foreach(data, key, v)
+    {
+        g_ptr_array_add(keys, (gpointer)key);
+    }
+    g_ptr_array_sort(keys, cmp_str);
+    guint used = 0;
+    for (guint i = 0; i < keys->len; i++) {
+        key = g_ptr_array_index(keys, i);
+        v = json_object_get(data, key);
+        if (!wanted_name(key)) {
+            note(c, "%s: data key \"%s\" skipped (only .yaml, .yml and .json keys are read)",
+                 display, key);
+            continue;
+        }
+        g_autofree char *p = path_key("data", key);
+        if (!json_is_string(v)) {
+            err_val(c, data, key, v, p, "expected the policy text (a string), got %s",
+                    type_name(v));
+            continue;
+        }
+        if (++used > FP_POLICY_MAX_FILES) {
+            err_val(c, data, key, v, p, "more than %d policy files", FP_POLICY_MAX_FILES);
+            break;
+        }
+        guint line = 0, col = 0, indent = 0;
+        Pos pos;
+        gboolean mapped = FALSE;
+        if (value_pos(c, v, &pos) && pos.src == src) {
+            line = pos.line;
+            col = pos.col;
+            mapped = literal_block(buf, len, line, col, &indent);
+        }
+        const char *text = json_string_value(v);
+        size_t tlen = json_string_length(v);
+        g_autofree char *label = g_strdup_printf("%s#%s", display, key);
+        if (mapped) {
+            add_source(c, text, tlen, display, label, ms->order, line, indent);
+        } else {
+            add_source(c, text, tlen, label, label, G_MAXUINT, 0, 0);
+        }
+    }
+    if (used == 0) {
+        err_val(c, cm, "data", data, "data", "no .yaml, .yml or .json key: nothing to load");
+    }
+}
+
+static void gather_buffer(Ctx *c, const char *buf, size_t len, const char *display)
+{
+    int src = add_source(c, buf, len, display, NULL, G_MAXUINT, 0, 0);
+    if (src < 0) {
+        return;
+    }
+    Source *s = g_ptr_array_index(c->sources, (guint)src);
+    json_t *root = fp_docs_get(s->docs, 0);
+    if (fp_docs_count(s->docs) == 1 && json_is_object(root) &&
+        json_is_string(json_object_get(root, "kind")) &&
+        !strcmp(json_string_value(json_object_get(root, "kind")), "ConfigMap")) {
+        expand_configmap(c, (guint)src, root, buf, len);
+        /* the manifest itself is not a policy document */
+        fp_docs_free(s->docs);
+        s->docs = NULL;
+        /* but keep it for positions of ConfigMap errors emitted above */
+    }
+}
+
+static void gather_dir(Ctx *c, const char *dir)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GDir) d = g_dir_open(dir, 0, &error);
+    if (!d) {
+        err_source(c, dir, "%s", error->message);
+        return;
+    }
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    const char *name;
+    while ((name = g_dir_read_name(d))) {
+        if (name[0] == '.') {
+            continue;
+        }
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        if (!wanted_name(name)) {
+            note(c, "%s: skipped (only .yaml, .yml and .json files are read)", path);
+            continue;
+        }
+        if (!g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+            note(c, "%s: skipped (not a regular file)", path);
+            continue;
+        }
+        if (names->len >= FP_POLICY_MAX_FILES) {
+            err_source(c, dir, "more than %d policy files", FP_POLICY_MAX_FILES);
+            return;
+        }
+        g_ptr_array_add(names, g_strdup(name));
+    }
+    g_ptr_array_sort(names, cmp_str);
+    if (names->len == 0) {
+        err_source(c, dir, "no policy file (*.yaml, *.yml, *.json) in this directory");
+        return;
+    }
+    for (guint i = 0; i < names->len; i++) {
+        g_autofree char *path = g_build_filename(dir, g_ptr_array_index(names, i), NULL);
+        size_t len = 0;
+        g_autofree char *buf = read_capped(path, FP_POLICY_MAX_FILE_BYTES, &len, &error);
+        if (!buf) {
+            err_source(c, path, "%s", error->message);
+            g_clear_error(&error);
+            continue;
+        }
+        add_source(c, buf, len, path, NULL, G_MAXUINT, 0, 0);
+    }
+}
+
+/* ---- driver ------------------------------------------------------------------------------ */
+
+static int cmp_diag(gconstpointer a, gconstpointer b)
+{
+    const Diag *x = *(Diag *const *)a, *y = *(Diag *const *)b;
+    if (x->src != y->src) {
+        return x->src < y->src ? -1 : 1;
+    }
+    if (x->line != y->line) {
+        return x->line < y->line ? -1 : 1;
+    }
+    if (x->col != y->col) {
+        return x->col < y->col ? -1 : 1;
+    }
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void ctx_init(Ctx *c, FpPolicyReport *report)
+{
+    memset(c, 0, sizeof *c);
+    c->report = report;
+    c->sources = g_ptr_array_new_with_free_func(source_free);
+    c->diags = g_ptr_array_new_with_free_func(diag_free);
+    c->origins = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+                                       (GDestroyNotify)g_ptr_array_unref);
+    c->merged = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
+    c->profile_names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    c->origin_checks = g_ptr_array_new_with_free_func(origin_check_free);
+}
+
+/* Validate the gathered sources; returns the policy or NULL. */
+static FpPolicy *ctx_finish(Ctx *c, const char *source_name)
+{
+    /* One mapping per source (the ConfigMap manifest itself has no docs). */
+    g_autoptr(GPtrArray) roots = g_ptr_array_new();
+    for (guint i = 0; i < c->sources->len; i++) {
+        Source *s = g_ptr_array_index(c->sources, i);
+        if (!s->docs) {
+            continue;
+        }
+        guint n = fp_docs_count(s->docs);
+        if (n == 0) {
+            add_diag(c, i, 0, 0,
+                     g_strdup_printf("%s: no policy document (an empty file is not a policy; "
+                                     "write {} for all defaults)",
+                                     s->display));
+            continue;
+        }
+        if (n > 1) {
+            Pos p = {0};
+            value_pos(c, fp_docs_get(s->docs, 1), &p);
+            add_diag(c, i, p.line, p.col,
+                     g_strdup_printf("%s:%u:%u: a second YAML document: a policy file holds one "
+                                     "document",
+                                     s->display, p.line, p.col));
+            continue;
+        }
+        json_t *root = fp_docs_get(s->docs, 0);
+        if (!json_is_object(root)) {
+            Pos p = {0};
+            value_pos(c, root, &p);
+            add_diag(c, i, p.line, p.col,
+                     g_strdup_printf("%s:%u:%u: expected a mapping (a PlacementPolicy), got %s",
+                                     s->display, p.line, p.col, type_name(root)));
+            continue;
+        }
+        check_header(c, root);
+        g_ptr_array_add(roots, root);
+        if (c->report) {
+            g_ptr_array_add(c->report->sources, g_strdup(s->label));
+        }
+    }
+    FpPolicy *policy = NULL;
+    if (roots->len > 0) {
+        /* Validate whatever parsed, so one run reports every problem. */
+        json_t *root = g_ptr_array_index(roots, 0);
+        if (roots->len > 1) {
+            root = json_object();
+            g_ptr_array_add(c->merged, root);
+            for (guint i = 0; i < roots->len; i++) {
+                merge_into(c, root, g_ptr_array_index(roots, i), "");
+            }
+        }
+        c->policy = fp_policy_new_default();
+        g_free(c->policy->source);
+        c->policy->source = g_strdup(source_name);
+        g_hash_table_add(c->profile_names, g_strdup("default"));
+        load_root(c, root);
+        policy = g_steal_pointer(&c->policy);
+    } else if (c->diags->len == 0) {
+        add_diag(c, G_MAXUINT, 0, 0, g_strdup_printf("%s: no policy document", source_name));
+    }
+    if (c->diags->len) {
+        g_clear_pointer(&policy, fp_policy_unref);
+    }
+    g_ptr_array_sort(c->diags, cmp_diag);
+    if (c->report) {
+        for (guint i = 0; i < c->diags->len; i++) {
+            Diag *d = g_ptr_array_index(c->diags, i);
+            g_ptr_array_add(c->report->errors, g_steal_pointer(&d->text));
+        }
+        if (c->dropped) {
+            g_ptr_array_add(c->report->errors,
+                            g_strdup_printf("... and %u more errors", c->dropped));
+        }
+    }
+    g_ptr_array_unref(c->diags);
+    g_ptr_array_unref(c->origin_checks);
+    g_hash_table_unref(c->origins);
+    g_ptr_array_unref(c->merged);
+    g_ptr_array_unref(c->sources);
+    g_hash_table_unref(c->profile_names);
+    g_clear_pointer(&c->matrix, g_hash_table_unref);
+    return policy;
+}
+
+FpPolicy *fp_policy_load_buffer(const char *buf, size_t len, const char *name,
+                                FpPolicyReport *report)
+{
+    Ctx c;
+    ctx_init(&c, report);
+    name = name ? name : "<input>";
+    if (len > FP_POLICY_MAX_FILE_BYTES) {
+        err_source(&c, name, "%zu bytes, more than the limit of %zu bytes", len,
+                   FP_POLICY_MAX_FILE_BYTES);
+    } else {
+        gather_buffer(&c, buf ? buf : "", buf ? len : 0, name);
+    }
+    return ctx_finish(&c, name);
+}
+
+FpPolicy *fp_policy_load_path(const char *path, FpPolicyReport *report)
+{
+    g_return_val_if_fail(path != NULL, NULL);
+    Ctx c;
+    ctx_init(&c, report);
+    if (g_file_test(path, G_FILE_TEST_IS_DIR)) {
+        gather_dir(&c, path);
+    } else {
+        size_t len = 0;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *buf = read_capped(path, FP_POLICY_MAX_FILE_BYTES, &len, &error);
+        if (!buf) {
+            err_source(&c, path, "%s", error->message);
+        } else {
+            gather_buffer(&c, buf, len, path);
+        }
+    }
+    return ctx_finish(&c, path);
+}

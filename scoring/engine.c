@@ -1,0 +1,371 @@
+/*
+ * scoring/engine.c - node facts, the filters and the weighted total.
+ *
+ * fp_evaluate runs in three passes over the candidates of one request:
+ *  1. filters, in the order documented in engine.h (first failure wins);
+ *  2. the burst overflow rule (engine.h) for candidates that failed only
+ *     the pool ceiling;
+ *  3. the score terms of fp_term_defs for every passing candidate, then
+ *     min-max normalisation of the terms that need it, the weighted mean
+ *     and the 0..10 extender score.
+ */
+#include "scoring/engine.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "scoring/engine_private.h"
+
+/* Tolerance for comparing GPU counts against fractional ceilings
+ * (0.95 * 20 is 18.999999999999996 in binary floating point). */
+#define CEILING_EPSILON 1e-9
+
+/* ---- saturating arithmetic for counts from outside -------------------- */
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) {
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    }
+    return r;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r)) {
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    }
+    return r;
+}
+
+/* ---- node facts --------------------------------------------------------- */
+
+/* Value of the first label of @keys that the node carries with a non-empty
+ * value; "" when none. */
+static const char *first_label(const FpNode *node, char **keys)
+{
+    for (char **k = keys; k && *k; k++) {
+        const char *v = fp_node_label(node, *k);
+        if (v && *v) {
+            return v;
+        }
+    }
+    return "";
+}
+
+/* A GFD memory label: a positive decimal integer (MiB).  0 for garbage. */
+static double parse_memory_label(const char *s)
+{
+    if (!s || !*s) {
+        return 0;
+    }
+    double v = 0;
+    gsize n = 0;
+    for (const char *p = s; *p; p++, n++) {
+        if (*p < '0' || *p > '9' || n >= 12) {
+            return 0;
+        }
+        v = v * 10 + (*p - '0');
+    }
+    return v;
+}
+
+void fp_node_facts(const FpPolicy *policy, const FpNode *node, FpNodeFacts *out)
+{
+    memset(out, 0, sizeof *out);
+    out->pool = out->region = out->zone = out->product = "";
+    out->instance_type = out->capacity_type = "";
+    out->relative_throughput = 1.0;
+    out->max_utilization = 1.0;
+    out->price_per_gpu_hour = policy ? policy->default_price_per_gpu_hour : -1.0;
+    if (!policy || !node) {
+        return;
+    }
+    out->pool = first_label(node, policy->label_pool);
+    out->region = first_label(node, policy->label_region);
+    out->zone = first_label(node, policy->label_zone);
+    out->product = first_label(node, policy->label_product);
+    out->instance_type = first_label(node, policy->label_instance_type);
+    out->capacity_type = first_label(node, policy->label_capacity_type);
+
+    /* Memory: the larger of the node's own label and the SKU table.  GFD
+     * reports what NVML sees (an "80GB" H100 shows 81559 MiB, an A10G 23028
+     * MiB), so a pod asking for "80Gi" or "24Gi" means the SKU's nominal
+     * size and must not be refused for a few hundred MiB of driver reserve.
+     * A MIG slice has less memory than its base GPU, so only an exact entry
+     * may speak for it. */
+    bool from_base = false;
+    const FpSku *sku = fp_policy_find_sku(policy, out->product, true, &from_base);
+    const FpSku *exact = from_base ? NULL : sku;
+    for (char **k = policy->label_memory; k && *k && out->gpu_memory_mib <= 0; k++) {
+        out->gpu_memory_mib = parse_memory_label(fp_node_label(node, *k));
+    }
+    const FpSku *mem_sku = fp_sku_is_mig(out->product) ? exact : sku;
+    if (mem_sku && isfinite(mem_sku->memory_gib) && mem_sku->memory_gib > 0) {
+        out->gpu_memory_mib = MAX(out->gpu_memory_mib, mem_sku->memory_gib * 1024.0);
+    }
+    if (sku && isfinite(sku->relative_throughput) && sku->relative_throughput > 0) {
+        out->relative_throughput = sku->relative_throughput;
+    }
+
+    const FpPool *pool =
+        out->pool[0] && policy->pools ? g_hash_table_lookup(policy->pools, out->pool) : NULL;
+    if (pool && isfinite(pool->price_per_gpu_hour) && pool->price_per_gpu_hour >= 0) {
+        out->price_per_gpu_hour = pool->price_per_gpu_hour;
+    } else if (sku && isfinite(sku->price_per_gpu_hour) && sku->price_per_gpu_hour >= 0) {
+        out->price_per_gpu_hour = sku->price_per_gpu_hour;
+    }
+    if (pool && isfinite(pool->max_utilization) && pool->max_utilization > 0) {
+        out->max_utilization = MIN(pool->max_utilization, 1.0);
+    }
+}
+
+double fp_weighted_latency(const FpPolicy *policy, const FpDemand *demand, const char *region)
+{
+    double sum = 0;
+    for (guint i = 0; i < demand->n_origins; i++) {
+        const FpOrigin *o = &demand->origins[i];
+        sum += o->weight * fp_policy_latency(policy, o->region, region ? region : "", NULL);
+    }
+    return sum;
+}
+
+int fp_score_to_extender(double total)
+{
+    if (!(total > 0)) { /* also NaN */
+        return 0;
+    }
+    double s = floor(total * 10.0 + 0.5);
+    return s >= 10 ? 10 : (int)s;
+}
+
+/* ---- filters -------------------------------------------------------------- */
+
+typedef enum {
+    STATUS_FAIL,
+    STATUS_PASS,
+    STATUS_CEILING, /* passed filters 1-10, failed only the pool ceiling */
+} FilterStatus;
+
+/* What the filter pass learnt about one candidate, reused by the terms. */
+typedef struct {
+    FilterStatus status;
+    double latency_ms;      /* weighted RTT, when the pod has origins */
+    int64_t allocatable;    /* of demand->resource */
+    const FpPoolStat *stat; /* the node's pool in ctx->pool_stats, or NULL */
+} CandScratch;
+
+/* Per-request scratch shared by the candidates. */
+typedef struct {
+    const FpEvalContext *ctx;
+    GHashTable *latency_memo; /* region (borrowed) -> double* ms */
+    char *const *allowed;     /* demand's, else the profile's allow-list */
+} EvalState;
+
+static double latency_for(EvalState *st, const char *region)
+{
+    const double *hit = g_hash_table_lookup(st->latency_memo, region);
+    if (hit) {
+        return *hit;
+    }
+    double *ms = g_new(double, 1);
+    *ms = fp_weighted_latency(st->ctx->policy, st->ctx->demand, region);
+    g_hash_table_insert(st->latency_memo, (gpointer)region, ms);
+    return *ms;
+}
+
+static FilterStatus fail(FpVerdict *v, const char *reason, bool unresolvable)
+{
+    v->pass = false;
+    v->reason = reason;
+    v->unresolvable = unresolvable;
+    return STATUS_FAIL;
+}
+
+/* Filters 1-11 of engine.h for one candidate.  Fills @v's verdict fields,
+ * facts and gpus_free, and @sc for the terms. */
+static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v, CandScratch *sc)
+{
+    const FpEvalContext *ctx = st->ctx;
+    const FpDemand *d = ctx->demand;
+
+    const FpNode *node = c->node;
+    int64_t alloc = 0;
+    int64_t free_gpus = 0;
+    fp_node_facts(ctx->policy, node, &v->facts);
+    if (node && d->resource) {
+        alloc = fp_res_list_get(&node->allocatable, d->resource);
+        sc->allocatable = alloc;
+        free_gpus = sat_sub(alloc, sat_add(c->gpu_used, c->gpu_assumed));
+        if (fp_res_list_has(&node->allocatable, d->resource)) {
+            v->gpus_free = free_gpus > 0 ? free_gpus : 0;
+        }
+    }
+    if (d->invalid_reason) {
+        return fail(v, d->invalid_reason, true);
+    }
+    if (!node) {
+        return fail(v, FP_REASON_NOT_IN_VIEW, true);
+    }
+    if (!d->resource) {
+        v->pass = true; /* not a GPU pod: neutral for every node */
+        return STATUS_PASS;
+    }
+
+    if (!node->ready) {
+        return fail(v, FP_REASON_NOT_READY, true);
+    }
+    if (node->unschedulable) {
+        return fail(v, FP_REASON_UNSCHEDULABLE, true);
+    }
+    if (alloc <= 0) {
+        return fail(v, FP_REASON_NO_GPU_RESOURCE, true);
+    }
+    if (st->allowed && fp_sku_list_index(st->allowed, v->facts.product, NULL) < 0) {
+        return fail(v, FP_REASON_SKU, true);
+    }
+    if (d->min_gpu_memory_mib > 0 && !(v->facts.gpu_memory_mib >= d->min_gpu_memory_mib)) {
+        return fail(v, FP_REASON_GPU_MEMORY, true);
+    }
+    if (d->n_origins > 0) {
+        sc->latency_ms = latency_for(st, v->facts.region);
+        if (d->max_latency_ms >= 0 && sc->latency_ms > d->max_latency_ms) {
+            return fail(v, FP_REASON_LATENCY, true);
+        }
+    }
+    if (d->max_price >= 0 &&
+        (v->facts.price_per_gpu_hour < 0 || v->facts.price_per_gpu_hour > d->max_price)) {
+        return fail(v, FP_REASON_PRICE, true);
+    }
+    if (free_gpus < d->count) {
+        return fail(v, FP_REASON_INSUFFICIENT_GPUS, false);
+    }
+    const FpPoolStat *stat = NULL;
+    if (ctx->pool_stats && v->facts.pool[0]) {
+        stat = g_hash_table_lookup(ctx->pool_stats, v->facts.pool);
+    }
+    sc->stat = stat;
+    if (stat) {
+        double after = (double)stat->used + (double)stat->assumed + (double)d->count;
+        double cap = v->facts.max_utilization * (double)stat->allocatable;
+        if (after > cap + CEILING_EPSILON) {
+            fail(v, FP_REASON_POOL_CEILING, false);
+            return STATUS_CEILING;
+        }
+    }
+    v->pass = true;
+    return STATUS_PASS;
+}
+
+/* ---- evaluation ------------------------------------------------------------ */
+
+void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, FpVerdict *out)
+{
+    if (n == 0) {
+        return;
+    }
+    g_return_if_fail(ctx && ctx->policy && ctx->demand && cands && out);
+    const FpDemand *d = ctx->demand;
+    const FpProfile *profile = d->profile ? d->profile : fp_fallback_profile();
+
+    EvalState st = {
+        .ctx = ctx,
+        .latency_memo = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free),
+        .allowed = d->allowed_skus ? d->allowed_skus : profile->allowed_skus,
+    };
+    CandScratch *sc = g_new0(CandScratch, n);
+
+    /* 1. filters */
+    guint n_pass = 0;
+    guint n_ceiling = 0;
+    for (guint i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        sc[i].status = filter_one(&st, &cands[i], &out[i], &sc[i]);
+        n_pass += sc[i].status == STATUS_PASS;
+        n_ceiling += sc[i].status == STATUS_CEILING;
+    }
+
+    /* 2. burst overflow: every candidate left is above its pool ceiling;
+     * placing the pod beats leaving it Pending.  Their headroom is 0 (the
+     * formula clamps it, since they are over the ceiling). */
+    if (n_pass == 0 && n_ceiling > 0) {
+        for (guint i = 0; i < n; i++) {
+            if (sc[i].status == STATUS_CEILING) {
+                out[i].pass = true;
+                out[i].reason = NULL;
+                out[i].unresolvable = false;
+            }
+        }
+    }
+
+    /* 3. terms of the passing GPU candidates */
+    double lo[FP_N_TERMS];
+    double hi[FP_N_TERMS];
+    for (int t = 0; t < FP_N_TERMS; t++) {
+        lo[t] = INFINITY;
+        hi[t] = -INFINITY;
+    }
+    if (d->resource && !d->invalid_reason) {
+        for (guint i = 0; i < n; i++) {
+            FpVerdict *v = &out[i];
+            if (!v->pass) {
+                continue;
+            }
+            FpTermInput in = {
+                .ctx = ctx,
+                .cand = &cands[i],
+                .facts = &v->facts,
+                .allocatable = sc[i].allocatable,
+                .latency_ms = sc[i].latency_ms,
+                .pool_stat = sc[i].stat,
+            };
+            for (int t = 0; t < FP_N_TERMS; t++) {
+                double value = 0;
+                v->term_active[t] = fp_term_defs[t].compute(&in, &value);
+                if (!v->term_active[t]) {
+                    continue;
+                }
+                v->term[t] = value;
+                if (fp_term_defs[t].normalise_lower_better && isfinite(value)) {
+                    lo[t] = MIN(lo[t], value);
+                    hi[t] = MAX(hi[t], value);
+                }
+            }
+        }
+    }
+
+    for (guint i = 0; i < n; i++) {
+        FpVerdict *v = &out[i];
+        if (!v->pass) {
+            continue;
+        }
+        double wsum = 0;
+        double acc = 0;
+        for (int t = 0; t < FP_N_TERMS; t++) {
+            if (!v->term_active[t]) {
+                continue;
+            }
+            if (fp_term_defs[t].normalise_lower_better) {
+                /* a raw value that is not finite (unknown) is the worst */
+                double span = hi[t] - lo[t];
+                if (!isfinite(v->term[t])) {
+                    v->term[t] = 0;
+                } else {
+                    v->term[t] = span > 0 ? (hi[t] - v->term[t]) / span : 1.0;
+                }
+            }
+            double w = profile->weights[t];
+            if (w > 0 && isfinite(w)) {
+                wsum += w;
+                acc += w * v->term[t];
+            }
+        }
+        v->total = wsum > 0 ? acc / wsum : 0;
+        v->score = fp_score_to_extender(v->total);
+    }
+
+    g_free(sc);
+    g_hash_table_unref(st.latency_memo);
+}

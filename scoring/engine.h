@@ -1,0 +1,236 @@
+/*
+ * scoring/engine.h - pod demand, filters, score terms and the weighted total.
+ *
+ * Purpose: the one place that decides whether a node can take a pod and how
+ * good a place it is.  The server (extender/) and the CLI (flexplace score,
+ * simulate) call exactly these functions, so a dry run gives the server's
+ * answer.
+ *
+ * Pure: no I/O, no locks, no JSON, no clocks.  Deterministic for equal input.
+ *
+ * Ownership: FpDemand is owned by the caller (fp_demand_free).  FpVerdict and
+ * FpNodeFacts hold only borrowed pointers into the policy and node they were
+ * computed from, plus static reason strings.
+ *
+ * Thread context: any thread; inputs are only read.
+ */
+#ifndef FP_SCORING_ENGINE_H
+#define FP_SCORING_ENGINE_H
+
+#include "scoring/model.h"
+#include "scoring/placement_policy.h"
+
+G_BEGIN_DECLS
+
+/* Filter reasons: short and generic, because kube-scheduler counts identical
+ * reasons into one event line ("0/40 nodes are available: 12 <reason>"). */
+#define FP_REASON_NOT_IN_VIEW "node not in flexplace cluster view"
+#define FP_REASON_INSUFFICIENT_GPUS "insufficient free GPUs"
+#define FP_REASON_NO_GPU_RESOURCE "node has no GPUs of the requested resource"
+#define FP_REASON_SKU "GPU SKU not allowed by policy"
+#define FP_REASON_GPU_MEMORY "GPU memory below requirement"
+#define FP_REASON_LATENCY "region latency above limit"
+#define FP_REASON_PRICE "GPU price above limit"
+#define FP_REASON_NOT_READY "node not ready"
+#define FP_REASON_UNSCHEDULABLE "node unschedulable"
+#define FP_REASON_POOL_CEILING "pool at its burst ceiling"
+/* Malformed annotations: every node fails with one of these. */
+#define FP_REASON_BAD_ANNOTATION_PREFIX "invalid annotation "
+
+/* Annotation keys (prefix flexplace.io/). */
+#define FP_ANN_PROFILE "flexplace.io/profile"
+#define FP_ANN_ORIGIN "flexplace.io/origin-region"
+#define FP_ANN_SKU "flexplace.io/gpu-sku"
+#define FP_ANN_MIN_MEMORY "flexplace.io/min-gpu-memory"
+#define FP_ANN_MAX_LATENCY "flexplace.io/max-latency-ms"
+#define FP_ANN_MAX_PRICE "flexplace.io/max-price-per-gpu-hour"
+#define FP_ANN_SPREAD "flexplace.io/spread-min-pools"
+/* Written by flexplace on the pods it binds (a compact placement summary). */
+#define FP_ANN_PLACEMENT "flexplace.io/placement"
+
+typedef struct {
+    char *region;
+    double weight; /* > 0; weights are normalised to sum 1 */
+} FpOrigin;
+
+/* What one pod asks for, resolved against a policy. */
+typedef struct {
+    char *resource;           /* GPU resource requested, NULL when the pod requests none */
+    int64_t count;            /* GPUs of that resource (effective request) */
+    const FpProfile *profile; /* borrowed from the policy; never NULL */
+    char *profile_name;
+    char **allowed_skus; /* NULL-terminated; NULL = any */
+    char **sku_preference;
+    double min_gpu_memory_mib; /* 0 = none */
+    FpOrigin *origins;
+    guint n_origins;
+    double max_latency_ms; /* < 0 = none */
+    double max_price;      /* < 0 = none */
+    guint min_spread;      /* pools the workload should span; 0 = off */
+    /* When an annotation is malformed: a reason naming it (every node fails
+     * with it), and a longer human message. NULL when valid. */
+    char *invalid_reason;
+    char *invalid_detail;
+} FpDemand;
+
+/* Resolve @pod's demand under @policy.  Never NULL: malformed annotations are
+ * reported through invalid_reason, never ignored.
+ *
+ * resource: the first of policy->gpu_resources the pod requests (> 0), else
+ * the first nvidia.com/mig-* resource it requests; NULL when none.  Profile:
+ * FP_ANN_PROFILE (unknown name = invalid), else policy->namespaces[ns], else
+ * default_profile.  Limits hold effective values: the annotation, else the
+ * profile's (min_gpu_memory_mib, max_latency_ms, max_price, min_spread,
+ * origins); allowed_skus / sku_preference are set only by FP_ANN_SKU (the
+ * engine falls back to the profile's lists).
+ *
+ * Annotation grammar (values over 4 KiB or lists over 64 items are invalid):
+ *  origin-region  "eastus" or "eastus=3,westeurope=1": lowercase region
+ *                 names, weights finite > 0, no duplicates; normalised to 1
+ *  gpu-sku        comma-separated exact products, "<base>-MIG-*" allowed;
+ *                 the allow-list and the preference order
+ *  min-gpu-memory a quantity per GPU, >= 1Mi (e.g. 40Gi), kept in MiB
+ *  max-latency-ms, max-price-per-gpu-hour  finite numbers >= 0
+ *  spread-min-pools  an integer 1..64
+ * invalid_reason is "invalid annotation <key>"; invalid_detail says what is
+ * wrong, quoting at most a short printable prefix of the value. */
+FpDemand *fp_demand_new(const FpPod *pod, const FpPolicy *policy);
+void fp_demand_free(FpDemand *demand);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpDemand, fp_demand_free)
+
+/* Facts about a node derived through the policy's label keys. */
+typedef struct {
+    const char *pool;   /* borrowed; "" when unlabelled */
+    const char *region; /* borrowed; "" when unlabelled */
+    const char *zone;
+    const char *product; /* "" when unknown */
+    const char *instance_type;
+    const char *capacity_type;
+    double gpu_memory_mib; /* 0 = unknown */
+    double relative_throughput;
+    double price_per_gpu_hour; /* < 0 = unknown */
+    double max_utilization;    /* pool ceiling, 1.0 by default */
+} FpNodeFacts;
+
+/* Each label fact is the first non-empty label of the policy's key list.
+ * Memory: the larger of the memory label (positive integer MiB) and the
+ * SKU's memory_gib * 1024 (GFD reports NVML's usable memory, a little under
+ * the nominal size a user asks for; for a MIG product only an exact SKU
+ * entry counts).  SKU lookups try
+ * the exact product (either "NVIDIA-" spelling), then the base product
+ * without "-SHARED" / "-MIG-<profile>".  Price: the pool's, else the SKU's,
+ * else policy->default_price_per_gpu_hour.  @node may be NULL (all ""). */
+void fp_node_facts(const FpPolicy *policy, const FpNode *node, FpNodeFacts *out);
+
+/* GPU totals of one pool for one resource, across every node of the view. */
+typedef struct {
+    int64_t allocatable;
+    int64_t used;    /* bound, active pods */
+    int64_t assumed; /* bound by flexplace, not yet seen by the watch */
+} FpPoolStat;
+
+/* One candidate node for one request. */
+typedef struct {
+    const FpNode *node; /* NULL when the name is not in the view */
+    const char *name;
+    int64_t gpu_used;    /* of demand->resource, by active pods */
+    int64_t gpu_assumed; /* of demand->resource, assumed */
+    /* Replicas of the same workload already on this node's pool (spread). */
+    guint workload_replicas_in_pool;
+} FpCandidate;
+
+typedef struct {
+    bool pass;
+    bool unresolvable;            /* FailedAndUnresolvableNodes: no preemption can help */
+    const char *reason;           /* static string (or demand->invalid_reason); NULL when passed */
+    double term[FP_N_TERMS];      /* each in [0,1] */
+    bool term_active[FP_N_TERMS]; /* false: term does not apply to this pod (no origin,
+                                     no SKU preference, no spread) and is left out */
+    double total;                 /* weighted mean of the active terms, in [0,1] */
+    int score;                    /* 0..10 for kube-scheduler */
+    int64_t gpus_free;            /* of the requested resource, before this pod */
+    FpNodeFacts facts;
+} FpVerdict;
+
+/* Context shared by the candidates of one request. */
+typedef struct {
+    const FpPolicy *policy;
+    const FpDemand *demand;
+    /* pool name -> FpPoolStat* for demand->resource; may be NULL (no pool data) */
+    GHashTable *pool_stats;
+    /* pools the workload already spans (spread term); may be 0 */
+    guint workload_pools;
+} FpEvalContext;
+
+/* Filter and score @n candidates into @out[0..n-1].  Scores are normalised
+ * across the passing candidates of this call (cost), so call it once with
+ * every candidate.
+ *
+ * Filters, in this order; the first failure is the node's reason
+ * ("unresolvable" = FailedAndUnresolvableNodes, preemption cannot help):
+ *  1. demand invalid -> demand->invalid_reason (unresolvable)
+ *  2. node NULL -> FP_REASON_NOT_IN_VIEW (unresolvable)
+ *  3. pod requests no GPU -> passes, every term inactive, score 0 (neutral)
+ *  4. not Ready -> NOT_READY; spec.unschedulable -> UNSCHEDULABLE (unresolvable)
+ *  5. allocatable of the resource 0 -> NO_GPU_RESOURCE (unresolvable)
+ *  6. product not in demand->allowed_skus, else profile->allowed_skus (an
+ *     unknown product never is) -> SKU (unresolvable)
+ *  7. per-GPU memory below demand->min_gpu_memory_mib, or unknown while a
+ *     minimum is set -> GPU_MEMORY (unresolvable)
+ *  8. weighted mean RTT from the origins to the node's region (no region:
+ *     default_latency_ms) above demand->max_latency_ms -> LATENCY (unresolvable)
+ *  9. price per GPU-hour above demand->max_price (unknown price fails too)
+ *     -> PRICE (unresolvable)
+ * 10. allocatable - used - assumed < count -> INSUFFICIENT_GPUS (resolvable)
+ * 11. pool used + assumed + count > max_utilization * pool allocatable (only
+ *     for pools in ctx->pool_stats) -> POOL_CEILING (resolvable)
+ *
+ * Burst overflow rule: when no candidate passes all filters but some failed
+ * only filter 11, the ceiling is lifted for this request and those nodes
+ * pass, with headroom term 0: an incident pod placed above a pool's ceiling
+ * beats one left Pending.
+ *
+ * Terms (each in [0,1]; inactive terms are left out of the mean):
+ *  latency  clamp(1 - L/S), S = the effective latency limit, else 250 ms;
+ *           inactive without origins
+ *  cost     price per GPU-hour (perGPUHour) or price / relative throughput
+ *           (perWork), min-max normalised over the passing candidates:
+ *           (max - c) / (max - min), 1 when all are equal, 0 for an
+ *           unknown price (no pool, SKU or policy default price)
+ *  headroom clamp((cap - after) / cap), cap = max_utilization * allocatable
+ *           and after = used + assumed + count, over the node's pool when
+ *           pool_stats has it, else over the node itself
+ *  packing  binpack: (used + assumed + count) / allocatable;
+ *           spread: 1 - (used + assumed) / allocatable
+ *  sku      1 - i/n for the first entry i of the preference list (the pod's
+ *           gpu-sku, else the profile's) naming the product, 0 when none;
+ *           inactive without a list
+ *  spread   when demand->min_spread > ctx->workload_pools: 1 for a node whose
+ *           pool holds none of the workload's replicas, else 0
+ * total = sum(w_i * t_i) / sum(w_i) over active terms with w_i > 0 (0 when
+ * none); score = fp_score_to_extender(total).  gpus_free is set (>= 0) for
+ * every node that has the resource, whatever the verdict. */
+void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, FpVerdict *out);
+
+/* Weighted mean round trip (ms) from @demand's origins to @region; a node
+ * without region ("") counts default_latency_ms.  0 without origins. */
+double fp_weighted_latency(const FpPolicy *policy, const FpDemand *demand, const char *region);
+
+/* Map a total in [0,1] to kube-scheduler's 0..10: floor(total * 10 + 0.5)
+ * clamped to 0..10 (NaN -> 0), so 0.05 -> 1, 0.049 -> 0, 1.0 -> 10.
+ * kube-scheduler multiplies it by the extender's weight * 10 and adds its
+ * own plugin scores; nodes with equal extender scores are ordered by those
+ * scores, and remaining ties are broken at random. */
+int fp_score_to_extender(double total);
+
+/* kube-scheduler's own feasibility checks for GPU pods, used by the dry-run
+ * CLI: nodeSelector, required node affinity, taints/tolerations
+ * (NoSchedule, NoExecute), unschedulable, and fit of every extended resource
+ * the pod requests.  @used holds the node's requested amounts by active pods.
+ * Returns NULL when feasible, else kube-scheduler's reason text (a static or
+ * g_intern_string'ed string, never to be freed). */
+const char *fp_kube_feasible(const FpPod *pod, const FpNode *node, const FpResList *used);
+
+G_END_DECLS
+
+#endif /* FP_SCORING_ENGINE_H */

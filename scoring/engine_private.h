@@ -1,0 +1,93 @@
+/*
+ * scoring/engine_private.h - helpers shared by the scoring engine's files
+ * (engine.c, terms.c, demand.c, placement_policy.c) and their unit tests.
+ * Not a contract for other modules: use scoring/engine.h.
+ *
+ * Purpose: GPU product (SKU) matching, SKU table lookups, the weighted
+ * origin->region latency and the score term table.
+ *
+ * SKU matching rules (deliberate; no substring matching, so "H20" never
+ * matches "H200"):
+ *  - strings are compared exactly after one normalisation: an optional
+ *    leading "NVIDIA-" is ignored on both sides (drivers older than ~R470
+ *    report "A100-SXM4-40GB" without it);
+ *  - a time-sliced product "<p>-SHARED" matches only an entry that itself
+ *    names "<p>-SHARED";
+ *  - a MIG product "<base>-MIG-<profile>" matches an entry naming exactly
+ *    that product, or a wildcard entry "<base>-MIG-*".
+ *
+ * Ownership: everything returned is borrowed from the policy or the input.
+ * Thread context: pure functions, any thread.  Errors: none (NULL / -1 for
+ * "no match").
+ */
+#ifndef FP_SCORING_ENGINE_PRIVATE_H
+#define FP_SCORING_ENGINE_PRIVATE_H
+
+#include "scoring/engine.h"
+
+G_BEGIN_DECLS
+
+/* Scale for the latency term when the pod sets no latency limit: a weighted
+ * round trip of this many ms (or more) scores 0. */
+#define FP_LATENCY_SCALE_MS 250.0
+
+/* Whether the allow-list or preference @entry names node product @product
+ * (rules above).  NULL or empty strings never match. */
+bool fp_sku_matches(const char *entry, const char *product);
+
+/* Index of the first entry of the NULL-terminated @list that matches
+ * @product, or -1.  *n_out (may be NULL) receives the list length. */
+int fp_sku_list_index(char *const *list, const char *product, guint *n_out);
+
+/* Length of @product's base: "-SHARED" and then "-MIG-<profile>" removed. */
+gsize fp_sku_base_len(const char *product);
+
+/* Whether @product names a MIG device ("...-MIG-<profile>", possibly with a
+ * "-SHARED" suffix). */
+bool fp_sku_is_mig(const char *product);
+
+/* The policy's SKU entry for @product: the exact product first (also under
+ * its other "NVIDIA-" spelling), then, when @allow_base, the base product.
+ * *from_base (may be NULL) tells which one was found.  NULL when none. */
+const FpSku *fp_policy_find_sku(const FpPolicy *policy, const char *product, bool allow_base,
+                                bool *from_base);
+
+/* Weighted mean round trip (ms) from the demand's origins to @region; a
+ * node without region ("") counts default_latency_ms for every origin.
+ * 0 when the demand has no origins. */
+double fp_weighted_latency(const FpPolicy *policy, const FpDemand *demand, const char *region);
+
+/* The static profile used when a policy lacks its default profile: the
+ * built-in default weights, no limits. */
+const FpProfile *fp_fallback_profile(void);
+
+/* ---- score terms --------------------------------------------------- */
+
+/* What a term sees for one passing candidate. */
+typedef struct {
+    const FpEvalContext *ctx;
+    const FpCandidate *cand;
+    const FpNodeFacts *facts;
+    int64_t allocatable;         /* node allocatable of demand->resource, > 0 */
+    double latency_ms;           /* fp_weighted_latency for the node's region */
+    const FpPoolStat *pool_stat; /* the node's pool in ctx->pool_stats, or NULL */
+} FpTermInput;
+
+/* One score term (the plug-in point: a const table, not a switch). */
+typedef struct {
+    FpTermId id;
+    /* Returns whether the term applies to this pod; writes a value in
+     * [0,1], or the raw value when @normalise_lower_better. */
+    bool (*compute)(const FpTermInput *in, double *value);
+    /* Raw values are min-max normalised across the passing candidates of
+     * one call, lower raw being better: (max - v) / (max - min), 1 when all
+     * are equal; a raw value that is not finite (unknown) scores 0. */
+    bool normalise_lower_better;
+} FpTermDef;
+
+/* Indexed by FpTermId. */
+extern const FpTermDef fp_term_defs[FP_N_TERMS];
+
+G_END_DECLS
+
+#endif /* FP_SCORING_ENGINE_PRIVATE_H */

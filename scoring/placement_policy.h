@@ -1,0 +1,138 @@
+/*
+ * scoring/placement_policy.h - the compiled, immutable PlacementPolicy.
+ *
+ * Purpose: everything the scoring engine needs from a policy ConfigMap, as
+ * plain C data: which resources are GPUs, which node labels carry which fact,
+ * SKU facts, pool overrides, the region latency matrix and the profiles.
+ * policies/ parses and validates a document into this struct; scoring/ only
+ * reads it.  fp_policy_new_default() gives the built-in policy used when no
+ * policy is configured.
+ *
+ * Ownership: refcounted (atomic).  Everything inside is owned by the policy.
+ * Thread context: immutable after construction, readable from any thread.
+ */
+#ifndef FP_SCORING_PLACEMENT_POLICY_H
+#define FP_SCORING_PLACEMENT_POLICY_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+/* Score terms, in the order they are reported. */
+typedef enum {
+    FP_TERM_LATENCY,
+    FP_TERM_COST,
+    FP_TERM_HEADROOM,
+    FP_TERM_PACKING,
+    FP_TERM_SKU,
+    FP_TERM_SPREAD,
+    FP_N_TERMS
+} FpTermId;
+
+/* "latency", "cost", ... ; NULL for an out-of-range id. */
+const char *fp_term_name(FpTermId id);
+/* Inverse of fp_term_name; -1 when unknown. */
+int fp_term_from_name(const char *name);
+
+typedef enum { FP_PACK_BINPACK, FP_PACK_SPREAD } FpPacking;
+typedef enum { FP_COST_PER_GPU_HOUR, FP_COST_PER_WORK } FpCostMode;
+
+/* Facts about one GPU product, keyed by the exact nvidia.com/gpu.product value. */
+typedef struct {
+    char *product;
+    double memory_gib;          /* per GPU; 0 = unknown */
+    double relative_throughput; /* > 0; default 1.0 */
+    double price_per_gpu_hour;  /* < 0 = unknown */
+} FpSku;
+
+/* Per-pool overrides. */
+typedef struct {
+    char *name;
+    double price_per_gpu_hour; /* < 0 = take the SKU's price */
+    double max_utilization;    /* burst ceiling in (0,1]; default 1.0 */
+    char *cloud;               /* may be NULL */
+} FpPool;
+
+/* A named weighting plus hard limits. */
+typedef struct {
+    char *name;
+    double weights[FP_N_TERMS];    /* >= 0, not all zero */
+    double max_latency_ms;         /* < 0 = no limit */
+    double max_price_per_gpu_hour; /* < 0 = no limit */
+    double min_gpu_memory_gib;     /* 0 = no limit */
+    FpPacking packing;
+    FpCostMode cost_mode;
+    char **allowed_skus;   /* NULL-terminated; NULL = any product */
+    char **sku_preference; /* NULL-terminated, most preferred first; NULL = none */
+    char *origin_regions;  /* default origin spec ("eastus=3,westeurope=1"); NULL = none */
+    guint min_spread;      /* failover spread: pools a workload should span; 0 = off */
+} FpProfile;
+
+typedef struct FpPolicy {
+    guint64 generation;   /* set by the policy store; 0 for a policy never installed */
+    char *source;         /* where it came from, for logs ("built-in default", a path) */
+    char **gpu_resources; /* NULL-terminated resource names that are GPUs */
+    /* Node label keys for each fact, NULL-terminated, tried in order. */
+    char **label_pool;
+    char **label_region;
+    char **label_zone;
+    char **label_product;
+    char **label_memory; /* value in MiB (GFD nvidia.com/gpu.memory) */
+    char **label_instance_type;
+    char **label_capacity_type;
+    GHashTable *skus;  /* product -> FpSku*, owned */
+    GHashTable *pools; /* pool name -> FpPool*, owned */
+    /* Latency matrix, symmetric: key fp_policy_latency_key(a, b) -> double* ms. */
+    GHashTable *latency;
+    double default_latency_ms;         /* pair missing from the matrix */
+    double same_region_latency_ms;     /* a region to itself when not in the matrix */
+    double default_price_per_gpu_hour; /* price when neither pool nor SKU knows it */
+    GHashTable *profiles;              /* name -> FpProfile*, owned; always has "default" */
+    GHashTable *namespaces;            /* namespace -> profile name */
+    char *default_profile;             /* "default" unless the document says otherwise */
+} FpPolicy;
+
+/* The built-in default policy: GFD and well-known labels, the common GPU SKUs,
+ * one "default" profile.  Never NULL. */
+FpPolicy *fp_policy_new_default(void);
+/* An empty policy skeleton (tables created, nothing filled) for builders:
+ * empty label lists and gpu_resources, no SKUs, pools, matrix or profiles
+ * (the engine then uses built-in default weights), default_latency_ms 150,
+ * same_region_latency_ms 2, default_price_per_gpu_hour 4.0, default_profile
+ * "default".  Every table frees its keys with g_free and its values with the
+ * matching free function (latency values: g_free'd double), so insert
+ * g_strdup'ed keys.  Policies must come from here or fp_policy_new_default()
+ * (the refcount lives in a g_atomic_rc_box header). */
+FpPolicy *fp_policy_new_empty(void);
+FpPolicy *fp_policy_ref(FpPolicy *policy);
+void fp_policy_unref(FpPolicy *policy);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPolicy, fp_policy_unref)
+
+/* Newly allocated symmetric key for the latency table. */
+char *fp_policy_latency_key(const char *a, const char *b);
+/* Round trip a<->b in ms.  *known is set false when the pair is not in the
+ * matrix (then the default is returned).  Same region -> same_region_latency_ms
+ * unless the matrix says otherwise. */
+double fp_policy_latency(const FpPolicy *policy, const char *a, const char *b, bool *known);
+/* Profile by name, or NULL. */
+const FpProfile *fp_policy_profile(const FpPolicy *policy, const char *name);
+/* Whether @resource is one of the policy's GPU resources, or a MIG resource
+ * (nvidia.com/mig-*) when nvidia.com/gpu is one. */
+bool fp_policy_is_gpu_resource(const FpPolicy *policy, const char *resource);
+
+/* Helpers for builders.  Defaults: SKU memory 0 (unknown), throughput 1.0,
+ * price -1 (unknown); pool price -1, max_utilization 1.0, cloud NULL;
+ * profile weights all 0, no limits (-1 / 0), binpack, per GPU-hour, no SKU
+ * lists, no origins, min_spread 0. */
+FpSku *fp_sku_new(const char *product);
+void fp_sku_free(FpSku *sku);
+FpPool *fp_pool_new(const char *name);
+void fp_pool_free(FpPool *pool);
+FpProfile *fp_profile_new(const char *name);
+void fp_profile_free(FpProfile *profile);
+
+G_END_DECLS
+
+#endif /* FP_SCORING_PLACEMENT_POLICY_H */

@@ -1,0 +1,496 @@
+/*
+ * test_it_extender.c - the real server on 127.0.0.1, driven with
+ * kube-scheduler-shaped bodies in both nodeCacheCapable modes, the captures
+ * a real kube-scheduler v1.32 sent (when ../shared/data is present), and
+ * hostile input.  Responses are compared as JSON values, key by key.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <glib/gstdio.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "cache/kobj.h"
+
+#include "extender/app.h"
+#include "extender/placement.h"
+#include "support/http_client.h"
+#include "support/support.h"
+
+typedef struct {
+    FpApp *app;
+    guint16 port;
+} Server;
+
+static Server *server_start(const char *cluster_file, const char *prefix)
+{
+    FpAppConfig cfg;
+    fp_app_config_init(&cfg);
+    g_free(cfg.listen);
+    cfg.listen = g_strdup("127.0.0.1:0");
+    cfg.cluster_file = g_strdup(cluster_file);
+    if (prefix) {
+        g_free(cfg.prefix);
+        cfg.prefix = g_strdup(prefix);
+    }
+    g_autoptr(GError) error = NULL;
+    Server *s = g_new0(Server, 1);
+    s->app = fp_app_new(&cfg, &error);
+    fp_app_config_clear(&cfg);
+    if (!s->app) {
+        fail_msg("fp_app_new: %s", error->message);
+    }
+    if (!fp_app_serve(s->app, &error)) {
+        fail_msg("fp_app_serve: %s", error->message);
+    }
+    s->port = fp_http_server_port(s->app->http);
+    return s;
+}
+
+static void server_stop(Server *s)
+{
+    fp_app_free(s->app);
+    g_free(s);
+}
+
+static json_t *post_json(Server *s, const char *path, const char *body, long expect_status)
+{
+    FpTestHttpReply reply = {0};
+    assert_true(fp_test_http_post(s->port, path, body, strlen(body), &reply));
+    if (reply.status != expect_status) {
+        fail_msg("POST %s: status %ld, want %ld: %s", path, reply.status, expect_status,
+                 reply.body);
+    }
+    g_autofree char *ctype = fp_test_http_reply_header(&reply, "Content-Type");
+    assert_non_null(ctype);
+    assert_non_null(strstr(ctype, "application/json"));
+    json_error_t jerr;
+    json_t *v = json_loadb(reply.body, reply.body_len, 0, &jerr);
+    if (!v) {
+        fail_msg("reply is not JSON: %s: %s", jerr.text, reply.body);
+    }
+    fp_test_http_reply_clear(&reply);
+    return v;
+}
+
+static void assert_json_eq(json_t *got, const char *want_text)
+{
+    json_error_t jerr;
+    json_t *want = json_loads(want_text, 0, &jerr);
+    if (!want) {
+        fail_msg("bad expected JSON: %s", jerr.text);
+    }
+    if (!json_equal(got, want)) {
+        char *g = json_dumps(got, JSON_SORT_KEYS | JSON_COMPACT);
+        char *w = json_dumps(want, JSON_SORT_KEYS | JSON_COMPACT);
+        fail_msg("JSON differs\n got: %s\nwant: %s", g, w);
+    }
+    json_decref(want);
+}
+
+static char *small_cluster(void)
+{
+    return fp_test_data_path("extender/cluster-small.json");
+}
+
+#define GPU_POD(n)                                                                                 \
+    "{\"metadata\":{\"name\":\"infer-0\",\"namespace\":\"default\",\"uid\":\"u-1\"},"              \
+    "\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"" n \
+    "\"},\"requests\":{\"nvidia.com/gpu\":\"" n "\"}}}]}}"
+
+/* Names mode: every node lands in exactly one of the three outcomes, with the
+ * generic reasons, and unknown names are unresolvable. */
+static void test_filter_names_mode(void **state)
+{
+    g_autofree char *cluster = small_cluster();
+    Server *s = server_start(cluster, NULL);
+    json_t *got = post_json(
+        s, "/filter",
+        "{\"Pod\":" GPU_POD("1") ",\"Nodes\":null,\"NodeNames\":[\"l4-a\",\"l4-b\",\"h100-a\","
+                                 "\"cordoned\",\"notready\",\"cpu-only\",\"ghost\"]}",
+        200);
+    assert_json_eq(got, "{\"Nodes\":null,\"NodeNames\":[\"l4-a\",\"h100-a\"],"
+                        "\"FailedNodes\":{\"l4-b\":\"insufficient free GPUs\"},"
+                        "\"FailedAndUnresolvableNodes\":{"
+                        "\"cordoned\":\"node unschedulable\",\"notready\":\"node not ready\","
+                        "\"cpu-only\":\"node has no GPUs of the requested resource\","
+                        "\"ghost\":\"node not in flexplace cluster view\"},"
+                        "\"Error\":\"\"}");
+    json_decref(got);
+    /* Four GPUs fit only the H100 node (l4-a has 3 free). */
+    got = post_json(s, "/filter",
+                    "{\"Pod\":" GPU_POD("4") ",\"NodeNames\":[\"l4-a\",\"h100-a\"],\"Nodes\":null}",
+                    200);
+    assert_json_eq(got, "{\"Nodes\":null,\"NodeNames\":[\"h100-a\"],"
+                        "\"FailedNodes\":{\"l4-a\":\"insufficient free GPUs\"},"
+                        "\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
+    json_decref(got);
+    server_stop(s);
+}
+
+/* Full-object mode: passing Node objects come back unchanged, NodeNames null. */
+static void test_filter_full_mode(void **state)
+{
+    g_autofree char *cluster = small_cluster();
+    Server *s = server_start(cluster, NULL);
+    g_autofree char *path = small_cluster();
+    g_autofree char *text = fp_test_read_file(path, NULL);
+    json_t *list = json_loads(text, 0, NULL);
+    json_t *items = json_array();
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(list, "items"), i, item)
+    {
+        const char *kind = json_string_value(json_object_get(item, "kind"));
+        if (g_str_equal(kind, "Node")) {
+            json_t *copy = json_deep_copy(item);
+            json_object_del(copy, "kind"); /* informer objects carry no kind */
+            json_object_del(copy, "apiVersion");
+            json_array_append_new(items, copy);
+        }
+    }
+    json_t *pod = json_loads(GPU_POD("1"), 0, NULL);
+    json_t *req = json_pack("{s:o, s:{s:{}, s:O}, s:n}", "Pod", pod, "Nodes", "metadata", "items",
+                            items, "NodeNames");
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_t *got = post_json(s, "/filter", body, 200);
+    free(body);
+    assert_true(json_is_null(json_object_get(got, "NodeNames")));
+    json_t *out = json_object_get(json_object_get(got, "Nodes"), "items");
+    assert_int_equal(json_array_size(out), 2);
+    /* Byte-identical objects, in request order: l4-a (index 0), h100-a (2). */
+    assert_true(json_equal(json_array_get(out, 0), json_array_get(items, 0)));
+    assert_true(json_equal(json_array_get(out, 1), json_array_get(items, 2)));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(got, "FailedNodes"), "l4-b")),
+        "insufficient free GPUs");
+    assert_int_equal(json_object_size(json_object_get(got, "FailedAndUnresolvableNodes")), 3);
+    json_decref(got);
+    json_decref(items);
+    json_decref(req);
+    json_decref(list);
+    server_stop(s);
+}
+
+/* Prioritize: a bare array, one entry per node sent, in order, scores 0..10
+ * equal to what the shared placement code computes for the same inputs. */
+static void test_prioritize(void **state)
+{
+    g_autofree char *cluster = small_cluster();
+    Server *s = server_start(cluster, NULL);
+    json_t *got = post_json(
+        s, "/prioritize",
+        "{\"Pod\":" GPU_POD("1") ",\"Nodes\":null,\"NodeNames\":[\"h100-a\",\"l4-a\"]}", 200);
+    assert_true(json_is_array(got));
+    assert_int_equal(json_array_size(got), 2);
+    const char *want_hosts[] = {"h100-a", "l4-a"};
+    g_autoptr(FpPolicy) policy = fp_policy_store_get(s->app->policies);
+    json_t *pod = json_loads(GPU_POD("1"), 0, NULL);
+    g_autoptr(FpPod) fpod = fp_pod_from_json(pod, FP_POD_FULL, NULL);
+    json_decref(pod);
+    FpCandidates c = {.names = want_hosts, .n = 2};
+    g_autoptr(FpPlacement) p = fp_placement_evaluate(s->app->view, policy, fpod, &c);
+    for (guint k = 0; k < 2; k++) {
+        json_t *e = json_array_get(got, k);
+        assert_int_equal(json_object_size(e), 2);
+        assert_string_equal(json_string_value(json_object_get(e, "Host")), want_hosts[k]);
+        json_t *score = json_object_get(e, "Score");
+        assert_true(json_is_integer(score));
+        assert_in_range(json_integer_value(score), 0, 10);
+        assert_int_equal(json_integer_value(score), p->verdicts[k].score);
+    }
+    json_decref(got);
+    server_stop(s);
+}
+
+/* A pod that requests no GPU passes every known node with a neutral score. */
+static void test_no_gpu_pod(void **state)
+{
+    g_autofree char *cluster = small_cluster();
+    Server *s = server_start(cluster, NULL);
+    const char *pod = "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},"
+                      "\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":"
+                      "{\"cpu\":\"1\"}}}]}}";
+    g_autofree char *body =
+        g_strdup_printf("{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":[\"l4-b\",\"cpu-only\"]}", pod);
+    json_t *got = post_json(s, "/filter", body, 200);
+    assert_json_eq(got, "{\"Nodes\":null,\"NodeNames\":[\"l4-b\",\"cpu-only\"],"
+                        "\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
+    json_decref(got);
+    got = post_json(s, "/prioritize", body, 200);
+    assert_json_eq(got, "[{\"Host\":\"l4-b\",\"Score\":0},{\"Host\":\"cpu-only\",\"Score\":0}]");
+    json_decref(got);
+    server_stop(s);
+}
+
+/* Go's decoder matches keys case-insensitively; so do we. */
+static void test_case_insensitive_keys(void **state)
+{
+    g_autofree char *cluster = small_cluster();
+    Server *s = server_start(cluster, NULL);
+    json_t *got = post_json(
+        s, "/filter", "{\"pod\":" GPU_POD("1") ",\"NODENAMES\":[\"l4-a\"],\"nodes\":null}", 200);
+    assert_json_eq(got, "{\"Nodes\":null,\"NodeNames\":[\"l4-a\"],\"FailedNodes\":{},"
+                        "\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
+    json_decref(got);
+    server_stop(s);
+}
+
+/* A malformed flexplace annotation fails every node with a reason naming it. */
+static void test_bad_annotation(void **state)
+{
+    g_autofree char *cluster = small_cluster();
+    Server *s = server_start(cluster, NULL);
+    json_t *got = post_json(
+        s, "/filter",
+        "{\"Pod\":{\"metadata\":{\"name\":\"x\",\"namespace\":\"default\",\"annotations\":"
+        "{\"flexplace.io/max-latency-ms\":\"soon\"}},\"spec\":{\"containers\":[{\"name\":\"c\","
+        "\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"1\"}}}]}},"
+        "\"NodeNames\":[\"l4-a\",\"h100-a\"],\"Nodes\":null}",
+        200);
+    assert_int_equal(json_array_size(json_object_get(got, "NodeNames")), 0);
+    json_t *un = json_object_get(got, "FailedAndUnresolvableNodes");
+    assert_int_equal(json_object_size(un), 2);
+    const char *reason = json_string_value(json_object_get(un, "l4-a"));
+    assert_non_null(reason);
+    assert_non_null(strstr(reason, "flexplace.io/max-latency-ms"));
+    json_decref(got);
+    server_stop(s);
+}
+
+static void assert_healthy(Server *s)
+{
+    FpTestHttpReply reply = {0};
+    assert_true(fp_test_http_get(s->port, "/healthz", &reply));
+    assert_int_equal(reply.status, 200);
+    fp_test_http_reply_clear(&reply);
+}
+
+/* Hostile and malformed bodies: each a 400 with a JSON error, and the
+ * server keeps serving. */
+static void test_bad_requests(void **state)
+{
+    g_autofree char *cluster = small_cluster();
+    Server *s = server_start(cluster, NULL);
+    const char *bad[] = {
+        "",
+        "{",
+        "not json",
+        "[]",
+        "{\"NodeNames\":[\"l4-a\"]}",                                           /* no Pod */
+        "{\"Pod\":null,\"NodeNames\":[\"l4-a\"]}",                              /* null Pod */
+        "{\"Pod\":\"x\",\"NodeNames\":[\"l4-a\"]}",                             /* wrong type */
+        "{\"Pod\":" GPU_POD("1") ",\"NodeNames\":5}",                           /* wrong type */
+        "{\"Pod\":" GPU_POD("1") ",\"NodeNames\":[1,2]}",                       /* not strings */
+        "{\"Pod\":" GPU_POD("1") ",\"NodeNames\":null,\"Nodes\":null}",         /* no nodes */
+        "{\"Pod\":" GPU_POD("1") "}",                                           /* no nodes */
+        "{\"Pod\":" GPU_POD("1") ",\"Nodes\":{\"items\":[{\"metadata\":{}}]}}", /* nameless */
+        "{\"Pod\":" GPU_POD("abc") ",\"NodeNames\":[\"l4-a\"]}",                /* bad quantity */
+        "{\"Pod\":{\"metadata\":{\"name\":\"x\"},\"spec\":{\"containers\":{}}},"
+        "\"NodeNames\":[\"l4-a\"]}",
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+        for (guint v = 0; v < 2; v++) {
+            const char *path = v ? "/prioritize" : "/filter";
+            FpTestHttpReply reply = {0};
+            assert_true(fp_test_http_post(s->port, path, bad[i], strlen(bad[i]), &reply));
+            if (reply.status != 400) {
+                fail_msg("%s body %u: status %ld, want 400: %s", path, i, reply.status, reply.body);
+            }
+            json_t *err = json_loadb(reply.body, reply.body_len, 0, NULL);
+            assert_non_null(err);
+            assert_true(json_is_string(json_object_get(err, "error")));
+            json_decref(err);
+            fp_test_http_reply_clear(&reply);
+        }
+        assert_healthy(s);
+    }
+    /* An empty list is not an error: nothing passes, nothing failed. */
+    json_t *got =
+        post_json(s, "/filter", "{\"Pod\":" GPU_POD("1") ",\"NodeNames\":[],\"Nodes\":null}", 200);
+    assert_json_eq(got, "{\"Nodes\":null,\"NodeNames\":[],\"FailedNodes\":{},"
+                        "\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
+    json_decref(got);
+    server_stop(s);
+}
+
+/* 10,000 names, none known: all unresolvable, in one quick answer. */
+static void test_many_names(void **state)
+{
+    g_autofree char *cluster = small_cluster();
+    Server *s = server_start(cluster, NULL);
+    GString *body = g_string_new("{\"Pod\":" GPU_POD("1") ",\"Nodes\":null,\"NodeNames\":[");
+    for (int i = 0; i < 10000; i++) {
+        g_string_append_printf(body, "%s\"node-%05d\"", i ? "," : "", i);
+    }
+    g_string_append(body, "]}");
+    gint64 t0 = g_get_monotonic_time();
+    json_t *got = post_json(s, "/filter", body->str, 200);
+    gint64 dt = g_get_monotonic_time() - t0;
+    print_message("10,000 unknown names filtered in %.2f ms\n", dt / 1000.0);
+    assert_int_equal(json_array_size(json_object_get(got, "NodeNames")), 0);
+    json_t *un = json_object_get(got, "FailedAndUnresolvableNodes");
+    assert_int_equal(json_object_size(un), 10000);
+    assert_string_equal(json_string_value(json_object_get(un, "node-09999")),
+                        "node not in flexplace cluster view");
+    json_decref(got);
+    g_string_free(body, TRUE);
+    assert_healthy(s);
+    server_stop(s);
+}
+
+/* Probes, routing and the configurable prefix. */
+static void test_routes(void **state)
+{
+    g_autofree char *cluster = small_cluster();
+    Server *s = server_start(cluster, "/gpu");
+    FpTestHttpReply reply = {0};
+    assert_true(fp_test_http_get(s->port, "/gpu/readyz", &reply));
+    assert_int_equal(reply.status, 200);
+    json_t *ready = json_loadb(reply.body, reply.body_len, 0, NULL);
+    assert_true(json_is_true(json_object_get(ready, "ready")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(ready, "cache"), "nodes")),
+                     6);
+    json_decref(ready);
+    fp_test_http_reply_clear(&reply);
+    assert_true(fp_test_http_get(s->port, "/gpu/filter", &reply));
+    assert_int_equal(reply.status, 405);
+    fp_test_http_reply_clear(&reply);
+    assert_true(fp_test_http_get(s->port, "/filter", &reply));
+    assert_int_equal(reply.status, 404);
+    fp_test_http_reply_clear(&reply);
+    assert_true(fp_test_http_get(s->port, "/gpu/version", &reply));
+    assert_int_equal(reply.status, 200);
+    assert_non_null(strstr(reply.body, FP_VERSION));
+    fp_test_http_reply_clear(&reply);
+    json_t *got =
+        post_json(s, "/gpu/filter",
+                  "{\"Pod\":" GPU_POD("1") ",\"NodeNames\":[\"l4-a\"],\"Nodes\":null}", 200);
+    json_decref(got);
+    server_stop(s);
+}
+
+/* ---- captures of a real kube-scheduler v1.32.6 ---- */
+
+/* The capture's Node objects as a snapshot file, so names mode knows them. */
+static char *capture_cluster(const char *filter_json_path)
+{
+    g_autofree char *text = fp_test_read_file(filter_json_path, NULL);
+    json_t *req = json_loads(text, 0, NULL);
+    assert_non_null(req);
+    json_t *list = json_pack("{s:s, s:s, s:O}", "apiVersion", "v1", "kind", "NodeList", "items",
+                             json_object_get(json_object_get(req, "Nodes"), "items"));
+    char *path = g_build_filename(g_get_tmp_dir(), "flexplace-capture-cluster.json", NULL);
+    assert_int_equal(json_dump_file(list, path, 0), 0);
+    json_decref(list);
+    json_decref(req);
+    return path;
+}
+
+static void check_partition(json_t *reply, json_t *input_names)
+{
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    const char *maps[] = {"FailedNodes", "FailedAndUnresolvableNodes"};
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(reply, "NodeNames"), i, v)
+    {
+        assert_true(g_hash_table_add(seen, (gpointer)json_string_value(v)));
+    }
+    for (guint m = 0; m < 2; m++) {
+        const char *key;
+        json_object_foreach(json_object_get(reply, maps[m]), key, v)
+        {
+            assert_true(g_hash_table_add(seen, (gpointer)key));
+        }
+    }
+    assert_int_equal(g_hash_table_size(seen), json_array_size(input_names));
+    json_array_foreach(input_names, i, v)
+    {
+        assert_true(g_hash_table_contains(seen, json_string_value(v)));
+    }
+    g_hash_table_unref(seen);
+}
+
+static void test_captures(void **state)
+{
+    g_autofree char *full =
+        fp_test_shared_data("kube-scheduler-captures/nodecache-false/filter-001.json");
+    g_autofree char *names =
+        fp_test_shared_data("kube-scheduler-captures/nodecache-true/filter-001.json");
+    g_autofree char *prio =
+        fp_test_shared_data("kube-scheduler-captures/nodecache-true/prioritize-002.json");
+    if (!full || !names || !prio) {
+        print_message("skipped: ../shared/data/kube-scheduler-captures not present\n");
+        skip();
+    }
+    g_autofree char *cluster = capture_cluster(full);
+    Server *s = server_start(cluster, NULL);
+
+    /* nodeCacheCapable: true - the captured body, byte for byte. */
+    g_autofree char *body = fp_test_read_file(names, NULL);
+    json_t *req = json_loads(body, 0, NULL);
+    json_t *got = post_json(s, "/filter", body, 200);
+    assert_true(json_is_null(json_object_get(got, "Nodes")));
+    assert_string_equal(json_string_value(json_object_get(got, "Error")), "");
+    check_partition(got, json_object_get(req, "NodeNames"));
+    /* 1 GPU on empty 4/2/8-GPU nodes: every node passes. */
+    assert_int_equal(json_array_size(json_object_get(got, "NodeNames")),
+                     json_array_size(json_object_get(req, "NodeNames")));
+    json_decref(got);
+    json_decref(req);
+
+    g_autofree char *pbody = fp_test_read_file(prio, NULL);
+    req = json_loads(pbody, 0, NULL);
+    got = post_json(s, "/prioritize", pbody, 200);
+    assert_int_equal(json_array_size(got), json_array_size(json_object_get(req, "NodeNames")));
+    size_t i;
+    json_t *e;
+    json_array_foreach(got, i, e)
+    {
+        assert_string_equal(
+            json_string_value(json_object_get(e, "Host")),
+            json_string_value(json_array_get(json_object_get(req, "NodeNames"), i)));
+        assert_in_range(json_integer_value(json_object_get(e, "Score")), 0, 10);
+    }
+    json_decref(got);
+    json_decref(req);
+
+    /* nodeCacheCapable: false - whole Node objects back, unchanged. */
+    g_autofree char *fbody = fp_test_read_file(full, NULL);
+    req = json_loads(fbody, 0, NULL);
+    got = post_json(s, "/filter", fbody, 200);
+    assert_true(json_is_null(json_object_get(got, "NodeNames")));
+    json_t *in_items = json_object_get(json_object_get(req, "Nodes"), "items");
+    json_t *out_items = json_object_get(json_object_get(got, "Nodes"), "items");
+    assert_int_equal(json_array_size(out_items), json_array_size(in_items));
+    json_array_foreach(out_items, i, e)
+    {
+        assert_true(json_equal(e, json_array_get(in_items, i)));
+    }
+    json_decref(got);
+    json_decref(req);
+    server_stop(s);
+    g_unlink(cluster);
+}
+
+int main(void)
+{
+    json_object_seed(1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_filter_names_mode),
+        cmocka_unit_test(test_filter_full_mode),
+        cmocka_unit_test(test_prioritize),
+        cmocka_unit_test(test_no_gpu_pod),
+        cmocka_unit_test(test_case_insensitive_keys),
+        cmocka_unit_test(test_bad_annotation),
+        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_many_names),
+        cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_captures),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -636,6 +636,13 @@ typedef struct {
 } YamlNodeCase;
 
 /* The complete Node objects in nodes/ (YAML), through cache/yamljson.h. */
+/* Path of @dir/@file under the shared data, or NULL. */
+static char *shared_file(const char *dir, const char *file)
+{
+    g_autofree char *rel = g_build_filename(dir, file, NULL);
+    return fp_test_shared_data(rel);
+}
+
 static void test_shared_yaml_nodes(void **state)
 {
     (void)state;
@@ -677,8 +684,8 @@ static void test_shared_yaml_nodes(void **state)
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         const YamlNodeCase *c = &cases[i];
-        g_autofree char *rel = g_build_filename("nodes", c->file, NULL);
-        g_autofree char *path = fp_test_shared_data(rel);
+        /* Nothing allocated may be live at skip(): it longjmps past cleanups. */
+        g_autofree char *path = shared_file("nodes", c->file);
         if (!path) {
             print_message("FP_SHARED_DATA not available: skipping %s\n", c->file);
             skip();
@@ -737,8 +744,8 @@ static void test_shared_yaml_pods(void **state)
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         const YamlPodCase *c = &cases[i];
-        g_autofree char *rel = g_build_filename("pods", c->file, NULL);
-        g_autofree char *path = fp_test_shared_data(rel);
+        /* Nothing allocated may be live at skip(): it longjmps past cleanups. */
+        g_autofree char *path = shared_file("pods", c->file);
         if (!path) {
             print_message("FP_SHARED_DATA not available: skipping %s\n", c->file);
             skip();

@@ -146,8 +146,55 @@ FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
     return app;
 }
 
+bool fp_listen_is_loopback(const char *listen)
+{
+    if (!listen) {
+        return false;
+    }
+    const char *colon = strrchr(listen, ':');
+    g_autofree char *host = colon ? g_strndup(listen, (gsize)(colon - listen)) : g_strdup(listen);
+    if (host[0] == '[') {
+        size_t n = strlen(host);
+        if (n < 2 || host[n - 1] != ']') {
+            return false;
+        }
+        host[n - 1] = '\0';
+        memmove(host, host + 1, n - 1);
+    }
+    if (!*host) {
+        return false; /* ":PORT" listens on every interface */
+    }
+    if (g_ascii_strcasecmp(host, "localhost") == 0) {
+        return true;
+    }
+    g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(host);
+    return addr && g_inet_address_get_is_loopback(addr);
+}
+
 gboolean fp_app_serve(FpApp *app, GError **error)
 {
+    bool bind_on = app->cfg.bind_verb && *app->cfg.bind_verb;
+    bool mtls = app->cfg.tls_cert && app->cfg.tls_key && app->cfg.client_ca;
+    if (bind_on && !mtls && !app->cfg.insecure_bind && !fp_listen_is_loopback(app->cfg.listen)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                    "refusing to serve the bind verb on %s without TLS and client certificates: "
+                    "anyone who reaches the port could place pods on any node. Listen on "
+                    "loopback (the sidecar model), give --tls-cert, --tls-key and --client-ca, "
+                    "disable binding with --bind-verb=, or pass "
+                    "--insecure-allow-unauthenticated-bind",
+                    app->cfg.listen);
+        return FALSE;
+    }
+    if ((app->cfg.tls_cert == NULL) != (app->cfg.tls_key == NULL)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "--tls-cert and --tls-key go together");
+        return FALSE;
+    }
+    if (app->cfg.client_ca && !app->cfg.tls_cert) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "--client-ca needs --tls-cert and --tls-key");
+        return FALSE;
+    }
     guint n = 0;
     FpRoute *routes = fp_app_routes(app, &n);
     FpHttpConfig http = {

@@ -48,6 +48,7 @@ typedef struct {
     char *tls_cert;
     char *tls_key;
     char *client_ca;
+    gboolean insecure_bind; /* allow /bind off loopback without mTLS */
     /* Cluster view */
     bool demo;
     char *cluster_file;
@@ -96,7 +97,12 @@ struct FpApp {
 /* Build the app (view loaded or informer started, policy loaded) without
  * serving yet.  On error returns NULL with @error set. */
 FpApp *fp_app_new(const FpAppConfig *cfg, GError **error);
-/* Start the HTTP server. */
+/* Whether @listen ("HOST:PORT") names a loopback address only. */
+bool fp_listen_is_loopback(const char *listen);
+
+/* Start the HTTP server.  Refuses to serve the bind verb on a non-loopback
+ * address without TLS and client-certificate verification unless
+ * cfg.insecure_bind is set. */
 gboolean fp_app_serve(FpApp *app, GError **error);
 void fp_app_free(FpApp *app);
 

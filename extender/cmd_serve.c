@@ -91,6 +91,18 @@ int fp_cmd_serve(int argc, char **argv)
         {"bind-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.bind_timeout_s,
          "Deadline of the Binding API call, seconds (default 3; keep below httpTimeout)",
          "SECONDS"},
+        {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &cfg.tls_cert,
+         "Serve HTTPS with this PEM certificate (chain)", "FILE"},
+        {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &cfg.tls_key, "PEM private key for --tls-cert",
+         "FILE"},
+        {"client-ca", 0, 0, G_OPTION_ARG_FILENAME, &cfg.client_ca,
+         "Require client certificates signed by this PEM CA (kube-scheduler's tlsConfig "
+         "certFile/keyFile)",
+         "FILE"},
+        {"insecure-allow-unauthenticated-bind", 0, 0, G_OPTION_ARG_NONE, &cfg.insecure_bind,
+         "Serve the bind verb on a non-loopback address without TLS client certificates "
+         "(anyone who can reach the port can then place pods)",
+         NULL},
         {"no-placement-annotation", 0, 0, G_OPTION_ARG_NONE, &no_annotation,
          "Do not write the flexplace.io/placement annotation when binding", NULL},
         {"stale-after", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.stale_after_s,

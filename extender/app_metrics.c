@@ -71,15 +71,15 @@ static void collect_policy(FpMetricsWriter *w, void *data)
 static void collect_informer(FpMetricsWriter *w, void *data)
 {
     FpApp *app = data;
-    if (!app->informer) {
-        return;
-    }
     const struct {
         FpKind kind;
         const char *name;
     } kinds[] = {{FP_KIND_NODES, "nodes"}, {FP_KIND_PODS, "pods"}};
+    /* A snapshot has no watch: the families still render (as 0) so that
+     * dashboards and alerts see the series either way. */
     FpInformerStats st[2];
-    for (guint k = 0; k < 2; k++) {
+    memset(st, 0, sizeof st);
+    for (guint k = 0; app->informer && k < 2; k++) {
         fp_informer_get_stats(app->informer, kinds[k].kind, &st[k]);
     }
     fp_metrics_writer_family(w, "flexplace_watch_restarts_total",

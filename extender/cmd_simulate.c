@@ -374,8 +374,15 @@ int fp_cmd_simulate(int argc, char **argv)
         fputc('\n', stdout);
         json_decref(doc);
     } else {
-        printf("Burst of %u replicas (%d of each of %u pods) on %s, policy %s\n", total, replicas,
-               cli.pods->len, cli.view_source, cli.policy->source ? cli.policy->source : "-");
+        const FpPod *first = g_ptr_array_index(cli.pods, 0);
+        if (cli.pods->len == 1) {
+            printf("Burst of %u replicas of %s/%s on %s, policy %s\n", total, first->ns,
+                   first->name, cli.view_source, cli.policy->source ? cli.policy->source : "-");
+        } else {
+            printf("Mixed burst of %u replicas (%d of each of %u pods) on %s, policy %s\n", total,
+                   replicas, cli.pods->len, cli.view_source,
+                   cli.policy->source ? cli.policy->source : "-");
+        }
         printf("Placed %u, unplaced %u, cost of the placed replicas $%.2f/hour\n\n", placed,
                unplaced, total_cost);
         printf("%-18s %-14s %-24s %8s %5s  %-17s %9s %9s %9s\n", "POOL", "REGION", "SKU",

@@ -7,6 +7,9 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "cache/informer.h"
+#include "cache/kube_client.h"
+#include "cache/kubeconfig.h"
 #include "cache/snapshot.h"
 #include "extender/commands.h"
 #include "extender/podfile.h"
@@ -77,9 +80,13 @@ static int load_view(FpCli *cli, const char *command)
         cli->view_source = g_strdup(cli->cluster_file);
         ok = fp_snapshot_load_file(cli->view, cli->cluster_file, &error);
     } else {
-        ok = FALSE;
-        g_set_error(&error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                    "--kubeconfig is not available in this build yet");
+        /* One paginated LIST of nodes and pods through the server's client. */
+        g_autoptr(FpKubeConfig) kc = fp_kubeconfig_load(cli->kubeconfig, cli->context, &error);
+        g_autoptr(FpKubeClient) client = kc ? fp_kube_client_new(kc, &error) : NULL;
+        ok = client && fp_informer_list_once(cli->view, client, &error);
+        if (ok) {
+            cli->view_source = g_strdup_printf("%s (%s)", kc->server, kc->source);
+        }
     }
     if (!ok) {
         fprintf(stderr, "flexplace %s: %s\n", command, error->message);

@@ -30,16 +30,15 @@ RUN cmake -S . -B /build -G Ninja -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWith
 # ---- runtime -------------------------------------------------------------
 FROM debian:12-slim
 ARG DEBIAN_FRONTEND=noninteractive
-# Shared libraries the binary links (gnutls through libmicrohttpd's TLS),
-# CA certificates, and curl for the pod's exec probes (flexplace listens on
-# loopback, where kubelet's httpGet probes cannot reach it).
+# Shared libraries the binary links (gnutls through libmicrohttpd's TLS) and
+# CA certificates.  Probes and scrapes use flexplace's --metrics-listen port.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libmicrohttpd12 libjansson4 libcurl4 libglib2.0-0 libyaml-0-2 libgnutls30 \
-      ca-certificates curl \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /usr/local/bin/flexplace /usr/local/bin/flexplace
 # Non-root; the same UID as runAsUser in manifests/deployment.yaml.
 USER 65532:65532
-EXPOSE 8888
+EXPOSE 8888 9090
 ENTRYPOINT ["flexplace", "serve"]

@@ -65,6 +65,7 @@ void fp_app_config_clear(FpAppConfig *cfg)
     g_free(cfg->context);
     g_free(cfg->policy_path);
     g_free(cfg->log_format);
+    g_free(cfg->metrics_listen);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -85,6 +86,7 @@ static void config_copy(FpAppConfig *dst, const FpAppConfig *src)
     dst->context = g_strdup(src->context);
     dst->policy_path = g_strdup(src->policy_path);
     dst->log_format = g_strdup(src->log_format);
+    dst->metrics_listen = g_strdup(src->metrics_listen);
 }
 
 static gboolean load_view(FpApp *app, GError **error)
@@ -209,13 +211,41 @@ gboolean fp_app_serve(FpApp *app, GError **error)
         .client_ca = app->cfg.client_ca,
     };
     app->http = fp_http_server_start(&http, routes, n, app, error);
-    return app->http != NULL;
+    if (!app->http) {
+        return FALSE;
+    }
+    if (app->cfg.metrics_listen) {
+        /* Only the read-only GET routes, without the debug endpoint (it names
+         * pods): probes and scrapes from the pod network, verbs on loopback. */
+        FpRoute ro[8];
+        guint k = 0;
+        for (guint i = 0; i < n && k < G_N_ELEMENTS(ro); i++) {
+            if (g_str_equal(routes[i].method, "GET") &&
+                !g_str_has_prefix(routes[i].path, "/debug/")) {
+                ro[k++] = routes[i];
+            }
+        }
+        FpHttpConfig mcfg = http;
+        mcfg.listen = app->cfg.metrics_listen;
+        mcfg.prefix = "";
+        mcfg.threads = 1;
+        mcfg.max_body_bytes = 4096;
+        mcfg.tls_cert = mcfg.tls_key = mcfg.client_ca = NULL;
+        app->http_metrics = fp_http_server_start(&mcfg, ro, k, app, error);
+        if (!app->http_metrics) {
+            return FALSE;
+        }
+    }
+    return TRUE;
 }
 
 void fp_app_free(FpApp *app)
 {
     if (!app) {
         return;
+    }
+    if (app->http_metrics) {
+        fp_http_server_stop(app->http_metrics, 0);
     }
     if (app->http) {
         fp_http_server_stop(app->http, 0);

@@ -48,7 +48,8 @@ typedef struct {
     char *tls_cert;
     char *tls_key;
     char *client_ca;
-    gboolean insecure_bind; /* allow /bind off loopback without mTLS */
+    bool insecure_bind;   /* allow /bind off loopback without mTLS */
+    char *metrics_listen; /* read-only routes on a second address, or NULL */
     /* Cluster view */
     bool demo;
     char *cluster_file;
@@ -69,6 +70,10 @@ typedef struct {
 
 /* Defaults for every field. */
 void fp_app_config_init(FpAppConfig *cfg);
+/* Apply `flexplace serve` command-line flags (argv[0] is "serve") to @cfg,
+ * which holds defaults or earlier values; validates ranges.  The one parser
+ * of serve's flags, shared with the manifest checks. */
+gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **error);
 void fp_app_config_clear(FpAppConfig *cfg);
 
 typedef struct FpApp FpApp;
@@ -81,6 +86,7 @@ struct FpApp {
     FpInformer *informer; /* live mode only */
     FpKubeClient *client; /* live mode only */
     FpHttpServer *http;
+    FpHttpServer *http_metrics; /* --metrics-listen, or NULL */
     _Atomic bool shutting_down;
     FpMetrics *metrics;
     FpCounter *m_requests;

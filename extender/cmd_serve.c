@@ -57,70 +57,73 @@ static gboolean on_tick(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-int fp_cmd_serve(int argc, char **argv)
+gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **error)
 {
-    FpAppConfig cfg;
-    fp_app_config_init(&cfg);
     gboolean demo = FALSE;
     gboolean no_annotation = FALSE;
-    int decision_ring = (int)cfg.decision_ring;
-    int decision_nodes = (int)cfg.decision_nodes;
-    int max_body_mib = (int)(cfg.max_body_bytes >> 20);
+    gboolean insecure_bind = FALSE;
+    int decision_ring = (int)cfg->decision_ring;
+    int decision_nodes = (int)cfg->decision_nodes;
+    int max_body_mib = (int)(cfg->max_body_bytes >> 20);
     GOptionEntry entries[] = {
-        {"listen", 'l', 0, G_OPTION_ARG_STRING, &cfg.listen,
+        {"listen", 'l', 0, G_OPTION_ARG_STRING, &cfg->listen,
          "Address to serve on, HOST:PORT (default 127.0.0.1:8888)", "HOST:PORT"},
-        {"prefix", 0, 0, G_OPTION_ARG_STRING, &cfg.prefix,
+        {"metrics-listen", 0, 0, G_OPTION_ARG_STRING, &cfg->metrics_listen,
+         "Also serve the read-only routes (/metrics, /healthz, /readyz, /version) here, e.g. "
+         ":9090 for Prometheus and kubelet probes (default off)",
+         "HOST:PORT"},
+        {"prefix", 0, 0, G_OPTION_ARG_STRING, &cfg->prefix,
          "Path prefix of every route, the path part of urlPrefix (default none)", "/PATH"},
-        {"filter-verb", 0, 0, G_OPTION_ARG_STRING, &cfg.filter_verb,
+        {"filter-verb", 0, 0, G_OPTION_ARG_STRING, &cfg->filter_verb,
          "filterVerb route name, empty to disable (default filter)", "NAME"},
-        {"prioritize-verb", 0, 0, G_OPTION_ARG_STRING, &cfg.prioritize_verb,
+        {"prioritize-verb", 0, 0, G_OPTION_ARG_STRING, &cfg->prioritize_verb,
          "prioritizeVerb route name, empty to disable (default prioritize)", "NAME"},
-        {"cluster", 'c', 0, G_OPTION_ARG_FILENAME, &cfg.cluster_file,
+        {"bind-verb", 0, 0, G_OPTION_ARG_STRING, &cfg->bind_verb,
+         "bindVerb route name, empty to disable (default bind)", "NAME"},
+        {"preempt-verb", 0, 0, G_OPTION_ARG_STRING, &cfg->preempt_verb,
+         "preemptVerb route name, empty to disable (default preempt)", "NAME"},
+        {"cluster", 'c', 0, G_OPTION_ARG_FILENAME, &cfg->cluster_file,
          "Serve from a snapshot: kubectl get nodes,pods -A -o json|yaml", "FILE"},
         {"demo", 0, 0, G_OPTION_ARG_NONE, &demo, "Serve the bundled demo cluster", NULL},
-        {"kubeconfig", 0, 0, G_OPTION_ARG_FILENAME, &cfg.kubeconfig,
+        {"kubeconfig", 0, 0, G_OPTION_ARG_FILENAME, &cfg->kubeconfig,
          "Watch the cluster of this kubeconfig (default: in-cluster, then $KUBECONFIG)", "FILE"},
-        {"context", 0, 0, G_OPTION_ARG_STRING, &cfg.context, "kubeconfig context", "NAME"},
-        {"bind-verb", 0, 0, G_OPTION_ARG_STRING, &cfg.bind_verb,
-         "bindVerb route name, empty to disable (default bind)", "NAME"},
-        {"preempt-verb", 0, 0, G_OPTION_ARG_STRING, &cfg.preempt_verb,
-         "preemptVerb route name, empty to disable (default preempt)", "NAME"},
-        {"assume-ttl", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.assume_ttl_s,
+        {"context", 0, 0, G_OPTION_ARG_STRING, &cfg->context, "kubeconfig context", "NAME"},
+        {"policy", 'p', 0, G_OPTION_ARG_FILENAME, &cfg->policy_path,
+         "PlacementPolicy file, directory (mounted ConfigMap) or ConfigMap manifest", "PATH"},
+        {"assume-ttl", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->assume_ttl_s,
          "Seconds a bound pod's GPUs stay assumed if the watch never shows it (default 120)",
          "SECONDS"},
-        {"bind-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.bind_timeout_s,
+        {"bind-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->bind_timeout_s,
          "Deadline of the Binding API call, seconds (default 3; keep below httpTimeout)",
          "SECONDS"},
-        {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &cfg.tls_cert,
-         "Serve HTTPS with this PEM certificate (chain)", "FILE"},
-        {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &cfg.tls_key, "PEM private key for --tls-cert",
-         "FILE"},
-        {"client-ca", 0, 0, G_OPTION_ARG_FILENAME, &cfg.client_ca,
-         "Require client certificates signed by this PEM CA (kube-scheduler's tlsConfig "
-         "certFile/keyFile)",
-         "FILE"},
-        {"insecure-allow-unauthenticated-bind", 0, 0, G_OPTION_ARG_NONE, &cfg.insecure_bind,
-         "Serve the bind verb on a non-loopback address without TLS client certificates "
-         "(anyone who can reach the port can then place pods)",
-         NULL},
         {"no-placement-annotation", 0, 0, G_OPTION_ARG_NONE, &no_annotation,
          "Do not write the flexplace.io/placement annotation when binding", NULL},
-        {"stale-after", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.stale_after_s,
+        {"stale-after", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->stale_after_s,
          "Report the live view stale after this many seconds without an event or bookmark "
          "(default 600; 0 disables)",
          "SECONDS"},
-        {"policy", 'p', 0, G_OPTION_ARG_FILENAME, &cfg.policy_path,
-         "PlacementPolicy file, directory (mounted ConfigMap) or ConfigMap manifest", "PATH"},
-        {"threads", 0, 0, G_OPTION_ARG_INT, &cfg.threads, "HTTP worker threads (default 4)", "N"},
+        {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &cfg->tls_cert,
+         "Serve HTTPS with this PEM certificate (chain)", "FILE"},
+        {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &cfg->tls_key, "PEM private key for --tls-cert",
+         "FILE"},
+        {"client-ca", 0, 0, G_OPTION_ARG_FILENAME, &cfg->client_ca,
+         "Require client certificates signed by this PEM CA (kube-scheduler's tlsConfig "
+         "certFile/keyFile)",
+         "FILE"},
+        {"insecure-allow-unauthenticated-bind", 0, 0, G_OPTION_ARG_NONE, &insecure_bind,
+         "Serve the bind verb on a non-loopback address without TLS client certificates "
+         "(anyone who can reach the port can then place pods)",
+         NULL},
+        {"threads", 0, 0, G_OPTION_ARG_INT, &cfg->threads, "HTTP worker threads (default 4)", "N"},
         {"max-body-mib", 0, 0, G_OPTION_ARG_INT, &max_body_mib,
          "Largest request body accepted, MiB (default 256)", "MIB"},
-        {"connection-timeout", 0, 0, G_OPTION_ARG_INT, &cfg.connection_timeout_s,
+        {"connection-timeout", 0, 0, G_OPTION_ARG_INT, &cfg->connection_timeout_s,
          "Idle or stalled connection timeout, seconds (default 120)", "SECONDS"},
-        {"verbosity", 'v', 0, G_OPTION_ARG_INT, &cfg.verbosity,
+        {"verbosity", 'v', 0, G_OPTION_ARG_INT, &cfg->verbosity,
          "Log verbosity: 0 warnings and lifecycle, 2 one line per decision, 4 debug "
          "(default 0)",
          "N"},
-        {"log-format", 0, 0, G_OPTION_ARG_STRING, &cfg.log_format,
+        {"log-format", 0, 0, G_OPTION_ARG_STRING, &cfg->log_format,
          "Log line format: text or json (default text)", "FORMAT"},
         {"decision-ring", 0, 0, G_OPTION_ARG_INT, &decision_ring,
          "Decisions kept for /debug/decisions (default 256)", "N"},
@@ -130,44 +133,63 @@ int fp_cmd_serve(int argc, char **argv)
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- serve kube-scheduler's extender verbs");
     g_option_context_add_main_entries(ctx, entries, NULL);
+    /* GOption rewrites argv; parse a copy so the caller's stays intact. */
+    g_auto(GStrv) args = g_new0(char *, (gsize)argc + 1);
+    for (int i = 0; i < argc; i++) {
+        args[i] = g_strdup(argv[i]);
+    }
+    int n = argc;
+    char **parsed = args;
+    if (!g_option_context_parse(ctx, &n, &parsed, error)) {
+        return FALSE;
+    }
+    if (n > 1) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'",
+                    parsed[1]);
+        return FALSE;
+    }
+    FpLogFormat log_format;
+    if (max_body_mib <= 0 || cfg->threads <= 0 || cfg->threads > 256 ||
+        cfg->connection_timeout_s <= 0 || !(cfg->assume_ttl_s > 0) || !(cfg->bind_timeout_s > 0) ||
+        !(cfg->stale_after_s >= 0)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--threads (1..256), --max-body-mib, --connection-timeout, --assume-ttl and "
+                    "--bind-timeout must be positive");
+        return FALSE;
+    }
+    if (!fp_log_format_parse(cfg->log_format, &log_format)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--log-format must be text or json");
+        return FALSE;
+    }
+    if (decision_ring <= 0 || decision_ring > 100000 || decision_nodes < 0 ||
+        decision_nodes > 100000) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--decision-ring must be 1..100000 and --decision-nodes 0..100000");
+        return FALSE;
+    }
+    cfg->decision_ring = (guint)decision_ring;
+    cfg->decision_nodes = (guint)decision_nodes;
+    cfg->demo = demo;
+    cfg->annotate = !no_annotation;
+    cfg->insecure_bind = insecure_bind;
+    cfg->max_body_bytes = (gint64)max_body_mib << 20;
+    return TRUE;
+}
+
+int fp_cmd_serve(int argc, char **argv)
+{
+    FpAppConfig cfg;
+    fp_app_config_init(&cfg);
     g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+    if (!fp_serve_parse_args(argc, argv, &cfg, &error)) {
         fprintf(stderr, "flexplace serve: %s\n", error->message);
         fp_app_config_clear(&cfg);
         return FP_EXIT_USAGE;
     }
-    if (argc > 1) {
-        fprintf(stderr, "flexplace serve: unexpected argument '%s'\n", argv[1]);
-        fp_app_config_clear(&cfg);
-        return FP_EXIT_USAGE;
-    }
-    if (max_body_mib <= 0 || cfg.threads <= 0 || cfg.threads > 256 ||
-        cfg.connection_timeout_s <= 0 || !(cfg.assume_ttl_s > 0) || !(cfg.bind_timeout_s > 0) ||
-        !(cfg.stale_after_s >= 0)) {
-        fprintf(stderr, "flexplace serve: --threads, --max-body-mib, --connection-timeout, "
-                        "--assume-ttl and --bind-timeout must be positive\n");
-        fp_app_config_clear(&cfg);
-        return FP_EXIT_USAGE;
-    }
-    FpLogFormat log_format;
-    if (!fp_log_format_parse(cfg.log_format, &log_format)) {
-        fprintf(stderr, "flexplace serve: --log-format must be text or json\n");
-        fp_app_config_clear(&cfg);
-        return FP_EXIT_USAGE;
-    }
-    if (decision_ring <= 0 || decision_ring > 100000 || decision_nodes < 0 ||
-        decision_nodes > 100000) {
-        fprintf(stderr, "flexplace serve: --decision-ring 1..100000, --decision-nodes "
-                        "0..100000\n");
-        fp_app_config_clear(&cfg);
-        return FP_EXIT_USAGE;
-    }
-    cfg.decision_ring = (guint)decision_ring;
-    cfg.decision_nodes = (guint)decision_nodes;
+    FpLogFormat log_format = FP_LOG_TEXT;
+    fp_log_format_parse(cfg.log_format, &log_format);
     fp_log_init(log_format, cfg.verbosity);
-    cfg.demo = demo;
-    cfg.annotate = !no_annotation;
-    cfg.max_body_bytes = (gint64)max_body_mib << 20;
     signal(SIGPIPE, SIG_IGN);
     json_object_seed(0);
 

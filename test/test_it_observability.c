@@ -43,6 +43,7 @@ static int setup(void **state)
     cfg.policy_path = g_strdup(f->policy);
     cfg.decision_ring = 8;
     cfg.decision_nodes = 3;
+    cfg.metrics_listen = g_strdup("127.0.0.1:0");
     g_autoptr(GError) error = NULL;
     f->app = fp_app_new(&cfg, &error);
     fp_app_config_clear(&cfg);
@@ -278,6 +279,40 @@ static void test_promtool(void **state)
     }
 }
 
+/* --metrics-listen: the read-only routes only, never a verb or the debug log. */
+static void test_metrics_listener(void **state)
+{
+    Fixture *f = *state;
+    guint16 port = fp_http_server_port(f->app->http_metrics);
+    assert_true(port > 0 && port != f->port);
+    const struct {
+        const char *method;
+        const char *path;
+        long status;
+    } cases[] = {
+        {"GET", "/metrics", 200},
+        {"GET", "/healthz", 200},
+        {"GET", "/readyz", 200},
+        {"GET", "/version", 200},
+        {"POST", "/filter", 404},
+        {"POST", "/bind", 404},
+        {"GET", "/debug/decisions?pod=default/infer-0", 404},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        FpTestHttpReply reply = {0};
+        if (g_str_equal(cases[i].method, "GET")) {
+            assert_true(fp_test_http_get(port, cases[i].path, &reply));
+        } else {
+            assert_true(fp_test_http_post(port, cases[i].path, "{}", 2, &reply));
+        }
+        if (reply.status != cases[i].status) {
+            fail_msg("%s %s on the metrics listener: %ld, want %ld", cases[i].method, cases[i].path,
+                     reply.status, cases[i].status);
+        }
+        fp_test_http_reply_clear(&reply);
+    }
+}
+
 static void test_log_lines(void **state)
 {
     GLogField fields[] = {
@@ -307,6 +342,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_decisions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dashboard_metrics_exist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_promtool, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_listener, setup, teardown),
         cmocka_unit_test(test_log_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -398,6 +398,8 @@ typedef struct {
     FpAppConfig cfg; /* flexplace's configuration as its flags set it */
     char *listen_host;
     int listen_port;
+    char *metrics_host;      /* --metrics-listen, NULL when not set */
+    int metrics_port;        /* -1 when not set */
     FpApp *app;              /* demo-equivalent app for cfg: the route table */
     char *sched_config_text; /* kube-scheduler's --config file */
     FpDocs *sched_docs;
@@ -421,6 +423,7 @@ static void check_clear(Check *c)
     g_strfreev(c->argv);
     fp_app_config_clear(&c->cfg);
     g_free(c->listen_host);
+    g_free(c->metrics_host);
     if (c->app) {
         fp_app_free(c->app);
     }
@@ -465,88 +468,22 @@ static char **effective_argv(Check *c, json_t *ctr)
     return (char **)g_ptr_array_free(argv, FALSE);
 }
 
-/* Apply `flexplace serve` flags to @cfg the way cmd_serve.c's GOption table
- * reads them ("--name=value", "--name value", "-x value").  Flags are checked
- * for real by test_binary_accepts_flags; this only extracts the values the
- * manifests must agree with. */
+/* Apply the container's `flexplace serve` flags to c->cfg with serve's own
+ * parser (fp_serve_parse_args), so the manifests are read exactly as the
+ * binary reads them. */
 static void apply_serve_flags(Check *c, char **argv)
 {
-    const struct {
-        const char *name;
-        char shortname;
-        char **field; /* string flag, or NULL */
-        double *number;
-        bool takes_value;
-    } flags[] = {
-        {"listen", 'l', &c->cfg.listen, NULL, true},
-        {"prefix", 0, &c->cfg.prefix, NULL, true},
-        {"filter-verb", 0, &c->cfg.filter_verb, NULL, true},
-        {"prioritize-verb", 0, &c->cfg.prioritize_verb, NULL, true},
-        {"bind-verb", 0, &c->cfg.bind_verb, NULL, true},
-        {"preempt-verb", 0, &c->cfg.preempt_verb, NULL, true},
-        {"policy", 'p', &c->cfg.policy_path, NULL, true},
-        {"cluster", 'c', &c->cfg.cluster_file, NULL, true},
-        {"kubeconfig", 0, &c->cfg.kubeconfig, NULL, true},
-        {"context", 0, &c->cfg.context, NULL, true},
-        {"tls-cert", 0, &c->cfg.tls_cert, NULL, true},
-        {"bind-timeout", 0, NULL, &c->cfg.bind_timeout_s, true},
-        {"demo", 0, NULL, NULL, false},
-    };
-    guint positional = 0;
-    for (guint i = 1; argv[i]; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-') {
-            if (positional++ == 0 && !g_str_equal(a, "serve")) {
-                problem(c, "flexplace container: the subcommand is \"%s\", not serve", a);
-            } else if (positional > 1) {
-                g_autofree char *line = g_strjoinv(" ", argv);
-                problem(c, "flexplace container: unexpected argument \"%s\" (command line: %s)", a,
-                        line);
-            }
-            continue;
-        }
-        const char *name = NULL;
-        const char *value = NULL;
-        g_autofree char *long_name = NULL;
-        if (a[1] == '-') {
-            const char *eq = strchr(a, '=');
-            long_name = eq ? g_strndup(a + 2, (gsize)(eq - a - 2)) : g_strdup(a + 2);
-            name = long_name;
-            value = eq ? eq + 1 : NULL;
-        }
-        bool known = false;
-        for (guint f = 0; f < G_N_ELEMENTS(flags); f++) {
-            bool match = name ? g_str_equal(name, flags[f].name)
-                              : (flags[f].shortname && a[1] == flags[f].shortname && !a[2]);
-            if (!match) {
-                continue;
-            }
-            known = true;
-            if (g_str_equal(flags[f].name, "demo")) {
-                c->cfg.demo = true;
-            }
-            if (flags[f].takes_value && !value) {
-                value = argv[i + 1];
-                if (value) {
-                    i++;
-                }
-            }
-            if (flags[f].takes_value && !value) {
-                problem(c, "flexplace container: %s needs a value", a);
-            } else if (flags[f].field) {
-                g_free(*flags[f].field);
-                *flags[f].field = g_strdup(value);
-            } else if (flags[f].number) {
-                *flags[f].number = g_ascii_strtod(value, NULL);
-            }
-            break;
-        }
-        if (!known && !value && argv[i + 1] && argv[i + 1][0] != '-') {
-            i++; /* an option this table does not model, with its value */
-        }
+    guint argc = g_strv_length(argv);
+    if (argc < 2 || !g_str_equal(argv[1], "serve")) {
+        problem(c, "flexplace container: the subcommand is \"%s\", not serve",
+                argc < 2 ? "(none)" : argv[1]);
+        return;
     }
-    if (positional == 0) {
-        problem(c, "flexplace container: no subcommand (want serve)");
+    g_autoptr(GError) error = NULL;
+    if (!fp_serve_parse_args((int)argc - 1, argv + 1, &c->cfg, &error)) {
+        g_autofree char *line = g_strjoinv(" ", argv);
+        problem(c, "flexplace container: serve rejects its flags: %s (command line: %s)",
+                error->message, line);
     }
 }
 
@@ -697,6 +634,11 @@ static void check_derive(Check *c)
     apply_serve_flags(c, c->argv);
     if (!split_hostport(c->cfg.listen, &c->listen_host, &c->listen_port)) {
         problem(c, "flexplace --listen \"%s\" is not HOST:PORT", c->cfg.listen);
+    }
+    c->metrics_port = -1;
+    if (c->cfg.metrics_listen &&
+        !split_hostport(c->cfg.metrics_listen, &c->metrics_host, &c->metrics_port)) {
+        problem(c, "flexplace --metrics-listen \"%s\" is not HOST:PORT", c->cfg.metrics_listen);
     }
     FpAppConfig demo = c->cfg;
     demo.listen = (char *)"127.0.0.1:0";
@@ -981,10 +923,12 @@ static void check_extender(Check *c)
     json_t *p;
     json_array_foreach(ports, i, p)
     {
-        if (json_integer_value(json_object_get(p, "containerPort")) != c->listen_port) {
-            problem(c, "flexplace containerPort %lld differs from its --listen port %d",
-                    (long long)json_integer_value(json_object_get(p, "containerPort")),
-                    c->listen_port);
+        json_int_t cport = json_integer_value(json_object_get(p, "containerPort"));
+        if (cport != c->listen_port && cport != c->metrics_port) {
+            problem(c,
+                    "flexplace containerPort %lld is neither its --listen port %d nor its "
+                    "--metrics-listen port %d",
+                    (long long)cport, c->listen_port, c->metrics_port);
         }
     }
     /* kube-scheduler posts to urlPrefix + "/" + verb; flexplace strips --prefix. */
@@ -1092,7 +1036,9 @@ static void check_probe(Check *c, json_t *ctr, const char *kind, const char *wan
             port = named ? (int)json_integer_value(json_object_get(named, "containerPort")) : -1;
         }
         host = jstr(http, "host");
-        if (ctr == c->flex && !host_is_any(c->listen_host) && !host) {
+        bool metrics_port =
+            c->metrics_port > 0 && port == c->metrics_port && host_is_any(c->metrics_host);
+        if (ctr == c->flex && !metrics_port && !host_is_any(c->listen_host) && !host) {
             problem(c,
                     "container %s %s: an httpGet probe connects to the pod IP, but flexplace "
                     "listens on %s only; probe from inside the container (exec)",
@@ -1138,9 +1084,9 @@ static void check_probe(Check *c, json_t *ctr, const char *kind, const char *wan
                 want_path);
     }
     if (ctr == c->flex) {
-        if (port != c->listen_port) {
-            problem(c, "container %s %s probes port %d, flexplace listens on %d", cname, kind, port,
-                    c->listen_port);
+        if (port != c->listen_port && port != c->metrics_port) {
+            problem(c, "container %s %s probes port %d, flexplace listens on %d and %d", cname,
+                    kind, port, c->listen_port, c->metrics_port);
         }
         if (path && !has_route(c, "GET", path)) {
             problem(c, "container %s %s: %s is not a GET route flexplace serves", cname, kind,
@@ -2048,7 +1994,7 @@ static const Mutation mutations[] = {
     {"verbs on the pod network", mut_listen_everywhere, "keep it on loopback"},
     {"listen port drift", mut_listen_port, "differs from flexplace's --listen port 9999"},
     {"demo cluster in production", mut_demo, "serves the demo cluster"},
-    {"ENTRYPOINT plus serve", mut_no_command, "unexpected argument \"serve\""},
+    {"ENTRYPOINT plus serve", mut_no_command, "unexpected argument 'serve'"},
     {"policy via subPath", mut_subpath, "subPath"},
     {"policy ConfigMap missing", mut_policy_cm_name, "ConfigMap flexplace-polcy"},
     {"readiness path not served", mut_readiness_path, "/ready is not a GET route"},

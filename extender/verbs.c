@@ -114,20 +114,35 @@ static void account(FpApp *app, const char *verb, const FpExtenderArgs *args, co
                   "terms", terms->str, "policy_generation", gen, "duration_us", dur, NULL);
 }
 
+/* The part filter and prioritize share: decode ExtenderArgs (a 400 on
+ * failure, already answered and counted: returns FALSE), then evaluate
+ * unless the view or policy cannot answer yet (*p NULL, *not_ready set). */
+static gboolean extender_call(FpApp *app, const char *verb, const FpHttpRequest *req,
+                              FpHttpResponse *resp, gint64 start, FpExtenderArgs **args,
+                              FpPlacement **p, FpPolicy **policy, const char **not_ready)
+{
+    g_autoptr(GError) error = NULL;
+    *args = fp_extender_args_parse(req->body, req->body_len, &error);
+    if (!*args) {
+        fp_http_response_error(resp, 400, error->message);
+        fp_app_observe(app, verb, resp->status, start);
+        return FALSE;
+    }
+    *p = evaluate(app, *args, policy, not_ready);
+    return TRUE;
+}
+
 static void handle_filter(const FpHttpRequest *req, FpHttpResponse *resp, void *user_data)
 {
     FpApp *app = user_data;
     gint64 start = g_get_monotonic_time();
-    g_autoptr(GError) error = NULL;
-    g_autoptr(FpExtenderArgs) args = fp_extender_args_parse(req->body, req->body_len, &error);
-    if (!args) {
-        fp_http_response_error(resp, 400, error->message);
-        fp_app_observe(app, "filter", resp->status, start);
-        return;
-    }
+    g_autoptr(FpExtenderArgs) args = NULL;
+    g_autoptr(FpPlacement) p = NULL;
     const char *not_ready = NULL;
     FpPolicy *policy = NULL;
-    g_autoptr(FpPlacement) p = evaluate(app, args, &policy, &not_ready);
+    if (!extender_call(app, "filter", req, resp, start, &args, &p, &policy, &not_ready)) {
+        return;
+    }
     size_t len = 0;
     char *body;
     if (!p) {
@@ -150,28 +165,24 @@ static void handle_prioritize(const FpHttpRequest *req, FpHttpResponse *resp, vo
 {
     FpApp *app = user_data;
     gint64 start = g_get_monotonic_time();
-    g_autoptr(GError) error = NULL;
-    g_autoptr(FpExtenderArgs) args = fp_extender_args_parse(req->body, req->body_len, &error);
-    if (!args) {
-        fp_http_response_error(resp, 400, error->message);
-        fp_app_observe(app, "prioritize", resp->status, start);
-        return;
-    }
+    g_autoptr(FpExtenderArgs) args = NULL;
+    g_autoptr(FpPlacement) p = NULL;
     const char *not_ready = NULL;
     FpPolicy *policy = NULL;
-    g_autoptr(FpPlacement) p = evaluate(app, args, &policy, &not_ready);
+    if (!extender_call(app, "prioritize", req, resp, start, &args, &p, &policy, &not_ready)) {
+        return;
+    }
     if (!p) {
         /* Prioritize errors are ignored by kube-scheduler: no opinion. */
         g_autofree char *text = g_strdup_printf("flexplace not ready: %s", not_ready);
         fp_http_response_error(resp, 503, text);
-        fp_app_observe(app, "prioritize", resp->status, start);
-        return;
+    } else {
+        size_t len = 0;
+        char *body = fp_encode_priorities(args, p->verdicts, &len);
+        account(app, "prioritize", args, p, policy, start, NULL);
+        fp_policy_unref(policy);
+        respond_json(resp, body, len);
     }
-    size_t len = 0;
-    char *body = fp_encode_priorities(args, p->verdicts, &len);
-    account(app, "prioritize", args, p, policy, start, NULL);
-    fp_policy_unref(policy);
-    respond_json(resp, body, len);
     fp_app_observe(app, "prioritize", resp->status, start);
 }
 

@@ -108,7 +108,11 @@ int fp_cmd_score(int argc, char **argv)
         g_autoptr(GPtrArray) plans = NULL;
         if (fp_placement_best(p) < 0) {
             rc = FP_EXIT_NO_FEASIBLE;
-            plans = preemption_plans(&cli, pod, p);
+            /* Eviction cannot cure a malformed annotation: no plans then
+             * ("preemption": null), rather than "would not help". */
+            if (!p->demand->invalid_reason) {
+                plans = preemption_plans(&cli, pod, p);
+            }
         }
         if (all) {
             json_t *one = fp_cli_placement_json(&cli, pod, p);

@@ -171,15 +171,21 @@ static Fit fits_after(FpView *view, const FpPolicy *policy, const FpDemand *dema
     return fit;
 }
 
-/* GPUs of @res the victims free on @node; FALSE when a victim does not
- * resolve to a pod on that node. Caller holds the read lock. */
+/* GPUs of @res the victims free on @node, as the view counts them: a victim
+ * frees what the view has it use there (a pod the view has not seen, or
+ * has as finished, frees nothing, so a lagging view never counts GPUs as
+ * freed that its usage did not include), and a UID listed twice frees once.
+ * FALSE when a victim does not resolve to a pod on that node (the view's
+ * copy, else the object sent).  Caller holds the read lock. */
 static gboolean freed_by(FpView *view, const FpNodeVictims *nv, const char *res, int64_t *freed,
                          const char **why)
 {
     *freed = 0;
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
     for (guint k = 0; k < nv->n_victims; k++) {
         const FpVictim *victim = &nv->victims[k];
-        const FpPod *pod = victim->pod ? victim->pod : fp_view_pod_locked(view, victim->uid);
+        const FpPod *known = *victim->uid ? fp_view_pod_locked(view, victim->uid) : NULL;
+        const FpPod *pod = known ? known : victim->pod;
         if (!pod) {
             *why = "unknown victim UID";
             return FALSE;
@@ -188,11 +194,11 @@ static gboolean freed_by(FpView *view, const FpNodeVictims *nv, const char *res,
             *why = "victim is not on that node";
             return FALSE;
         }
-        if (!victim->pod && !fp_pod_is_active(pod)) {
-            continue; /* already finished: frees nothing */
+        if (!known || !fp_pod_is_active(known) || !g_hash_table_add(seen, victim->uid)) {
+            continue; /* not counted on the node by the view, or listed twice */
         }
         if (res) {
-            *freed += fp_res_list_get(&pod->requests, res);
+            *freed += fp_res_list_get(&known->requests, res);
         }
     }
     return TRUE;

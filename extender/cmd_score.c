@@ -61,8 +61,8 @@ static void print_plans(GPtrArray *plans)
                "pods.\n");
         return;
     }
-    printf("After preemption it could run on (kube-scheduler picks among these, fewest and "
-           "lowest-priority victims first):\n");
+    printf("After preemption it could run on (in kube-scheduler's order of preference: lowest "
+           "victim priorities, then fewest victims):\n");
     for (guint k = 0; k < plans->len; k++) {
         FpPreemptPlan *plan = g_ptr_array_index(plans, k);
         printf("  %s, evicting", plan->node);
@@ -131,7 +131,7 @@ int fp_cmd_score(int argc, char **argv)
     if (all) {
         json_t *doc =
             json_pack("{s:s, s:o}", "apiVersion", "flexplace.io/v1alpha1", "placements", all);
-        json_dumpf(doc, stdout, JSON_INDENT(2));
+        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         fputc('\n', stdout);
         json_decref(doc);
     }

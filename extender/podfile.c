@@ -27,6 +27,7 @@ static const struct {
     {"Job", {"spec", "template", NULL}},
     {"CronJob", {"spec", "jobTemplate", "spec", "template", NULL}},
     {"LeaderWorkerSet", {"spec", "leaderWorkerTemplate", "workerTemplate", NULL}},
+    {"Workspace", {"inference", "template", NULL}}, /* KAITO, custom model */
 };
 
 static json_t *walk(json_t *root, const char *const *path)
@@ -70,6 +71,40 @@ static json_t *kserve_template(json_t *doc)
     json_t *tpl = json_object();
     json_object_set_new(tpl, "spec", spec);
     return tpl; /* new reference */
+}
+
+/* RayCluster / RayService: the worker group (or head) templates that
+ * request GPUs become one pod each, named <name>-<groupName>. */
+static json_t *ray_cluster_spec(json_t *doc, const char *kind)
+{
+    if (g_str_equal(kind, "RayCluster")) {
+        return json_object_get(doc, "spec");
+    }
+    return walk(doc, (const char *[]){"spec", "rayClusterConfig", NULL});
+}
+
+static json_t *pod_from_template(json_t *doc, json_t *tpl, const char *kind);
+
+static void add_ray_pods(json_t *doc, const char *kind, GPtrArray *out)
+{
+    json_t *spec = ray_cluster_spec(doc, kind);
+    json_t *groups = json_object_get(spec, "workerGroupSpecs");
+    const char *name = json_string_value(json_object_get(json_object_get(doc, "metadata"), "name"));
+    size_t i;
+    json_t *g;
+    json_array_foreach(groups, i, g)
+    {
+        json_t *tpl = json_object_get(g, "template");
+        if (!json_is_object(tpl)) {
+            continue;
+        }
+        const char *group = json_string_value(json_object_get(g, "groupName"));
+        json_t *pod = pod_from_template(doc, tpl, kind);
+        g_autofree char *pod_name =
+            g_strdup_printf("%s-%s", name ? name : "ray", group ? group : "workers");
+        json_object_set_new(json_object_get(pod, "metadata"), "name", json_string(pod_name));
+        g_ptr_array_add(out, pod);
+    }
 }
 
 static json_t *pod_from_template(json_t *doc, json_t *tpl, const char *kind)
@@ -126,6 +161,28 @@ GPtrArray *fp_podfile_load(const char *path, GPtrArray *notes, GError **error)
         } else if (!kind || g_str_equal(kind, "Pod")) {
             podjson = json_incref(doc);
             kind = "Pod";
+        } else if (g_str_equal(kind, "RayService") || g_str_equal(kind, "RayCluster")) {
+            /* Several pods per document: handled here, then on to the next. */
+            g_autoptr(GPtrArray) ray = g_ptr_array_new_with_free_func((GDestroyNotify)json_decref);
+            add_ray_pods(doc, kind, ray);
+            for (guint r = 0; r < ray->len; r++) {
+                g_autoptr(GError) local = NULL;
+                FpPod *pod = fp_pod_from_json(g_ptr_array_index(ray, r), FP_POD_FULL, &local);
+                if (!pod) {
+                    g_set_error(error, FP_PODFILE_ERROR, FP_PODFILE_ERROR_INVALID,
+                                "%s:%u:%u: %s: %s", fp_docs_name(docs), line, col, kind,
+                                local->message);
+                    g_ptr_array_unref(pods);
+                    return NULL;
+                }
+                g_ptr_array_add(pods, pod);
+            }
+            if (ray->len == 0 && notes) {
+                g_ptr_array_add(notes, g_strdup_printf("%s:%u:%u: skipped a %s document: no "
+                                                       "worker group template",
+                                                       fp_docs_name(docs), line, col, kind));
+            }
+            continue;
         } else if (g_str_equal(kind, "InferenceService")) {
             json_t *tpl = kserve_template(doc);
             if (tpl) {

@@ -338,9 +338,32 @@ static void plan_node(const FpNodeState *st, void *data)
     g_ptr_array_add(s->plans, plan);
 }
 
+static int64_t priority_sum(const FpPreemptPlan *plan)
+{
+    int64_t sum = 0;
+    for (guint i = 0; i < plan->victims->len; i++) {
+        sum += ((FpPod *)g_ptr_array_index(plan->victims, i))->priority;
+    }
+    return sum;
+}
+
+/* kube-scheduler's order for picking a preemption node (without PDBs and
+ * start times, which the dry run does not model): the lowest highest-victim
+ * priority, then the smallest sum of victim priorities, then the fewest
+ * victims; then node name, for a stable listing. */
 static gint plan_cmp(gconstpointer a, gconstpointer b)
 {
     const FpPreemptPlan *x = *(FpPreemptPlan *const *)a, *y = *(FpPreemptPlan *const *)b;
+    /* Victims are sorted highest priority first. */
+    int32_t xh = x->victims->len ? ((FpPod *)g_ptr_array_index(x->victims, 0))->priority : 0;
+    int32_t yh = y->victims->len ? ((FpPod *)g_ptr_array_index(y->victims, 0))->priority : 0;
+    if (xh != yh) {
+        return xh < yh ? -1 : 1;
+    }
+    int64_t xs = priority_sum(x), ys = priority_sum(y);
+    if (xs != ys) {
+        return xs < ys ? -1 : 1;
+    }
     if (x->victims->len != y->victims->len) {
         return x->victims->len < y->victims->len ? -1 : 1;
     }

@@ -69,7 +69,9 @@ void fp_preempt_plan_free(FpPreemptPlan *plan);
 /* For a pod that fits nowhere: nodes where evicting pods of lower priority
  * (kube-scheduler's rule: remove every lower-priority pod, then reprieve as
  * many as possible, highest priority first) would let it pass every
- * flexplace filter.  Returns FpPreemptPlan* (fewest victims first). */
+ * flexplace filter.  Returns FpPreemptPlan* in the order kube-scheduler
+ * would prefer them (lowest highest-victim priority, smallest priority sum,
+ * fewest victims). */
 GPtrArray *fp_preempt_plans(FpView *view, const FpPolicy *policy, const FpPod *pod);
 
 G_END_DECLS

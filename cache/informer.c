@@ -174,7 +174,7 @@ static gpointer decode(FpKind kind, const json_t *obj, GError **error)
     if (kind == FP_KIND_NODES) {
         return fp_node_from_json(obj, error);
     }
-    FpPod *pod = fp_pod_from_json(obj, FP_POD_CACHE, error);
+    FpPod *pod = fp_pod_from_json(obj, FP_POD_AUTO, error);
     if (pod && (!pod->uid || !*pod->uid)) {
         g_set_error(error, FP_KOBJ_ERROR, FP_KOBJ_ERROR_MISSING,
                     "pod %s/%s: metadata.uid: required field is missing", pod->ns, pod->name);
@@ -257,6 +257,16 @@ static GPtrArray *list_all(Resource *r, char **rv_out, double *retry_after, GErr
         g_free(cont);
         cont = (next && *next) ? g_strdup(next) : NULL;
         fp_kube_response_clear(&resp);
+        /* The view could not hold more: stop paging instead of buffering a
+         * list without bound (fp_view_set_limits). */
+        guint max = fp_view_limit(inf->view, r->kind);
+        if (max && items->len > max) {
+            g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_TOO_LARGE,
+                        "%s: the cluster has more than %u %s, the limit of flexplace's view "
+                        "(raise --max-%s and the memory limit)",
+                        r->name, max, r->name, r->name);
+            return NULL;
+        }
         if (!cont) {
             break;
         }

@@ -890,6 +890,11 @@ FpPod *fp_pod_from_json(const json_t *obj, FpPodDetail detail, GError **error)
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
     json_t *meta, *spec, *status;
     const char *name, *ns, *deletion, *phase;
+    if (detail == FP_POD_AUTO) {
+        const char *node =
+            json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
+        detail = node && *node ? FP_POD_CACHE : FP_POD_FULL;
+    }
     const bool full = detail == FP_POD_FULL;
     if (!obj || !json_is_object(obj)) {
         wrong_type(error, NULL, "a Pod object", obj ? obj : json_null());
@@ -910,6 +915,7 @@ FpPod *fp_pod_from_json(const json_t *obj, FpPodDetail detail, GError **error)
         return NULL;
     }
     g_autoptr(FpPod) pod = fp_pod_new();
+    pod->detailed = full;
     pod->name = g_strdup(name);
     pod->ns = g_strdup(ns && *ns ? ns : "default");
     pod->terminating = deletion && *deletion;

@@ -38,6 +38,10 @@ typedef enum {
     /* What the live cache keeps: identity, node, phase, priority, owner and
      * requests of extended resources only (about 200 bytes a pod). */
     FP_POD_CACHE,
+    /* FP_POD_FULL for a pod not bound yet (spec.nodeName empty: the pods
+     * the bind and preempt verbs place, which read its annotations and
+     * scheduling constraints), FP_POD_CACHE for a bound one. */
+    FP_POD_AUTO,
 } FpPodDetail;
 
 /* v1.Node -> FpNode. Requires metadata.name. */

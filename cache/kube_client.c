@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "cache/readfile.h"
+
 #ifndef FP_VERSION
 #define FP_VERSION "0"
 #endif
@@ -165,15 +167,16 @@ guint fp_kube_client_unauthorized_count(FpKubeClient *client)
 /* Read and trim the token file; NULL with @error. */
 static char *read_token_file(const char *path, GError **error)
 {
-    char *buf = NULL;
-    gsize len = 0;
+    size_t len = 0;
     g_autoptr(GError) io = NULL;
-    if (!g_file_get_contents(path, &buf, &len, &io)) {
+    /* Capped: the file is re-read on rotation and must never be read without end. */
+    char *buf = fp_read_file_capped(path, MAX_TOKEN_FILE, &len, &io);
+    if (!buf) {
         g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_CONFIG, "cannot read token file: %s",
                     io->message);
         return NULL;
     }
-    if (len > MAX_TOKEN_FILE || memchr(buf, '\0', len)) {
+    if (memchr(buf, '\0', len)) {
         wipe_free(buf);
         g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_CONFIG,
                     "token file %s is not a token (binary or over %zu bytes)", path,

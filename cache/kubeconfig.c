@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "cache/readfile.h"
 #include "cache/yamljson.h"
 
 GQuark fp_kubeconfig_error_quark(void)
@@ -402,20 +403,17 @@ FpKubeConfig *fp_kubeconfig_load(const char *path, const char *context, GError *
     if (!chosen) {
         return NULL;
     }
-    g_autofree char *buf = NULL;
-    gsize len = 0;
+    size_t len = 0;
     g_autoptr(GError) io = NULL;
-    if (!g_file_get_contents(chosen, &buf, &len, &io)) {
-        g_set_error(error, FP_KUBECONFIG_ERROR,
-                    g_error_matches(io, G_FILE_ERROR, G_FILE_ERROR_NOENT)
-                        ? FP_KUBECONFIG_ERROR_NOT_FOUND
-                        : FP_KUBECONFIG_ERROR_IO,
-                    "cannot read kubeconfig: %s", io->message);
-        return NULL;
-    }
-    if (len > FP_KUBECONFIG_MAX_FILE) {
-        g_set_error(error, FP_KUBECONFIG_ERROR, FP_KUBECONFIG_ERROR_INVALID,
-                    "%s: kubeconfig larger than %zu bytes", chosen, (size_t)FP_KUBECONFIG_MAX_FILE);
+    /* Capped: a path to a device or a huge file must not be read without end. */
+    g_autofree char *buf = fp_read_file_capped(chosen, FP_KUBECONFIG_MAX_FILE, &len, &io);
+    if (!buf) {
+        g_set_error(
+            error, FP_KUBECONFIG_ERROR,
+            g_error_matches(io, G_FILE_ERROR, G_FILE_ERROR_NOENT)    ? FP_KUBECONFIG_ERROR_NOT_FOUND
+            : g_error_matches(io, G_FILE_ERROR, G_FILE_ERROR_FAILED) ? FP_KUBECONFIG_ERROR_INVALID
+                                                                     : FP_KUBECONFIG_ERROR_IO,
+            "cannot read kubeconfig: %s", io->message);
         return NULL;
     }
     g_autofree char *dir = g_path_get_dirname(chosen);
@@ -481,8 +479,8 @@ FpKubeConfig *fp_kubeconfig_in_cluster_at(const char *sa_dir, GError **error)
         cfg->ns = g_strdup(ns);
     } else {
         g_autofree char *ns_path = g_build_filename(sa_dir, "namespace", NULL);
-        g_autofree char *ns_buf = NULL;
-        if (g_file_get_contents(ns_path, &ns_buf, NULL, NULL)) {
+        g_autofree char *ns_buf = fp_read_file_capped(ns_path, 4096, NULL, NULL);
+        if (ns_buf) {
             g_strstrip(ns_buf);
             if (*ns_buf) {
                 cfg->ns = g_strdup(ns_buf);

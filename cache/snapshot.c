@@ -31,7 +31,13 @@ static gboolean add_item(const FpDocs *docs, const json_t *item, ItemKind kind, 
             g_ptr_array_add(nodes, node);
         }
     } else if (kind == ITEM_POD) {
-        FpPod *pod = fp_pod_from_json(item, FP_POD_CACHE, &local);
+        FpPod *pod = fp_pod_from_json(item, FP_POD_AUTO, &local);
+        if (pod && (!pod->uid || !*pod->uid)) {
+            /* kubectl always prints a UID; a hand-written snapshot may not.
+             * The view keys pods by UID, so give it one from the name. */
+            g_free(pod->uid);
+            pod->uid = g_strdup_printf("snapshot:%s/%s", pod->ns, pod->name);
+        }
         if (pod) {
             g_ptr_array_add(pods, pod);
         }

@@ -9,6 +9,8 @@
  */
 #include "cache/view.h"
 
+#include "cache/node_facts.h"
+
 #include <stdatomic.h>
 #include <string.h>
 
@@ -30,12 +32,23 @@ typedef struct {
     gint64 expires_us; /* monotonic */
 } Assumed;
 
+/* What one node adds to one pool-stats entry (it counts when it has a
+ * Node, is Ready and schedulable, has a pool and the resource). */
+typedef struct {
+    char *pool;
+    int64_t alloc;
+    int64_t used;
+    int64_t assumed;
+} Contrib;
+
 typedef struct {
     guint64 view_generation;
-    const FpPolicy *policy; /* identity only, never dereferenced after the entry is stale */
+    const FpPolicy *policy; /* a reference; compared by identity */
     guint64 policy_generation;
     char *resource;
-    GHashTable *stats; /* pool -> FpPoolStat*, refcounted */
+    GHashTable *stats;      /* pool -> FpPoolStat*, refcounted, never changed once built */
+    GHashTable *contrib;    /* FpNodeState* -> Contrib*: the nodes counted in stats */
+    GHashTable *pool_nodes; /* pool -> GUINT_TO_POINTER(nodes counted) */
 } PoolStatsEntry;
 
 struct FpView {
@@ -49,9 +62,22 @@ struct FpView {
     _Atomic unsigned n_pods;
     _Atomic bool synced[2];
     _Atomic int64_t last_event_us; /* monotonic; 0 = never */
+    /* Bounds (fp_view_set_limits): per kind the cap (0 = none), whether
+     * objects were dropped since the last relist that fitted, and how many. */
+    _Atomic unsigned max[2];
+    _Atomic bool over[2];
+    _Atomic uint64_t dropped[2];
     GMutex stats_mutex;
     PoolStatsEntry stats_cache[POOL_STATS_CACHE_SIZE];
     guint stats_next;
+    /* Pool stats follow usage changes instead of being rebuilt: a writer
+     * that changes only some nodes (a pod, an assumption, one Node) lists
+     * the node states it touched, and before its generation bump the
+     * entries that are current move by those nodes' deltas (see
+     * pool_stats_advance).  Relists are not tracked: they make every entry
+     * stale. */
+    bool tracking;
+    GPtrArray *touched; /* NodeState* */
 };
 
 static bool is_extended(const char *resource)
@@ -82,11 +108,118 @@ static void assumed_free(gpointer p)
     g_free(a);
 }
 
+static void contrib_free(gpointer p)
+{
+    Contrib *c = p;
+    g_free(c->pool);
+    g_free(c);
+}
+
 static void pool_stats_entry_clear(PoolStatsEntry *e)
 {
     g_clear_pointer(&e->stats, g_hash_table_unref);
+    g_clear_pointer(&e->contrib, g_hash_table_unref);
+    g_clear_pointer(&e->pool_nodes, g_hash_table_unref);
     g_clear_pointer(&e->resource, g_free);
-    e->policy = NULL;
+    if (e->policy) {
+        fp_policy_unref((FpPolicy *)e->policy);
+        e->policy = NULL;
+    }
+}
+
+/* What @st adds to @e's totals; FALSE when it does not count. */
+static bool contrib_of(const PoolStatsEntry *e, const FpNodeState *st, guint cap, Contrib *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!st->node || st->node->unschedulable || !st->node->ready) {
+        return false; /* capacity nobody can schedule onto is not headroom */
+    }
+    FpNodeFacts facts;
+    fp_node_facts_cached(e->policy, &st->node, 1, &facts, cap);
+    if (!facts.pool || !*facts.pool) {
+        return false;
+    }
+    int64_t alloc = fp_res_list_get(&st->node->allocatable, e->resource);
+    if (alloc <= 0) {
+        return false;
+    }
+    out->pool = (char *)facts.pool; /* borrowed until stored */
+    out->alloc = alloc;
+    out->used = fp_res_list_get(&st->used, e->resource);
+    out->assumed = fp_res_list_get(&st->assumed, e->resource);
+    return true;
+}
+
+static GHashTable *stats_copy(GHashTable *stats)
+{
+    GHashTable *copy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, stats);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        g_hash_table_insert(copy, g_strdup(k), g_memdup2(v, sizeof(FpPoolStat)));
+    }
+    return copy;
+}
+
+/* Add (@sign 1) or remove (-1) one node's contribution to @stats. */
+static void stats_add(PoolStatsEntry *e, GHashTable *stats, const Contrib *c, int sign)
+{
+    FpPoolStat *ps = g_hash_table_lookup(stats, c->pool);
+    guint n = GPOINTER_TO_UINT(g_hash_table_lookup(e->pool_nodes, c->pool));
+    if (!ps) {
+        ps = g_new0(FpPoolStat, 1);
+        g_hash_table_insert(stats, g_strdup(c->pool), ps);
+    }
+    ps->allocatable += sign * c->alloc;
+    ps->used += sign * c->used;
+    ps->assumed += sign * c->assumed;
+    n = sign > 0 ? n + 1 : n - 1;
+    if (n == 0) { /* a rebuild would not list a pool without nodes */
+        g_hash_table_remove(e->pool_nodes, c->pool);
+        g_hash_table_remove(stats, c->pool);
+    } else {
+        g_hash_table_replace(e->pool_nodes, g_strdup(c->pool), GUINT_TO_POINTER(n));
+    }
+}
+
+/* Bring @e's record of @st up to date (@gone: the state is being freed).
+ * *copy is the entry's new stats table, made on the first change. */
+static void entry_update(PoolStatsEntry *e, const FpNodeState *st, bool gone, guint cap,
+                         GHashTable **copy)
+{
+    Contrib *old = g_hash_table_lookup(e->contrib, st);
+    Contrib now;
+    bool counted = !gone && contrib_of(e, st, cap, &now);
+    if (!old && !counted) {
+        return;
+    }
+    if (old && counted && old->alloc == now.alloc && old->used == now.used &&
+        old->assumed == now.assumed && strcmp(old->pool, now.pool) == 0) {
+        return;
+    }
+    if (!*copy) {
+        *copy = stats_copy(e->stats);
+    }
+    if (old) {
+        stats_add(e, *copy, old, -1);
+    }
+    if (counted) {
+        stats_add(e, *copy, &now, +1);
+        Contrib *c = g_memdup2(&now, sizeof now);
+        c->pool = g_strdup(now.pool);
+        g_hash_table_replace(e->contrib, (gpointer)st, c);
+    } else {
+        g_hash_table_remove(e->contrib, st);
+    }
+}
+
+static void entry_install(PoolStatsEntry *e, GHashTable *copy)
+{
+    if (copy) {
+        g_hash_table_unref(e->stats);
+        e->stats = copy;
+    }
 }
 
 FpView *fp_view_new(void)
@@ -100,7 +233,30 @@ FpView *fp_view_new(void)
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
     view->assumed = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, assumed_free);
     view->generation = 1;
+    view->touched = g_ptr_array_new();
+    view->max[FP_KIND_NODES] = FP_VIEW_DEFAULT_MAX_NODES;
+    view->max[FP_KIND_PODS] = FP_VIEW_DEFAULT_MAX_PODS;
     return view;
+}
+
+/* Whether one more object of @kind (holding @count now) would pass its cap;
+ * if so it is dropped: count it and mark the kind over its limit.  Write
+ * lock held. */
+static bool at_limit(FpView *view, FpKind kind, unsigned count)
+{
+    unsigned max = view->max[kind];
+    if (max == 0 || count < max) {
+        return false;
+    }
+    view->dropped[kind]++;
+    if (!view->over[kind]) {
+        view->over[kind] = true;
+        g_warning("cluster view: more %s than the limit of %u; further ones are dropped and "
+                  "flexplace reports itself not ready (raise --max-%s)",
+                  kind == FP_KIND_NODES ? "nodes" : "pods", max,
+                  kind == FP_KIND_NODES ? "nodes" : "pods");
+    }
+    return true;
 }
 
 void fp_view_free(FpView *view)
@@ -116,6 +272,7 @@ void fp_view_free(FpView *view)
     g_hash_table_destroy(view->states);
     g_hash_table_destroy(view->pods);
     g_mutex_clear(&view->stats_mutex);
+    g_ptr_array_unref(view->touched);
     g_rw_lock_clear(&view->lock);
     g_free(view);
 }
@@ -135,16 +292,82 @@ static NodeState *state_get(FpView *view, const char *name, bool create)
     return st;
 }
 
+/* Start a writer: @tracked for one that changes a few nodes' usage or one
+ * Node (pool stats then move by deltas), not for relists. */
+static void track(FpView *view, bool tracked)
+{
+    view->tracking = tracked;
+    g_ptr_array_set_size(view->touched, 0);
+}
+
+static void touch(FpView *view, NodeState *st)
+{
+    if (view->tracking) {
+        g_ptr_array_add(view->touched, st);
+    }
+}
+
+static guint facts_cap(FpView *view)
+{
+    return 2 * view->n_nodes + 1024;
+}
+
+/* Whether pool-stats entry @e is current (it matches the generation about
+ * to be bumped). */
+static bool entry_current(FpView *view, const PoolStatsEntry *e)
+{
+    return e->stats && e->contrib && e->view_generation == atomic_load(&view->generation);
+}
+
 /* Drop a state nobody refers to any more. */
 static void state_gc(FpView *view, NodeState *st)
 {
     if (!st->pub.node && g_hash_table_size(st->pods) == 0 && st->n_assumed == 0) {
+        if (view->tracking) {
+            /* current entries forget it now; it must not be touched later */
+            for (guint i = 0; i < POOL_STATS_CACHE_SIZE; i++) {
+                PoolStatsEntry *e = &view->stats_cache[i];
+                if (entry_current(view, e)) {
+                    GHashTable *copy = NULL;
+                    entry_update(e, &st->pub, true, facts_cap(view), &copy);
+                    entry_install(e, copy);
+                }
+            }
+            while (g_ptr_array_remove_fast(view->touched, st)) {
+            }
+        }
         g_hash_table_remove(view->states, st->pub.name);
     }
 }
 
+/* Move the current pool-stats entries by the deltas of the touched nodes,
+ * so that they stay current across the bump that follows. */
+static void pool_stats_advance(FpView *view)
+{
+    guint64 next = atomic_load(&view->generation) + 1;
+    g_mutex_lock(&view->stats_mutex);
+    for (guint i = 0; i < POOL_STATS_CACHE_SIZE; i++) {
+        PoolStatsEntry *e = &view->stats_cache[i];
+        if (!entry_current(view, e)) {
+            continue;
+        }
+        GHashTable *copy = NULL;
+        for (guint k = 0; k < view->touched->len; k++) {
+            NodeState *st = g_ptr_array_index(view->touched, k);
+            entry_update(e, &st->pub, false, facts_cap(view), &copy);
+        }
+        entry_install(e, copy);
+        e->view_generation = next;
+    }
+    g_mutex_unlock(&view->stats_mutex);
+}
+
 static void bump(FpView *view)
 {
+    if (view->tracking) {
+        pool_stats_advance(view);
+    }
+    track(view, false);
     atomic_fetch_add(&view->generation, 1);
 }
 
@@ -163,6 +386,7 @@ static void unassume(FpView *view, Assumed *a)
     if (st) {
         fp_res_list_add(&st->pub.assumed, a->resource, -a->count);
         st->n_assumed--;
+        touch(view, st);
         state_gc(view, st);
     }
     g_hash_table_remove(view->assumed, a->uid);
@@ -177,6 +401,7 @@ static void pod_detach(FpView *view, FpPod *pod)
             if (fp_pod_is_active(pod)) {
                 res_add_extended(&st->pub.used, &pod->requests, -1);
             }
+            touch(view, st);
             state_gc(view, st);
         }
     }
@@ -197,6 +422,7 @@ static void pod_attach(FpView *view, FpPod *pod)
         NodeState *st = state_get(view, pod->node_name, true);
         g_hash_table_insert(st->pods, pod->uid, pod);
         res_add_extended(&st->pub.used, &pod->requests, +1);
+        touch(view, st);
     }
     if (pod->owner_uid) {
         GHashTable *set = g_hash_table_lookup(view->owners, pod->owner_uid);
@@ -221,13 +447,21 @@ void fp_view_apply_node(FpView *view, FpNode *node)
 {
     g_return_if_fail(node && node->name);
     g_rw_lock_writer_lock(&view->lock);
-    NodeState *st = state_get(view, node->name, true);
+    track(view, true);
+    NodeState *st = state_get(view, node->name, false);
+    if ((!st || !st->pub.node) && at_limit(view, FP_KIND_NODES, view->n_nodes)) {
+        g_rw_lock_writer_unlock(&view->lock);
+        fp_node_unref(node);
+        return;
+    }
+    st = st ? st : state_get(view, node->name, true);
     if (st->pub.node) {
         fp_node_unref((FpNode *)st->pub.node);
     } else {
         view->n_nodes++;
     }
     st->pub.node = node;
+    touch(view, st);
     bump(view);
     g_rw_lock_writer_unlock(&view->lock);
 }
@@ -235,11 +469,13 @@ void fp_view_apply_node(FpView *view, FpNode *node)
 void fp_view_remove_node(FpView *view, const char *name)
 {
     g_rw_lock_writer_lock(&view->lock);
+    track(view, true);
     NodeState *st = state_get(view, name, false);
     if (st && st->pub.node) {
         fp_node_unref((FpNode *)st->pub.node);
         st->pub.node = NULL;
         view->n_nodes--;
+        touch(view, st);
         state_gc(view, st);
         bump(view);
     }
@@ -250,7 +486,13 @@ void fp_view_apply_pod(FpView *view, FpPod *pod)
 {
     g_return_if_fail(pod && pod->uid);
     g_rw_lock_writer_lock(&view->lock);
+    track(view, true);
     FpPod *old = g_hash_table_lookup(view->pods, pod->uid);
+    if (!old && at_limit(view, FP_KIND_PODS, view->n_pods)) {
+        g_rw_lock_writer_unlock(&view->lock);
+        fp_pod_unref(pod);
+        return;
+    }
     if (old) {
         pod_detach(view, old);
         g_hash_table_remove(view->pods, old->uid); /* frees old */
@@ -266,6 +508,7 @@ void fp_view_apply_pod(FpView *view, FpPod *pod)
 void fp_view_remove_pod(FpView *view, const char *uid)
 {
     g_rw_lock_writer_lock(&view->lock);
+    track(view, true);
     FpPod *old = g_hash_table_lookup(view->pods, uid);
     if (old) {
         pod_detach(view, old);
@@ -284,6 +527,7 @@ void fp_view_remove_pod(FpView *view, const char *uid)
 void fp_view_replace_nodes(FpView *view, GPtrArray *nodes)
 {
     g_rw_lock_writer_lock(&view->lock);
+    track(view, false);
     /* Drop every current node object, then install the new list. */
     GHashTableIter it;
     gpointer value;
@@ -298,9 +542,15 @@ void fp_view_replace_nodes(FpView *view, GPtrArray *nodes)
         g_ptr_array_add(empty, st);
     }
     view->n_nodes = 0;
+    view->over[FP_KIND_NODES] = false;
     for (guint i = 0; nodes && i < nodes->len; i++) {
         FpNode *node = g_ptr_array_index(nodes, i);
-        NodeState *st = state_get(view, node->name, true);
+        NodeState *known = state_get(view, node->name, false);
+        if ((!known || !known->pub.node) && at_limit(view, FP_KIND_NODES, view->n_nodes)) {
+            fp_node_unref(node);
+            continue;
+        }
+        NodeState *st = known ? known : state_get(view, node->name, true);
         if (st->pub.node) { /* duplicate name in the list: last wins */
             fp_node_unref((FpNode *)st->pub.node);
         } else {
@@ -323,6 +573,7 @@ void fp_view_replace_nodes(FpView *view, GPtrArray *nodes)
 void fp_view_replace_pods(FpView *view, GPtrArray *pods)
 {
     g_rw_lock_writer_lock(&view->lock);
+    track(view, false);
     /* Clear all usage and indexes, then attach the new pods. */
     GHashTableIter it;
     gpointer value;
@@ -337,9 +588,19 @@ void fp_view_replace_pods(FpView *view, GPtrArray *pods)
     g_hash_table_remove_all(view->owners);
     g_hash_table_remove_all(view->pods);
     view->n_pods = 0;
+    view->over[FP_KIND_PODS] = false;
     for (guint i = 0; pods && i < pods->len; i++) {
         FpPod *pod = g_ptr_array_index(pods, i);
+        if (!pod->uid) {
+            g_critical("fp_view_replace_pods: pod %s/%s has no UID", pod->ns, pod->name);
+            fp_pod_unref(pod);
+            continue;
+        }
         FpPod *dup = g_hash_table_lookup(view->pods, pod->uid);
+        if (!dup && at_limit(view, FP_KIND_PODS, view->n_pods)) {
+            fp_pod_unref(pod);
+            continue;
+        }
         if (dup) {
             pod_detach(view, dup);
             g_hash_table_remove(view->pods, dup->uid);
@@ -374,6 +635,7 @@ bool fp_view_assume(FpView *view, const char *uid, const char *ns, const char *n
     const char *reason = NULL;
     bool ok = false;
     g_rw_lock_writer_lock(&view->lock);
+    track(view, true);
     NodeState *st = state_get(view, node, false);
     FpPod *pod = uid ? g_hash_table_lookup(view->pods, uid) : NULL;
     Assumed *prev = uid ? g_hash_table_lookup(view->assumed, uid) : NULL;
@@ -390,17 +652,23 @@ bool fp_view_assume(FpView *view, const char *uid, const char *ns, const char *n
         }
         goto out;
     }
-    if (prev) {
-        /* A retried bind: drop the earlier assumption before re-checking. */
-        unassume(view, prev);
-        st = state_get(view, node, true);
-    }
     int64_t alloc = fp_res_list_get(&st->pub.node->allocatable, resource);
     int64_t taken =
         fp_res_list_get(&st->pub.used, resource) + fp_res_list_get(&st->pub.assumed, resource);
+    if (prev && strcmp(prev->node, node) == 0 && strcmp(prev->resource, resource) == 0) {
+        /* A retried bind: its own earlier assumption does not count against it. */
+        taken -= prev->count;
+    }
     if (count > 0 && alloc - taken < count) {
+        /* Refused: the call has no effect, an earlier assumption stays. */
         reason = FP_REASON_INSUFFICIENT_GPUS;
         goto out;
+    }
+    if (prev) {
+        /* Replace the earlier assumption (same node: idempotent; another
+         * node: moved). */
+        unassume(view, prev);
+        st = state_get(view, node, true);
     }
     Assumed *a = g_new0(Assumed, 1);
     a->uid = g_strdup(uid);
@@ -413,6 +681,7 @@ bool fp_view_assume(FpView *view, const char *uid, const char *ns, const char *n
     g_hash_table_insert(view->assumed, a->uid, a);
     fp_res_list_add(&st->pub.assumed, resource, count);
     st->n_assumed++;
+    touch(view, st);
     ok = true;
 out:
     if (ok) {
@@ -428,6 +697,7 @@ out:
 bool fp_view_forget_assumed(FpView *view, const char *uid)
 {
     g_rw_lock_writer_lock(&view->lock);
+    track(view, true);
     Assumed *a = g_hash_table_lookup(view->assumed, uid);
     if (a) {
         unassume(view, a);
@@ -442,6 +712,7 @@ guint fp_view_expire_assumed(FpView *view)
     gint64 now = g_get_monotonic_time();
     guint n = 0;
     g_rw_lock_writer_lock(&view->lock);
+    track(view, true);
     GHashTableIter it;
     gpointer value;
     GPtrArray *expired = g_ptr_array_new();
@@ -476,6 +747,20 @@ int64_t fp_view_assumed_total(FpView *view)
     }
     g_rw_lock_reader_unlock(&view->lock);
     return total;
+}
+
+bool fp_view_assumed_lookup(FpView *view, const char *uid, char **node, int64_t *count)
+{
+    g_rw_lock_reader_lock(&view->lock);
+    const Assumed *a = uid ? g_hash_table_lookup(view->assumed, uid) : NULL;
+    if (a && node) {
+        *node = g_strdup(a->node);
+    }
+    if (a && count) {
+        *count = a->count;
+    }
+    g_rw_lock_reader_unlock(&view->lock);
+    return a != NULL;
 }
 
 /* ---- readers ---- */
@@ -530,35 +815,46 @@ void fp_view_foreach_pod_on_node_locked(FpView *view, const char *node,
     }
 }
 
-typedef struct {
-    const FpPolicy *policy;
-    const char *resource;
-    GHashTable *stats;
-} PoolStatsBuild;
-
-static void add_pool_stat(const FpNodeState *st, void *data)
+/* The node states whose GPUs count as pool capacity. */
+static void collect_pool_node(const FpNodeState *st, void *data)
 {
-    PoolStatsBuild *b = data;
     if (st->node->unschedulable || !st->node->ready) {
         return; /* capacity nobody can schedule onto is not headroom */
     }
-    FpNodeFacts facts;
-    fp_node_facts(b->policy, st->node, &facts);
-    if (!facts.pool || !*facts.pool) {
-        return;
+    g_ptr_array_add(data, (gpointer)st);
+}
+
+/* Fill @e (policy, resource set) with the totals over @states, facts from
+ * the facts cache, and the record of what each node added. */
+static void build_pool_stats(PoolStatsEntry *e, GPtrArray *states, guint n_nodes)
+{
+    e->stats = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    e->contrib = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, contrib_free);
+    e->pool_nodes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    guint n = states->len;
+    g_autofree const FpNode **nodes = g_new(const FpNode *, n ? n : 1);
+    g_autofree FpNodeFacts *facts = g_new(FpNodeFacts, n ? n : 1);
+    for (guint i = 0; i < n; i++) {
+        nodes[i] = ((const FpNodeState *)g_ptr_array_index(states, i))->node;
     }
-    int64_t alloc = fp_res_list_get(&st->node->allocatable, b->resource);
-    if (alloc <= 0) {
-        return;
+    fp_node_facts_cached(e->policy, nodes, n, facts, 2 * (n_nodes + n) + 1024);
+    for (guint i = 0; i < n; i++) {
+        const FpNodeState *st = g_ptr_array_index(states, i);
+        if (!facts[i].pool || !*facts[i].pool) {
+            continue;
+        }
+        int64_t alloc = fp_res_list_get(&st->node->allocatable, e->resource);
+        if (alloc <= 0) {
+            continue;
+        }
+        Contrib *c = g_new(Contrib, 1);
+        c->pool = g_strdup(facts[i].pool);
+        c->alloc = alloc;
+        c->used = fp_res_list_get(&st->used, e->resource);
+        c->assumed = fp_res_list_get(&st->assumed, e->resource);
+        g_hash_table_insert(e->contrib, (gpointer)st, c);
+        stats_add(e, e->stats, c, +1);
     }
-    FpPoolStat *ps = g_hash_table_lookup(b->stats, facts.pool);
-    if (!ps) {
-        ps = g_new0(FpPoolStat, 1);
-        g_hash_table_insert(b->stats, g_strdup(facts.pool), ps);
-    }
-    ps->allocatable += alloc;
-    ps->used += fp_res_list_get(&st->used, b->resource);
-    ps->assumed += fp_res_list_get(&st->assumed, b->resource);
 }
 
 GHashTable *fp_view_pool_stats_locked(FpView *view, const FpPolicy *policy, const char *resource)
@@ -578,19 +874,23 @@ GHashTable *fp_view_pool_stats_locked(FpView *view, const FpPolicy *policy, cons
     if (result) {
         return result;
     }
-    PoolStatsBuild b = {policy, resource,
-                        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free)};
-    fp_view_foreach_node_locked(view, add_pool_stat, &b);
+    GPtrArray *states = g_ptr_array_new();
+    fp_view_foreach_node_locked(view, collect_pool_node, states);
+    PoolStatsEntry built = {
+        .view_generation = gen,
+        .policy = fp_policy_ref((FpPolicy *)policy),
+        .policy_generation = policy->generation,
+        .resource = g_strdup(resource),
+    };
+    build_pool_stats(&built, states, fp_view_node_count(view));
+    g_ptr_array_unref(states);
+    GHashTable *result_stats = g_hash_table_ref(built.stats);
     g_mutex_lock(&view->stats_mutex);
     PoolStatsEntry *e = &view->stats_cache[view->stats_next++ % POOL_STATS_CACHE_SIZE];
     pool_stats_entry_clear(e);
-    e->view_generation = gen;
-    e->policy = policy;
-    e->policy_generation = policy->generation;
-    e->resource = g_strdup(resource);
-    e->stats = g_hash_table_ref(b.stats);
+    *e = built;
     g_mutex_unlock(&view->stats_mutex);
-    return b.stats;
+    return result_stats;
 }
 
 static void count_pool(FpView *view, const FpPolicy *policy, const char *node_name,
@@ -669,6 +969,27 @@ void fp_view_set_synced(FpView *view, FpKind kind, bool synced)
 bool fp_view_synced(FpView *view, FpKind kind)
 {
     return atomic_load(&view->synced[kind == FP_KIND_PODS]);
+}
+
+void fp_view_set_limits(FpView *view, guint max_nodes, guint max_pods)
+{
+    atomic_store(&view->max[FP_KIND_NODES], max_nodes);
+    atomic_store(&view->max[FP_KIND_PODS], max_pods);
+}
+
+guint fp_view_limit(FpView *view, FpKind kind)
+{
+    return atomic_load(&view->max[kind == FP_KIND_PODS]);
+}
+
+bool fp_view_over_limit(FpView *view, FpKind kind)
+{
+    return atomic_load(&view->over[kind == FP_KIND_PODS]);
+}
+
+guint64 fp_view_dropped(FpView *view, FpKind kind)
+{
+    return atomic_load(&view->dropped[kind == FP_KIND_PODS]);
 }
 
 void fp_view_touch(FpView *view)

@@ -69,7 +69,11 @@ void fp_view_replace_pods(FpView *view, GPtrArray *pods);
  * fp_view_forget_assumed is called (failed bind), or @ttl_seconds pass.
  * Returns FALSE (and records nothing) when @node lacks @count free GPUs of
  * @resource counting used and assumed ones, with @why set to a static reason;
- * the check and the record are one atomic step. */
+ * the check and the record are one atomic step.  Assuming a UID again (a
+ * retried bind) replaces its earlier assumption, whose GPUs do not count
+ * against it on the same node; a refused retry leaves the earlier one in
+ * place.  A pod the view shows bound is never assumed: TRUE when bound to
+ * @node, FALSE otherwise. */
 bool fp_view_assume(FpView *view, const char *uid, const char *ns, const char *name,
                     const char *node, const char *resource, int64_t count, double ttl_seconds,
                     const char **why);
@@ -79,6 +83,9 @@ bool fp_view_forget_assumed(FpView *view, const char *uid);
 guint fp_view_expire_assumed(FpView *view);
 /* Total GPUs currently assumed (all resources). */
 int64_t fp_view_assumed_total(FpView *view);
+/* Whether pod @uid has an assumption; if so *node (may be NULL) receives its
+ * node name (g_free it) and *count (may be NULL) its GPUs. */
+bool fp_view_assumed_lookup(FpView *view, const char *uid, char **node, int64_t *count);
 
 /* ---- readers ---- */
 
@@ -114,6 +121,25 @@ guint fp_view_pod_count(FpView *view);
 typedef enum { FP_KIND_NODES, FP_KIND_PODS } FpKind;
 void fp_view_set_synced(FpView *view, FpKind kind, bool synced);
 bool fp_view_synced(FpView *view, FpKind kind);
+
+/* ---- bounds ----
+ *
+ * The view keeps at most max_nodes Node objects and max_pods pods (0 = no
+ * limit).  An object that would pass its limit is dropped (freed), counted,
+ * and its kind is marked over its limit until a relist
+ * (fp_view_replace_nodes / _pods) fits again.  A view that misses objects
+ * under-counts used GPUs, so it must not answer: fp_app_ready reports
+ * "not ready" while either kind is over its limit.  The informer also stops
+ * a LIST that passes the limit (the list fails, and is retried).  Defaults:
+ * twice Kubernetes' published limits (5,000 nodes, 150,000 pods), about
+ * 15 MiB and 200 MiB of view. */
+#define FP_VIEW_DEFAULT_MAX_NODES 10000u
+#define FP_VIEW_DEFAULT_MAX_PODS 300000u
+void fp_view_set_limits(FpView *view, guint max_nodes, guint max_pods);
+guint fp_view_limit(FpView *view, FpKind kind);
+bool fp_view_over_limit(FpView *view, FpKind kind);
+/* Objects dropped by the limit since the view was made. */
+guint64 fp_view_dropped(FpView *view, FpKind kind);
 /* Record that an event or bookmark arrived now (monotonic clock). */
 void fp_view_touch(FpView *view);
 /* Seconds since the last event or bookmark; -1 when none yet. */

@@ -40,6 +40,8 @@ void fp_app_config_init(FpAppConfig *cfg)
     cfg->max_body_bytes = 256 * 1024 * 1024;
     cfg->connection_timeout_s = 120;
     cfg->connection_limit = 256;
+    cfg->max_nodes = FP_VIEW_DEFAULT_MAX_NODES;
+    cfg->max_pods = FP_VIEW_DEFAULT_MAX_PODS;
     cfg->stale_after_s = 600;
     cfg->assume_ttl_s = 120;
     cfg->bind_timeout_s = 3;
@@ -92,6 +94,7 @@ static void config_copy(FpAppConfig *dst, const FpAppConfig *src)
 static gboolean load_view(FpApp *app, GError **error)
 {
     const FpAppConfig *cfg = &app->cfg;
+    fp_view_set_limits(app->view, cfg->max_nodes, cfg->max_pods);
     if (cfg->demo) {
         app->source = FP_SOURCE_DEMO;
         return fp_snapshot_load_buffer(app->view, (const char *)fp_demo_cluster_json,
@@ -139,6 +142,8 @@ FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
     config_copy(&app->cfg, cfg);
     app->view = fp_view_new();
     app->decisions = fp_decision_ring_new(cfg->decision_ring, cfg->decision_nodes);
+    g_mutex_init(&app->bind_lock);
+    app->ceiling_refused = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     fp_app_metrics_init(app);
     app->policies = fp_policy_store_new(cfg->policy_path, error);
     if (!app->policies || !load_view(app, error)) {
@@ -210,7 +215,8 @@ gboolean fp_app_serve(FpApp *app, GError **error)
         .tls_key = app->cfg.tls_key,
         .client_ca = app->cfg.client_ca,
     };
-    app->http = fp_http_server_start(&http, routes, n, app, error);
+    /* Published atomically: /metrics on the server's own threads reads it. */
+    g_atomic_pointer_set(&app->http, fp_http_server_start(&http, routes, n, app, error));
     if (!app->http) {
         return FALSE;
     }
@@ -231,7 +237,7 @@ gboolean fp_app_serve(FpApp *app, GError **error)
         mcfg.threads = 1;
         mcfg.max_body_bytes = 4096;
         mcfg.tls_cert = mcfg.tls_key = mcfg.client_ca = NULL;
-        app->http_metrics = fp_http_server_start(&mcfg, ro, k, app, error);
+        g_atomic_pointer_set(&app->http_metrics, fp_http_server_start(&mcfg, ro, k, app, error));
         if (!app->http_metrics) {
             return FALSE;
         }
@@ -261,6 +267,8 @@ void fp_app_free(FpApp *app)
     }
     fp_view_free(app->view);
     fp_decision_ring_free(app->decisions);
+    g_hash_table_unref(app->ceiling_refused);
+    g_mutex_clear(&app->bind_lock);
     fp_metrics_free(app->metrics);
     for (guint i = 0; i < G_N_ELEMENTS(app->route_paths); i++) {
         g_free(app->route_paths[i]);
@@ -287,9 +295,30 @@ bool fp_app_ready(FpApp *app, const char **why)
         reason = "node view not synced yet";
     } else if (!fp_view_synced(app->view, FP_KIND_PODS)) {
         reason = "pod view not synced yet";
+    } else if (fp_view_over_limit(app->view, FP_KIND_NODES)) {
+        reason = "the cluster has more nodes than --max-nodes allows";
+    } else if (fp_view_over_limit(app->view, FP_KIND_PODS)) {
+        reason = "the cluster has more pods than --max-pods allows";
     }
     if (why) {
         *why = reason;
     }
     return reason == NULL;
+}
+
+char *fp_app_not_ready_detail(FpApp *app)
+{
+    const char *why = NULL;
+    if (fp_app_ready(app, &why)) {
+        return NULL;
+    }
+    g_autofree char *cause = NULL;
+    FpKind kind = fp_view_synced(app->view, FP_KIND_NODES) ? FP_KIND_PODS : FP_KIND_NODES;
+    if (app->informer && !atomic_load(&app->shutting_down) && !fp_view_synced(app->view, kind)) {
+        FpInformerStats st;
+        fp_informer_get_stats(app->informer, kind, &st);
+        cause = g_steal_pointer(&st.last_error);
+        fp_informer_stats_clear(&st);
+    }
+    return cause ? g_strdup_printf("%s: %s", why, cause) : g_strdup(why);
 }

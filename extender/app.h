@@ -56,7 +56,9 @@ typedef struct {
     char *kubeconfig;
     char *context;
     double stale_after_s; /* view without events or bookmarks for this long is stale */
-    double assume_ttl_s;  /* assumed allocation expiry */
+    guint max_nodes;      /* view bounds (fp_view_set_limits); 0 = no limit */
+    guint max_pods;
+    double assume_ttl_s; /* assumed allocation expiry */
     double bind_timeout_s;
     bool annotate; /* write flexplace.io/placement on the pods flexplace binds */
     /* Policy */
@@ -94,6 +96,10 @@ struct FpApp {
     FpCounter *m_rejections;
     FpCounter *m_bindings;
     FpDecisionRing *decisions;
+    /* Bind verb (extender/bind.c): serialises the pool-ceiling check with
+     * the assumption, and remembers pods refused once for a ceiling. */
+    GMutex bind_lock;
+    GHashTable *ceiling_refused;
     /* Route table built by fp_app_routes (paths owned here). */
     FpRoute routes[16];
     char *route_paths[8];
@@ -115,6 +121,11 @@ void fp_app_free(FpApp *app);
 /* Readiness: policy loaded and both node and pod views synced. When not
  * ready, *why (may be NULL) says what is missing (static or interned). */
 bool fp_app_ready(FpApp *app, const char **why);
+/* Why the app is not ready, with the cause when one is known (the API
+ * server's last error for a view that is not synced), for texts that reach
+ * kube-scheduler's events and /readyz: "node view not synced yet: GET
+ * /api/v1/nodes?...: Failed to connect ...".  NULL when ready; g_free it. */
+char *fp_app_not_ready_detail(FpApp *app);
 
 /* Whether the live view has seen neither an event nor a bookmark for
  * --stale-after seconds (never true for a snapshot).  A stale view still
@@ -125,6 +136,9 @@ bool fp_app_view_stale(FpApp *app);
 void fp_app_metrics_init(FpApp *app);
 /* Count one answered request and its duration. */
 void fp_app_observe(FpApp *app, const char *verb, unsigned int status, gint64 start_us);
+/* Count a request body that did not decode (flexplace_request_errors_total
+ * by verb and a reason from the FP_PROTOCOL_ERROR code of @error). */
+void fp_app_count_request_error(FpApp *app, const char *verb, const GError *error);
 
 /* Build (once) and return the route table for @app's configuration; *n
  * receives its length.  Table and strings live as long as @app. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "extender/app.h"
+#include "extender/protocol.h"
 #include "scoring/engine.h"
 
 /* Every reason flexplace's filters can give, pre-registered so they render
@@ -16,6 +17,10 @@ static const char *const filter_reasons[] = {
     FP_REASON_PRICE,        FP_REASON_NOT_READY,         FP_REASON_UNSCHEDULABLE,
     FP_REASON_POOL_CEILING,
 };
+
+#define REQUEST_ERRORS_HELP                                                                        \
+    "Request bodies refused with 400, by verb and reason: invalid_json, invalid_request "          \
+    "(not the verb's arguments), limit (more nodes than allowed, JSON nested too deep)."
 
 static void collect_cache(FpMetricsWriter *w, void *data)
 {
@@ -178,6 +183,91 @@ static void collect_pools(FpMetricsWriter *w, void *data)
     g_hash_table_unref(s.groups);
 }
 
+/* The HTTP servers' bounds (extender/http_server.h): what they refused or
+ * cut and why, open connections against the limit, body bytes being
+ * buffered, and with TLS the reloads and the serving certificate's expiry. */
+static void collect_http(FpMetricsWriter *w, void *data)
+{
+    FpApp *app = data;
+    FpHttpServer *servers[] = {g_atomic_pointer_get(&app->http),
+                               g_atomic_pointer_get(&app->http_metrics)};
+    FpHttpStats sum = {0};
+    gint64 not_after = 0;
+    bool any = false;
+    for (guint k = 0; k < G_N_ELEMENTS(servers); k++) {
+        if (!servers[k]) {
+            continue;
+        }
+        FpHttpStats st;
+        fp_http_server_stats(servers[k], &st);
+        for (int r = 0; r < FP_HTTP_REJECT_N; r++) {
+            sum.rejected[r] += st.rejected[r];
+        }
+        sum.open_connections += st.open_connections;
+        sum.connection_limit += st.connection_limit;
+        sum.body_bytes += st.body_bytes;
+        sum.tls_reloads += st.tls_reloads;
+        sum.tls_reload_errors += st.tls_reload_errors;
+        if (k == 0) {
+            not_after = st.tls_not_after;
+        }
+        any = true;
+    }
+    if (!any) {
+        return;
+    }
+    fp_metrics_writer_family(w, "flexplace_http_rejections_total",
+                             "Requests or connections the HTTP server refused or cut, by bound: "
+                             "body_too_large (413), body_budget (503), malformed (bad request "
+                             "line or headers over the limit), timeout (request deadline), "
+                             "connection_limit (the limit was reached), client_certificate "
+                             "(403), shutting_down (503).",
+                             FP_METRIC_COUNTER);
+    for (int r = 0; r < FP_HTTP_REJECT_N; r++) {
+        fp_metrics_writer_sample(w, FP_LABEL_NAMES("reason"), FP_LABELS(fp_http_reject_name(r)),
+                                 (double)sum.rejected[r]);
+    }
+    fp_metrics_writer_family(w, "flexplace_http_connections", "Open HTTP connections.",
+                             FP_METRIC_GAUGE);
+    fp_metrics_writer_sample(w, NULL, NULL, sum.open_connections);
+    fp_metrics_writer_family(w, "flexplace_http_connection_limit",
+                             "Connections served at once; more wait in the listen queue.",
+                             FP_METRIC_GAUGE);
+    fp_metrics_writer_sample(w, NULL, NULL, sum.connection_limit);
+    fp_metrics_writer_family(w, "flexplace_http_body_buffered_bytes",
+                             "Memory reserved for request bodies being received.", FP_METRIC_GAUGE);
+    fp_metrics_writer_sample(w, NULL, NULL, (double)sum.body_bytes);
+    if (app->cfg.tls_cert) {
+        fp_metrics_writer_family(w, "flexplace_tls_reloads_total",
+                                 "TLS certificate reloads after their files changed, by result.",
+                                 FP_METRIC_COUNTER);
+        fp_metrics_writer_sample(w, FP_LABEL_NAMES("result"), FP_LABELS("ok"),
+                                 (double)sum.tls_reloads);
+        fp_metrics_writer_sample(w, FP_LABEL_NAMES("result"), FP_LABELS("error"),
+                                 (double)sum.tls_reload_errors);
+        if (not_after > 0) {
+            fp_metrics_writer_family(w, "flexplace_tls_certificate_expiry_timestamp_seconds",
+                                     "Expiry (Unix time) of the serving certificate in use.",
+                                     FP_METRIC_GAUGE);
+            fp_metrics_writer_sample(w, NULL, NULL, (double)not_after);
+        }
+    }
+}
+
+void fp_app_count_request_error(FpApp *app, const char *verb, const GError *error)
+{
+    const char *reason = "invalid_request";
+    if (error && error->domain == FP_PROTOCOL_ERROR) {
+        reason = error->code == FP_PROTOCOL_ERROR_JSON    ? "invalid_json"
+                 : error->code == FP_PROTOCOL_ERROR_LIMIT ? "limit"
+                                                          : "invalid_request";
+    }
+    /* Registering again returns the family made in fp_app_metrics_init. */
+    FpCounter *c = fp_metrics_counter(app->metrics, "flexplace_request_errors_total",
+                                      REQUEST_ERRORS_HELP, FP_LABEL_NAMES("verb", "reason"));
+    fp_counter_add(c, FP_LABELS(verb, reason), 1);
+}
+
 void fp_app_metrics_init(FpApp *app)
 {
     FpMetrics *m = fp_metrics_new();
@@ -208,6 +298,9 @@ void fp_app_metrics_init(FpApp *app)
     fp_metrics_add_collector(m, collect_policy, app, NULL);
     fp_metrics_add_collector(m, collect_informer, app, NULL);
     fp_metrics_add_collector(m, collect_pools, app, NULL);
+    fp_metrics_add_collector(m, collect_http, app, NULL);
+    fp_metrics_counter(m, "flexplace_request_errors_total", REQUEST_ERRORS_HELP,
+                       FP_LABEL_NAMES("verb", "reason"));
 }
 
 void fp_app_observe(FpApp *app, const char *verb, unsigned int status, gint64 start_us)

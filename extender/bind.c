@@ -15,6 +15,23 @@
  * take the last GPU) -> POST pods/binding with the pod UID as precondition
  * -> on failure roll back.  A 409 "already assigned" to the same node (a
  * retried bind) counts as success; a timeout is resolved by reading the pod.
+ *
+ * Retries: a pod the view already shows bound to the node is answered at
+ * once (no API call); a pod flexplace has already assumed on that node skips
+ * the re-check (its own GPUs would count against it) and goes straight to
+ * the API server.
+ *
+ * Pool ceilings: the re-check sees one candidate, so the engine's burst
+ * overflow rule ("every candidate is above its ceiling") would always lift
+ * the ceiling.  A bind that would take a pool past its ceiling is therefore
+ * checked against every node of the view: when some node could take the pod
+ * within the ceilings, the bind is refused (kube-scheduler's filter ran
+ * before earlier binds of the burst filled the pool; it retries the pod and
+ * now sees the ceiling).  The ceiling check and the assumption are one step
+ * under app->bind_lock, so concurrent binds cannot pass a ceiling together.  A
+ * pod is refused this way at most once: when kube-scheduler, having filtered
+ * again, still picks a pool at its ceiling, its own checks (which flexplace
+ * only approximates) left nothing else, and the bind goes through.
  */
 #include <jansson.h>
 #include <math.h>
@@ -86,10 +103,13 @@ static json_t *get_pod(FpApp *app, const FpBindingArgs *args, GError **error)
     return obj;
 }
 
-/* The pod being bound: from the view, else read from the API server. */
-static FpPod *find_pod(FpApp *app, const FpBindingArgs *args, GError **error)
+/* The pod being bound: from the view, else read from the API server.
+ * *full says whether it carries everything placement reads: the view keeps
+ * pending pods whole (FP_POD_AUTO) but bound ones compact. */
+static FpPod *find_pod(FpApp *app, const FpBindingArgs *args, bool *full, GError **error)
 {
     FpPod *pod = NULL;
+    *full = false;
     if (args->pod_uid && *args->pod_uid) {
         fp_view_read_lock(app->view);
         const FpPod *p = fp_view_pod_locked(app->view, args->pod_uid);
@@ -98,6 +118,7 @@ static FpPod *find_pod(FpApp *app, const FpBindingArgs *args, GError **error)
         }
         fp_view_read_unlock(app->view);
         if (pod) {
+            *full = pod->detailed;
             return pod;
         }
     }
@@ -106,6 +127,7 @@ static FpPod *find_pod(FpApp *app, const FpBindingArgs *args, GError **error)
         return NULL;
     }
     pod = fp_pod_from_json(obj, FP_POD_FULL, error);
+    *full = pod != NULL;
     json_decref(obj);
     return pod;
 }
@@ -125,6 +147,79 @@ static bool pod_bound_to(FpApp *app, const FpBindingArgs *args, const char *node
                (!args->pod_uid || !*args->pod_uid || (uid && g_str_equal(uid, args->pod_uid)));
     json_decref(obj);
     return yes;
+}
+
+/* Bound on app->ceiling_refused (UIDs refused once for a pool ceiling). */
+#define CEILING_REFUSED_MAX 10000
+
+/* Whether placing @count more GPUs on @v's node takes its pool past the
+ * pool's ceiling (pools without a ceiling never are). */
+static bool over_ceiling(FpApp *app, const FpPolicy *policy, const FpVerdict *v,
+                         const char *resource, int64_t count)
+{
+    if (!v->facts.pool || !*v->facts.pool || !(v->facts.max_utilization < 1.0)) {
+        return false;
+    }
+    fp_view_read_lock(app->view);
+    GHashTable *stats = fp_view_pool_stats_locked(app->view, policy, resource);
+    fp_view_read_unlock(app->view);
+    const FpPoolStat *s = g_hash_table_lookup(stats, v->facts.pool);
+    bool over = s && (double)(s->used + s->assumed + count) >
+                         v->facts.max_utilization * (double)s->allocatable + 1e-9;
+    g_hash_table_unref(stats);
+    return over;
+}
+
+static void collect_name(const FpNodeState *st, void *data)
+{
+    g_ptr_array_add(data, g_strdup(st->name));
+}
+
+/* Whether the burst overflow rule applies to @pod across the whole view:
+ * no node takes it within the ceilings, so @node may go above its pool's.
+ * kube-scheduler's own checks (taints, selectors, affinity) only when the
+ * pod is @full: the view's copy has no tolerations, and would fail every
+ * tainted GPU node. */
+static bool overflow_applies(FpApp *app, const FpPolicy *policy, const FpPod *pod, bool full,
+                             const char *node)
+{
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    fp_view_read_lock(app->view);
+    fp_view_foreach_node_locked(app->view, collect_name, names);
+    fp_view_read_unlock(app->view);
+    FpCandidates c = {
+        .names = (const char *const *)names->pdata, .n = names->len, .kube_checks = full};
+    FpPlacement *all = fp_placement_evaluate(app->view, policy, pod, &c);
+    bool applies = false;
+    for (guint i = 0; i < all->n; i++) {
+        if (strcmp(names->pdata[i], node) == 0) {
+            /* With a node that fits within the ceilings, this one fails
+             * with the ceiling; without, the rule lifts it and it passes. */
+            applies = all->verdicts[i].pass;
+            break;
+        }
+    }
+    fp_placement_free(all);
+    g_ptr_array_unref(names);
+    return applies;
+}
+
+/* Under app->bind_lock: may this bind take its pool past the ceiling? */
+static bool ceiling_allows_locked(FpApp *app, const FpPolicy *policy, const FpPod *pod, bool full,
+                                  const char *uid, const char *node)
+{
+    GHashTable *ceiling_refused = app->ceiling_refused;
+    if (g_hash_table_remove(ceiling_refused, uid)) {
+        return true; /* refused once already: kube-scheduler chose it again */
+    }
+    if (overflow_applies(app, policy, pod, full, node)) {
+        return true;
+    }
+    if (g_hash_table_size(ceiling_refused) >= CEILING_REFUSED_MAX) {
+        g_hash_table_remove_all(ceiling_refused);
+    }
+    g_hash_table_add(ceiling_refused, g_strdup(uid));
+    return false;
 }
 
 static json_t *binding_body(const FpBindingArgs *args, const char *annotation)
@@ -147,7 +242,8 @@ FpBindOutcome fp_bind(FpApp *app, const FpBindingArgs *args, char **error_text)
     *error_text = NULL;
     const char *not_ready = NULL;
     if (!fp_app_ready(app, &not_ready)) {
-        *error_text = g_strdup_printf("flexplace not ready: %s", not_ready);
+        g_autofree char *detail = fp_app_not_ready_detail(app);
+        *error_text = g_strdup_printf("flexplace not ready: %s", detail ? detail : not_ready);
         return FP_BIND_REFUSED;
     }
     if (!app->client) {
@@ -160,12 +256,32 @@ FpBindOutcome fp_bind(FpApp *app, const FpBindingArgs *args, char **error_text)
         return FP_BIND_REFUSED;
     }
     g_autoptr(GError) error = NULL;
-    g_autoptr(FpPod) pod = find_pod(app, args, &error);
+    bool pod_full = false;
+    g_autoptr(FpPod) pod = find_pod(app, args, &pod_full, &error);
     if (!pod) {
         *error_text = g_strdup_printf("flexplace cannot read pod %s/%s: %s", args->pod_namespace,
                                       args->pod_name, error->message);
         return FP_BIND_FAILED;
     }
+    if (pod->node_name && *pod->node_name) {
+        /* A retry after the watch showed the binding: nothing to do, or a
+         * request to move a bound pod, which Kubernetes does not allow. */
+        if (strcmp(pod->node_name, args->node) == 0) {
+            g_info("bind pod=%s/%s node=%s result=ok (already bound)", args->pod_namespace,
+                   args->pod_name, args->node);
+            return FP_BIND_OK;
+        }
+        *error_text =
+            g_strdup_printf("flexplace refused to bind %s/%s to %s: the pod is already "
+                            "bound to %s",
+                            args->pod_namespace, args->pod_name, args->node, pod->node_name);
+        return FP_BIND_REFUSED;
+    }
+    bool has_uid = args->pod_uid && *args->pod_uid;
+    g_autofree char *assumed_node = NULL;
+    /* A retry of a bind flexplace already checked and assumed here. */
+    bool retry = has_uid && fp_view_assumed_lookup(app->view, args->pod_uid, &assumed_node, NULL) &&
+                 strcmp(assumed_node, args->node) == 0;
     g_autoptr(FpPolicy) policy = fp_policy_store_get(app->policies);
     /* Re-check the chosen node with every filter: the view may have moved
      * since filter ran (other binds, watch events). */
@@ -173,22 +289,32 @@ FpBindOutcome fp_bind(FpApp *app, const FpBindingArgs *args, char **error_text)
     FpCandidates c = {.names = names, .n = 1};
     g_autoptr(FpPlacement) p = fp_placement_evaluate(app->view, policy, pod, &c);
     const FpVerdict *v = &p->verdicts[0];
-    if (!v->pass) {
+    if (!v->pass && !retry) {
         *error_text = g_strdup_printf("flexplace refused to bind %s/%s to %s: %s",
                                       args->pod_namespace, args->pod_name, args->node, v->reason);
         return FP_BIND_REFUSED;
     }
     const char *resource = p->demand->resource;
     bool assumed = false;
-    if (resource && args->pod_uid && *args->pod_uid) {
+    if (resource && has_uid) {
         const char *why = NULL;
-        if (!fp_view_assume(app->view, args->pod_uid, args->pod_namespace, args->pod_name,
-                            args->node, resource, p->demand->count, app->cfg.assume_ttl_s, &why)) {
+        g_mutex_lock(&app->bind_lock);
+        if (!retry && over_ceiling(app, policy, v, resource, p->demand->count) &&
+            !ceiling_allows_locked(app, policy, pod, pod_full, args->pod_uid, args->node)) {
+            why = FP_REASON_POOL_CEILING;
+        } else if (!fp_view_assume(app->view, args->pod_uid, args->pod_namespace, args->pod_name,
+                                   args->node, resource, p->demand->count, app->cfg.assume_ttl_s,
+                                   &why)) {
+            why = why ? why : "cannot assume";
+        } else {
+            assumed = true;
+        }
+        g_mutex_unlock(&app->bind_lock);
+        if (!assumed) {
             *error_text = g_strdup_printf("flexplace refused to bind %s/%s to %s: %s",
                                           args->pod_namespace, args->pod_name, args->node, why);
             return FP_BIND_REFUSED;
         }
-        assumed = true;
     }
     g_autofree char *summary =
         app->cfg.annotate ? fp_placement_summary(v, args->node, policy->generation) : NULL;
@@ -222,6 +348,11 @@ FpBindOutcome fp_bind(FpApp *app, const FpBindingArgs *args, char **error_text)
         }
     }
     json_decref(reply);
+    if (outcome == FP_BIND_OK && has_uid) {
+        g_mutex_lock(&app->bind_lock);
+        g_hash_table_remove(app->ceiling_refused, args->pod_uid);
+        g_mutex_unlock(&app->bind_lock);
+    }
     g_info("bind pod=%s/%s node=%s gpus=%" G_GINT64_FORMAT " result=%s", args->pod_namespace,
            args->pod_name, args->node, resource ? p->demand->count : 0,
            outcome == FP_BIND_OK ? "ok" : "error");

@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "extender/app.h"
 #include "extender/commands.h"
@@ -37,6 +38,11 @@ static gboolean on_hup(gpointer data)
     g_message("SIGHUP: reloading the policy");
     if (!fp_policy_store_reload(s->app->policies, &error)) {
         g_warning("policy reload failed, keeping the last good policy: %s", error->message);
+        g_clear_error(&error);
+    }
+    /* Certificates are reloaded when their files change; SIGHUP forces it. */
+    if (s->app->cfg.tls_cert && !fp_http_server_reload_tls(s->app->http, &error)) {
+        g_warning("TLS reload failed, keeping the current certificate: %s", error->message);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -65,6 +71,8 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
     int decision_ring = (int)cfg->decision_ring;
     int decision_nodes = (int)cfg->decision_nodes;
     int max_body_mib = (int)(cfg->max_body_bytes >> 20);
+    int max_nodes = (int)cfg->max_nodes;
+    int max_pods = (int)cfg->max_pods;
     GOptionEntry entries[] = {
         {"listen", 'l', 0, G_OPTION_ARG_STRING, &cfg->listen,
          "Address to serve on, HOST:PORT (default 127.0.0.1:8888)", "HOST:PORT"},
@@ -118,7 +126,19 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
         {"max-body-mib", 0, 0, G_OPTION_ARG_INT, &max_body_mib,
          "Largest request body accepted, MiB (default 256)", "MIB"},
         {"connection-timeout", 0, 0, G_OPTION_ARG_INT, &cfg->connection_timeout_s,
-         "Idle or stalled connection timeout, seconds (default 120)", "SECONDS"},
+         "Seconds a connection gets for each request, idle time included; a client that is "
+         "idle, stalled or trickling longer is cut (default 120)",
+         "SECONDS"},
+        {"max-connections", 0, 0, G_OPTION_ARG_INT, &cfg->connection_limit,
+         "Connections served at once; more wait in the listen queue (default 256)", "N"},
+        {"max-nodes", 0, 0, G_OPTION_ARG_INT, &max_nodes,
+         "Nodes the cluster view holds; past it flexplace reports not ready (default 10000, "
+         "0 = no limit)",
+         "N"},
+        {"max-pods", 0, 0, G_OPTION_ARG_INT, &max_pods,
+         "Pods the cluster view holds; past it flexplace reports not ready (default 300000, "
+         "0 = no limit)",
+         "N"},
         {"verbosity", 'v', 0, G_OPTION_ARG_INT, &cfg->verbosity,
          "Log verbosity: 0 warnings and lifecycle, 2 one line per decision, 4 debug "
          "(default 0)",
@@ -133,19 +153,33 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- serve kube-scheduler's extender verbs");
     g_option_context_add_main_entries(ctx, entries, NULL);
-    /* GOption rewrites argv; parse a copy so the caller's stays intact. */
-    g_auto(GStrv) args = g_new0(char *, (gsize)argc + 1);
-    for (int i = 0; i < argc; i++) {
-        args[i] = g_strdup(argv[i]);
-    }
+    /* GOption removes the options it consumes from the array it is given:
+     * hand it a shallow copy, so the caller's argv stays intact and nothing
+     * it drops is lost (the strings belong to the caller). */
+    g_autofree char **parsed = g_new0(char *, (gsize)argc + 1);
+    memcpy(parsed, argv, sizeof(char *) * (gsize)argc);
+    char **cursor = parsed;
     int n = argc;
-    char **parsed = args;
-    if (!g_option_context_parse(ctx, &n, &parsed, error)) {
+    /* A string option given on the command line replaces the default
+     * without freeing it (GOption does not own the initial value): remember
+     * the defaults and free those that were replaced. */
+    char *prev[G_N_ELEMENTS(entries)];
+    for (guint i = 0; i < G_N_ELEMENTS(entries); i++) {
+        bool str = entries[i].arg == G_OPTION_ARG_STRING || entries[i].arg == G_OPTION_ARG_FILENAME;
+        prev[i] = str ? *(char **)entries[i].arg_data : NULL;
+    }
+    gboolean parsed_ok = g_option_context_parse(ctx, &n, &cursor, error);
+    for (guint i = 0; i < G_N_ELEMENTS(entries); i++) {
+        if (prev[i] && *(char **)entries[i].arg_data != prev[i]) {
+            g_free(prev[i]);
+        }
+    }
+    if (!parsed_ok) {
         return FALSE;
     }
     if (n > 1) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'",
-                    parsed[1]);
+                    cursor[1]);
         return FALSE;
     }
     FpLogFormat log_format;
@@ -168,6 +202,14 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
                     "--decision-ring must be 1..100000 and --decision-nodes 0..100000");
         return FALSE;
     }
+    if (cfg->connection_limit <= 0 || cfg->connection_limit > 100000 || max_nodes < 0 ||
+        max_pods < 0) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--max-connections must be 1..100000, --max-nodes and --max-pods 0 or more");
+        return FALSE;
+    }
+    cfg->max_nodes = (guint)max_nodes;
+    cfg->max_pods = (guint)max_pods;
     cfg->decision_ring = (guint)decision_ring;
     cfg->decision_nodes = (guint)decision_nodes;
     cfg->demo = demo;
@@ -192,25 +234,30 @@ int fp_cmd_serve(int argc, char **argv)
     fp_log_init(log_format, cfg.verbosity);
     signal(SIGPIPE, SIG_IGN);
     json_object_seed(0);
+    /* Signals are caught from the start (a SIGHUP or SIGTERM during start-up
+     * must not kill the process with the default action); they are handled
+     * once the loop runs. */
+    ServeState s = {.loop = g_main_loop_new(NULL, FALSE)};
+    guint sig_term = g_unix_signal_add(SIGTERM, on_stop_signal, &s);
+    guint sig_int = g_unix_signal_add(SIGINT, on_stop_signal, &s);
+    guint sig_hup = g_unix_signal_add(SIGHUP, on_hup, &s);
 
     FpApp *app = fp_app_new(&cfg, &error);
     fp_app_config_clear(&cfg);
+    if (app && !fp_app_serve(app, &error)) {
+        g_clear_pointer(&app, fp_app_free);
+    }
     if (!app) {
         fprintf(stderr, "flexplace serve: %s\n", error->message);
+        g_source_remove(sig_hup);
+        g_source_remove(sig_int);
+        g_source_remove(sig_term);
+        g_main_loop_unref(s.loop);
         return FP_EXIT_FAILURE;
     }
-    if (!fp_app_serve(app, &error)) {
-        fprintf(stderr, "flexplace serve: %s\n", error->message);
-        fp_app_free(app);
-        return FP_EXIT_FAILURE;
-    }
-    g_message("flexplace %s serving on %s (port %u), cluster view: %s, %u nodes, %u pods",
-              FP_VERSION, app->cfg.listen, fp_http_server_port(app->http),
-              fp_view_source_name(app->source), fp_view_node_count(app->view),
-              fp_view_pod_count(app->view));
-
-    ServeState s = {.loop = g_main_loop_new(NULL, FALSE), .app = app};
-    /* A mounted ConfigMap is watched for kubelet's atomic ..data swap. */
+    s.app = app;
+    /* A mounted ConfigMap is watched for kubelet's atomic ..data swap, from
+     * before "serving" is announced. */
     FpPolicyWatch *watch = NULL;
     if (fp_policy_store_path(app->policies)) {
         watch = fp_policy_watch_new(app->policies, 500, NULL, NULL, &error);
@@ -220,19 +267,28 @@ int fp_cmd_serve(int argc, char **argv)
             g_clear_error(&error);
         }
     }
-    guint sig_term = g_unix_signal_add(SIGTERM, on_stop_signal, &s);
-    guint sig_int = g_unix_signal_add(SIGINT, on_stop_signal, &s);
-    guint sig_hup = g_unix_signal_add(SIGHUP, on_hup, &s);
     guint tick = g_timeout_add_seconds(1, on_tick, &s);
+    g_message("flexplace %s serving on %s (port %u), cluster view: %s, %u nodes, %u pods",
+              FP_VERSION, app->cfg.listen, fp_http_server_port(app->http),
+              fp_view_source_name(app->source), fp_view_node_count(app->view),
+              fp_view_pod_count(app->view));
     g_main_loop_run(s.loop);
 
     if (watch) {
         fp_policy_watch_free(watch);
     }
-    atomic_store(&app->shutting_down, true);
+    /* New connections are refused and new requests on open ones get 503
+     * from here on, so /readyz fails; requests already in flight are
+     * answered normally from the view (not "shutting down"). */
     fp_http_server_quiesce(app->http);
+    /* The metrics server first: its /metrics reads the main server's stats. */
+    if (app->http_metrics) {
+        fp_http_server_stop(app->http_metrics, 1000);
+        app->http_metrics = NULL;
+    }
     fp_http_server_stop(app->http, 10000);
     app->http = NULL;
+    atomic_store(&app->shutting_down, true);
     g_source_remove(tick);
     g_source_remove(sig_hup);
     g_source_remove(sig_int);

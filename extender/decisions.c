@@ -140,18 +140,38 @@ void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod
         d->count = p->demand->count;
         d->n_total = p->n;
         GArray *order = g_array_sized_new(FALSE, FALSE, sizeof(guint), p->n);
+        /* Reasons are a handful of static strings: count them by pointer,
+         * then intern each distinct one once (g_intern_string takes a
+         * global lock). */
+        g_autoptr(GHashTable) by_ptr = g_hash_table_new(g_direct_hash, g_direct_equal);
         for (guint i = 0; i < p->n; i++) {
             const FpVerdict *v = &p->verdicts[i];
-            g_array_append_val(order, i);
             if (v->pass) {
+                g_array_append_val(order, i);
                 d->n_passed++;
             } else {
-                const char *r = g_intern_string(v->reason ? v->reason : "rejected");
-                guint c = GPOINTER_TO_UINT(g_hash_table_lookup(d->rejections, r));
-                g_hash_table_insert(d->rejections, (gpointer)r, GUINT_TO_POINTER(c + 1));
+                const char *r = v->reason ? v->reason : "rejected";
+                guint c = GPOINTER_TO_UINT(g_hash_table_lookup(by_ptr, r));
+                g_hash_table_insert(by_ptr, (gpointer)r, GUINT_TO_POINTER(c + 1));
             }
         }
+        GHashTableIter it;
+        gpointer key, value;
+        g_hash_table_iter_init(&it, by_ptr);
+        while (g_hash_table_iter_next(&it, &key, &value)) {
+            const char *r = g_intern_string(key);
+            guint c = GPOINTER_TO_UINT(g_hash_table_lookup(d->rejections, r));
+            g_hash_table_insert(d->rejections, (gpointer)r,
+                                GUINT_TO_POINTER(c + GPOINTER_TO_UINT(value)));
+        }
+        /* verdict_order puts passing nodes first, best first, and rejected
+         * ones in request order: sort only the passing ones. */
         g_array_sort_with_data(order, verdict_order, (gpointer)p);
+        for (guint i = 0; i < p->n && order->len < ring->max_nodes; i++) {
+            if (!p->verdicts[i].pass) {
+                g_array_append_val(order, i);
+            }
+        }
         d->n_verdicts = MIN(p->n, ring->max_nodes);
         d->verdicts = g_new0(NodeVerdict, MAX(d->n_verdicts, 1));
         for (guint k = 0; k < d->n_verdicts; k++) {

@@ -27,10 +27,13 @@
 #include "extender/http_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
@@ -38,13 +41,24 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "cache/readfile.h"
+
 #define HTTP_LOG_DOMAIN "flexplace-http"
 
 #define DEFAULT_THREADS 4u
 #define DEFAULT_MAX_BODY ((size_t)128 * 1024 * 1024)
 #define DEFAULT_TIMEOUT_S 120u
 #define DEFAULT_CONNECTION_LIMIT 256u
-#define CONNECTION_MEMORY_LIMIT ((size_t)128 * 1024)
+#define CONNECTION_MEMORY_LIMIT FP_HTTP_CONNECTION_MEMORY
+/* MHD's own idle timeout fires this long after the watchdog's deadline, so
+ * every timeout is the watchdog's (and counted). */
+#define MHD_TIMEOUT_SLACK_S 2u
+/* Watchdog period; TLS files are checked every TLS_CHECK_US. */
+#define WATCHDOG_PERIOD_US (250 * 1000)
+#define TLS_CHECK_US G_USEC_PER_SEC
+/* A replaced TLS credential set is freed this long after its last
+ * connection closed (MHD may still end that TLS session just after). */
+#define TLS_RETIRE_US (5 * G_USEC_PER_SEC)
 /* First body allocation: the Content-Length when small, else this much; a
  * client cannot make us reserve memory it has not sent. */
 #define BODY_INITIAL_MAX ((size_t)64 * 1024)
@@ -64,6 +78,36 @@ typedef struct {
     char *path;
     FpHttpHandler handler;
 } Route;
+
+/* One loaded set of certificate, key and client CA.  Sessions point at it
+ * (gnutls does not copy credentials), so it is reference counted by the
+ * connections using it and freed only TLS_RETIRE_US after it was replaced
+ * and its last connection closed.  refs and idle_since_us: tls_lock. */
+typedef struct {
+    gnutls_certificate_credentials_t cred;
+    guint refs;
+    gint64 idle_since_us; /* replaced and unused since then; 0 otherwise */
+    gint64 not_after;     /* expiry of the serving certificate (Unix time) */
+} TlsCreds;
+
+/* What identifies a version of a file on disk. */
+typedef struct {
+    gboolean exists;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    struct timespec ctime;
+} FileSig;
+
+/* One open connection (its MHD socket context).  Fields: conn_lock. */
+typedef struct {
+    MHD_socket fd;
+    gint64 milestone_us; /* opened, or its last request completed */
+    gboolean in_handler; /* a route handler is running for it */
+    gboolean cut;        /* shut down by the watchdog */
+    TlsCreds *creds;     /* TLS: the credentials its session uses (a ref) */
+} ConnInfo;
 
 struct FpHttpServer {
     struct MHD_Daemon *daemon;
@@ -85,6 +129,32 @@ struct FpHttpServer {
     char *tls_cert_pem; /* kept until MHD_stop_daemon */
     char *tls_key_pem;
     char *client_ca_pem;
+    /* Bounds */
+    size_t max_total_body;
+    gint64 deadline_us; /* per request, from the connection timeout */
+    guint connection_limit;
+    _Atomic guint64 body_bytes;
+    _Atomic guint64 rejected[FP_HTTP_REJECT_N];
+    _Atomic guint64 connections;
+    /* Open connections: ConnInfo* (owned), for the watchdog. */
+    GMutex conn_lock;
+    GHashTable *conns;
+    /* The watchdog thread: request deadlines and TLS file changes. */
+    GThread *watchdog;
+    GMutex wd_lock;
+    GCond wd_cond;
+    gboolean wd_stop;
+    /* TLS reload (tls_lock): the files, the signatures of the loaded set,
+     * of the last set that failed, the current credentials and the ones
+     * replaced but not yet freed. */
+    char *tls_paths[3]; /* cert, key, client CA (may be NULL) */
+    FileSig tls_loaded[3];
+    FileSig tls_failed[3];
+    GMutex tls_lock;
+    TlsCreds *creds;
+    GPtrArray *retired;
+    _Atomic guint64 tls_reloads;
+    _Atomic guint64 tls_reload_errors;
 };
 
 typedef struct {
@@ -98,10 +168,26 @@ typedef struct {
     size_t body_len;
     size_t body_cap;
     size_t size_hint;
-    gboolean too_large; /* dropping data: 413 at the final call */
+    gboolean too_large;   /* dropping data: 413 at the final call */
+    gboolean over_budget; /* dropping data: 503 at the final call */
     gboolean no_memory;
+    size_t reserved; /* bytes counted in server->body_bytes */
     char *client_subject;
 } RequestCtx;
+
+static void count_reject(FpHttpServer *s, FpHttpReject reason)
+{
+    atomic_fetch_add(&s->rejected[reason], 1);
+}
+
+const char *fp_http_reject_name(FpHttpReject reason)
+{
+    static const char *const names[FP_HTTP_REJECT_N] = {
+        "body_too_large",   "body_budget",        "malformed",     "timeout",
+        "connection_limit", "client_certificate", "shutting_down",
+    };
+    return (unsigned)reason < FP_HTTP_REJECT_N ? names[reason] : "unknown";
+}
 
 /* ---- responses ------------------------------------------------------------------------ */
 
@@ -158,6 +244,10 @@ static enum MHD_Result queue_response(struct MHD_Connection *conn, FpHttpRespons
     if (r->allow && MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow) != MHD_YES) {
         g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "invalid Allow header from a handler");
     }
+    if (r->retry_after &&
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, r->retry_after) != MHD_YES) {
+        g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "invalid Retry-After header from a handler");
+    }
     if (close_conn) {
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     }
@@ -177,6 +267,19 @@ static enum MHD_Result queue_error(RequestCtx *ctx, struct MHD_Connection *conn,
     return queue_response(conn, &r, close_conn);
 }
 
+/* 503 with Retry-After: the bodies in flight use up the server's budget. */
+static enum MHD_Result queue_busy(RequestCtx *ctx, struct MHD_Connection *conn)
+{
+    FpHttpResponse r = {0};
+    g_autofree char *msg =
+        g_strdup_printf("server busy: request bodies being received exceed %zu bytes in all; retry",
+                        ctx->server->max_total_body);
+    fp_http_response_error(&r, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+    r.retry_after = "1";
+    ctx->answered = TRUE;
+    return queue_response(conn, &r, FALSE);
+}
+
 /* ---- request context -------------------------------------------------------------------- */
 
 static RequestCtx *ctx_new(FpHttpServer *server)
@@ -186,11 +289,21 @@ static RequestCtx *ctx_new(FpHttpServer *server)
     return ctx;
 }
 
+/* Return the body reservation of @ctx to the server's budget. */
+static void body_release(RequestCtx *ctx)
+{
+    if (ctx->reserved) {
+        atomic_fetch_sub(&ctx->server->body_bytes, (guint64)ctx->reserved);
+        ctx->reserved = 0;
+    }
+}
+
 static void ctx_free(RequestCtx *ctx)
 {
     if (ctx->counted) {
         g_atomic_int_dec_and_test(&ctx->server->active);
     }
+    body_release(ctx);
     g_free(ctx->query);
     g_free(ctx->body);
     g_free(ctx->client_subject);
@@ -200,14 +313,16 @@ static void ctx_free(RequestCtx *ctx)
 /* Append @n bytes; past the cap switch to counting-and-dropping. */
 static void body_append(RequestCtx *ctx, const char *data, size_t n)
 {
-    size_t max = ctx->server->max_body;
-    if (ctx->too_large || ctx->no_memory) {
+    FpHttpServer *s = ctx->server;
+    size_t max = s->max_body;
+    if (ctx->too_large || ctx->no_memory || ctx->over_budget) {
         return;
     }
     if (n > max - ctx->body_len) {
         ctx->too_large = TRUE;
         g_clear_pointer(&ctx->body, g_free);
         ctx->body_len = ctx->body_cap = 0;
+        body_release(ctx);
         return;
     }
     size_t need = ctx->body_len + n + 1; /* <= max + 1: room for the NUL */
@@ -219,11 +334,24 @@ static void body_append(RequestCtx *ctx, const char *data, size_t n)
         while (cap < need) {
             cap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
         }
+        /* Reserve the growth in the server-wide budget first. */
+        guint64 grow = (guint64)(cap - ctx->body_cap);
+        guint64 before = atomic_fetch_add(&s->body_bytes, grow);
+        if (before + grow > (guint64)s->max_total_body) {
+            atomic_fetch_sub(&s->body_bytes, grow);
+            ctx->over_budget = TRUE;
+            g_clear_pointer(&ctx->body, g_free);
+            ctx->body_len = ctx->body_cap = 0;
+            body_release(ctx);
+            return;
+        }
+        ctx->reserved += (size_t)grow;
         char *grown = g_try_realloc(ctx->body, cap);
         if (grown == NULL) {
             ctx->no_memory = TRUE;
             g_clear_pointer(&ctx->body, g_free);
             ctx->body_len = ctx->body_cap = 0;
+            body_release(ctx);
             return;
         }
         ctx->body = grown;
@@ -345,11 +473,13 @@ static gboolean first_call(RequestCtx *ctx, struct MHD_Connection *conn, const c
     *ret = MHD_YES;
 
     if (g_atomic_int_get(&s->quiescing)) {
+        count_reject(s, FP_HTTP_REJECT_SHUTTING_DOWN);
         *ret = queue_error(ctx, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "server is shutting down", NULL,
                            TRUE);
         return FALSE;
     }
     if (s->verify_clients && !verify_client(ctx, conn)) {
+        count_reject(s, FP_HTTP_REJECT_CLIENT_CERT);
         *ret = queue_error(ctx, conn, MHD_HTTP_FORBIDDEN, "a valid client certificate is required",
                            NULL, TRUE);
         return FALSE;
@@ -391,8 +521,11 @@ static gboolean first_call(RequestCtx *ctx, struct MHD_Connection *conn, const c
     if (clen != NULL) {
         guint64 n = g_ascii_strtoull(clen, NULL, 10);
         if (n > s->max_body) {
-            *ret = queue_error(ctx, conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large",
-                               NULL, TRUE);
+            count_reject(s, FP_HTTP_REJECT_BODY_TOO_LARGE);
+            g_autofree char *msg = g_strdup_printf("request body too large: %" G_GUINT64_FORMAT
+                                                   " bytes, the limit is %zu",
+                                                   n, s->max_body);
+            *ret = queue_error(ctx, conn, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL, TRUE);
             return FALSE;
         }
         ctx->size_hint = (size_t)n;
@@ -407,8 +540,14 @@ static enum MHD_Result final_call(RequestCtx *ctx, struct MHD_Connection *conn, 
 {
     FpHttpServer *s = ctx->server;
     if (ctx->too_large) {
-        return queue_error(ctx, conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large", NULL,
-                           FALSE);
+        count_reject(s, FP_HTTP_REJECT_BODY_TOO_LARGE);
+        g_autofree char *msg =
+            g_strdup_printf("request body too large: the limit is %zu bytes", s->max_body);
+        return queue_error(ctx, conn, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL, FALSE);
+    }
+    if (ctx->over_budget) {
+        count_reject(s, FP_HTTP_REJECT_BODY_BUDGET);
+        return queue_busy(ctx, conn);
     }
     if (ctx->no_memory) {
         return queue_error(ctx, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL, TRUE);
@@ -428,7 +567,25 @@ static enum MHD_Result final_call(RequestCtx *ctx, struct MHD_Connection *conn, 
         .connection = conn,
     };
     FpHttpResponse resp = {.status = MHD_HTTP_OK};
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    ConnInfo *info = ci ? ci->socket_context : NULL;
+    if (info) {
+        g_mutex_lock(&s->conn_lock);
+        info->in_handler = TRUE;
+        g_mutex_unlock(&s->conn_lock);
+    }
     ctx->route->handler(&req, &resp, s->user_data);
+    if (info) {
+        g_mutex_lock(&s->conn_lock);
+        info->in_handler = FALSE;
+        g_mutex_unlock(&s->conn_lock);
+    }
+    /* The reply is built: the body is no longer needed, so its memory and
+     * its share of the budget return now, not when the reply is sent. */
+    g_clear_pointer(&ctx->body, g_free);
+    ctx->body_len = ctx->body_cap = 0;
+    body_release(ctx);
     ctx->answered = TRUE;
     return queue_response(conn, &resp, FALSE);
 }
@@ -479,14 +636,333 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    FpHttpServer *s = cls;
     RequestCtx *ctx = *con_cls;
     if (ctx != NULL) {
+        /* A request MHD saw but never handed to us: it answered it itself
+         * (bad request line, URI or headers over the connection memory). */
+        if (!ctx->started && (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ||
+                              toe == MHD_REQUEST_TERMINATED_WITH_ERROR)) {
+            count_reject(s, FP_HTTP_REJECT_MALFORMED);
+        }
         ctx_free(ctx);
         *con_cls = NULL;
     }
+    /* The next request's deadline runs from now. */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    ConnInfo *info = ci ? ci->socket_context : NULL;
+    if (info) {
+        g_mutex_lock(&s->conn_lock);
+        info->milestone_us = g_get_monotonic_time();
+        g_mutex_unlock(&s->conn_lock);
+    }
+}
+
+/* ---- TLS credentials -------------------------------------------------------------------- */
+
+static void creds_free(TlsCreds *c)
+{
+    gnutls_certificate_free_credentials(c->cred);
+    g_free(c);
+}
+
+/* Expiry of the first certificate of @pem (Unix time), 0 when unknown. */
+static gint64 pem_not_after(const char *pem)
+{
+    gnutls_x509_crt_t crt;
+    if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS) {
+        return 0;
+    }
+    gnutls_datum_t d = {(unsigned char *)pem, (unsigned)strlen(pem)};
+    gint64 t = 0;
+    if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) == GNUTLS_E_SUCCESS) {
+        time_t exp = gnutls_x509_crt_get_expiration_time(crt);
+        t = exp == (time_t)-1 ? 0 : (gint64)exp;
+    }
+    gnutls_x509_crt_deinit(crt);
+    return t;
+}
+
+/* Build credentials from PEM text; NULL with @error naming what is wrong. */
+static TlsCreds *creds_new(const char *cert_pem, const char *key_pem, const char *ca_pem,
+                           GError **error)
+{
+    TlsCreds *c = g_new0(TlsCreds, 1);
+    int rc = gnutls_certificate_allocate_credentials(&c->cred);
+    if (rc != GNUTLS_E_SUCCESS) {
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START, "TLS: %s", gnutls_strerror(rc));
+        g_free(c);
+        return NULL;
+    }
+    gnutls_datum_t cert = {(unsigned char *)cert_pem, (unsigned)strlen(cert_pem)};
+    gnutls_datum_t key = {(unsigned char *)key_pem, (unsigned)strlen(key_pem)};
+    /* Checks that the key belongs to the certificate, too. */
+    rc = gnutls_certificate_set_x509_key_mem(c->cred, &cert, &key, GNUTLS_X509_FMT_PEM);
+    if (rc < 0) {
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START,
+                    "TLS certificate and key do not load: %s", gnutls_strerror(rc));
+        creds_free(c);
+        return NULL;
+    }
+    if (ca_pem) {
+        gnutls_datum_t ca = {(unsigned char *)ca_pem, (unsigned)strlen(ca_pem)};
+        rc = gnutls_certificate_set_x509_trust_mem(c->cred, &ca, GNUTLS_X509_FMT_PEM);
+        if (rc <= 0) {
+            g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START,
+                        "client CA holds no usable certificate: %s",
+                        rc < 0 ? gnutls_strerror(rc) : "none found");
+            creds_free(c);
+            return NULL;
+        }
+    }
+    c->not_after = pem_not_after(cert_pem);
+    return c;
+}
+
+static void file_sig(const char *path, FileSig *sig)
+{
+    struct stat st;
+    memset(sig, 0, sizeof *sig);
+    if (path && stat(path, &st) == 0) {
+        sig->exists = TRUE;
+        sig->dev = st.st_dev;
+        sig->ino = st.st_ino;
+        sig->size = st.st_size;
+        sig->mtime = st.st_mtim;
+        sig->ctime = st.st_ctim;
+    }
+}
+
+static gboolean sigs_equal(const FileSig *a, const FileSig *b)
+{
+    for (int i = 0; i < 3; i++) {
+        if (a[i].exists != b[i].exists || a[i].dev != b[i].dev || a[i].ino != b[i].ino ||
+            a[i].size != b[i].size || a[i].mtime.tv_sec != b[i].mtime.tv_sec ||
+            a[i].mtime.tv_nsec != b[i].mtime.tv_nsec || a[i].ctime.tv_sec != b[i].ctime.tv_sec ||
+            a[i].ctime.tv_nsec != b[i].ctime.tv_nsec) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean read_pem(const char *path, const char *what, char **out, GError **error);
+
+/* Read the three files and build credentials; the signatures are taken
+ * before reading, so a change while reading is seen at the next check. */
+static TlsCreds *load_tls_files(FpHttpServer *s, FileSig *sigs, GError **error)
+{
+    for (int i = 0; i < 3; i++) {
+        file_sig(s->tls_paths[i], &sigs[i]);
+    }
+    g_autofree char *cert = NULL;
+    g_autofree char *key = NULL;
+    g_autofree char *ca = NULL;
+    if (!read_pem(s->tls_paths[0], "TLS certificate", &cert, error) ||
+        !read_pem(s->tls_paths[1], "TLS key", &key, error) ||
+        (s->tls_paths[2] && !read_pem(s->tls_paths[2], "client CA", &ca, error))) {
+        if (key) {
+            explicit_bzero(key, strlen(key));
+        }
+        return NULL;
+    }
+    TlsCreds *c = creds_new(cert, key, ca, error);
+    explicit_bzero(key, strlen(key));
+    return c;
+}
+
+/* Install @c as the current set (tls_lock held). */
+static void install_creds_locked(FpHttpServer *s, TlsCreds *c)
+{
+    TlsCreds *old = s->creds;
+    s->creds = c;
+    if (old) {
+        old->idle_since_us = old->refs == 0 ? g_get_monotonic_time() : 0;
+        g_ptr_array_add(s->retired, old);
+    }
+}
+
+/* Reload when the files changed since the loaded set (or when @force). */
+static gboolean tls_check(FpHttpServer *s, gboolean force, GError **error)
+{
+    FileSig now[3];
+    for (int i = 0; i < 3; i++) {
+        file_sig(s->tls_paths[i], &now[i]);
+    }
+    g_mutex_lock(&s->tls_lock);
+    gboolean unchanged = sigs_equal(now, s->tls_loaded);
+    gboolean known_bad = sigs_equal(now, s->tls_failed);
+    g_mutex_unlock(&s->tls_lock);
+    if (!force && (unchanged || known_bad)) {
+        return TRUE;
+    }
+    FileSig sigs[3];
+    g_autoptr(GError) local = NULL;
+    TlsCreds *c = load_tls_files(s, sigs, &local);
+    g_mutex_lock(&s->tls_lock);
+    if (c) {
+        install_creds_locked(s, c);
+        memcpy(s->tls_loaded, sigs, sizeof sigs);
+    } else {
+        memcpy(s->tls_failed, sigs, sizeof sigs);
+    }
+    g_mutex_unlock(&s->tls_lock);
+    if (!c) {
+        atomic_fetch_add(&s->tls_reload_errors, 1);
+        g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+              "TLS files changed but do not load, keeping the previous certificate: %s",
+              local->message);
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    atomic_fetch_add(&s->tls_reloads, 1);
+    g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+          "TLS certificate%s reloaded from %s; new connections use it",
+          s->tls_paths[2] ? " and client CA" : "", s->tls_paths[0]);
+    return TRUE;
+}
+
+gboolean fp_http_server_reload_tls(FpHttpServer *server, GError **error)
+{
+    g_return_val_if_fail(server != NULL, FALSE);
+    if (!server->tls_paths[0]) {
+        return TRUE;
+    }
+    return tls_check(server, TRUE, error);
+}
+
+/* Free replaced credential sets that nobody has used for TLS_RETIRE_US. */
+static void tls_sweep(FpHttpServer *s, gint64 now)
+{
+    g_mutex_lock(&s->tls_lock);
+    for (guint i = 0; i < s->retired->len;) {
+        TlsCreds *c = g_ptr_array_index(s->retired, i);
+        if (c->refs == 0 && c->idle_since_us && now - c->idle_since_us >= TLS_RETIRE_US) {
+            g_ptr_array_remove_index_fast(s->retired, i);
+            creds_free(c);
+        } else {
+            i++;
+        }
+    }
+    g_mutex_unlock(&s->tls_lock);
+}
+
+static void creds_unref(FpHttpServer *s, TlsCreds *c)
+{
+    g_mutex_lock(&s->tls_lock);
+    if (--c->refs == 0 && c != s->creds) {
+        c->idle_since_us = g_get_monotonic_time();
+    }
+    g_mutex_unlock(&s->tls_lock);
+}
+
+/* ---- connections and the watchdog ---------------------------------------------------------- */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    FpHttpServer *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        ConnInfo *info = g_new0(ConnInfo, 1);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        info->fd = ci ? ci->connect_fd : MHD_INVALID_SOCKET;
+        info->milestone_us = g_get_monotonic_time();
+        if (s->tls_paths[0]) {
+            /* Give the session the current credentials (before its
+             * handshake, which runs on this connection's first read). */
+            const union MHD_ConnectionInfo *ti =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+            g_mutex_lock(&s->tls_lock);
+            if (ti && ti->tls_session && s->creds &&
+                gnutls_credentials_set((gnutls_session_t)ti->tls_session, GNUTLS_CRD_CERTIFICATE,
+                                       s->creds->cred) == GNUTLS_E_SUCCESS) {
+                info->creds = s->creds;
+                info->creds->refs++;
+                info->creds->idle_since_us = 0;
+            }
+            g_mutex_unlock(&s->tls_lock);
+        }
+        g_mutex_lock(&s->conn_lock);
+        g_hash_table_add(s->conns, info);
+        guint open = g_hash_table_size(s->conns);
+        g_mutex_unlock(&s->conn_lock);
+        atomic_fetch_add(&s->connections, 1);
+        if (open >= s->connection_limit) {
+            count_reject(s, FP_HTTP_REJECT_CONNECTION_LIMIT);
+        }
+        *socket_context = info;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        ConnInfo *info = *socket_context;
+        if (!info) {
+            return;
+        }
+        g_mutex_lock(&s->conn_lock);
+        g_hash_table_remove(s->conns, info);
+        g_mutex_unlock(&s->conn_lock);
+        if (info->creds) {
+            creds_unref(s, info->creds);
+        }
+        g_free(info);
+        *socket_context = NULL;
+    }
+}
+
+/* Shut down connections past their request deadline.  MHD still owns the
+ * descriptors: they are only shut down (MHD sees the end of the stream and
+ * closes them), under conn_lock, and MHD removes a connection from the set
+ * (NOTIFY_CLOSED) before it closes its descriptor. */
+static void cut_late_connections(FpHttpServer *s, gint64 now)
+{
+    guint cut = 0;
+    g_mutex_lock(&s->conn_lock);
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, s->conns);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        ConnInfo *info = key;
+        if (!info->cut && !info->in_handler && info->fd != MHD_INVALID_SOCKET &&
+            now - info->milestone_us > s->deadline_us) {
+            shutdown(info->fd, SHUT_RDWR);
+            info->cut = TRUE;
+            cut++;
+        }
+    }
+    g_mutex_unlock(&s->conn_lock);
+    if (cut) {
+        atomic_fetch_add(&s->rejected[FP_HTTP_REJECT_TIMEOUT], cut);
+    }
+}
+
+static gpointer watchdog_main(gpointer data)
+{
+    FpHttpServer *s = data;
+    gint64 next_tls = g_get_monotonic_time() + TLS_CHECK_US;
+    g_mutex_lock(&s->wd_lock);
+    while (!s->wd_stop) {
+        gint64 wake = g_get_monotonic_time() + WATCHDOG_PERIOD_US;
+        while (!s->wd_stop && g_cond_wait_until(&s->wd_cond, &s->wd_lock, wake)) {
+        }
+        if (s->wd_stop) {
+            break;
+        }
+        g_mutex_unlock(&s->wd_lock);
+        gint64 now = g_get_monotonic_time();
+        cut_late_connections(s, now);
+        if (s->tls_paths[0] && now >= next_tls) {
+            next_tls = now + TLS_CHECK_US;
+            tls_check(s, FALSE, NULL);
+            tls_sweep(s, now);
+        }
+        g_mutex_lock(&s->wd_lock);
+    }
+    g_mutex_unlock(&s->wd_lock);
+    return NULL;
 }
 
 /* MHD's error log to g_log, at most LOG_BURST lines per second. */
+G_GNUC_PRINTF(2, 0)
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     FpHttpServer *s = cls;
@@ -633,16 +1109,18 @@ static char *normalise_prefix(const char *prefix)
 static gboolean read_pem(const char *path, const char *what, char **out, GError **error)
 {
     g_autoptr(GError) local = NULL;
-    gsize len = 0;
-    if (!g_file_get_contents(path, out, &len, &local)) {
+    size_t len = 0;
+    *out = fp_read_file_capped(path, TLS_FILE_MAX, &len, &local);
+    if (*out == NULL) {
         g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START, "cannot read %s: %s", what,
                     local->message);
         return FALSE;
     }
-    if (len == 0 || len > TLS_FILE_MAX || memchr(*out, '\0', len) != NULL) {
+    if (len == 0 || memchr(*out, '\0', len) != NULL) {
+        explicit_bzero(*out, len);
+        g_clear_pointer(out, g_free);
         g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START, "%s %s is not a PEM file", what,
                     path);
-        g_clear_pointer(out, g_free);
         return FALSE;
     }
     return TRUE;
@@ -662,6 +1140,24 @@ static void server_free(FpHttpServer *s)
     g_free(s->tls_key_pem);
     g_free(s->tls_cert_pem);
     g_free(s->client_ca_pem);
+    for (int i = 0; i < 3; i++) {
+        g_free(s->tls_paths[i]);
+    }
+    if (s->creds) {
+        creds_free(s->creds);
+    }
+    if (s->retired) {
+        /* Every connection is closed by now. */
+        g_ptr_array_set_free_func(s->retired, (GDestroyNotify)creds_free);
+        g_ptr_array_unref(s->retired);
+    }
+    if (s->conns) {
+        g_hash_table_unref(s->conns);
+    }
+    g_mutex_clear(&s->tls_lock);
+    g_mutex_clear(&s->conn_lock);
+    g_mutex_clear(&s->wd_lock);
+    g_cond_clear(&s->wd_cond);
     g_mutex_clear(&s->lock);
     g_free(s);
 }
@@ -695,12 +1191,21 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
 
     FpHttpServer *s = g_new0(FpHttpServer, 1);
     g_mutex_init(&s->lock);
+    g_mutex_init(&s->conn_lock);
+    g_mutex_init(&s->tls_lock);
+    g_mutex_init(&s->wd_lock);
+    g_cond_init(&s->wd_cond);
+    s->conns = g_hash_table_new(NULL, NULL);
+    s->retired = g_ptr_array_new();
     s->quiesced_fd = MHD_INVALID_SOCKET;
     s->user_data = user_data;
     s->prefix = normalise_prefix(cfg->prefix);
     s->prefix_len = strlen(s->prefix);
     s->max_body =
         cfg->max_body_bytes ? MIN(cfg->max_body_bytes, (size_t)G_MAXSIZE / 4) : DEFAULT_MAX_BODY;
+    s->max_total_body = cfg->max_total_body_bytes ? cfg->max_total_body_bytes : 2 * s->max_body;
+    /* One body of the largest size must always fit. */
+    s->max_total_body = MAX(s->max_total_body, s->max_body + 1);
     s->routes = g_new0(Route, n_routes ? n_routes : 1);
     s->n_routes = n_routes;
     for (guint i = 0; i < n_routes; i++) {
@@ -723,9 +1228,16 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
     guint n_opts = 0;
     if (cfg->tls_cert) {
         flags |= MHD_USE_TLS;
+        s->tls_paths[0] = g_strdup(cfg->tls_cert);
+        s->tls_paths[1] = g_strdup(cfg->tls_key);
+        s->tls_paths[2] = g_strdup(cfg->client_ca);
+        for (int i = 0; i < 3; i++) {
+            file_sig(s->tls_paths[i], &s->tls_loaded[i]);
+        }
         if (!read_pem(cfg->tls_cert, "TLS certificate", &s->tls_cert_pem, error) ||
             !read_pem(cfg->tls_key, "TLS key", &s->tls_key_pem, error) ||
-            (cfg->client_ca && !read_pem(cfg->client_ca, "client CA", &s->client_ca_pem, error))) {
+            (cfg->client_ca && !read_pem(cfg->client_ca, "client CA", &s->client_ca_pem, error)) ||
+            !(s->creds = creds_new(s->tls_cert_pem, s->tls_key_pem, s->client_ca_pem, error))) {
             server_free(s);
             return NULL;
         }
@@ -745,8 +1257,11 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
     opts[n_opts] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     unsigned int timeout =
         cfg->connection_timeout_s ? cfg->connection_timeout_s : DEFAULT_TIMEOUT_S;
+    s->deadline_us = (gint64)timeout * G_USEC_PER_SEC;
+    timeout += MHD_TIMEOUT_SLACK_S; /* the watchdog cuts first, and counts it */
     unsigned int limit = cfg->connection_limit ? cfg->connection_limit : DEFAULT_CONNECTION_LIMIT;
     limit = MAX(limit, threads); /* MHD splits the limit over the pool threads */
+    s->connection_limit = limit;
 
     /* The logger goes first so that MHD reports option errors through it. */
     s->daemon = MHD_start_daemon(
@@ -754,7 +1269,8 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
         MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (s->daemon == NULL) {
         g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START,
                     "cannot start the HTTP server on %s (address in use, or bad TLS files; "
@@ -765,6 +1281,7 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : 0;
+    s->watchdog = g_thread_new("fp-http-watchdog", watchdog_main, s);
     return s;
 }
 
@@ -801,11 +1318,36 @@ void fp_http_server_stop(FpHttpServer *server, guint grace_ms)
     while (g_atomic_int_get(&server->active) > 0 && g_get_monotonic_time() < deadline) {
         g_usleep(2000);
     }
+    g_mutex_lock(&server->wd_lock);
+    server->wd_stop = TRUE;
+    g_cond_signal(&server->wd_cond);
+    g_mutex_unlock(&server->wd_lock);
+    g_thread_join(server->watchdog);
     MHD_stop_daemon(server->daemon);
     if (server->quiesced_fd != MHD_INVALID_SOCKET) {
         close(server->quiesced_fd);
     }
     server_free(server);
+}
+
+void fp_http_server_stats(FpHttpServer *server, FpHttpStats *out)
+{
+    g_return_if_fail(server != NULL && out != NULL);
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < FP_HTTP_REJECT_N; i++) {
+        out->rejected[i] = atomic_load(&server->rejected[i]);
+    }
+    out->connections = atomic_load(&server->connections);
+    g_mutex_lock(&server->conn_lock);
+    out->open_connections = g_hash_table_size(server->conns);
+    g_mutex_unlock(&server->conn_lock);
+    out->connection_limit = server->connection_limit;
+    out->body_bytes = atomic_load(&server->body_bytes);
+    out->tls_reloads = atomic_load(&server->tls_reloads);
+    out->tls_reload_errors = atomic_load(&server->tls_reload_errors);
+    g_mutex_lock(&server->tls_lock);
+    out->tls_not_after = server->creds ? server->creds->not_after : 0;
+    g_mutex_unlock(&server->tls_lock);
 }
 
 guint fp_http_server_active(FpHttpServer *server)

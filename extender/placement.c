@@ -3,6 +3,8 @@
  */
 #include "extender/placement.h"
 
+#include "cache/node_facts.h"
+
 #include <string.h>
 
 void fp_placement_free(FpPlacement *p)
@@ -71,6 +73,22 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
         index[m++] = i;
     }
 
+    /* Facts come from the (policy, node) cache: view nodes, and the Nodes
+     * of full-Node requests, which extender/protocol.c reuses while their
+     * bytes do not change. */
+    g_autofree FpNodeFacts *facts = NULL;
+    if (m > 0) {
+        facts = g_new(FpNodeFacts, m);
+        g_autofree const FpNode **nodes = g_new(const FpNode *, m);
+        for (guint k = 0; k < m; k++) {
+            nodes[k] = cands[k].node;
+        }
+        fp_node_facts_cached(policy, nodes, m, facts, 2 * (fp_view_node_count(view) + m) + 1024);
+        for (guint k = 0; k < m; k++) {
+            cands[k].facts = cands[k].node ? &facts[k] : NULL;
+        }
+    }
+
     FpEvalContext ctx = {.policy = policy, .demand = p->demand};
     GHashTable *owner_pools = NULL;
     if (p->demand->resource) {
@@ -83,9 +101,13 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
             if (!cands[k].node) {
                 continue;
             }
-            FpNodeFacts facts;
-            fp_node_facts(policy, cands[k].node, &facts);
-            const char *pool = facts.pool && *facts.pool ? facts.pool : cands[k].name;
+            FpNodeFacts own;
+            const FpNodeFacts *nf = cands[k].facts;
+            if (!nf) {
+                fp_node_facts(policy, cands[k].node, &own);
+                nf = &own;
+            }
+            const char *pool = nf->pool && *nf->pool ? nf->pool : cands[k].name;
             cands[k].workload_replicas_in_pool =
                 GPOINTER_TO_UINT(g_hash_table_lookup(owner_pools, pool));
         }

@@ -30,7 +30,12 @@ json_t *fp_protocol_parse_json(const char *body, size_t len, GError **error)
 {
     json_error_t jerr;
     json_t *root = json_loadb(body, len, 0, &jerr);
-    if (!root) {
+    if (!root && json_error_code(&jerr) == json_error_stack_overflow) {
+        /* A bound, not a syntax error: say which one. */
+        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_LIMIT,
+                    "JSON nested deeper than %d levels (line %d, column %d)", JSON_PARSER_MAX_DEPTH,
+                    jerr.line, jerr.column);
+    } else if (!root) {
         g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_JSON,
                     "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
     }
@@ -43,9 +48,11 @@ void fp_extender_args_free(FpExtenderArgs *args)
         return;
     }
     g_clear_pointer(&args->pod, fp_pod_unref);
-    g_free(args->node_names); /* strings are borrowed from root */
+    g_free(args->node_names); /* strings are borrowed from root or names_arena */
     g_clear_pointer(&args->nodes, g_ptr_array_unref);
     json_decref(args->root);
+    g_free(args->item_spans);
+    g_free(args->names_arena);
     g_free(args);
 }
 
@@ -118,12 +125,9 @@ static gboolean parse_nodes(FpExtenderArgs *args, json_t *nodes, GError **error)
     return TRUE;
 }
 
-FpExtenderArgs *fp_extender_args_parse(const char *body, size_t len, GError **error)
+/* The DOM decoder: @root (owned) is the parsed body. */
+static FpExtenderArgs *args_from_dom(json_t *root, GError **error)
 {
-    json_t *root = fp_protocol_parse_json(body, len, error);
-    if (!root) {
-        return NULL;
-    }
     g_autoptr(FpExtenderArgs) args = g_new0(FpExtenderArgs, 1);
     args->root = root;
     if (!json_is_object(root)) {
@@ -170,6 +174,354 @@ FpExtenderArgs *fp_extender_args_parse(const char *body, size_t len, GError **er
     return g_steal_pointer(&args);
 }
 
+/* ---- the scanner decoder (same answers and errors as args_from_dom) ---- */
+
+typedef struct {
+    FpExtenderArgs *args;
+    const char *body;
+    guint first_bad; /* index of the first element that is not a string */
+    bool bad;
+    char *at; /* next free byte of the arena */
+} NamesWalk;
+
+static gboolean check_name(FpSpan elem, guint index, void *data)
+{
+    NamesWalk *w = data;
+    if (!w->bad && w->body[elem.off] != '"') {
+        w->bad = true;
+        w->first_bad = index;
+    }
+    return TRUE;
+}
+
+static gboolean take_name(FpSpan elem, guint index, void *data)
+{
+    NamesWalk *w = data;
+    size_t n = fp_nodescan_string(w->body, elem, w->at);
+    w->at[n] = '\0';
+    w->args->node_names[index] = w->at;
+    w->at += n + 1;
+    return TRUE;
+}
+
+static gboolean scan_node_names(FpExtenderArgs *args, const char *body, FpSpan span, GError **error)
+{
+    NamesWalk w = {.args = args, .body = body};
+    guint n = fp_nodescan_array_foreach(body, span, check_name, &w);
+    if (n > FP_PROTOCOL_MAX_NODES) {
+        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_LIMIT,
+                    "NodeNames: %u names, more than the limit of %d", n, FP_PROTOCOL_MAX_NODES);
+        return FALSE;
+    }
+    if (w.bad) {
+        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE,
+                    "NodeNames[%u]: expected a string", w.first_bad);
+        return FALSE;
+    }
+    /* Decoded names are never longer than their tokens: one arena. */
+    args->names_arena = g_malloc(span.len + 1);
+    args->node_names = g_new0(char *, n + 1);
+    w.at = args->names_arena;
+    fp_nodescan_array_foreach(body, span, take_name, &w);
+    args->n_names = n;
+    return TRUE;
+}
+
+/* ---- decoded Nodes of full-Node requests ----------------------------------------------
+ *
+ * kube-scheduler sends the same Node objects request after request.  A Node
+ * decodes (cache/kobj.c) to a value that depends only on the bytes of the
+ * members the scanner records, so the decoded FpNode is kept under exactly
+ * those bytes (with their structure) as key: same bytes, same node.  Keys are
+ * compared in full; the hash only finds them.  Bounded: past 2 x the largest
+ * request + 1024 entries the cache starts over (nodes whose status changed
+ * leave stale entries until then).  Read lock for the lookups of a request,
+ * write lock to insert its misses.
+ */
+typedef struct {
+    guint64 hash;
+    char *key;
+    size_t key_len;
+    FpNode *node; /* ref */
+} NodeEntry;
+
+static GRWLock node_cache_lock; /* static storage: needs no init */
+static GHashTable *node_cache;  /* &entry->hash -> NodeEntry* */
+
+static void node_entry_free(gpointer p)
+{
+    NodeEntry *e = p;
+    fp_node_unref(e->node);
+    g_free(e->key);
+    g_free(e);
+}
+
+static void key_span(GByteArray *k, const char *body, FpSpan span, guint8 tag)
+{
+    guint64 len = span.len;
+    g_byte_array_append(k, &tag, 1);
+    g_byte_array_append(k, (const guint8 *)&len, sizeof len);
+    if (span.len) {
+        g_byte_array_append(k, (const guint8 *)body + span.off, (guint)span.len);
+    }
+}
+
+/* The key of one item: everything fp_nodescan_node_json reads, with its
+ * structure. */
+static void node_key(GByteArray *k, const char *body, const FpScanNode *nd)
+{
+    g_byte_array_set_size(k, 0);
+    if (!nd->is_object) {
+        key_span(k, body, nd->item, 'I');
+        return;
+    }
+    const FpSpan parts[3] = {nd->metadata, nd->spec, nd->status};
+    const FpSpan subs[3][3] = {{nd->name, nd->labels, nd->resource_version},
+                               {nd->unschedulable, nd->taints, {0, 0}},
+                               {nd->allocatable, nd->conditions, {0, 0}}};
+    for (int p = 0; p < 3; p++) {
+        if (parts[p].len && body[parts[p].off] == '{') {
+            guint8 tag = 'O';
+            g_byte_array_append(k, &tag, 1);
+            for (int q = 0; q < 3; q++) {
+                key_span(k, body, subs[p][q], 's');
+            }
+        } else {
+            key_span(k, body, parts[p], 'V');
+        }
+    }
+}
+
+static guint64 key_hash(const guint8 *p, size_t n)
+{
+    guint64 h = 0x243F6A8885A308D3ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        guint64 w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) {
+        h = (h ^ p[i]) * 0x100000001B3ULL;
+    }
+    return h ^ (h >> 32);
+}
+
+/* out[i] = a reference on the cached node of item i, else NULL and i is
+ * listed in @miss (in order).  Returns the number of misses. */
+static guint node_cache_lookup(const char *body, const FpScanNode *tab, guint n, FpNode **out,
+                               guint *miss)
+{
+    guint n_miss = 0;
+    GByteArray *k = g_byte_array_new();
+    g_rw_lock_reader_lock(&node_cache_lock);
+    for (guint i = 0; i < n; i++) {
+        out[i] = NULL;
+        if (node_cache) {
+            node_key(k, body, &tab[i]);
+            guint64 h = key_hash(k->data, k->len);
+            const NodeEntry *e = g_hash_table_lookup(node_cache, &h);
+            if (e && e->key_len == k->len && memcmp(e->key, k->data, k->len) == 0) {
+                out[i] = fp_node_ref(e->node);
+                continue;
+            }
+        }
+        miss[n_miss++] = i;
+    }
+    g_rw_lock_reader_unlock(&node_cache_lock);
+    g_byte_array_unref(k);
+    return n_miss;
+}
+
+static void node_cache_insert(const char *body, const FpScanNode *tab, guint n,
+                              FpNode *const *nodes, const guint *miss, guint n_miss)
+{
+    if (n_miss == 0) {
+        return;
+    }
+    GByteArray *k = g_byte_array_new();
+    g_rw_lock_writer_lock(&node_cache_lock);
+    if (!node_cache) {
+        node_cache = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, node_entry_free);
+    }
+    guint cap = 2 * n + 1024;
+    if (g_hash_table_size(node_cache) + n_miss > cap) {
+        g_hash_table_remove_all(node_cache);
+    }
+    for (guint j = 0; j < n_miss && g_hash_table_size(node_cache) < cap; j++) {
+        guint i = miss[j];
+        node_key(k, body, &tab[i]);
+        NodeEntry *e = g_new(NodeEntry, 1);
+        e->hash = key_hash(k->data, k->len);
+        e->key_len = k->len;
+        e->key = g_memdup2(k->data, k->len);
+        e->node = fp_node_ref(nodes[i]);
+        g_hash_table_replace(node_cache, &e->hash, e);
+    }
+    g_rw_lock_writer_unlock(&node_cache_lock);
+    g_byte_array_unref(k);
+}
+
+static gboolean scan_nodes(FpExtenderArgs *args, const char *body, const FpArgsScan *scan,
+                           GError **error)
+{
+    if (body[scan->nodes.off] != '{') {
+        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE,
+                    "Nodes: expected a NodeList object or null");
+        return FALSE;
+    }
+    if (scan->items.len && !scan->items_is_array && body[scan->items.off] != 'n') {
+        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE,
+                    "Nodes.items: expected an array");
+        return FALSE;
+    }
+    guint n = scan->items_is_array ? scan->n_nodes : 0;
+    if (n > FP_PROTOCOL_MAX_NODES || scan->truncated) {
+        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_LIMIT,
+                    "Nodes.items: %u nodes, more than the limit of %d", n, FP_PROTOCOL_MAX_NODES);
+        return FALSE;
+    }
+    args->nodes = g_ptr_array_new_full(n, (GDestroyNotify)fp_node_unref);
+    args->item_spans = g_new(FpSpan, n ? n : 1);
+    g_ptr_array_set_size(args->nodes, (gint)n);
+    g_autofree guint *miss = g_new(guint, n ? n : 1);
+    guint n_miss = node_cache_lookup(body, scan->node_tab, n, (FpNode **)args->nodes->pdata, miss);
+    for (guint k = 0; k < n_miss; k++) {
+        guint i = miss[k];
+        g_autoptr(GError) local = NULL;
+        json_t *obj = fp_nodescan_node_json(body, &scan->node_tab[i]);
+        FpNode *node = fp_node_from_json(obj, &local);
+        json_decref(obj);
+        if (!node) {
+            /* the first failing item: cached nodes all decoded */
+            g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE, "Nodes.items[%u]: %s", i,
+                        local->message);
+            return FALSE;
+        }
+        args->nodes->pdata[i] = node;
+    }
+    node_cache_insert(body, scan->node_tab, n, (FpNode **)args->nodes->pdata, miss, n_miss);
+    for (guint i = 0; i < n; i++) {
+        args->item_spans[i] = scan->node_tab[i].item;
+    }
+    return TRUE;
+}
+
+static FpExtenderArgs *args_from_scan(const char *body, const FpArgsScan *scan, GError **error)
+{
+    g_autoptr(FpExtenderArgs) args = g_new0(FpExtenderArgs, 1);
+    args->body = body;
+    if (!scan->root_is_object) {
+        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE,
+                    "ExtenderArgs: expected a JSON object");
+        return NULL;
+    }
+    if (scan->pod.len == 0 || body[scan->pod.off] == 'n') {
+        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE, "ExtenderArgs: missing Pod");
+        return NULL;
+    }
+    if (body[scan->pod.off] != '{') {
+        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE,
+                    "Pod: expected a Pod object");
+        return NULL;
+    }
+    g_autoptr(GError) local = NULL;
+    json_t *pod = fp_nodescan_value(body, scan->pod);
+    args->pod = fp_pod_from_json(pod, FP_POD_FULL, &local);
+    json_decref(pod);
+    if (!args->pod) {
+        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE, "Pod: %s", local->message);
+        return NULL;
+    }
+    if (scan->node_names.len && body[scan->node_names.off] != 'n') {
+        if (body[scan->node_names.off] != '[') {
+            g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE,
+                        "NodeNames: expected an array of strings or null");
+            return NULL;
+        }
+        if (!scan_node_names(args, body, scan->node_names, error)) {
+            return NULL;
+        }
+    } else if (scan->nodes.len && body[scan->nodes.off] != 'n') {
+        if (!scan_nodes(args, body, scan, error)) {
+            return NULL;
+        }
+    } else {
+        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE,
+                    "ExtenderArgs: neither NodeNames nor Nodes is set");
+        return NULL;
+    }
+    return g_steal_pointer(&args);
+}
+
+/* Whether two candidates share a name: an open-addressing set of indexes. */
+static bool names_unique(const FpExtenderArgs *args)
+{
+    guint n = fp_extender_args_count(args);
+    if (n < 2) {
+        return true;
+    }
+    guint cap = 1;
+    while (cap < 2 * n) {
+        cap <<= 1;
+    }
+    g_autofree guint *slots = g_new(guint, cap);
+    memset(slots, 0xff, cap * sizeof *slots);
+    for (guint i = 0; i < n; i++) {
+        const char *name = fp_extender_args_name(args, i);
+        guint h = g_str_hash(name) & (cap - 1);
+        while (slots[h] != G_MAXUINT) {
+            if (strcmp(fp_extender_args_name(args, slots[h]), name) == 0) {
+                return false;
+            }
+            h = (h + 1) & (cap - 1);
+        }
+        slots[h] = i;
+    }
+    return true;
+}
+
+FpExtenderArgs *fp_extender_args_parse_dom(const char *body, size_t len, GError **error)
+{
+    json_t *root = fp_protocol_parse_json(body, len, error);
+    FpExtenderArgs *args = root ? args_from_dom(root, error) : NULL;
+    if (args) {
+        args->body = body;
+        args->unique_names = names_unique(args);
+    }
+    return args;
+}
+
+FpExtenderArgs *fp_extender_args_parse(const char *body, size_t len, GError **error)
+{
+    FpArgsScan scan;
+    FpExtenderArgs *args;
+    if (fp_nodescan_args(body, len, FP_PROTOCOL_MAX_NODES, &scan)) {
+        args = args_from_scan(body, &scan, error);
+        fp_args_scan_clear(&scan);
+    } else {
+        /* Not JSON by jansson's rules: jansson says why (line, column).
+         * Should jansson accept it after all, its DOM decides. */
+        json_t *root = fp_protocol_parse_json(body, len, error);
+        if (!root) {
+            return NULL;
+        }
+        static gsize warned = 0;
+        if (g_once_init_enter(&warned)) {
+            g_warning("request body scanner rejected a body that jansson accepts; "
+                      "decoding with jansson");
+            g_once_init_leave(&warned, 1);
+        }
+        args = args_from_dom(root, error);
+    }
+    if (args) {
+        args->body = body;
+        args->unique_names = names_unique(args);
+    }
+    return args;
+}
+
 /* Error texts reach kube-scheduler, whose older versions pass them to a
  * printf-style formatter: keep '%' out. */
 static json_t *error_string(const char *text)
@@ -206,8 +558,101 @@ static char *dump(json_t *v, size_t *len)
     return copy;
 }
 
-char *fp_encode_filter_result(const FpExtenderArgs *args, const FpVerdict *verdicts,
-                              const char *error_text, size_t *len)
+/* A JSON string as jansson's dump_string writes it with JSON_COMPACT:
+ * '"' and '\\' escaped, control characters as \b \f \n \r \t or \u00XX,
+ * everything else (UTF-8 included) as is. */
+static void put_string(GString *s, const char *str)
+{
+    g_string_append_c(s, '"');
+    const char *run = str;
+    for (const char *p = str;; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c != 0 && c != '"' && c != '\\' && c >= 0x20) {
+            continue;
+        }
+        g_string_append_len(s, run, p - run);
+        if (c == 0) {
+            break;
+        }
+        switch (c) {
+        case '"':
+            g_string_append(s, "\\\"");
+            break;
+        case '\\':
+            g_string_append(s, "\\\\");
+            break;
+        case '\b':
+            g_string_append(s, "\\b");
+            break;
+        case '\f':
+            g_string_append(s, "\\f");
+            break;
+        case '\n':
+            g_string_append(s, "\\n");
+            break;
+        case '\r':
+            g_string_append(s, "\\r");
+            break;
+        case '\t':
+            g_string_append(s, "\\t");
+            break;
+        default:
+            g_string_append_printf(s, "\\u%04X", c);
+            break;
+        }
+        run = p + 1;
+    }
+    g_string_append_c(s, '"');
+}
+
+static const char *verdict_reason(const FpVerdict *v)
+{
+    return v->reason ? v->reason : "rejected by flexplace";
+}
+
+/* Error text for the reply, '%' spelled out (see error_string). */
+static char *error_text_clean(const char *text)
+{
+    json_t *v = error_string(text);
+    char *out = g_strdup(json_string_value(v));
+    json_decref(v);
+    return out;
+}
+
+static char *finish(GString *s, size_t *len)
+{
+    if (len) {
+        *len = s->len;
+    }
+    return g_string_free(s, FALSE);
+}
+
+/* The failure maps of a filter result: @unresolvable selects which. */
+static void put_failed(GString *s, const FpExtenderArgs *args, const FpVerdict *verdicts,
+                       const char *error_text, bool unresolvable)
+{
+    g_string_append_c(s, '{');
+    bool first = true;
+    guint n = fp_extender_args_count(args);
+    for (guint i = 0; !error_text && i < n; i++) {
+        if (verdicts[i].pass || verdicts[i].unresolvable != unresolvable) {
+            continue;
+        }
+        if (!first) {
+            g_string_append_c(s, ',');
+        }
+        first = false;
+        put_string(s, fp_extender_args_name(args, i));
+        g_string_append_c(s, ':');
+        put_string(s, verdict_reason(&verdicts[i]));
+    }
+    g_string_append_c(s, '}');
+}
+
+/* The jansson encoder, for requests that repeat a name (a JSON object keeps
+ * one member per key: the last value, at the first key's place). */
+static char *encode_filter_dom(const FpExtenderArgs *args, const FpVerdict *verdicts,
+                               const char *error_text, size_t *len)
 {
     json_t *failed = json_object();
     json_t *unresolvable = json_object();
@@ -216,15 +661,16 @@ char *fp_encode_filter_result(const FpExtenderArgs *args, const FpVerdict *verdi
     for (guint i = 0; !error_text && i < n; i++) {
         const char *name = fp_extender_args_name(args, i);
         if (verdicts[i].pass) {
-            if (args->nodes) {
+            if (args->nodes && args->node_items) {
                 json_array_append(passed, json_array_get(args->node_items, i));
+            } else if (args->nodes) {
+                json_array_append_new(passed, fp_nodescan_value(args->body, args->item_spans[i]));
             } else {
                 json_array_append_new(passed, json_string(name));
             }
         } else {
-            json_object_set_new(
-                verdicts[i].unresolvable ? unresolvable : failed, name,
-                json_string(verdicts[i].reason ? verdicts[i].reason : "rejected by flexplace"));
+            json_object_set_new(verdicts[i].unresolvable ? unresolvable : failed, name,
+                                json_string(verdict_reason(&verdicts[i])));
         }
     }
     json_t *out = json_object();
@@ -244,18 +690,80 @@ char *fp_encode_filter_result(const FpExtenderArgs *args, const FpVerdict *verdi
     return dump(out, len);
 }
 
+char *fp_encode_filter_result(const FpExtenderArgs *args, const FpVerdict *verdicts,
+                              const char *error_text, size_t *len)
+{
+    if (!args->unique_names || (args->nodes && !args->item_spans && !args->node_items)) {
+        return encode_filter_dom(args, verdicts, error_text, len);
+    }
+    guint n = fp_extender_args_count(args);
+    /* Written directly: byte for byte what the jansson encoder writes, except
+     * that a passing Node is copied from the request instead of re-encoded. */
+    GString *s = g_string_sized_new(128 + (gsize)n * 48);
+    if (args->nodes) {
+        g_string_append(s, "{\"Nodes\":{\"metadata\":{},\"items\":[");
+        bool first = true;
+        for (guint i = 0; !error_text && i < n; i++) {
+            if (!verdicts[i].pass) {
+                continue;
+            }
+            if (!first) {
+                g_string_append_c(s, ',');
+            }
+            first = false;
+            if (args->item_spans) {
+                g_string_append_len(s, args->body + args->item_spans[i].off,
+                                    (gssize)args->item_spans[i].len);
+            } else {
+                char *item =
+                    json_dumps(json_array_get(args->node_items, i), JSON_COMPACT | JSON_ENCODE_ANY);
+                g_string_append(s, item ? item : "null");
+                free(item);
+            }
+        }
+        g_string_append(s, "]},\"NodeNames\":null");
+    } else {
+        g_string_append(s, "{\"Nodes\":null,\"NodeNames\":[");
+        bool first = true;
+        for (guint i = 0; !error_text && i < n; i++) {
+            if (!verdicts[i].pass) {
+                continue;
+            }
+            if (!first) {
+                g_string_append_c(s, ',');
+            }
+            first = false;
+            put_string(s, args->node_names[i]);
+        }
+        g_string_append_c(s, ']');
+    }
+    g_string_append(s, ",\"FailedNodes\":");
+    put_failed(s, args, verdicts, error_text, false);
+    g_string_append(s, ",\"FailedAndUnresolvableNodes\":");
+    put_failed(s, args, verdicts, error_text, true);
+    g_string_append(s, ",\"Error\":");
+    g_autofree char *err = error_text_clean(error_text);
+    put_string(s, err);
+    g_string_append_c(s, '}');
+    return finish(s, len);
+}
+
 char *fp_encode_priorities(const FpExtenderArgs *args, const FpVerdict *verdicts, size_t *len)
 {
-    json_t *out = json_array();
     guint n = fp_extender_args_count(args);
+    GString *s = g_string_sized_new(8 + (gsize)n * 48);
+    g_string_append_c(s, '[');
     for (guint i = 0; i < n; i++) {
         int score = verdicts[i].pass ? CLAMP(verdicts[i].score, 0, 10) : 0;
-        json_t *e = json_object();
-        json_object_set_new(e, "Host", json_string(fp_extender_args_name(args, i)));
-        json_object_set_new(e, "Score", json_integer(score));
-        json_array_append_new(out, e);
+        if (i) {
+            g_string_append_c(s, ',');
+        }
+        g_string_append(s, "{\"Host\":");
+        put_string(s, fp_extender_args_name(args, i));
+        g_string_append_printf(s, ",\"Score\":%d}", score);
     }
-    return dump(out, len);
+    g_string_append_c(s, ']');
+    return finish(s, len);
 }
 
 static char *dup_member_string(json_t *root, const char *name, gboolean required, GError **error)

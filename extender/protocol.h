@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "extender/nodescan.h"
 #include "scoring/engine.h"
 #include "scoring/model.h"
 
@@ -31,26 +32,41 @@ GQuark fp_protocol_error_quark(void);
 typedef enum {
     FP_PROTOCOL_ERROR_JSON,  /* not JSON; message has line:column */
     FP_PROTOCOL_ERROR_SHAPE, /* JSON of the wrong shape; message names the key */
-    FP_PROTOCOL_ERROR_LIMIT, /* more nodes than allowed */
+    FP_PROTOCOL_ERROR_LIMIT, /* more nodes than allowed, JSON nested too deep */
 } FpProtocolError;
 
 /* Largest node list accepted in one request (kube-scheduler sends at most
  * every node of the cluster; Kubernetes supports 5,000). */
 #define FP_PROTOCOL_MAX_NODES 100000
 
-/* ExtenderArgs (filter and prioritize). */
+/* ExtenderArgs (filter and prioritize).
+ *
+ * Decoding (fp_extender_args_parse) scans the body with extender/nodescan.h
+ * instead of building a DOM of it: the body is validated by jansson's rules,
+ * only the Pod, the names and, per Node, the members a decision reads are
+ * decoded, and a passing Node is echoed from its bytes in the body.  Should
+ * the scanner ever reject a body jansson accepts, the DOM decoder is used
+ * (and a warning logged once), so the answer never depends on the scanner. */
 typedef struct {
     FpPod *pod;
     /* Exactly one of the two node forms is set. */
     char **node_names; /* nodeCacheCapable: true (NULL-terminated), else NULL */
     guint n_names;
     GPtrArray *nodes;   /* nodeCacheCapable: false: FpNode* (owned refs), else NULL */
-    json_t *node_items; /* the request's Nodes.items (borrowed from root), for echoing */
-    json_t *root;       /* the parsed request (owned) */
+    json_t *node_items; /* DOM decoder only: Nodes.items (borrowed from root) */
+    json_t *root;       /* DOM decoder only: the parsed request (owned) */
+    const char *body;   /* the request body (borrowed: must outlive the args) */
+    FpSpan *item_spans; /* scanner: each node's bytes in @body, for echoing */
+    char *names_arena;  /* scanner: the decoded names */
+    bool unique_names;  /* no candidate name repeats (replies are then written directly) */
 } FpExtenderArgs;
 
-/* Parse an ExtenderArgs body. */
+/* Parse an ExtenderArgs body.  @body must outlive the result (passing Nodes
+ * are echoed from it). */
 FpExtenderArgs *fp_extender_args_parse(const char *body, size_t len, GError **error);
+/* The reference decoder: a jansson DOM of the whole body (the fallback of
+ * fp_extender_args_parse, and what tests compare the scanner against). */
+FpExtenderArgs *fp_extender_args_parse_dom(const char *body, size_t len, GError **error);
 void fp_extender_args_free(FpExtenderArgs *args);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpExtenderArgs, fp_extender_args_free)
 /* Number of candidate nodes in either form. */

@@ -79,12 +79,35 @@ static void account(FpApp *app, const char *verb, const FpExtenderArgs *args, co
         fp_log_fields(G_LOG_LEVEL_INFO, verb, "pod", pod, "error", error, NULL);
         return;
     }
+    /* Rejections counted per distinct reason first (reasons are a handful of
+     * static strings), then one metric update per reason, not per node. */
     guint passed = 0;
+    const char *reasons[16];
+    guint counts[16];
+    guint n_reasons = 0;
+    bool count_rejections = g_str_equal(verb, "filter");
     for (guint i = 0; i < p->n; i++) {
-        passed += p->verdicts[i].pass;
-        if (!p->verdicts[i].pass && g_str_equal(verb, "filter")) {
-            fp_counter_add(app->m_rejections, FP_LABELS(p->verdicts[i].reason), 1);
+        const FpVerdict *v = &p->verdicts[i];
+        passed += v->pass;
+        if (v->pass || !count_rejections) {
+            continue;
         }
+        guint k = 0;
+        while (k < n_reasons && reasons[k] != v->reason && strcmp(reasons[k], v->reason) != 0) {
+            k++;
+        }
+        if (k == n_reasons) {
+            if (n_reasons == G_N_ELEMENTS(reasons)) {
+                fp_counter_add(app->m_rejections, FP_LABELS(v->reason), 1);
+                continue;
+            }
+            reasons[n_reasons] = v->reason;
+            counts[n_reasons++] = 0;
+        }
+        counts[k]++;
+    }
+    for (guint k = 0; k < n_reasons; k++) {
+        fp_counter_add(app->m_rejections, FP_LABELS(reasons[k]), counts[k]);
     }
     if (fp_log_verbosity() < 2) {
         return;
@@ -124,6 +147,7 @@ static gboolean extender_call(FpApp *app, const char *verb, const FpHttpRequest 
     g_autoptr(GError) error = NULL;
     *args = fp_extender_args_parse(req->body, req->body_len, &error);
     if (!*args) {
+        fp_app_count_request_error(app, verb, error);
         fp_http_response_error(resp, 400, error->message);
         fp_app_observe(app, verb, resp->status, start);
         return FALSE;
@@ -148,7 +172,9 @@ static void handle_filter(const FpHttpRequest *req, FpHttpResponse *resp, void *
     if (!p) {
         /* A request-level failure: kube-scheduler shows the Error text
          * verbatim in the pod's events and retries with backoff. */
-        g_autofree char *text = g_strdup_printf("flexplace not ready: %s", not_ready);
+        g_autofree char *detail = fp_app_not_ready_detail(app);
+        g_autofree char *text =
+            g_strdup_printf("flexplace not ready: %s", detail ? detail : not_ready);
         body = fp_encode_filter_result(args, NULL, text, &len);
         account(app, "filter", args, NULL, NULL, start, text);
         fp_log_warn_limited("filter-not-ready", 10, "answering filter with an error: %s", text);
@@ -174,7 +200,9 @@ static void handle_prioritize(const FpHttpRequest *req, FpHttpResponse *resp, vo
     }
     if (!p) {
         /* Prioritize errors are ignored by kube-scheduler: no opinion. */
-        g_autofree char *text = g_strdup_printf("flexplace not ready: %s", not_ready);
+        g_autofree char *detail = fp_app_not_ready_detail(app);
+        g_autofree char *text =
+            g_strdup_printf("flexplace not ready: %s", detail ? detail : not_ready);
         fp_http_response_error(resp, 503, text);
     } else {
         size_t len = 0;
@@ -193,6 +221,7 @@ static void handle_bind(const FpHttpRequest *req, FpHttpResponse *resp, void *us
     g_autoptr(GError) error = NULL;
     g_autoptr(FpBindingArgs) args = fp_binding_args_parse(req->body, req->body_len, &error);
     if (!args) {
+        fp_app_count_request_error(app, "bind", error);
         fp_http_response_error(resp, 400, error->message);
         fp_app_observe(app, "bind", resp->status, start);
         return;
@@ -222,13 +251,16 @@ static void handle_preempt(const FpHttpRequest *req, FpHttpResponse *resp, void 
     g_autoptr(GError) error = NULL;
     g_autoptr(FpPreemptionArgs) args = fp_preemption_args_parse(req->body, req->body_len, &error);
     if (!args) {
+        fp_app_count_request_error(app, "preempt", error);
         fp_http_response_error(resp, 400, error->message);
         fp_app_observe(app, "preempt", resp->status, start);
         return;
     }
     const char *not_ready = NULL;
     if (!fp_app_ready(app, &not_ready)) {
-        g_autofree char *text = g_strdup_printf("flexplace not ready: %s", not_ready);
+        g_autofree char *detail = fp_app_not_ready_detail(app);
+        g_autofree char *text =
+            g_strdup_printf("flexplace not ready: %s", detail ? detail : not_ready);
         fp_http_response_error(resp, 503, text);
         fp_app_observe(app, "preempt", resp->status, start);
         return;
@@ -255,7 +287,8 @@ static void handle_readyz(const FpHttpRequest *req, FpHttpResponse *resp, void *
     json_t *out = json_object();
     json_object_set_new(out, "ready", json_boolean(ready));
     if (!ready) {
-        json_object_set_new(out, "reason", json_string(why));
+        g_autofree char *detail = fp_app_not_ready_detail(app);
+        json_object_set_new(out, "reason", json_string(detail ? detail : why));
     }
     json_t *cache = json_object();
     json_object_set_new(cache, "source", json_string(fp_view_source_name(app->source)));

@@ -194,12 +194,23 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
     const FpNode *node = c->node;
     int64_t alloc = 0;
     int64_t free_gpus = 0;
-    fp_node_facts(ctx->policy, node, &v->facts);
+    if (c->facts && node) {
+        v->facts = *c->facts;
+    } else {
+        fp_node_facts(ctx->policy, node, &v->facts);
+    }
     if (node && d->resource) {
-        alloc = fp_res_list_get(&node->allocatable, d->resource);
+        /* one pass for fp_res_list_get + fp_res_list_has */
+        bool has = false;
+        for (guint i = 0; i < node->allocatable.len && !has; i++) {
+            if (strcmp(node->allocatable.items[i].name, d->resource) == 0) {
+                has = true;
+                alloc = node->allocatable.items[i].value;
+            }
+        }
         sc->allocatable = alloc;
         free_gpus = sat_sub(alloc, sat_add(c->gpu_used, c->gpu_assumed));
-        if (fp_res_list_has(&node->allocatable, d->resource)) {
+        if (has) {
             v->gpus_free = free_gpus > 0 ? free_gpus : 0;
         }
     }

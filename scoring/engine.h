@@ -137,6 +137,8 @@ typedef struct {
     int64_t gpu_assumed; /* of demand->resource, assumed */
     /* Replicas of the same workload already on this node's pool (spread). */
     guint workload_replicas_in_pool;
+    /* fp_node_facts(policy, node) computed by the caller (a cache), or NULL. */
+    const FpNodeFacts *facts;
 } FpCandidate;
 
 typedef struct {

@@ -158,6 +158,9 @@ typedef struct FpPod {
     char *owner_name;
     char *owner_uid;
     char *resource_version; /* may be NULL */
+    /* Decoded with everything placement reads (labels, annotations,
+     * selectors, tolerations); false for the live cache's compact pods. */
+    bool detailed;
 } FpPod;
 
 FpPod *fp_pod_new(void);

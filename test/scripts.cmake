@@ -16,3 +16,14 @@ if(Python3_Interpreter_FOUND)
                  "FP_PYTHON=${Python3_EXECUTABLE}")
   endif()
 endif()
+
+# ---- burst-safe placement (test_it_bind, test_simulate) ----
+# test_it_bind spawns the fake API server (test/support/fake_api.c) with this
+# interpreter; test_simulate runs the flexplace binary, so it depends on it.
+if(Python3_Interpreter_FOUND AND TEST test_it_bind)
+  set_property(TEST test_it_bind APPEND PROPERTY ENVIRONMENT "FP_PYTHON=${Python3_EXECUTABLE}")
+endif()
+if(TEST test_simulate)
+  add_dependencies(test_simulate flexplace)
+endif()
+# ---- end burst-safe placement ----

@@ -8,14 +8,12 @@
  */
 #include "cache/yamljson.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include "cache/readfile.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml.h>
 
 /* Nodes reachable through aliases, summed over the whole stream.  Generous
@@ -776,70 +774,19 @@ FpDocs *fp_docs_parse(const char *buf, size_t len, const char *name, GError **er
 FpDocs *fp_docs_load_file(const char *path, size_t max_bytes, GError **error)
 {
     g_return_val_if_fail(path != NULL, NULL);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        int e = errno;
-        g_set_error(error, FP_YAML_ERROR, FP_YAML_ERROR_IO, "%s: %s", path, g_strerror(e));
+    g_autoptr(GError) local = NULL;
+    size_t len = 0;
+    g_autofree char *buf = fp_read_file_capped(path, max_bytes, &len, &local);
+    if (!buf) {
+        /* Over the cap is a limit; anything else (missing, unreadable, not a
+         * regular file) an I/O error.  The message already names the path. */
+        g_set_error_literal(error, FP_YAML_ERROR,
+                            local->code == G_FILE_ERROR_FAILED ? FP_YAML_ERROR_LIMIT
+                                                               : FP_YAML_ERROR_IO,
+                            local->message);
         return NULL;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        g_set_error(error, FP_YAML_ERROR, FP_YAML_ERROR_IO, "%s: %s", path, g_strerror(e));
-        return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        g_set_error(error, FP_YAML_ERROR, FP_YAML_ERROR_IO, "%s: not a regular file", path);
-        return NULL;
-    }
-    if ((guint64)st.st_size > (guint64)max_bytes) {
-        close(fd);
-        g_set_error(error, FP_YAML_ERROR, FP_YAML_ERROR_LIMIT,
-                    "%s: file is %" G_GUINT64_FORMAT " bytes, more than the limit of %zu", path,
-                    (guint64)st.st_size, max_bytes);
-        return NULL;
-    }
-    /* The file may grow while we read: never read more than max_bytes + 1. */
-    size_t cap = max_bytes < (size_t)st.st_size + 1 ? max_bytes + 1 : (size_t)st.st_size + 1;
-    size_t used = 0;
-    char *buf = g_malloc(cap + 1);
-    for (;;) {
-        if (used == cap) {
-            if (cap > max_bytes) {
-                break;
-            }
-            cap = MIN(cap * 2, max_bytes + 1);
-            buf = g_realloc(buf, cap + 1);
-        }
-        ssize_t n = read(fd, buf + used, cap - used);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            int e = errno;
-            close(fd);
-            g_free(buf);
-            g_set_error(error, FP_YAML_ERROR, FP_YAML_ERROR_IO, "%s: %s", path, g_strerror(e));
-            return NULL;
-        }
-        if (n == 0) {
-            break;
-        }
-        used += (size_t)n;
-    }
-    close(fd);
-    if (used > max_bytes) {
-        g_free(buf);
-        g_set_error(error, FP_YAML_ERROR, FP_YAML_ERROR_LIMIT,
-                    "%s: file is more than the limit of %zu bytes", path, max_bytes);
-        return NULL;
-    }
-    buf[used] = '\0';
-    FpDocs *docs = fp_docs_parse(buf, used, path, error);
-    g_free(buf);
-    return docs;
+    return fp_docs_parse(buf, len, path, error);
 }
 
 void fp_docs_free(FpDocs *docs)

@@ -29,6 +29,7 @@
 #include "cache/kube_client.h"
 #include "cache/kubeconfig.h"
 #include "cache/view.h"
+#include "support/fake_api.h"
 #include "support/support.h"
 
 #define GPU "nvidia.com/gpu"
@@ -38,131 +39,37 @@
 
 /* ---- the fake API server process --------------------------------------- */
 
+/* test/support/fake_api.h spawns test/fake_apiserver.py and drives its
+ * control port; these thin wrappers keep the scenarios below short. */
 typedef struct {
-    GPid pid;
-    int in_fd;  /* its stdin: closing it ends the server */
-    int out_fd; /* its stdout: the two port lines */
+    FpFakeApi *api;
     guint port;
     guint control_port;
-    CURL *ctl; /* control requests */
 } Server;
-
-static bool read_line(int fd, char *buf, size_t size, int timeout_ms)
-{
-    size_t n = 0;
-    gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    while (n + 1 < size) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int left = (int)((end - g_get_monotonic_time()) / 1000);
-        if (left <= 0 || poll(&p, 1, left) <= 0) {
-            return false;
-        }
-        ssize_t r = read(fd, buf + n, 1);
-        if (r <= 0) {
-            return false;
-        }
-        if (buf[n] == '\n') {
-            buf[n] = '\0';
-            return true;
-        }
-        n++;
-    }
-    return false;
-}
 
 /* Start the server with extra arguments (NULL-terminated, may be NULL). */
 static void server_start(Server *s, const char *const *extra)
 {
-    memset(s, 0, sizeof(*s));
-    g_autofree char *script = g_build_filename(FP_SOURCE_DIR, "test", "fake_apiserver.py", NULL);
-    const char *python = g_getenv("FP_PYTHON");
-    GPtrArray *argv = g_ptr_array_new();
-    g_ptr_array_add(argv, (gpointer)(python && *python ? python : "python3"));
-    g_ptr_array_add(argv, script);
-    g_ptr_array_add(argv, (gpointer) "--exit-on-stdin-eof");
-    for (int i = 0; extra && extra[i]; i++) {
-        g_ptr_array_add(argv, (gpointer)extra[i]);
-    }
-    g_ptr_array_add(argv, NULL);
-    g_autoptr(GError) error = NULL;
-    gboolean ok = g_spawn_async_with_pipes(NULL, (char **)argv->pdata, NULL,
-                                           G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL,
-                                           NULL, &s->pid, &s->in_fd, &s->out_fd, NULL, &error);
-    g_ptr_array_unref(argv);
-    if (!ok) {
-        fail_msg("cannot start the fake API server: %s", error->message);
-    }
-    char line[64];
-    guint64 port = 0;
-    guint64 cport = 0;
-    if (!read_line(s->out_fd, line, sizeof(line), 15000) ||
-        !g_ascii_string_to_unsigned(line, 10, 1, 65535, &port, NULL) ||
-        !read_line(s->out_fd, line, sizeof(line), 5000) ||
-        !g_ascii_string_to_unsigned(line, 10, 1, 65535, &cport, NULL)) {
-        fail_msg("the fake API server did not print its ports");
-    }
-    s->port = (guint)port;
-    s->control_port = (guint)cport;
-    s->ctl = curl_easy_init();
+    s->api = fp_fake_api_start(extra);
+    s->port = fp_fake_api_port(s->api);
+    s->control_port = fp_fake_api_control_port(s->api);
 }
 
 static void server_stop(Server *s)
 {
-    if (!s->pid) {
-        return;
+    if (s->api) {
+        fp_fake_api_stop(s->api);
+        s->api = NULL;
     }
-    kill(s->pid, SIGTERM);
-    int status;
-    waitpid(s->pid, &status, 0);
-    g_spawn_close_pid(s->pid);
-    close(s->in_fd);
-    close(s->out_fd);
-    curl_easy_cleanup(s->ctl);
-    s->pid = 0;
-}
-
-static size_t ctl_write(char *data, size_t size, size_t nmemb, void *user)
-{
-    g_string_append_len(user, data, (gssize)(size * nmemb));
-    return size * nmemb;
 }
 
 /* POST one control command (printf-style JSON); returns the reply. */
-G_GNUC_PRINTF(2, 3)
-static json_t *ctl(Server *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *body = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_autofree char *url = g_strdup_printf("http://127.0.0.1:%u/_control", s->control_port);
-    GString *out = g_string_new(NULL);
-    curl_easy_reset(s->ctl);
-    curl_easy_setopt(s->ctl, CURLOPT_URL, url);
-    curl_easy_setopt(s->ctl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(s->ctl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(s->ctl, CURLOPT_WRITEFUNCTION, ctl_write);
-    curl_easy_setopt(s->ctl, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(s->ctl, CURLOPT_TIMEOUT, 10L);
-    CURLcode res = curl_easy_perform(s->ctl);
-    long status = 0;
-    curl_easy_getinfo(s->ctl, CURLINFO_RESPONSE_CODE, &status);
-    json_t *reply = json_loadb(out->str, out->len, 0, NULL);
-    if (res != CURLE_OK || status != 200 || !json_is_true(json_object_get(reply, "ok"))) {
-        fail_msg("control %s: curl %d, HTTP %ld: %s", body, res, status, out->str);
-    }
-    g_string_free(out, TRUE);
-    return reply;
-}
-
+#define ctl(s, ...) fp_fake_api_ctl((s)->api, __VA_ARGS__)
 #define CTL(s, ...) json_decref(ctl((s), __VA_ARGS__))
 
 static json_int_t server_counter(Server *s, const char *name)
 {
-    json_t *st = ctl(s, "{\"cmd\":\"stats\"}");
-    json_int_t v = json_integer_value(json_object_get(json_object_get(st, "counters"), name));
-    json_decref(st);
-    return v;
+    return fp_fake_api_counter(s->api, name);
 }
 
 /* ---- view probes ----------------------------------------------------------- */

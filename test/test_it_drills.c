@@ -53,6 +53,7 @@
 
 #include "cache/yamljson.h"
 #include "extender/app.h"
+#include "support/fake_api.h"
 #include "support/http_client.h"
 #include "support/support.h"
 
@@ -270,123 +271,38 @@ static void wait_count(Proc *p, const char *key, json_int_t want)
 
 /* ---- the fake API server ------------------------------------------------------------------ */
 
+/* test/support/fake_api.h spawns test/fake_apiserver.py and drives its
+ * control port; the drills start it empty, on a given port or any. */
 typedef struct {
-    GPid pid;
-    int in_fd;
-    int out_fd;
+    FpFakeApi *api;
     guint port;
     guint control_port;
-    CURL *ctl;
 } Fake;
-
-static bool read_line(int fd, char *buf, size_t size, int timeout_ms)
-{
-    size_t n = 0;
-    gint64 end = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    while (n + 1 < size) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int left = (int)((end - g_get_monotonic_time()) / 1000);
-        if (left <= 0 || poll(&pfd, 1, left) <= 0 || read(fd, buf + n, 1) != 1) {
-            return false;
-        }
-        if (buf[n] == '\n') {
-            buf[n] = '\0';
-            return true;
-        }
-        n++;
-    }
-    return false;
-}
 
 /* Start the fake with no objects, on @port (0: any). */
 static void fake_start(Fake *f, guint port)
 {
-    memset(f, 0, sizeof *f);
-    g_autofree char *script = g_build_filename(FP_SOURCE_DIR, "test", "fake_apiserver.py", NULL);
     g_autofree char *port_arg = g_strdup_printf("%u", port);
-    const char *python = g_getenv("FP_PYTHON");
-    const char *argv[] = {python && *python ? python : "python3",
-                          script,
-                          "--exit-on-stdin-eof",
-                          "--empty",
-                          "--port",
-                          port_arg,
-                          NULL};
-    GError *error = NULL;
-    if (!g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
-                                  G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
-                                  &f->pid, &f->in_fd, &f->out_fd, NULL, &error)) {
-        fail_msg("cannot start the fake API server: %s", error->message);
-    }
-    char line[64];
-    guint64 p = 0, c = 0;
-    if (!read_line(f->out_fd, line, sizeof line, 15000) ||
-        !g_ascii_string_to_unsigned(line, 10, 1, 65535, &p, NULL) ||
-        !read_line(f->out_fd, line, sizeof line, 5000) ||
-        !g_ascii_string_to_unsigned(line, 10, 1, 65535, &c, NULL)) {
-        fail_msg("the fake API server did not print its ports");
-    }
-    f->port = (guint)p;
-    f->control_port = (guint)c;
-    f->ctl = curl_easy_init();
+    const char *extra[] = {"--empty", "--port", port_arg, NULL};
+    f->api = fp_fake_api_start(extra);
+    f->port = fp_fake_api_port(f->api);
+    f->control_port = fp_fake_api_control_port(f->api);
 }
 
 static void fake_stop(Fake *f)
 {
-    if (!f->pid) {
-        return;
+    if (f->api) {
+        fp_fake_api_stop(f->api);
+        f->api = NULL;
     }
-    kill(f->pid, SIGTERM);
-    int status;
-    waitpid(f->pid, &status, 0);
-    g_spawn_close_pid(f->pid);
-    close(f->in_fd);
-    close(f->out_fd);
-    curl_easy_cleanup(f->ctl);
-    memset(f, 0, sizeof *f);
 }
 
-static size_t collect(char *data, size_t size, size_t nmemb, void *user)
-{
-    g_string_append_len(user, data, (gssize)(size * nmemb));
-    return size * nmemb;
-}
-
-G_GNUC_PRINTF(2, 3)
-static json_t *ctl(Fake *f, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *body = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_autofree char *url = g_strdup_printf("http://127.0.0.1:%u/_control", f->control_port);
-    GString *out = g_string_new(NULL);
-    curl_easy_reset(f->ctl);
-    curl_easy_setopt(f->ctl, CURLOPT_URL, url);
-    curl_easy_setopt(f->ctl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(f->ctl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(f->ctl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(f->ctl, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(f->ctl, CURLOPT_TIMEOUT, 10L);
-    CURLcode res = curl_easy_perform(f->ctl);
-    long status = 0;
-    curl_easy_getinfo(f->ctl, CURLINFO_RESPONSE_CODE, &status);
-    json_t *reply = json_loadb(out->str, out->len, 0, NULL);
-    if (res != CURLE_OK || status != 200 || !json_is_true(json_object_get(reply, "ok"))) {
-        fail_msg("control %s: curl %d, HTTP %ld: %s", body, res, status, out->str);
-    }
-    g_string_free(out, TRUE);
-    return reply;
-}
-
+#define ctl(f, ...) fp_fake_api_ctl((f)->api, __VA_ARGS__)
 #define CTL(f, ...) json_decref(ctl((f), __VA_ARGS__))
 
 static json_int_t fake_counter(Fake *f, const char *name)
 {
-    json_t *st = ctl(f, "{\"cmd\":\"stats\"}");
-    json_int_t v = json_integer_value(json_object_get(json_object_get(st, "counters"), name));
-    json_decref(st);
-    return v;
+    return fp_fake_api_counter(f->api, name);
 }
 
 /* A kubeconfig for http://127.0.0.1:@port in @dir, with a token file. */

@@ -275,10 +275,9 @@ static void print_demand(FILE *out, const FpCli *cli, const FpPod *pod, const Fp
     } else {
         fprintf(out, ": requests no GPU (every node passes with a neutral score)");
     }
-    fprintf(out, ", profile %s; policy %s (generation %" G_GUINT64_FORMAT "); cluster %s\n",
+    fprintf(out, ", profile %s; policy %s; cluster %s\n",
             d->profile_name ? d->profile_name : "default",
-            cli->policy->source ? cli->policy->source : "-", cli->policy->generation,
-            cli->view_source);
+            cli->policy->source ? cli->policy->source : "-", cli->view_source);
     if (d->invalid_reason) {
         fprintf(out, "Error: %s\n", d->invalid_detail ? d->invalid_detail : d->invalid_reason);
     }

@@ -33,6 +33,11 @@ struct FpKubeClient {
     char *token;
     gint64 token_read_us; /* monotonic time of the last token file read */
     guint unauthorized;
+    /* Connections, TLS sessions and DNS answers shared by every handle of
+     * the client: a handle is made per call, but the connection (and its TLS
+     * handshake) is reused, so a bind's Binding POST does not open one. */
+    CURLSH *share;
+    GMutex share_locks[CURL_LOCK_DATA_LAST];
 };
 
 struct FpKubeHandle {
@@ -95,6 +100,18 @@ out:
     return ok;
 }
 
+static void share_lock(CURL *handle, curl_lock_data data, curl_lock_access access, void *user)
+{
+    FpKubeClient *c = user;
+    g_mutex_lock(&c->share_locks[data < CURL_LOCK_DATA_LAST ? data : 0]);
+}
+
+static void share_unlock(CURL *handle, curl_lock_data data, void *user)
+{
+    FpKubeClient *c = user;
+    g_mutex_unlock(&c->share_locks[data < CURL_LOCK_DATA_LAST ? data : 0]);
+}
+
 FpKubeClient *fp_kube_client_new(const FpKubeConfig *cfg, GError **error)
 {
     static GOnce once = G_ONCE_INIT;
@@ -106,6 +123,18 @@ FpKubeClient *fp_kube_client_new(const FpKubeConfig *cfg, GError **error)
     c->timeout_ms = FP_KUBE_DEFAULT_TIMEOUT_MS;
     c->max_body = FP_KUBE_DEFAULT_MAX_BODY;
     g_mutex_init(&c->lock);
+    for (guint i = 0; i < G_N_ELEMENTS(c->share_locks); i++) {
+        g_mutex_init(&c->share_locks[i]);
+    }
+    c->share = curl_share_init();
+    if (c->share) {
+        curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    }
     if (!setup_url(c, error)) {
         fp_kube_client_free(c);
         return NULL;
@@ -132,6 +161,13 @@ void fp_kube_client_free(FpKubeClient *client)
 {
     if (!client) {
         return;
+    }
+    /* Every handle is gone by now (the informer is stopped first). */
+    if (client->share) {
+        curl_share_cleanup(client->share);
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(client->share_locks); i++) {
+        g_mutex_clear(&client->share_locks[i]);
     }
     fp_kubeconfig_free(client->cfg);
     g_free(client->base_url);
@@ -265,6 +301,9 @@ FpKubeHandle *fp_kube_handle_new(FpKubeClient *client, const char *path_and_quer
     g_autofree char *url = g_strconcat(client->base_url, path_and_query, NULL);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (client->share) {
+        curl_easy_setopt(curl, CURLOPT_SHARE, client->share);
+    }
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, h->errbuf);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)FP_KUBE_CONNECT_TIMEOUT_S);

@@ -36,49 +36,13 @@
 
 /* ---- running the binary ------------------------------------------------ */
 
-typedef struct {
-    int status; /* exit code */
-    char *out;
-    char *err;
-} Run;
+typedef FpTestRun Run;
+#define run_clear fp_test_run_clear
 
-static void run_clear(Run *r)
-{
-    g_free(r->out);
-    g_free(r->err);
-    memset(r, 0, sizeof *r);
-}
-
-static const char *binary(void)
-{
-    const char *env = g_getenv("FP_BINARY");
-    return env && *env ? env : FP_BINARY;
-}
-
-/* Run `flexplace score ARGS...` (NULL-terminated) in @cwd (NULL: here).
- * Fails the test when the process dies by a signal. */
+/* Run `flexplace score ARGS...` (NULL-terminated) in @cwd (NULL: here). */
 static void run_score(Run *r, const char *cwd, const char *const *args)
 {
-    GPtrArray *argv = g_ptr_array_new();
-    g_ptr_array_add(argv, (gpointer)binary());
-    g_ptr_array_add(argv, (gpointer) "score");
-    for (guint i = 0; args[i]; i++) {
-        g_ptr_array_add(argv, (gpointer)args[i]);
-    }
-    g_ptr_array_add(argv, NULL);
-    int wait_status = 0;
-    g_autoptr(GError) error = NULL;
-    memset(r, 0, sizeof *r);
-    gboolean ok = g_spawn_sync(cwd, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               &r->out, &r->err, &wait_status, &error);
-    g_ptr_array_unref(argv);
-    if (!ok) {
-        fail_msg("cannot run %s: %s", binary(), error->message);
-    }
-    if (!WIFEXITED(wait_status)) {
-        fail_msg("flexplace score died (wait status %d); stderr:\n%s", wait_status, r->err);
-    }
-    r->status = WEXITSTATUS(wait_status);
+    fp_test_run_flexplace(r, cwd, "score", args);
 }
 
 /* For g_ptr_array_sort on arrays of strings. */
@@ -724,22 +688,7 @@ static void test_shared_nodes(void **state)
 
 static FpApp *server_start(const char *cluster, const char *policy)
 {
-    FpAppConfig cfg;
-    fp_app_config_init(&cfg);
-    g_free(cfg.listen);
-    cfg.listen = g_strdup("127.0.0.1:0");
-    cfg.cluster_file = g_strdup(cluster);
-    cfg.policy_path = g_strdup(policy);
-    g_autoptr(GError) error = NULL;
-    FpApp *app = fp_app_new(&cfg, &error);
-    fp_app_config_clear(&cfg);
-    if (!app) {
-        fail_msg("fp_app_new: %s", error->message);
-    }
-    if (!fp_app_serve(app, &error)) {
-        fail_msg("fp_app_serve: %s", error->message);
-    }
-    return app;
+    return fp_test_app_start(cluster, NULL, policy);
 }
 
 static json_t *post(guint16 port, const char *path, json_t *body)

@@ -43,18 +43,6 @@
 #define GPU "nvidia.com/gpu"
 #define WAIT_MS 20000
 
-/* Poll @cond every 10 ms until it holds or @ms pass. */
-#define WAIT_FOR(cond, ms, ...)                                                                    \
-    do {                                                                                           \
-        gint64 end_ = g_get_monotonic_time() + (gint64)(ms)*1000;                                  \
-        while (!(cond)) {                                                                          \
-            if (g_get_monotonic_time() > end_) {                                                   \
-                fail_msg("timed out waiting for " #cond ": " __VA_ARGS__);                         \
-            }                                                                                      \
-            g_usleep(10000);                                                                       \
-        }                                                                                          \
-    } while (0)
-
 /* ---- fixture: fake API server + the real app ------------------------------ */
 
 typedef struct {
@@ -120,7 +108,7 @@ static void app_start(Env *env, const char *policy_yaml, double assume_ttl_s, do
         fail_msg("fp_app_serve: %s", error->message);
     }
     env->port = fp_http_server_port(env->app->http);
-    WAIT_FOR(fp_app_ready(env->app, NULL), WAIT_MS, "app ready");
+    FP_WAIT_FOR(fp_app_ready(env->app, NULL), WAIT_MS, "app ready");
 }
 
 /* ---- view probes ------------------------------------------------------------ */
@@ -491,9 +479,9 @@ static void test_burst_1000_pods(void **state)
     }
     double wall_s = (double)(g_get_monotonic_time() - t1) / G_USEC_PER_SEC;
     /* the watch catches up: every binding shows as used, nothing assumed */
-    WAIT_FOR(fp_view_assumed_total(env->app->view) == 0 &&
-                 view_used_total(env->app->view) == demand,
-             WAIT_MS, "view shows all %" G_GINT64_FORMAT " GPUs bound", demand);
+    FP_WAIT_FOR(fp_view_assumed_total(env->app->view) == 0 &&
+                    view_used_total(env->app->view) == demand,
+                WAIT_MS, "view shows all %" G_GINT64_FORMAT " GPUs bound", demand);
     g_atomic_int_set(&sampler.stop, 1);
     g_thread_join(sampler_t);
 
@@ -700,7 +688,7 @@ static void check_api_failure_rolls_back(Env *env, const char *mode, const char 
     if (strcmp(mode, "timeout") == 0) {
         /* the slow API server did bind it in the end: the watch shows it,
          * and it counts as used, once */
-        WAIT_FOR(pod_bound_in_view(env->app->view, uids[0], "small-1"), WAIT_MS, "late binding");
+        FP_WAIT_FOR(pod_bound_in_view(env->app->view, uids[0], "small-1"), WAIT_MS, "late binding");
         g = node_gpus(env->app->view, "small-1");
         assert_int_equal(g.used, 3);
         assert_int_equal(g.assumed, 0);
@@ -711,7 +699,7 @@ static void check_api_failure_rolls_back(Env *env, const char *mode, const char 
     assert_null(e2);
     assert_int_equal(last_binding_status(env, "victim", &posts), 201);
     assert_int_equal(posts, 2);
-    WAIT_FOR(pod_bound_in_view(env->app->view, uids[0], "small-1"), WAIT_MS, "bound");
+    FP_WAIT_FOR(pod_bound_in_view(env->app->view, uids[0], "small-1"), WAIT_MS, "bound");
     assert_int_equal(used_on(env->app->view, "small-1"), 3);
     assert_int_equal(fp_view_assumed_total(env->app->view), 0);
 }
@@ -745,7 +733,7 @@ static void test_retried_bind_of_bound_pod(void **state)
 
     /* 1. the watch has shown the binding: the pod's GPUs are used */
     assert_null(bind_http(env, "whole", uids[0], "small-1"));
-    WAIT_FOR(pod_bound_in_view(env->app->view, uids[0], "small-1"), WAIT_MS, "bound");
+    FP_WAIT_FOR(pod_bound_in_view(env->app->view, uids[0], "small-1"), WAIT_MS, "bound");
     g_autofree char *again = bind_http(env, "whole", uids[0], "small-1");
     if (again) {
         fail_msg("retry of a bound pod on its own (full) node failed: %s", again);
@@ -908,7 +896,7 @@ static void test_bind_respects_pool_ceiling(void **state)
     if (e3) {
         fail_msg("burst overflow refused: %s", e3);
     }
-    WAIT_FOR(fp_view_assumed_total(env->app->view) == 0, WAIT_MS, "watch shows the bindings");
+    FP_WAIT_FOR(fp_view_assumed_total(env->app->view) == 0, WAIT_MS, "watch shows the bindings");
     assert_int_equal(used_on(env->app->view, "cheap-1"), 4);
     assert_int_equal(used_on(env->app->view, "cheap-2"), 2);
     assert_int_equal(used_on(env->app->view, "spare-3"), 4);

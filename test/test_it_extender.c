@@ -27,25 +27,8 @@ typedef struct {
 
 static Server *server_start(const char *cluster_file, const char *prefix)
 {
-    FpAppConfig cfg;
-    fp_app_config_init(&cfg);
-    g_free(cfg.listen);
-    cfg.listen = g_strdup("127.0.0.1:0");
-    cfg.cluster_file = g_strdup(cluster_file);
-    if (prefix) {
-        g_free(cfg.prefix);
-        cfg.prefix = g_strdup(prefix);
-    }
-    g_autoptr(GError) error = NULL;
     Server *s = g_new0(Server, 1);
-    s->app = fp_app_new(&cfg, &error);
-    fp_app_config_clear(&cfg);
-    if (!s->app) {
-        fail_msg("fp_app_new: %s", error->message);
-    }
-    if (!fp_app_serve(s->app, &error)) {
-        fail_msg("fp_app_serve: %s", error->message);
-    }
+    s->app = fp_test_app_start(cluster_file, prefix, NULL);
     s->port = fp_http_server_port(s->app->http);
     return s;
 }

@@ -122,18 +122,6 @@ static int node_unschedulable(FpView *view, const char *node)
     return value;
 }
 
-/* Poll @cond every 20 ms until it holds or @ms pass. */
-#define WAIT_FOR(cond, ms, ...)                                                                    \
-    do {                                                                                           \
-        gint64 end_ = g_get_monotonic_time() + (gint64)(ms)*1000;                                  \
-        while (!(cond)) {                                                                          \
-            if (g_get_monotonic_time() > end_) {                                                   \
-                fail_msg("timed out waiting for " #cond ": " __VA_ARGS__);                         \
-            }                                                                                      \
-            g_usleep(20000);                                                                       \
-        }                                                                                          \
-    } while (0)
-
 /* ---- fixture ---------------------------------------------------------------- */
 
 typedef struct {
@@ -189,8 +177,8 @@ static void start_informer(Fixture *f, const FpInformerConfig *cfg)
     g_autoptr(GError) error = NULL;
     f->inf = fp_informer_start(f->view, f->client, cfg ? cfg : &test_config, &error);
     assert_non_null(f->inf);
-    WAIT_FOR(fp_view_synced(f->view, FP_KIND_NODES) && fp_view_synced(f->view, FP_KIND_PODS),
-             WAIT_MS, "initial sync");
+    FP_WAIT_FOR(fp_view_synced(f->view, FP_KIND_NODES) && fp_view_synced(f->view, FP_KIND_PODS),
+                WAIT_MS, "initial sync");
 }
 
 /* Stop the informer; it must not take long even mid-watch. */
@@ -216,7 +204,7 @@ static void sync_rv(Fixture *f, FpKind kind)
     g_autofree char *rv =
         g_strdup_printf("%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(r, "rv")));
     json_decref(r);
-    WAIT_FOR(informer_rv_is(f->inf, kind, rv), WAIT_MS, "informer at RV %s", rv);
+    FP_WAIT_FOR(informer_rv_is(f->inf, kind, rv), WAIT_MS, "informer at RV %s", rv);
 }
 
 static int setup_plain(void **state)
@@ -285,7 +273,7 @@ static void test_initial_list_in_pages(void **state)
     bool saw_watch = false;
     size_t i;
     json_t *p;
-    WAIT_FOR(STAT(f->inf, FP_KIND_PODS, watches) >= 1, WAIT_MS, "pod watch");
+    FP_WAIT_FOR(STAT(f->inf, FP_KIND_PODS, watches) >= 1, WAIT_MS, "pod watch");
     st = ctl(&f->srv, "{\"cmd\":\"stats\"}");
     json_array_foreach(json_object_get(st, "last_paths"), i, p)
     {
@@ -315,18 +303,18 @@ static void test_node_lifecycle(void **state)
     Fixture *f = *state;
     start_informer(f, NULL);
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"gpu-node-4\",\"gpus\":8}");
-    WAIT_FOR(free_gpus(f->view, "gpu-node-4") == 8, WAIT_MS, "node added");
+    FP_WAIT_FOR(free_gpus(f->view, "gpu-node-4") == 8, WAIT_MS, "node added");
     CTL(&f->srv, "{\"cmd\":\"modify_node\",\"name\":\"gpu-node-4\",\"labels\":"
                  "{\"nvidia.com/gpu.product\":\"NVIDIA-L4\",\"flexplace.io/pool\":\"l4\"}}");
-    WAIT_FOR(label_is(f->view, "gpu-node-4", "flexplace.io/pool", "l4"), WAIT_MS, "relabelled");
+    FP_WAIT_FOR(label_is(f->view, "gpu-node-4", "flexplace.io/pool", "l4"), WAIT_MS, "relabelled");
     g_autofree char *product = node_label(f->view, "gpu-node-4", "nvidia.com/gpu.product");
     assert_string_equal(product, "NVIDIA-L4");
     CTL(&f->srv, "{\"cmd\":\"modify_node\",\"name\":\"gpu-node-4\",\"unschedulable\":true}");
-    WAIT_FOR(node_unschedulable(f->view, "gpu-node-4") == 1, WAIT_MS, "cordoned");
+    FP_WAIT_FOR(node_unschedulable(f->view, "gpu-node-4") == 1, WAIT_MS, "cordoned");
     CTL(&f->srv, "{\"cmd\":\"modify_node\",\"name\":\"gpu-node-4\",\"gpus\":4}");
-    WAIT_FOR(free_gpus(f->view, "gpu-node-4") == 4, WAIT_MS, "allocatable changed");
+    FP_WAIT_FOR(free_gpus(f->view, "gpu-node-4") == 4, WAIT_MS, "allocatable changed");
     CTL(&f->srv, "{\"cmd\":\"delete_node\",\"name\":\"gpu-node-4\"}");
-    WAIT_FOR(!has_node(f->view, "gpu-node-4"), WAIT_MS, "node removed");
+    FP_WAIT_FOR(!has_node(f->view, "gpu-node-4"), WAIT_MS, "node removed");
     assert_seed_view(f->view);
     assert_true(STAT(f->inf, FP_KIND_NODES, events) >= 5);
     assert_true(fp_view_last_event_age(f->view) >= 0);
@@ -340,24 +328,24 @@ static void test_pod_lifecycle(void **state)
     json_t *r = ctl(&f->srv, "{\"cmd\":\"add_pod\",\"name\":\"p1\",\"node\":\"gpu-node-2\","
                              "\"gpus\":2,\"phase\":\"Running\"}");
     json_decref(r);
-    WAIT_FOR(free_gpus(f->view, "gpu-node-2") == 0, WAIT_MS, "pod bound");
+    FP_WAIT_FOR(free_gpus(f->view, "gpu-node-2") == 0, WAIT_MS, "pod bound");
     /* finished: the selector turns it into DELETED */
     CTL(&f->srv, "{\"cmd\":\"modify_pod\",\"name\":\"p1\",\"phase\":\"Succeeded\"}");
-    WAIT_FOR(free_gpus(f->view, "gpu-node-2") == 2, WAIT_MS, "pod finished");
+    FP_WAIT_FOR(free_gpus(f->view, "gpu-node-2") == 2, WAIT_MS, "pod finished");
     /* pending, then bound by the scheduler, then deleted */
     CTL(&f->srv, "{\"cmd\":\"add_pod\",\"name\":\"p2\",\"gpus\":3,\"phase\":\"Pending\"}");
-    WAIT_FOR(fp_view_pod_count(f->view) == 4, WAIT_MS, "pending pod listed");
+    FP_WAIT_FOR(fp_view_pod_count(f->view) == 4, WAIT_MS, "pending pod listed");
     assert_int_equal(free_gpus(f->view, "gpu-node-3"), 6);
     CTL(&f->srv, "{\"cmd\":\"modify_pod\",\"name\":\"p2\",\"node\":\"gpu-node-3\"}");
-    WAIT_FOR(free_gpus(f->view, "gpu-node-3") == 3, WAIT_MS, "pending pod bound");
+    FP_WAIT_FOR(free_gpus(f->view, "gpu-node-3") == 3, WAIT_MS, "pending pod bound");
     CTL(&f->srv, "{\"cmd\":\"delete_pod\",\"name\":\"p2\"}");
-    WAIT_FOR(free_gpus(f->view, "gpu-node-3") == 6, WAIT_MS, "pod deleted");
+    FP_WAIT_FOR(free_gpus(f->view, "gpu-node-3") == 6, WAIT_MS, "pod deleted");
     /* a MODIFIED to a terminal phase (no selector in play) removes it too */
     r = ctl(&f->srv, "{\"cmd\":\"add_pod\",\"name\":\"p3\",\"node\":\"gpu-node-1\","
                      "\"gpus\":1,\"phase\":\"Running\"}");
     g_autofree char *uid = g_strdup(json_string_value(json_object_get(r, "uid")));
     json_decref(r);
-    WAIT_FOR(free_gpus(f->view, "gpu-node-1") == 2, WAIT_MS, "p3 bound");
+    FP_WAIT_FOR(free_gpus(f->view, "gpu-node-1") == 2, WAIT_MS, "p3 bound");
     CTL(&f->srv,
         "{\"cmd\":\"inject_raw\",\"kind\":\"pods\",\"line\":\"{\\\"type\\\":\\\"MODIFIED\\\","
         "\\\"object\\\":{\\\"metadata\\\":{\\\"name\\\":\\\"p3\\\",\\\"namespace\\\":"
@@ -365,7 +353,7 @@ static void test_pod_lifecycle(void **state)
         "\\\"spec\\\":{\\\"nodeName\\\":\\\"gpu-node-1\\\",\\\"containers\\\":[]},"
         "\\\"status\\\":{\\\"phase\\\":\\\"Failed\\\"}}}\"}",
         uid);
-    WAIT_FOR(free_gpus(f->view, "gpu-node-1") == 3, WAIT_MS, "MODIFIED to Failed removes");
+    FP_WAIT_FOR(free_gpus(f->view, "gpu-node-1") == 3, WAIT_MS, "MODIFIED to Failed removes");
     fp_view_read_lock(f->view);
     assert_null(fp_view_pod_locked(f->view, uid));
     fp_view_read_unlock(f->view);
@@ -377,7 +365,7 @@ static void test_pod_lifecycle(void **state)
 static void expire_and_relist(Fixture *f, const char *mode)
 {
     start_informer(f, NULL);
-    WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
+    FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
     guint64 relists = STAT(f->inf, FP_KIND_NODES, relists);
     CTL(&f->srv, "{\"cmd\":\"delete_node\",\"name\":\"gpu-node-2\",\"silent\":true}");
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"gpu-node-9\",\"gpus\":2,\"silent\":true}");
@@ -391,14 +379,14 @@ static void expire_and_relist(Fixture *f, const char *mode)
         assert_true(fp_view_synced(f->view, FP_KIND_NODES));
         g_usleep(20000);
     }
-    WAIT_FOR(has_node(f->view, "gpu-node-9") && !has_node(f->view, "gpu-node-2"), WAIT_MS,
-             "relisted (%s)", mode);
+    FP_WAIT_FOR(has_node(f->view, "gpu-node-9") && !has_node(f->view, "gpu-node-2"), WAIT_MS,
+                "relisted (%s)", mode);
     CTL(&f->srv, "{\"cmd\":\"set\",\"list_delay_ms\":0}");
     assert_true(STAT(f->inf, FP_KIND_NODES, restarts[FP_RESTART_EXPIRED]) >= 1);
     assert_true(STAT(f->inf, FP_KIND_NODES, relists) >= relists + 1);
     /* and the new watch works */
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"gpu-node-10\",\"gpus\":1}");
-    WAIT_FOR(free_gpus(f->view, "gpu-node-10") == 1, WAIT_MS, "watch after relist");
+    FP_WAIT_FOR(free_gpus(f->view, "gpu-node-10") == 1, WAIT_MS, "watch after relist");
     assert_int_equal(free_gpus(f->view, "gpu-node-3"), 6);
 }
 
@@ -421,8 +409,8 @@ static void test_continue_token_expired(void **state)
     }
     CTL(&f->srv, "{\"cmd\":\"set\",\"expire_continue\":1}");
     CTL(&f->srv, "{\"cmd\":\"expire\",\"kind\":\"nodes\"}");
-    WAIT_FOR(has_node(f->view, "extra-4") && fp_view_node_count(f->view) == 8, WAIT_MS,
-             "relisted from page one");
+    FP_WAIT_FOR(has_node(f->view, "extra-4") && fp_view_node_count(f->view) == 8, WAIT_MS,
+                "relisted from page one");
     assert_int_equal(server_counter(&f->srv, "continue_expired"), 1);
     for (int i = 0; i < 5; i++) {
         g_autofree char *name = g_strdup_printf("extra-%d", i);
@@ -435,7 +423,7 @@ static void test_server_restart(void **state)
     Fixture *f = *state;
     start_informer(f, NULL);
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"before-restart\",\"gpus\":1}");
-    WAIT_FOR(has_node(f->view, "before-restart"), WAIT_MS, "pre-restart event");
+    FP_WAIT_FOR(has_node(f->view, "before-restart"), WAIT_MS, "pre-restart event");
     guint port = f->srv.port;
     server_stop(&f->srv);
     g_autofree char *port_s = g_strdup_printf("%u", port);
@@ -443,11 +431,11 @@ static void test_server_restart(void **state)
     server_start(&f->srv, args);
     assert_int_equal(f->srv.port, port);
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"after-restart\",\"gpus\":2}");
-    WAIT_FOR(has_node(f->view, "after-restart") && !has_node(f->view, "before-restart"), WAIT_MS,
-             "converged on the restarted server");
+    FP_WAIT_FOR(has_node(f->view, "after-restart") && !has_node(f->view, "before-restart"), WAIT_MS,
+                "converged on the restarted server");
     assert_int_equal(free_gpus(f->view, "gpu-node-1"), 3);
-    WAIT_FOR(fp_view_pod_count(f->view) == 3 && free_gpus(f->view, "gpu-node-3") == 6, WAIT_MS,
-             "pods relisted");
+    FP_WAIT_FOR(fp_view_pod_count(f->view) == 3 && free_gpus(f->view, "gpu-node-3") == 6, WAIT_MS,
+                "pods relisted");
     assert_true(STAT(f->inf, FP_KIND_NODES, restarts[FP_RESTART_EXPIRED]) >= 1);
     assert_true(STAT(f->inf, FP_KIND_NODES, restarts[FP_RESTART_ERROR]) >= 1);
     FpInformerStats st = {0};
@@ -462,10 +450,10 @@ static void test_split_one_byte_chunks(void **state)
 {
     Fixture *f = *state;
     start_informer(f, NULL);
-    WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
+    FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
     CTL(&f->srv, "{\"cmd\":\"set\",\"chunk_size\":1,\"chunk_delay_ms\":0.2}");
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"bytewise\",\"gpus\":3}");
-    WAIT_FOR(free_gpus(f->view, "bytewise") == 3, 20000, "node sent byte by byte");
+    FP_WAIT_FOR(free_gpus(f->view, "bytewise") == 3, 20000, "node sent byte by byte");
     CTL(&f->srv, "{\"cmd\":\"set\",\"chunk_size\":0,\"chunk_delay_ms\":0}");
     assert_int_equal(STAT(f->inf, FP_KIND_NODES, decode_errors), 0);
     assert_int_equal(STAT(f->inf, FP_KIND_NODES, restarts[FP_RESTART_ERROR]), 0);
@@ -475,10 +463,10 @@ static void test_disconnect_mid_line(void **state)
 {
     Fixture *f = *state;
     start_informer(f, NULL);
-    WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
+    FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
     CTL(&f->srv, "{\"cmd\":\"disconnect_midline\",\"kind\":\"nodes\"}");
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"half-sent\",\"gpus\":5}");
-    WAIT_FOR(free_gpus(f->view, "half-sent") == 5, WAIT_MS, "event re-sent after reconnect");
+    FP_WAIT_FOR(free_gpus(f->view, "half-sent") == 5, WAIT_MS, "event re-sent after reconnect");
     assert_true(STAT(f->inf, FP_KIND_NODES, restarts[FP_RESTART_ERROR]) >= 1);
     /* the half line was dropped with the connection, never parsed */
     assert_int_equal(STAT(f->inf, FP_KIND_NODES, decode_errors), 0);
@@ -488,7 +476,7 @@ static void test_malformed_lines_skipped(void **state)
 {
     Fixture *f = *state;
     start_informer(f, NULL);
-    WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
+    FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
     static const char *const bad[] = {
         "{not json",
         "[1,2,3]",
@@ -504,7 +492,7 @@ static void test_malformed_lines_skipped(void **state)
         CTL(&f->srv, "{\"cmd\":\"inject_raw\",\"kind\":\"nodes\",\"line\":\"%s\"}", bad[i]);
     }
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"after-garbage\",\"gpus\":1}");
-    WAIT_FOR(has_node(f->view, "after-garbage"), WAIT_MS, "watch survived garbage");
+    FP_WAIT_FOR(has_node(f->view, "after-garbage"), WAIT_MS, "watch survived garbage");
     assert_int_equal(STAT(f->inf, FP_KIND_NODES, decode_errors), G_N_ELEMENTS(bad));
     assert_int_equal(STAT(f->inf, FP_KIND_NODES, restarts[FP_RESTART_ERROR]), 0);
     assert_int_equal(STAT(f->inf, FP_KIND_NODES, restarts[FP_RESTART_DECODE]), 0);
@@ -520,12 +508,12 @@ static void test_overlong_line_resets_watch(void **state)
 {
     Fixture *f = *state;
     start_informer(f, NULL);
-    WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
+    FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
     guint64 watches = STAT(f->inf, FP_KIND_NODES, watches);
     CTL(&f->srv, "{\"cmd\":\"inject_long\",\"kind\":\"nodes\",\"bytes\":%u}", 600 * 1024);
-    WAIT_FOR(STAT(f->inf, FP_KIND_NODES, restarts[FP_RESTART_DECODE]) == 1, WAIT_MS, "reset");
+    FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, restarts[FP_RESTART_DECODE]) == 1, WAIT_MS, "reset");
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"after-long\",\"gpus\":1}");
-    WAIT_FOR(has_node(f->view, "after-long"), WAIT_MS, "watch resumed");
+    FP_WAIT_FOR(has_node(f->view, "after-long"), WAIT_MS, "watch resumed");
     assert_true(STAT(f->inf, FP_KIND_NODES, watches) > watches);
     assert_int_equal(free_gpus(f->view, "gpu-node-3"), 6);
 }
@@ -534,13 +522,13 @@ static void test_error_event_rewatch(void **state)
 {
     Fixture *f = *state;
     start_informer(f, NULL);
-    WAIT_FOR(STAT(f->inf, FP_KIND_PODS, watches) >= 1, WAIT_MS, "watching");
+    FP_WAIT_FOR(STAT(f->inf, FP_KIND_PODS, watches) >= 1, WAIT_MS, "watching");
     CTL(&f->srv, "{\"cmd\":\"error_event\",\"kind\":\"pods\",\"code\":500,"
                  "\"reason\":\"InternalError\",\"message\":\"etcd hiccup\"}");
-    WAIT_FOR(STAT(f->inf, FP_KIND_PODS, restarts[FP_RESTART_ERROR]) == 1, WAIT_MS, "restart");
+    FP_WAIT_FOR(STAT(f->inf, FP_KIND_PODS, restarts[FP_RESTART_ERROR]) == 1, WAIT_MS, "restart");
     CTL(&f->srv, "{\"cmd\":\"add_pod\",\"name\":\"after-error\",\"node\":\"gpu-node-2\","
                  "\"gpus\":1,\"phase\":\"Running\"}");
-    WAIT_FOR(free_gpus(f->view, "gpu-node-2") == 1, WAIT_MS, "re-watched");
+    FP_WAIT_FOR(free_gpus(f->view, "gpu-node-2") == 1, WAIT_MS, "re-watched");
     /* no relist for an ordinary error */
     assert_int_equal(STAT(f->inf, FP_KIND_PODS, relists), 1);
     FpInformerStats st = {0};
@@ -553,12 +541,12 @@ static void test_bookmark_and_eof(void **state)
 {
     Fixture *f = *state;
     start_informer(f, NULL);
-    WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
+    FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
     json_t *r = ctl(&f->srv, "{\"cmd\":\"bookmark\",\"kind\":\"nodes\"}");
     g_autofree char *rv =
         g_strdup_printf("%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(r, "rv")));
     json_decref(r);
-    WAIT_FOR(STAT(f->inf, FP_KIND_NODES, bookmarks) == 1, WAIT_MS, "bookmark");
+    FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, bookmarks) == 1, WAIT_MS, "bookmark");
     FpInformerStats st = {0};
     fp_informer_get_stats(f->inf, FP_KIND_NODES, &st);
     assert_string_equal(st.resource_version, rv);
@@ -566,9 +554,9 @@ static void test_bookmark_and_eof(void **state)
     guint64 events = STAT(f->inf, FP_KIND_NODES, events);
     /* the server ends the stream: re-watch from the bookmark's RV */
     CTL(&f->srv, "{\"cmd\":\"drop\",\"kind\":\"nodes\"}");
-    WAIT_FOR(STAT(f->inf, FP_KIND_NODES, restarts[FP_RESTART_EOF]) == 1, WAIT_MS, "eof");
+    FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, restarts[FP_RESTART_EOF]) == 1, WAIT_MS, "eof");
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"after-eof\",\"gpus\":1}");
-    WAIT_FOR(has_node(f->view, "after-eof"), WAIT_MS, "re-watched");
+    FP_WAIT_FOR(has_node(f->view, "after-eof"), WAIT_MS, "re-watched");
     assert_int_equal(STAT(f->inf, FP_KIND_NODES, events), events + 1);
     assert_int_equal(STAT(f->inf, FP_KIND_NODES, relists), 1);
 }
@@ -588,7 +576,7 @@ static void test_throttled_list_honours_retry_after(void **state)
     CTL(&f->srv, "{\"cmd\":\"set\",\"fail_watches\":2,\"fail_status\":503,\"retry_after\":null}");
     CTL(&f->srv, "{\"cmd\":\"drop\",\"kind\":\"all\"}");
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"after-503\",\"gpus\":1}");
-    WAIT_FOR(has_node(f->view, "after-503"), WAIT_MS, "recovered from 503s");
+    FP_WAIT_FOR(has_node(f->view, "after-503"), WAIT_MS, "recovered from 503s");
     assert_true(STAT(f->inf, FP_KIND_NODES, restarts[FP_RESTART_ERROR]) +
                     STAT(f->inf, FP_KIND_PODS, restarts[FP_RESTART_ERROR]) >=
                 2);
@@ -602,9 +590,9 @@ static void test_stop_during_slow_list(void **state)
     g_autoptr(GError) error = NULL;
     f->inf = fp_informer_start(f->view, f->client, &test_config, &error);
     assert_non_null(f->inf);
-    WAIT_FOR(server_counter(&f->srv, "list_nodes") >= 1 &&
-                 server_counter(&f->srv, "list_pods") >= 1,
-             WAIT_MS, "lists in flight");
+    FP_WAIT_FOR(server_counter(&f->srv, "list_nodes") >= 1 &&
+                    server_counter(&f->srv, "list_pods") >= 1,
+                WAIT_MS, "lists in flight");
     g_usleep(200 * 1000);
     gint64 t0 = g_get_monotonic_time();
     fp_informer_stop(f->inf);
@@ -658,8 +646,9 @@ static void test_token_rotation(void **state)
     start_informer(f, NULL);
     assert_seed_view(f->view);
     assert_int_equal(fp_kube_client_unauthorized_count(f->client), 0);
-    WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1 && STAT(f->inf, FP_KIND_PODS, watches) >= 1,
-             WAIT_MS, "watching");
+    FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1 &&
+                    STAT(f->inf, FP_KIND_PODS, watches) >= 1,
+                WAIT_MS, "watching");
 
     /* rotate: the server wants tok-2 and the kubelet wrote it to our file,
      * but the client's cached copy is still tok-1 */
@@ -667,7 +656,7 @@ static void test_token_rotation(void **state)
     assert_true(g_file_set_contents(client_tok, "tok-2\n", -1, NULL));
     CTL(&f->srv, "{\"cmd\":\"drop\",\"kind\":\"all\"}");
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"after-rotation\",\"gpus\":1}");
-    WAIT_FOR(has_node(f->view, "after-rotation"), WAIT_MS, "401 -> re-read -> ok");
+    FP_WAIT_FOR(has_node(f->view, "after-rotation"), WAIT_MS, "401 -> re-read -> ok");
     assert_true(fp_kube_client_unauthorized_count(f->client) >= 1);
     assert_true(server_counter(&f->srv, "unauthorized") >= 1);
     /* the 401 was absorbed by the retry, not a watch error */
@@ -809,7 +798,7 @@ static void test_tls_client_certificate(void **state)
     start_informer(f, NULL);
     assert_seed_view(f->view);
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"over-tls\",\"gpus\":2}");
-    WAIT_FOR(free_gpus(f->view, "over-tls") == 2, WAIT_MS, "watch over TLS");
+    FP_WAIT_FOR(free_gpus(f->view, "over-tls") == 2, WAIT_MS, "watch over TLS");
 
     /* what must fail: no client certificate, no tls-server-name, no CA */
     FpKubeConfig *c1 = fp_kubeconfig_copy(cfg);
@@ -1012,8 +1001,8 @@ static void test_scale_5000_nodes_50000_pods(void **state)
     g_autoptr(GError) error = NULL;
     f->inf = fp_informer_start(f->view, f->client, &cfg, &error);
     assert_non_null(f->inf);
-    WAIT_FOR(fp_view_synced(f->view, FP_KIND_NODES) && fp_view_synced(f->view, FP_KIND_PODS),
-             wait_ms, "nodes listed");
+    FP_WAIT_FOR(fp_view_synced(f->view, FP_KIND_NODES) && fp_view_synced(f->view, FP_KIND_PODS),
+                wait_ms, "nodes listed");
     double node_s = (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
     size_t h1 = heap_in_use();
     assert_int_equal(fp_view_node_count(f->view), 5000);
@@ -1023,7 +1012,7 @@ static void test_scale_5000_nodes_50000_pods(void **state)
     CTL(&f->srv, "{\"cmd\":\"bulk\",\"nodes\":5000,\"pods\":50000}");
     t0 = g_get_monotonic_time();
     CTL(&f->srv, "{\"cmd\":\"expire\",\"kind\":\"pods\"}");
-    WAIT_FOR(fp_view_pod_count(f->view) == 50000, wait_ms, "pods listed");
+    FP_WAIT_FOR(fp_view_pod_count(f->view) == 50000, wait_ms, "pods listed");
     double pod_s = (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
     size_t h2 = heap_in_use();
     long rss1 = rss_kib("VmRSS:");

@@ -36,49 +36,15 @@
 
 #define EXIT_UNPLACED 3
 
-typedef struct {
-    int status; /* exit status, -1 when it did not exit normally */
-    char *out;
-    char *err;
-} Run;
-
-static void run_clear(Run *r)
-{
-    g_free(r->out);
-    g_free(r->err);
-    memset(r, 0, sizeof *r);
-}
-
-static const char *binary(void)
-{
-    const char *b = g_getenv("FP_BINARY");
-    return b && *b ? b : FP_BINARY;
-}
+typedef FpTestRun Run;
+#define run_clear fp_test_run_clear
 
 /* Run `flexplace simulate ARGS...` in test/data/simulate (NULL-terminated). */
 static void simulate(Run *r, const char *const *args)
 {
-    GPtrArray *argv = g_ptr_array_new();
-    g_ptr_array_add(argv, (gpointer)binary());
-    g_ptr_array_add(argv, (gpointer) "simulate");
-    for (int i = 0; args[i]; i++) {
-        g_ptr_array_add(argv, (gpointer)args[i]);
-    }
-    g_ptr_array_add(argv, NULL);
     char *dir = fp_test_data_path("simulate");
-    GError *error = NULL;
-    int wait_status = 0;
-    gboolean ok = g_spawn_sync(dir, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                               &r->out, &r->err, &wait_status, &error);
-    g_ptr_array_unref(argv);
+    fp_test_run_flexplace(r, dir, "simulate", args);
     g_free(dir);
-    if (!ok) {
-        char msg[256];
-        g_strlcpy(msg, error->message, sizeof msg);
-        g_error_free(error);
-        fail_msg("cannot run %s: %s", binary(), msg);
-    }
-    r->status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
 }
 
 /* ---- JSON comparison ----------------------------------------------------- */

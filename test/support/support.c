@@ -1,5 +1,10 @@
 #include "support.h"
 
+#include <string.h>
+#include <sys/wait.h>
+
+#include "extender/app.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -36,4 +41,69 @@ char *fp_test_shared_data(const char *rel)
 char *fp_test_data_path(const char *rel)
 {
     return g_build_filename(FP_TEST_DATA, rel, NULL);
+}
+
+struct FpApp *fp_test_app_start(const char *cluster_file, const char *prefix, const char *policy)
+{
+    FpAppConfig cfg;
+    fp_app_config_init(&cfg);
+    g_free(cfg.listen);
+    cfg.listen = g_strdup("127.0.0.1:0");
+    cfg.cluster_file = g_strdup(cluster_file);
+    if (prefix) {
+        g_free(cfg.prefix);
+        cfg.prefix = g_strdup(prefix);
+    }
+    cfg.policy_path = g_strdup(policy);
+    GError *error = NULL;
+    FpApp *app = fp_app_new(&cfg, &error);
+    fp_app_config_clear(&cfg);
+    if (!app || !fp_app_serve(app, &error)) {
+        char msg[512];
+        g_strlcpy(msg, error ? error->message : "unknown error", sizeof msg);
+        g_clear_error(&error);
+        fail_msg("cannot start the server: %s", msg);
+    }
+    return app;
+}
+
+const char *fp_test_binary(void)
+{
+    const char *env = g_getenv("FP_BINARY");
+    return env && *env ? env : FP_BINARY;
+}
+
+void fp_test_run_clear(FpTestRun *r)
+{
+    g_free(r->out);
+    g_free(r->err);
+    memset(r, 0, sizeof *r);
+}
+
+void fp_test_run_flexplace(FpTestRun *r, const char *cwd, const char *command,
+                           const char *const *args)
+{
+    GPtrArray *argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (gpointer)fp_test_binary());
+    g_ptr_array_add(argv, (gpointer)command);
+    for (guint i = 0; args[i]; i++) {
+        g_ptr_array_add(argv, (gpointer)args[i]);
+    }
+    g_ptr_array_add(argv, NULL);
+    int wait_status = 0;
+    GError *error = NULL;
+    memset(r, 0, sizeof *r);
+    gboolean ok = g_spawn_sync(cwd, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &r->out, &r->err, &wait_status, &error);
+    g_ptr_array_unref(argv);
+    if (!ok) {
+        char msg[512];
+        g_strlcpy(msg, error->message, sizeof msg);
+        g_error_free(error);
+        fail_msg("cannot run %s: %s", fp_test_binary(), msg);
+    }
+    if (!WIFEXITED(wait_status)) {
+        fail_msg("flexplace %s died (wait status %d); stderr:\n%s", command, wait_status, r->err);
+    }
+    r->status = WEXITSTATUS(wait_status);
 }

@@ -12,10 +12,47 @@
 #include <glib.h>
 #include <stddef.h>
 
+struct FpApp;
+
 char *fp_test_read_file(const char *path, size_t *len);
 /* Newly allocated path of @rel under the shared data folder, or NULL. */
 char *fp_test_shared_data(const char *rel);
 /* Newly allocated path of @rel under test/data. */
 char *fp_test_data_path(const char *rel);
+
+/* Poll @cond every 10 ms until it holds, or fail the test after @ms with
+ * the printf-style message after it. */
+#define FP_WAIT_FOR(cond, ms, ...)                                                                 \
+    do {                                                                                           \
+        gint64 end_ = g_get_monotonic_time() + (gint64)(ms)*1000;                                  \
+        while (!(cond)) {                                                                          \
+            if (g_get_monotonic_time() > end_) {                                                   \
+                fail_msg("timed out waiting for " #cond ": " __VA_ARGS__);                         \
+            }                                                                                      \
+            g_usleep(10000);                                                                       \
+        }                                                                                          \
+    } while (0)
+
+/* The real server on 127.0.0.1 (a free port) serving the snapshot
+ * @cluster_file with the default configuration, route @prefix and policy
+ * @policy (each NULL: none / the built-in one); fails the test when it
+ * cannot start.  Free with fp_app_free; the port is
+ * fp_http_server_port(app->http). */
+struct FpApp *fp_test_app_start(const char *cluster_file, const char *prefix, const char *policy);
+
+/* One run of the flexplace binary (FP_BINARY). */
+typedef struct {
+    int status; /* exit code */
+    char *out;
+    char *err;
+} FpTestRun;
+
+/* Run `flexplace COMMAND ARGS...` (@args NULL-terminated) in @cwd (NULL:
+ * here); fails the test when it cannot start or dies by a signal. */
+void fp_test_run_flexplace(FpTestRun *r, const char *cwd, const char *command,
+                           const char *const *args);
+void fp_test_run_clear(FpTestRun *r);
+/* The flexplace binary under test: $FP_BINARY, else the build's. */
+const char *fp_test_binary(void);
 
 #endif

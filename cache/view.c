@@ -16,8 +16,14 @@
 
 #define POOL_STATS_CACHE_SIZE 8
 
+#define SHORT_NAME 52
+
 typedef struct {
-    FpNodeState pub;  /* pub.name points at the hash key */
+    /* First, on the line a lookup reads: the name's hash (for the index)
+     * and the name itself when it is short (else it follows the struct). */
+    guint32 hash;
+    char short_name[SHORT_NAME];
+    FpNodeState pub;  /* pub.name: short_name or after the struct; the hash key */
     GHashTable *pods; /* uid -> FpPod* (borrowed from view->pods): pods bound here */
     guint n_assumed;  /* assumptions naming this node */
 } NodeState;
@@ -51,9 +57,26 @@ typedef struct {
     GHashTable *pool_nodes; /* pool -> GUINT_TO_POINTER(nodes counted) */
 } PoolStatsEntry;
 
+/* The readers' name -> state index: open addressing with linear probing
+ * over (hash, state) pairs, so a lookup touches one entry and the state
+ * (whose name is in the same block) instead of GHashTable's separate hash,
+ * key, value and key-string memory.  Half full at most; removal shifts the
+ * following entries back (no tombstones). */
+typedef struct {
+    guint32 hash;
+    NodeState *st; /* NULL = free */
+} IndexEntry;
+
+typedef struct {
+    IndexEntry *entries;
+    guint mask; /* capacity - 1 */
+    guint n;
+} StateIndex;
+
 struct FpView {
     GRWLock lock;
-    GHashTable *states;          /* name -> NodeState* */
+    GHashTable *states;          /* name -> NodeState* (owns them) */
+    StateIndex index;            /* the same, for lookups */
     GHashTable *pods;            /* uid -> FpPod* (owned ref) */
     GHashTable *owners;          /* owner uid -> GHashTable(uid -> FpPod* borrowed) */
     GHashTable *assumed;         /* uid -> Assumed* */
@@ -78,6 +101,10 @@ struct FpView {
      * stale. */
     bool tracking;
     GPtrArray *touched; /* NodeState* */
+    /* The policy every state's facts are computed under (a reference), and
+     * its address for lock-free comparison. */
+    FpPolicy *facts_policy;
+    gpointer facts_policy_id;
 };
 
 static bool is_extended(const char *resource)
@@ -85,11 +112,128 @@ static bool is_extended(const char *resource)
     return strchr(resource, '/') != NULL;
 }
 
+/* Node facts kept in states hold their strings as interned GRefStrings:
+ * one copy per distinct value for the whole view, and equal values share an
+ * address, which lets the engine's per-request memo skip hashing them. */
+static void facts_intern(FpNodeFacts *f)
+{
+    const char **fields[] = {&f->pool,    &f->region,        &f->zone,
+                             &f->product, &f->instance_type, &f->capacity_type};
+    for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
+        *fields[i] = g_ref_string_new_intern(*fields[i] ? *fields[i] : "");
+    }
+}
+
+static void facts_release(FpNodeFacts *f)
+{
+    const char **fields[] = {&f->pool,    &f->region,        &f->zone,
+                             &f->product, &f->instance_type, &f->capacity_type};
+    for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
+        if (*fields[i]) {
+            g_ref_string_release((char *)*fields[i]);
+            *fields[i] = NULL;
+        }
+    }
+}
+
+/* Add @value of @name to the slot of that resource (@which: 0 allocatable,
+ * 1 used, 2 assumed), taking the interned name from @old when it has it. */
+static void slot_add(FpNodeState *st, const FpGpuSlot *old, guint n_old, const char *name,
+                     int which, int64_t value)
+{
+    guint k = 0;
+    while (k < st->n_gpu && strcmp(st->gpu[k].resource, name) != 0) {
+        k++;
+    }
+    if (k == st->n_gpu) {
+        if (k == FP_VIEW_GPU_SLOTS) {
+            st->gpu_complete = false;
+            return;
+        }
+        const char *interned = NULL;
+        for (guint j = 0; j < n_old && !interned; j++) {
+            if (strcmp(old[j].resource, name) == 0) {
+                interned = g_ref_string_acquire((char *)old[j].resource);
+            }
+        }
+        st->gpu[k] = (FpGpuSlot){.resource = interned ? interned : g_ref_string_new_intern(name)};
+        st->n_gpu++;
+    }
+    if (which == 0) {
+        st->gpu[k].listed = true;
+        st->gpu[k].allocatable = value;
+    } else if (which == 1) {
+        st->gpu[k].used = value;
+    } else {
+        st->gpu[k].assumed = value;
+    }
+}
+
+/* Rebuild @st's GPU slots from its lists; call after any change to them.
+ * Write lock held. */
+static void state_sync_gpu(NodeState *ns)
+{
+    FpNodeState *st = &ns->pub;
+    FpGpuSlot old[FP_VIEW_GPU_SLOTS];
+    guint n_old = st->n_gpu;
+    memcpy(old, st->gpu, sizeof old);
+    st->n_gpu = 0;
+    st->gpu_complete = true;
+    const FpResList *lists[] = {&st->ext_allocatable, &st->used, &st->assumed};
+    for (int w = 0; w < 3; w++) {
+        for (guint i = 0; i < lists[w]->len; i++) {
+            slot_add(st, old, n_old, lists[w]->items[i].name, w, lists[w]->items[i].value);
+        }
+    }
+    for (guint j = 0; j < n_old; j++) {
+        g_ref_string_release((char *)old[j].resource);
+    }
+}
+
+/* The request path's copies of the node (view.h): @facts are
+ * fp_node_facts(view->facts_policy, node) when the caller computed them,
+ * else NULL.  @node NULL drops the Node.  Write lock held. */
+static void state_set_node(FpView *view, NodeState *st, FpNode *node, const FpNodeFacts *facts)
+{
+    if (st->pub.node) {
+        fp_node_unref((FpNode *)st->pub.node);
+    }
+    st->pub.node = node;
+    fp_res_list_clear(&st->pub.ext_allocatable);
+    facts_release(&st->pub.facts);
+    st->pub.ready = node && node->ready;
+    st->pub.unschedulable = node && node->unschedulable;
+    st->pub.facts_policy = node ? view->facts_policy : NULL;
+    if (!node) {
+        memset(&st->pub.facts, 0, sizeof st->pub.facts);
+        state_sync_gpu(st);
+        return;
+    }
+    for (guint i = 0; i < node->allocatable.len; i++) {
+        if (is_extended(node->allocatable.items[i].name)) {
+            fp_res_list_set(&st->pub.ext_allocatable, node->allocatable.items[i].name,
+                            node->allocatable.items[i].value);
+        }
+    }
+    if (facts) {
+        st->pub.facts = *facts; /* interned by the caller: taken over */
+    } else {
+        fp_node_facts(view->facts_policy, node, &st->pub.facts);
+        facts_intern(&st->pub.facts);
+    }
+    state_sync_gpu(st);
+}
+
 static void node_state_free(gpointer p)
 {
     NodeState *st = p;
     if (st->pub.node) {
         fp_node_unref((FpNode *)st->pub.node);
+    }
+    fp_res_list_clear(&st->pub.ext_allocatable);
+    facts_release(&st->pub.facts);
+    for (guint j = 0; j < st->pub.n_gpu; j++) {
+        g_ref_string_release((char *)st->pub.gpu[j].resource);
     }
     fp_res_list_clear(&st->pub.used);
     fp_res_list_clear(&st->pub.assumed);
@@ -227,7 +371,7 @@ FpView *fp_view_new(void)
     FpView *view = g_new0(FpView, 1);
     g_rw_lock_init(&view->lock);
     g_mutex_init(&view->stats_mutex);
-    view->states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, node_state_free);
+    view->states = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, node_state_free);
     view->pods = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)fp_pod_unref);
     view->owners =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
@@ -270,11 +414,92 @@ void fp_view_free(FpView *view)
     g_hash_table_destroy(view->assumed);
     g_hash_table_destroy(view->owners);
     g_hash_table_destroy(view->states);
+    g_free(view->index.entries);
     g_hash_table_destroy(view->pods);
     g_mutex_clear(&view->stats_mutex);
     g_ptr_array_unref(view->touched);
+    if (view->facts_policy) {
+        fp_policy_unref(view->facts_policy);
+    }
     g_rw_lock_clear(&view->lock);
     g_free(view);
+}
+
+/* ---- the lookup index ---- */
+
+static guint32 name_hash(const char *s)
+{
+    guint32 h = 2166136261u; /* FNV-1a */
+    for (; *s; s++) {
+        h = (h ^ (guint8)*s) * 16777619u;
+    }
+    return h;
+}
+
+static NodeState *index_find(const StateIndex *idx, const char *name)
+{
+    if (!idx->entries) {
+        return NULL;
+    }
+    guint32 hash = name_hash(name);
+    for (guint i = hash & idx->mask;; i = (i + 1) & idx->mask) {
+        const IndexEntry *e = &idx->entries[i];
+        if (!e->st) {
+            return NULL;
+        }
+        if (e->hash == hash && strcmp(e->st->pub.name, name) == 0) {
+            return e->st;
+        }
+    }
+}
+
+static void index_put(IndexEntry *entries, guint mask, guint32 hash, NodeState *st)
+{
+    guint i = hash & mask;
+    while (entries[i].st) {
+        i = (i + 1) & mask;
+    }
+    entries[i] = (IndexEntry){hash, st};
+}
+
+static void index_insert(StateIndex *idx, NodeState *st)
+{
+    if (!idx->entries || 2 * (idx->n + 1) > idx->mask + 1) {
+        guint mask = idx->entries ? 2 * idx->mask + 1 : 63;
+        IndexEntry *entries = g_new0(IndexEntry, mask + 1);
+        for (guint i = 0; idx->entries && i <= idx->mask; i++) {
+            if (idx->entries[i].st) {
+                index_put(entries, mask, idx->entries[i].hash, idx->entries[i].st);
+            }
+        }
+        g_free(idx->entries);
+        idx->entries = entries;
+        idx->mask = mask;
+    }
+    index_put(idx->entries, idx->mask, st->hash, st);
+    idx->n++;
+}
+
+static void index_remove(StateIndex *idx, NodeState *st)
+{
+    guint i = st->hash & idx->mask;
+    while (idx->entries[i].st != st) {
+        if (!idx->entries[i].st) {
+            return; /* not indexed */
+        }
+        i = (i + 1) & idx->mask;
+    }
+    /* Shift back every following entry of the run that may move to i. */
+    for (guint j = (i + 1) & idx->mask; idx->entries[j].st; j = (j + 1) & idx->mask) {
+        guint home = idx->entries[j].hash & idx->mask;
+        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            idx->entries[i] = idx->entries[j];
+            i = j;
+        }
+    }
+    idx->entries[i].st = NULL;
+    idx->n--;
 }
 
 /* ---- internal helpers; all run under the write lock ---- */
@@ -283,9 +508,15 @@ static NodeState *state_get(FpView *view, const char *name, bool create)
 {
     NodeState *st = g_hash_table_lookup(view->states, name);
     if (!st && create) {
-        st = g_new0(NodeState, 1);
-        char *key = g_strdup(name);
+        /* the name lives in the same block, next to what lookups read */
+        size_t len = strlen(name);
+        bool is_short = len < SHORT_NAME;
+        st = g_malloc0(sizeof(NodeState) + (is_short ? 0 : len + 1));
+        char *key = is_short ? st->short_name : (char *)(st + 1);
+        memcpy(key, name, len + 1);
         st->pub.name = key;
+        st->hash = name_hash(key);
+        index_insert(&view->index, st);
         st->pods = g_hash_table_new(g_str_hash, g_str_equal);
         g_hash_table_insert(view->states, key, st);
     }
@@ -336,6 +567,7 @@ static void state_gc(FpView *view, NodeState *st)
             while (g_ptr_array_remove_fast(view->touched, st)) {
             }
         }
+        index_remove(&view->index, st);
         g_hash_table_remove(view->states, st->pub.name);
     }
 }
@@ -385,6 +617,7 @@ static void unassume(FpView *view, Assumed *a)
     NodeState *st = state_get(view, a->node, false);
     if (st) {
         fp_res_list_add(&st->pub.assumed, a->resource, -a->count);
+        state_sync_gpu(st);
         st->n_assumed--;
         touch(view, st);
         state_gc(view, st);
@@ -400,6 +633,7 @@ static void pod_detach(FpView *view, FpPod *pod)
         if (st && g_hash_table_remove(st->pods, pod->uid)) {
             if (fp_pod_is_active(pod)) {
                 res_add_extended(&st->pub.used, &pod->requests, -1);
+                state_sync_gpu(st);
             }
             touch(view, st);
             state_gc(view, st);
@@ -422,6 +656,7 @@ static void pod_attach(FpView *view, FpPod *pod)
         NodeState *st = state_get(view, pod->node_name, true);
         g_hash_table_insert(st->pods, pod->uid, pod);
         res_add_extended(&st->pub.used, &pod->requests, +1);
+        state_sync_gpu(st);
         touch(view, st);
     }
     if (pod->owner_uid) {
@@ -455,12 +690,10 @@ void fp_view_apply_node(FpView *view, FpNode *node)
         return;
     }
     st = st ? st : state_get(view, node->name, true);
-    if (st->pub.node) {
-        fp_node_unref((FpNode *)st->pub.node);
-    } else {
+    if (!st->pub.node) {
         view->n_nodes++;
     }
-    st->pub.node = node;
+    state_set_node(view, st, node, NULL);
     touch(view, st);
     bump(view);
     g_rw_lock_writer_unlock(&view->lock);
@@ -472,8 +705,7 @@ void fp_view_remove_node(FpView *view, const char *name)
     track(view, true);
     NodeState *st = state_get(view, name, false);
     if (st && st->pub.node) {
-        fp_node_unref((FpNode *)st->pub.node);
-        st->pub.node = NULL;
+        state_set_node(view, st, NULL, NULL);
         view->n_nodes--;
         touch(view, st);
         state_gc(view, st);
@@ -526,8 +758,21 @@ void fp_view_remove_pod(FpView *view, const char *uid)
 
 void fp_view_replace_nodes(FpView *view, GPtrArray *nodes)
 {
+    /* The facts of the new nodes are computed before the write lock, under
+     * the policy current then (recomputed below if it changed meanwhile). */
+    guint n_new = nodes ? nodes->len : 0;
+    g_autofree FpNodeFacts *facts = g_new(FpNodeFacts, MAX(n_new, 1));
+    g_rw_lock_reader_lock(&view->lock);
+    FpPolicy *policy = view->facts_policy ? fp_policy_ref(view->facts_policy) : NULL;
+    g_rw_lock_reader_unlock(&view->lock);
+    for (guint i = 0; i < n_new; i++) {
+        fp_node_facts(policy, g_ptr_array_index(nodes, i), &facts[i]);
+        facts_intern(&facts[i]);
+    }
+
     g_rw_lock_writer_lock(&view->lock);
     track(view, false);
+    bool facts_current = policy == view->facts_policy;
     /* Drop every current node object, then install the new list. */
     GHashTableIter it;
     gpointer value;
@@ -536,8 +781,7 @@ void fp_view_replace_nodes(FpView *view, GPtrArray *nodes)
     while (g_hash_table_iter_next(&it, NULL, &value)) {
         NodeState *st = value;
         if (st->pub.node) {
-            fp_node_unref((FpNode *)st->pub.node);
-            st->pub.node = NULL;
+            state_set_node(view, st, NULL, NULL);
         }
         g_ptr_array_add(empty, st);
     }
@@ -551,12 +795,13 @@ void fp_view_replace_nodes(FpView *view, GPtrArray *nodes)
             continue;
         }
         NodeState *st = known ? known : state_get(view, node->name, true);
-        if (st->pub.node) { /* duplicate name in the list: last wins */
-            fp_node_unref((FpNode *)st->pub.node);
-        } else {
+        if (!st->pub.node) { /* else a duplicate name in the list: last wins */
             view->n_nodes++;
         }
-        st->pub.node = node;
+        state_set_node(view, st, node, facts_current ? &facts[i] : NULL);
+        if (facts_current) {
+            facts[i].pool = NULL; /* taken over */
+        }
     }
     for (guint i = 0; i < empty->len; i++) {
         state_gc(view, g_ptr_array_index(empty, i));
@@ -564,10 +809,50 @@ void fp_view_replace_nodes(FpView *view, GPtrArray *nodes)
     g_ptr_array_unref(empty);
     bump(view);
     g_rw_lock_writer_unlock(&view->lock);
+    for (guint i = 0; i < n_new; i++) {
+        if (facts[i].pool) { /* not installed: dropped, or the policy changed */
+            facts_release(&facts[i]);
+        }
+    }
+    if (policy) {
+        fp_policy_unref(policy);
+    }
     if (nodes) {
         g_ptr_array_set_free_func(nodes, NULL);
         g_ptr_array_unref(nodes);
     }
+}
+
+void fp_view_use_policy(FpView *view, const FpPolicy *policy)
+{
+    g_return_if_fail(policy);
+    g_rw_lock_writer_lock(&view->lock);
+    const FpPolicy *cur = view->facts_policy;
+    if (cur != policy && (!cur || policy->generation >= cur->generation)) {
+        if (cur) {
+            fp_policy_unref((FpPolicy *)cur);
+        }
+        view->facts_policy = fp_policy_ref((FpPolicy *)policy);
+        g_atomic_pointer_set(&view->facts_policy_id, (gpointer)policy);
+        GHashTableIter it;
+        gpointer value;
+        g_hash_table_iter_init(&it, view->states);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+            NodeState *st = value;
+            if (st->pub.node) {
+                st->pub.facts_policy = policy;
+                facts_release(&st->pub.facts);
+                fp_node_facts(policy, st->pub.node, &st->pub.facts);
+                facts_intern(&st->pub.facts);
+            }
+        }
+    }
+    g_rw_lock_writer_unlock(&view->lock);
+}
+
+const void *fp_view_facts_policy(FpView *view)
+{
+    return g_atomic_pointer_get(&view->facts_policy_id);
 }
 
 void fp_view_replace_pods(FpView *view, GPtrArray *pods)
@@ -583,6 +868,7 @@ void fp_view_replace_pods(FpView *view, GPtrArray *pods)
         NodeState *st = value;
         g_hash_table_remove_all(st->pods);
         fp_res_list_clear(&st->pub.used);
+        state_sync_gpu(st);
         g_ptr_array_add(states, st);
     }
     g_hash_table_remove_all(view->owners);
@@ -680,6 +966,7 @@ bool fp_view_assume(FpView *view, const char *uid, const char *ns, const char *n
     a->expires_us = g_get_monotonic_time() + (gint64)(ttl_seconds * G_USEC_PER_SEC);
     g_hash_table_insert(view->assumed, a->uid, a);
     fp_res_list_add(&st->pub.assumed, resource, count);
+    state_sync_gpu(st);
     st->n_assumed++;
     touch(view, st);
     ok = true;
@@ -775,9 +1062,47 @@ void fp_view_read_unlock(FpView *view)
     g_rw_lock_reader_unlock(&view->lock);
 }
 
+/* How many names ahead fp_view_nodes_locked fetches. */
+#define PREFETCH_AHEAD 8
+
+void fp_view_nodes_locked(FpView *view, const char *const *names, guint n, const FpNodeState **out)
+{
+    const StateIndex *idx = &view->index;
+    if (!idx->entries) {
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
+    g_autofree guint32 *hashes = g_new(guint32, MAX(n, 1));
+    for (guint i = 0; i < n; i++) {
+        hashes[i] = name_hash(names[i]);
+        __builtin_prefetch(&idx->entries[hashes[i] & idx->mask]);
+    }
+    for (guint i = 0; i < n; i++) {
+        if (i + PREFETCH_AHEAD < n) {
+            /* the entry was fetched above: fetch its state's first line */
+            const IndexEntry *e = &idx->entries[hashes[i + PREFETCH_AHEAD] & idx->mask];
+            if (e->st) {
+                __builtin_prefetch(e->st);
+            }
+        }
+        NodeState *found = NULL;
+        for (guint k = hashes[i] & idx->mask;; k = (k + 1) & idx->mask) {
+            const IndexEntry *e = &idx->entries[k];
+            if (!e->st) {
+                break;
+            }
+            if (e->hash == hashes[i] && strcmp(e->st->pub.name, names[i]) == 0) {
+                found = e->st;
+                break;
+            }
+        }
+        out[i] = found ? &found->pub : NULL;
+    }
+}
+
 const FpNodeState *fp_view_node_locked(FpView *view, const char *name)
 {
-    NodeState *st = g_hash_table_lookup(view->states, name);
+    NodeState *st = index_find(&view->index, name);
     return st ? &st->pub : NULL;
 }
 

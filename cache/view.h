@@ -37,13 +37,42 @@ G_BEGIN_DECLS
 
 typedef struct FpView FpView;
 
+/* One extended resource of a node, for the request path: interned name
+ * (g_ref_string_new_intern: compare by address with an interned name), the
+ * node's allocatable (@listed: the Node lists it) and what active pods use
+ * and flexplace assumed. */
+typedef struct {
+    const char *resource;
+    bool listed;
+    int64_t allocatable;
+    int64_t used;
+    int64_t assumed;
+} FpGpuSlot;
+
+#define FP_VIEW_GPU_SLOTS 6
+
 /* Per node name.  Exists while a Node, an active pod or an assumption refers
- * to the name. */
+ * to the name.  The fields a request reads for a candidate come first, so
+ * that they share few cache lines. */
 typedef struct {
     const char *name;
     const FpNode *node; /* NULL when no Node object of that name is known */
-    FpResList used;     /* extended resources requested by active pods bound here */
-    FpResList assumed;  /* extended resources assumed by flexplace's bind verb */
+    /* Kept beside the Node for the request path, so that a candidate costs
+     * one lookup and no walk through the Node (set with the Node): */
+    bool ready;         /* node->ready */
+    bool unschedulable; /* node->unschedulable */
+    /* The extended resources of ext_allocatable, used and assumed, kept
+     * together (gpu_complete: all of them fit in the slots; else read the
+     * lists). */
+    bool gpu_complete;
+    guint n_gpu;
+    const FpPolicy *facts_policy; /* the policy @facts were computed under (the
+                                     view's, fp_view_use_policy), or NULL */
+    FpNodeFacts facts;            /* fp_node_facts(facts_policy, node) */
+    FpGpuSlot gpu[FP_VIEW_GPU_SLOTS];
+    FpResList used;            /* extended resources requested by active pods bound here */
+    FpResList assumed;         /* extended resources assumed by flexplace's bind verb */
+    FpResList ext_allocatable; /* the extended resources of node->allocatable */
 } FpNodeState;
 
 FpView *fp_view_new(void);
@@ -87,12 +116,26 @@ int64_t fp_view_assumed_total(FpView *view);
  * node name (g_free it) and *count (may be NULL) its GPUs. */
 bool fp_view_assumed_lookup(FpView *view, const char *uid, char **node, int64_t *count);
 
+/* Keep every node's facts (FpNodeState.facts) computed under @policy from
+ * now on.  Recomputes them for every node under the write lock when @policy
+ * is not the current one (about 1 µs per node), unless it is older (a lower
+ * generation) than the current one: a request that began before a reload
+ * does not flip the view back.  The view holds a reference on the policy. */
+void fp_view_use_policy(FpView *view, const FpPolicy *policy);
+/* The policy of the nodes' facts, compared by identity; NULL when none.
+ * Lock-free; not to be dereferenced. */
+const void *fp_view_facts_policy(FpView *view);
+
 /* ---- readers ---- */
 
 void fp_view_read_lock(FpView *view);
 void fp_view_read_unlock(FpView *view);
 /* Borrowed; NULL when unknown.  Caller holds the lock. */
 const FpNodeState *fp_view_node_locked(FpView *view, const char *name);
+/* fp_view_node_locked for each of @n names into @out, faster than one by one
+ * for many names (the memory of later names is fetched while earlier ones
+ * are compared).  Caller holds the lock. */
+void fp_view_nodes_locked(FpView *view, const char *const *names, guint n, const FpNodeState **out);
 /* Borrowed; NULL when unknown.  Caller holds the lock. */
 const FpPod *fp_view_pod_locked(FpView *view, const char *uid);
 /* Call @fn for every node state with a Node object. Caller holds the lock. */

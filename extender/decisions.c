@@ -120,6 +120,47 @@ static gint verdict_order(gconstpointer a, gconstpointer b, gpointer data)
     return i < j ? -1 : i > j;
 }
 
+/* Add @count rejections for @reason (interned here) to @table. */
+static void count_rejection(GHashTable *table, const char *reason, guint count)
+{
+    const char *r = g_intern_string(reason);
+    guint c = GPOINTER_TO_UINT(g_hash_table_lookup(table, r));
+    g_hash_table_insert(table, (gpointer)r, GUINT_TO_POINTER(c + count));
+}
+
+/* Reorder @a[0..n) so that its first @k entries are the @k first in
+ * verdict_order (in any order): quickselect, O(n) on average. */
+static void select_first(guint *a, guint n, guint k, const FpPlacement *p)
+{
+    guint lo = 0, hi = n; /* the k-th boundary lies in [lo, hi) */
+    while (hi - lo > 1) {
+        guint pivot = a[lo + (hi - lo) / 2];
+        /* three-way partition: < pivot, == pivot, > pivot */
+        guint lt = lo, i = lo, gt = hi;
+        while (i < gt) {
+            gint c = verdict_order(&a[i], &pivot, (gpointer)p);
+            if (c < 0) {
+                guint t = a[lt];
+                a[lt++] = a[i];
+                a[i++] = t;
+            } else if (c > 0) {
+                guint t = a[--gt];
+                a[gt] = a[i];
+                a[i] = t;
+            } else {
+                i++;
+            }
+        }
+        if (k < lt) {
+            hi = lt;
+        } else if (k > gt) {
+            lo = gt;
+        } else {
+            return;
+        }
+    }
+}
+
 void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod,
                         const FpPlacement *p, const char *const *names, guint64 policy_generation,
                         gint64 duration_us, const char *error)
@@ -139,43 +180,57 @@ void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod
         d->resource = g_strdup(p->demand->resource);
         d->count = p->demand->count;
         d->n_total = p->n;
-        GArray *order = g_array_sized_new(FALSE, FALSE, sizeof(guint), p->n);
-        /* Reasons are a handful of static strings: count them by pointer,
-         * then intern each distinct one once (g_intern_string takes a
-         * global lock). */
-        g_autoptr(GHashTable) by_ptr = g_hash_table_new(g_direct_hash, g_direct_equal);
+        g_autofree guint *order = g_new(guint, MAX(p->n, 1));
+        guint n_order = 0;
+        /* Reasons are a handful of static strings: count them by pointer in
+         * a short list, then intern each distinct one once
+         * (g_intern_string takes a global lock). */
+        const char *reasons[32];
+        guint counts[32];
+        guint n_reasons = 0;
         for (guint i = 0; i < p->n; i++) {
             const FpVerdict *v = &p->verdicts[i];
             if (v->pass) {
-                g_array_append_val(order, i);
+                order[n_order++] = i;
                 d->n_passed++;
-            } else {
-                const char *r = v->reason ? v->reason : "rejected";
-                guint c = GPOINTER_TO_UINT(g_hash_table_lookup(by_ptr, r));
-                g_hash_table_insert(by_ptr, (gpointer)r, GUINT_TO_POINTER(c + 1));
+                continue;
             }
+            const char *r = v->reason ? v->reason : "rejected";
+            guint k = 0;
+            while (k < n_reasons && reasons[k] != r) {
+                k++;
+            }
+            if (k == n_reasons) {
+                if (n_reasons == G_N_ELEMENTS(reasons)) {
+                    count_rejection(d->rejections, r, 1);
+                    continue;
+                }
+                reasons[n_reasons] = r;
+                counts[n_reasons++] = 0;
+            }
+            counts[k]++;
         }
-        GHashTableIter it;
-        gpointer key, value;
-        g_hash_table_iter_init(&it, by_ptr);
-        while (g_hash_table_iter_next(&it, &key, &value)) {
-            const char *r = g_intern_string(key);
-            guint c = GPOINTER_TO_UINT(g_hash_table_lookup(d->rejections, r));
-            g_hash_table_insert(d->rejections, (gpointer)r,
-                                GUINT_TO_POINTER(c + GPOINTER_TO_UINT(value)));
+        for (guint k = 0; k < n_reasons; k++) {
+            count_rejection(d->rejections, reasons[k], counts[k]);
         }
-        /* verdict_order puts passing nodes first, best first, and rejected
-         * ones in request order: sort only the passing ones. */
-        g_array_sort_with_data(order, verdict_order, (gpointer)p);
-        for (guint i = 0; i < p->n && order->len < ring->max_nodes; i++) {
+        /* Passing nodes first, best first (only the first max_nodes are
+         * kept: select them, then sort those), then rejected ones in
+         * request order. */
+        guint keep = MIN(n_order, ring->max_nodes);
+        if (keep < n_order) {
+            select_first(order, n_order, keep, p);
+        }
+        g_qsort_with_data(order, (gint)keep, sizeof(guint), verdict_order, (gpointer)p);
+        n_order = keep;
+        for (guint i = 0; i < p->n && n_order < ring->max_nodes; i++) {
             if (!p->verdicts[i].pass) {
-                g_array_append_val(order, i);
+                order[n_order++] = i;
             }
         }
         d->n_verdicts = MIN(p->n, ring->max_nodes);
         d->verdicts = g_new0(NodeVerdict, MAX(d->n_verdicts, 1));
         for (guint k = 0; k < d->n_verdicts; k++) {
-            guint i = g_array_index(order, guint, k);
+            guint i = order[k];
             const FpVerdict *v = &p->verdicts[i];
             NodeVerdict *nv = &d->verdicts[k];
             nv->node = g_strdup(names[i]);
@@ -190,7 +245,6 @@ void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod
             nv->score = (gint8)v->score;
             nv->gpus_free = v->gpus_free;
         }
-        g_array_unref(order);
     }
     push(ring, d);
 }

@@ -7,8 +7,10 @@
  * around building candidates and the pure evaluation.
  *
  * Ownership: FpPlacement owns its verdicts and holds a reference on every
- * node it evaluated, so verdict facts (borrowed label strings) stay valid
- * after the lock is released.  Free with fp_placement_free.
+ * node it evaluated (with best_node_only: on the best one), so verdict facts
+ * (borrowed label strings) stay valid after the lock is released.  Its
+ * names borrow from the candidates, which must outlive it.  Free with
+ * fp_placement_free.
  * Thread context: any thread.
  */
 #ifndef FP_EXTENDER_PLACEMENT_H
@@ -25,7 +27,10 @@ G_BEGIN_DECLS
 typedef struct {
     guint n;
     FpVerdict *verdicts;
-    FpNode **nodes;           /* refs; NULL entries for names not in the view */
+    FpNode **nodes;           /* refs; NULL entries for names not in the view (and, with
+                                 best_node_only, for every node but the best) */
+    const char **names;       /* the candidates' names, borrowed from the FpCandidates */
+    int best;                 /* fp_placement_best when evaluated */
     const char **kube_reason; /* with kube checks: kube-scheduler's reason, or NULL */
     FpDemand *demand;         /* owned */
 } FpPlacement;
@@ -39,6 +44,11 @@ typedef struct {
     guint n;
     /* Also apply kube-scheduler's own checks first (dry-run CLI). */
     bool kube_checks;
+    /* Hold a node reference only for the best passing candidate (the
+     * server's verbs, which read no other node after the call): the other
+     * verdicts' facts strings are cleared to "" before the view's lock is
+     * released, since nothing would keep them alive. */
+    bool best_node_only;
 } FpCandidates;
 
 FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const FpPod *pod,

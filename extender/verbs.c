@@ -44,7 +44,7 @@ static FpPlacement *evaluate(FpApp *app, const FpExtenderArgs *args, FpPolicy **
         return NULL;
     }
     FpPolicy *policy = fp_policy_store_get(app->policies);
-    FpCandidates cands = {.n = fp_extender_args_count(args)};
+    FpCandidates cands = {.n = fp_extender_args_count(args), .best_node_only = true};
     if (args->nodes) {
         cands.nodes = (FpNode *const *)args->nodes->pdata;
     } else {
@@ -55,25 +55,13 @@ static FpPlacement *evaluate(FpApp *app, const FpExtenderArgs *args, FpPolicy **
     return p;
 }
 
-/* Names of the candidates, in order, for the decision ring. */
-static const char **candidate_names(const FpExtenderArgs *args)
-{
-    guint n = fp_extender_args_count(args);
-    const char **names = g_new0(const char *, n + 1);
-    for (guint i = 0; i < n; i++) {
-        names[i] = fp_extender_args_name(args, i);
-    }
-    return names;
-}
-
 /* Count, record and log one evaluated verb call. */
 static void account(FpApp *app, const char *verb, const FpExtenderArgs *args, const FpPlacement *p,
                     const FpPolicy *policy, gint64 start_us, const char *error)
 {
     gint64 duration = g_get_monotonic_time() - start_us;
-    g_autofree const char **names = candidate_names(args);
-    fp_decision_record(app->decisions, verb, args->pod, p, names, policy ? policy->generation : 0,
-                       duration, error);
+    fp_decision_record(app->decisions, verb, args->pod, p, p ? p->names : NULL,
+                       policy ? policy->generation : 0, duration, error);
     if (!p) {
         g_autofree char *pod = g_strdup_printf("%s/%s", args->pod->ns, args->pod->name);
         fp_log_fields(G_LOG_LEVEL_INFO, verb, "pod", pod, "error", error, NULL);
@@ -112,7 +100,7 @@ static void account(FpApp *app, const char *verb, const FpExtenderArgs *args, co
     if (fp_log_verbosity() < 2) {
         return;
     }
-    int best = fp_placement_best(p);
+    int best = p->best;
     g_autofree char *pod = g_strdup_printf("%s/%s", args->pod->ns, args->pod->name);
     g_autofree char *n_nodes = g_strdup_printf("%u", p->n);
     g_autofree char *n_passed = g_strdup_printf("%u", passed);
@@ -131,7 +119,7 @@ static void account(FpApp *app, const char *verb, const FpExtenderArgs *args, co
         }
     }
     fp_log_fields(G_LOG_LEVEL_INFO, verb, "pod", pod, "profile", p->demand->profile_name, "nodes",
-                  n_nodes, "passed", n_passed, "top", best >= 0 ? names[best] : "-", "pool",
+                  n_nodes, "passed", n_passed, "top", best >= 0 ? p->names[best] : "-", "pool",
                   best >= 0 ? p->verdicts[best].facts.pool : "-", "region",
                   best >= 0 ? p->verdicts[best].facts.region : "-", "score", score ? score : "-",
                   "terms", terms->str, "policy_generation", gen, "duration_us", dur, NULL);

@@ -155,25 +155,144 @@ typedef struct {
     double latency_ms;      /* weighted RTT, when the pod has origins */
     int64_t allocatable;    /* of demand->resource */
     const FpPoolStat *stat; /* the node's pool in ctx->pool_stats, or NULL */
+    int sku_index;          /* of the product in the preference list, -1 when none */
 } CandScratch;
+
+/* ---- per-request memo of label-value facts ------------------------------
+ *
+ * What depends only on a label value (is this product allowed, where is it
+ * in the preference list, how far is this region, what are this pool's
+ * totals) is computed once per distinct value and request: a cluster has a
+ * handful of products, regions and pools and thousands of nodes.  Keyed by
+ * content, so it is exact whatever the strings' owners. */
+
+typedef struct {
+    const char *key; /* borrowed from a candidate's facts; NULL = empty slot */
+    guint32 hash;
+    int value;             /* product: allowed (0/1) */
+    int index;             /* product: preference index */
+    double number;         /* region: weighted latency */
+    const FpPoolStat *ptr; /* pool: its totals, or NULL */
+} MemoSlot;
+
+#define MEMO_RECENT 64 /* a power of two */
+
+typedef struct {
+    MemoSlot *slots;
+    guint mask; /* capacity - 1, a power of two minus one */
+    guint used;
+    /* Recently seen key addresses and their slots: callers that intern
+     * their strings (the view does) pass equal values at one address, so
+     * most lookups end here without reading the string. */
+    const char *recent_key[MEMO_RECENT];
+    guint recent_slot[MEMO_RECENT];
+} Memo;
+
+static guint32 memo_hash(const char *s)
+{
+    guint32 h = 2166136261u; /* FNV-1a */
+    for (; *s; s++) {
+        h = (h ^ (guint8)*s) * 16777619u;
+    }
+    return h;
+}
+
+static void memo_init(Memo *m)
+{
+    memset(m, 0, sizeof *m);
+    m->mask = 31;
+    m->slots = g_new0(MemoSlot, m->mask + 1);
+}
+
+static MemoSlot *memo_probe(MemoSlot *slots, guint mask, const char *key, guint32 hash)
+{
+    for (guint i = hash & mask;; i = (i + 1) & mask) {
+        MemoSlot *s = &slots[i];
+        if (!s->key || (s->hash == hash && (s->key == key || strcmp(s->key, key) == 0))) {
+            return s;
+        }
+    }
+}
+
+/* The slot for @key; *fresh tells whether it was just added (the caller
+ * fills its values).  Never full: the table doubles at half load. */
+static MemoSlot *memo_get(Memo *m, const char *key, bool *fresh)
+{
+    guint r = (guint)(((uintptr_t)key >> 3) ^ ((uintptr_t)key >> 11)) & (MEMO_RECENT - 1);
+    if (m->recent_key[r] == key) {
+        *fresh = false;
+        return &m->slots[m->recent_slot[r]];
+    }
+    guint32 hash = memo_hash(key);
+    MemoSlot *s = memo_probe(m->slots, m->mask, key, hash);
+    *fresh = s->key == NULL;
+    if (!*fresh) {
+        m->recent_key[r] = key;
+        m->recent_slot[r] = (guint)(s - m->slots);
+        return s;
+    }
+    if (2 * (m->used + 1) > m->mask + 1) {
+        guint mask = 2 * m->mask + 1;
+        MemoSlot *slots = g_new0(MemoSlot, mask + 1);
+        for (guint i = 0; i <= m->mask; i++) {
+            if (m->slots[i].key) {
+                *memo_probe(slots, mask, m->slots[i].key, m->slots[i].hash) = m->slots[i];
+            }
+        }
+        g_free(m->slots);
+        m->slots = slots;
+        m->mask = mask;
+        memset(m->recent_key, 0, sizeof m->recent_key); /* slots moved */
+        s = memo_probe(m->slots, m->mask, key, hash);
+    }
+    m->used++;
+    s->key = key;
+    s->hash = hash;
+    m->recent_key[r] = key;
+    m->recent_slot[r] = (guint)(s - m->slots);
+    return s;
+}
 
 /* Per-request scratch shared by the candidates. */
 typedef struct {
     const FpEvalContext *ctx;
-    GHashTable *latency_memo; /* region (borrowed) -> double* ms */
-    char *const *allowed;     /* demand's, else the profile's allow-list */
+    char *const *allowed;    /* demand's, else the profile's allow-list */
+    char *const *preference; /* demand's, else the profile's preference list */
+    guint n_preference;
+    Memo products; /* product -> value: allowed, index: preference */
+    Memo regions;  /* region -> number: latency */
+    Memo pools;    /* pool -> ptr: totals */
 } EvalState;
 
 static double latency_for(EvalState *st, const char *region)
 {
-    const double *hit = g_hash_table_lookup(st->latency_memo, region);
-    if (hit) {
-        return *hit;
+    bool fresh;
+    MemoSlot *s = memo_get(&st->regions, region, &fresh);
+    if (fresh) {
+        s->number = fp_weighted_latency(st->ctx->policy, st->ctx->demand, region);
     }
-    double *ms = g_new(double, 1);
-    *ms = fp_weighted_latency(st->ctx->policy, st->ctx->demand, region);
-    g_hash_table_insert(st->latency_memo, (gpointer)region, ms);
-    return *ms;
+    return s->number;
+}
+
+static const MemoSlot *product_facts(EvalState *st, const char *product)
+{
+    bool fresh;
+    MemoSlot *s = memo_get(&st->products, product, &fresh);
+    if (fresh) {
+        s->value = !st->allowed || fp_sku_list_index(st->allowed, product, NULL) >= 0;
+        s->index = fp_sku_list_index(st->preference, product, NULL);
+    }
+    return s;
+}
+
+static const FpPoolStat *pool_stat_for(EvalState *st, const char *pool)
+{
+    bool fresh;
+    MemoSlot *s = memo_get(&st->pools, pool, &fresh);
+    if (fresh) {
+        s->ptr = g_hash_table_lookup(st->ctx->pool_stats, pool);
+    }
+    return s->ptr;
 }
 
 static FilterStatus fail(FpVerdict *v, const char *reason, bool unresolvable)
@@ -200,12 +319,16 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
         fp_node_facts(ctx->policy, node, &v->facts);
     }
     if (node && d->resource) {
-        /* one pass for fp_res_list_get + fp_res_list_has */
-        bool has = false;
-        for (guint i = 0; i < node->allocatable.len && !has; i++) {
-            if (strcmp(node->allocatable.items[i].name, d->resource) == 0) {
-                has = true;
-                alloc = node->allocatable.items[i].value;
+        bool has = c->prepared && c->has_resource;
+        if (c->prepared) {
+            alloc = has ? c->allocatable : 0;
+        } else {
+            /* one pass for fp_res_list_get + fp_res_list_has */
+            for (guint i = 0; i < node->allocatable.len && !has; i++) {
+                if (strcmp(node->allocatable.items[i].name, d->resource) == 0) {
+                    has = true;
+                    alloc = node->allocatable.items[i].value;
+                }
             }
         }
         sc->allocatable = alloc;
@@ -225,16 +348,18 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
         return STATUS_PASS;
     }
 
-    if (!node->ready) {
+    if (!(c->prepared ? c->ready : node->ready)) {
         return fail(v, FP_REASON_NOT_READY, true);
     }
-    if (node->unschedulable) {
+    if (c->prepared ? c->unschedulable : node->unschedulable) {
         return fail(v, FP_REASON_UNSCHEDULABLE, true);
     }
     if (alloc <= 0) {
         return fail(v, FP_REASON_NO_GPU_RESOURCE, true);
     }
-    if (st->allowed && fp_sku_list_index(st->allowed, v->facts.product, NULL) < 0) {
+    const MemoSlot *product = product_facts(st, v->facts.product);
+    sc->sku_index = product->index;
+    if (!product->value) {
         return fail(v, FP_REASON_SKU, true);
     }
     if (d->min_gpu_memory_mib > 0 && !(v->facts.gpu_memory_mib >= d->min_gpu_memory_mib)) {
@@ -255,7 +380,7 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
     }
     const FpPoolStat *stat = NULL;
     if (ctx->pool_stats && v->facts.pool[0]) {
-        stat = g_hash_table_lookup(ctx->pool_stats, v->facts.pool);
+        stat = pool_stat_for(st, v->facts.pool);
     }
     sc->stat = stat;
     if (stat) {
@@ -283,9 +408,13 @@ void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, Fp
 
     EvalState st = {
         .ctx = ctx,
-        .latency_memo = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free),
         .allowed = d->allowed_skus ? d->allowed_skus : profile->allowed_skus,
+        .preference = d->sku_preference ? d->sku_preference : profile->sku_preference,
     };
+    fp_sku_list_index(st.preference, "", &st.n_preference);
+    memo_init(&st.products);
+    memo_init(&st.regions);
+    memo_init(&st.pools);
     CandScratch *sc = g_new0(CandScratch, n);
 
     /* 1. filters */
@@ -331,6 +460,8 @@ void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, Fp
                 .allocatable = sc[i].allocatable,
                 .latency_ms = sc[i].latency_ms,
                 .pool_stat = sc[i].stat,
+                .sku_index = sc[i].sku_index,
+                .sku_n = st.n_preference,
             };
             for (int t = 0; t < FP_N_TERMS; t++) {
                 double value = 0;
@@ -378,5 +509,7 @@ void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, Fp
     }
 
     g_free(sc);
-    g_hash_table_unref(st.latency_memo);
+    g_free(st.products.slots);
+    g_free(st.regions.slots);
+    g_free(st.pools.slots);
 }

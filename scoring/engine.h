@@ -139,6 +139,15 @@ typedef struct {
     guint workload_replicas_in_pool;
     /* fp_node_facts(policy, node) computed by the caller (a cache), or NULL. */
     const FpNodeFacts *facts;
+    /* Copies of the node's fields a caller may keep at hand (the view does),
+     * so the engine need not walk the Node: with @prepared set, these are
+     * used instead of node->ready, node->unschedulable and the node's
+     * allocatable of demand->resource (@has_resource: the node lists it). */
+    bool prepared;
+    bool ready;
+    bool unschedulable;
+    bool has_resource;
+    int64_t allocatable;
 } FpCandidate;
 
 typedef struct {

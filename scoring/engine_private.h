@@ -71,6 +71,10 @@ typedef struct {
     int64_t allocatable;         /* node allocatable of demand->resource, > 0 */
     double latency_ms;           /* fp_weighted_latency for the node's region */
     const FpPoolStat *pool_stat; /* the node's pool in ctx->pool_stats, or NULL */
+    /* The product in the preference list (the pod's gpu-sku, else the
+     * profile's): fp_sku_list_index's answer and the list's length. */
+    int sku_index;
+    guint sku_n;
 } FpTermInput;
 
 /* One score term (the plug-in point: a const table, not a switch). */

@@ -182,14 +182,10 @@ static bool term_packing(const FpTermInput *in, double *value)
 /* 1 - i/n for the i-th preferred product, 0 when not in the list. */
 static bool term_sku(const FpTermInput *in, double *value)
 {
-    const FpDemand *d = in->ctx->demand;
-    char *const *list = d->sku_preference ? d->sku_preference : d->profile->sku_preference;
-    guint n = 0;
-    int i = fp_sku_list_index(list, in->facts->product, &n);
-    if (n == 0) {
+    if (in->sku_n == 0) {
         return false;
     }
-    *value = i < 0 ? 0 : 1.0 - (double)i / (double)n;
+    *value = in->sku_index < 0 ? 0 : 1.0 - (double)in->sku_index / (double)in->sku_n;
     return true;
 }
 

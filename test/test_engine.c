@@ -986,6 +986,65 @@ static void test_terms_bounded(void **state)
     }
 }
 
+/* The per-request memo of product, region and pool facts: many distinct
+ * values (the memo grows several times) and equal values at different
+ * addresses answer exactly what each candidate evaluated alone does. */
+static void test_memo_many_values(void **state)
+{
+    g_autoptr(FpPolicy) p = test_policy();
+    g_autoptr(GHashTable) stats = pool_stats_new();
+    enum { N = 300 };
+    FpNode *nodes[N];
+    FpCandidate cs[N];
+    for (guint i = 0; i < N; i++) {
+        /* every third node shares a value with another; the rest are new */
+        guint k = i % 3 == 0 ? i / 3 % 4 : i;
+        g_autofree char *name = g_strdup_printf("n%u", i);
+        g_autofree char *product =
+            k % 2 ? g_strdup_printf("NVIDIA-X-%u", k) : g_strdup("NVIDIA-L4");
+        g_autofree char *pool = g_strdup_printf("pool-%u", k);
+        g_autofree char *region = k % 5 == 0 ? g_strdup("westeurope") : g_strdup_printf("r-%u", k);
+        nodes[i] = mk_node(name, product, pool, region, 8);
+        pool_stat(stats, pool, 16, (int64_t)(k % 15), 0); /* under every ceiling */
+        cs[i] = cand(nodes[i], (int64_t)(k % 9), 0);
+    }
+    /* Facts as the view hands them over, equal strings at one address (the
+     * memo's by-address path), for every other candidate. */
+    FpNodeFacts facts[N];
+    for (guint i = 0; i < N; i += 2) {
+        fp_node_facts(p, nodes[i], &facts[i]);
+        facts[i].pool = g_intern_string(facts[i].pool);
+        facts[i].region = g_intern_string(facts[i].region);
+        facts[i].product = g_intern_string(facts[i].product);
+        cs[i].facts = &facts[i];
+    }
+    g_autoptr(FpPod) pod =
+        mk_pod(1, "flexplace.io/origin-region", "eastus=1,westeurope=1", "flexplace.io/gpu-sku",
+               "NVIDIA-L4,NVIDIA-X-3,NVIDIA-X-101", NULL);
+    FpVerdict all[N];
+    eval(p, pod, cs, N, all, stats, 0);
+    guint passed = 0;
+    for (guint i = 0; i < N; i++) {
+        FpVerdict one;
+        eval(p, pod, &cs[i], 1, &one, stats, 0);
+        assert_int_equal(all[i].pass, one.pass);
+        if (one.reason) {
+            assert_string_equal(all[i].reason, one.reason);
+        }
+        passed += one.pass;
+        for (int t = 0; t < FP_N_TERMS; t++) {
+            if (t != FP_TERM_COST) { /* cost is normalised across candidates */
+                assert_int_equal(all[i].term_active[t], one.term_active[t]);
+                assert_true(all[i].term[t] == one.term[t]);
+            }
+        }
+    }
+    assert_true(passed > 50 && passed < N); /* both outcomes are exercised */
+    for (guint i = 0; i < N; i++) {
+        fp_node_unref(nodes[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1006,6 +1065,7 @@ int main(void)
         cmocka_unit_test(test_score_rounding),
         cmocka_unit_test(test_ties_and_determinism),
         cmocka_unit_test(test_terms_bounded),
+        cmocka_unit_test(test_memo_many_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

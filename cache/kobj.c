@@ -191,8 +191,11 @@ static bool get_bool(const json_t *obj, const char *key, const Path *up, bool *o
 
 /* A map[string]string as a new table (NULL when absent).  Null values are
  * empty strings, as Go's decoder makes them. */
-static bool get_string_map(const json_t *obj, const char *key, const Path *up, GHashTable **out,
-                           GError **error)
+/* A string map member as a table of owned strings; with @intern, of
+ * interned GRefStrings (model.h: FpNode labels), which the many Nodes of a
+ * cluster share. */
+static bool get_string_map_full(const json_t *obj, const char *key, const Path *up,
+                                GHashTable **out, bool intern, GError **error)
 {
     const Path *path = FIELD(up, key);
     json_t *map = member(obj, key);
@@ -203,7 +206,9 @@ static bool get_string_map(const json_t *obj, const char *key, const Path *up, G
     if (!map) {
         return true;
     }
-    g_autoptr(GHashTable) table = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_autoptr(GHashTable) table =
+        intern ? fp_interned_table_new()
+               : g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     const char *k;
     json_t *v;
     json_object_foreach(map, k, v)
@@ -211,11 +216,32 @@ static bool get_string_map(const json_t *obj, const char *key, const Path *up, G
         if (!json_is_null(v) && !json_is_string(v)) {
             return wrong_type(error, KEY(path, k), "a string", v);
         }
-        g_hash_table_replace(table, g_strdup(k),
-                             g_strdup(json_is_null(v) ? "" : json_string_value(v)));
+        const char *value = json_is_null(v) ? "" : json_string_value(v);
+        if (intern) {
+            g_hash_table_replace(table, g_ref_string_new_intern(k), g_ref_string_new_intern(value));
+        } else {
+            g_hash_table_replace(table, g_strdup(k), g_strdup(value));
+        }
     }
     *out = g_steal_pointer(&table);
     return true;
+}
+
+static bool get_string_map(const json_t *obj, const char *key, const Path *up, GHashTable **out,
+                           GError **error)
+{
+    return get_string_map_full(obj, key, up, out, false, error);
+}
+
+/* Replace an owned string by its interned GRefString. */
+static char *intern_take(char *s)
+{
+    if (!s) {
+        return NULL;
+    }
+    char *r = g_ref_string_new_intern(s);
+    g_free(s);
+    return r;
 }
 
 /* ---- quantities --------------------------------------------------------- */
@@ -484,13 +510,14 @@ FpNode *fp_node_from_json(const json_t *obj, GError **error)
     }
     g_autoptr(FpNode) node = fp_node_new(name);
     GHashTable *labels = NULL;
-    if (!get_string_map(meta, "labels", mp, &labels, error) ||
+    if (!get_string_map_full(meta, "labels", mp, &labels, true, error) ||
         !dup_string(meta, "resourceVersion", mp, &node->resource_version, error)) {
         return NULL;
     }
     if (labels) {
         g_hash_table_unref(node->labels);
         node->labels = labels;
+        node->labels_interned = true;
     }
 
     if (!get_object(obj, "spec", NULL, &spec, error) ||
@@ -955,5 +982,15 @@ FpPod *fp_pod_from_json(const json_t *obj, FpPodDetail detail, GError **error)
         return NULL;
     }
     pod->phase = pod_phase(phase);
+    if (!full) {
+        /* The live cache's many pods share their namespace, node and owner
+         * strings (model.h: FpPod.interned). */
+        pod->interned = true;
+        pod->ns = intern_take(pod->ns);
+        pod->node_name = intern_take(pod->node_name);
+        pod->owner_kind = intern_take(pod->owner_kind);
+        pod->owner_name = intern_take(pod->owner_name);
+        pod->owner_uid = intern_take(pod->owner_uid);
+    }
     return g_steal_pointer(&pod);
 }

@@ -1065,7 +1065,13 @@ void fp_view_read_unlock(FpView *view)
 /* How many names ahead fp_view_nodes_locked fetches. */
 #define PREFETCH_AHEAD 8
 
-void fp_view_nodes_locked(FpView *view, const char *const *names, guint n, const FpNodeState **out)
+guint32 fp_view_name_hash(const char *name)
+{
+    return name_hash(name);
+}
+
+void fp_view_nodes_locked(FpView *view, const char *const *names, const guint32 *given, guint n,
+                          const FpNodeState **out)
 {
     const StateIndex *idx = &view->index;
     if (!idx->entries) {
@@ -1074,7 +1080,7 @@ void fp_view_nodes_locked(FpView *view, const char *const *names, guint n, const
     }
     g_autofree guint32 *hashes = g_new(guint32, MAX(n, 1));
     for (guint i = 0; i < n; i++) {
-        hashes[i] = name_hash(names[i]);
+        hashes[i] = given ? given[i] : name_hash(names[i]);
         __builtin_prefetch(&idx->entries[hashes[i] & idx->mask]);
     }
     for (guint i = 0; i < n; i++) {

@@ -135,7 +135,11 @@ const FpNodeState *fp_view_node_locked(FpView *view, const char *name);
 /* fp_view_node_locked for each of @n names into @out, faster than one by one
  * for many names (the memory of later names is fetched while earlier ones
  * are compared).  Caller holds the lock. */
-void fp_view_nodes_locked(FpView *view, const char *const *names, guint n, const FpNodeState **out);
+void fp_view_nodes_locked(FpView *view, const char *const *names, const guint32 *hashes, guint n,
+                          const FpNodeState **out);
+/* The hash of a node name the view indexes by; callers that hash the names
+ * anyway pass these to fp_view_nodes_locked (@hashes, else NULL). */
+guint32 fp_view_name_hash(const char *name);
 /* Borrowed; NULL when unknown.  Caller holds the lock. */
 const FpPod *fp_view_pod_locked(FpView *view, const char *uid);
 /* Call @fn for every node state with a Node object. Caller holds the lock. */

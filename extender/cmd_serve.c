@@ -7,6 +7,9 @@
  */
 #include <glib-unix.h>
 #include <jansson.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +23,7 @@ typedef struct {
     GMainLoop *loop;
     FpApp *app;
     int signal_received;
+    bool was_ready;
 } ServeState;
 
 static gboolean on_stop_signal(gpointer data)
@@ -55,6 +59,16 @@ static gboolean on_tick(gpointer data)
         g_warning("%u assumed GPU allocations expired: the watch never showed those pods bound",
                   expired);
     }
+    const char *why = NULL;
+    bool ready = fp_app_ready(s->app, &why);
+    if (ready && !s->was_ready) {
+        /* The LIST's pages and decoded lists are freed by now: hand the
+         * freed heap back instead of holding the sync's peak. */
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+    }
+    s->was_ready = ready;
     if (fp_app_view_stale(s->app)) {
         fp_log_warn_limited("stale-view", 60,
                             "cluster view is stale: no watch event or bookmark for %.0f s",
@@ -219,8 +233,24 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
     return TRUE;
 }
 
+/* glibc gives each thread that allocates its own heap arena, up to 8 per
+ * core, and a freed request's megabytes stay in the arena of the thread that
+ * served it: with the informer and HTTP threads that held 30-50 MiB more
+ * than the view needs (fp_bench: peak 164 MiB with the default, 115 MiB with
+ * two arenas, at no measurable cost in speed).  MALLOC_ARENA_MAX in the
+ * environment still wins. */
+static void limit_malloc_arenas(void)
+{
+#ifdef __GLIBC__
+    if (!g_getenv("MALLOC_ARENA_MAX")) {
+        mallopt(M_ARENA_MAX, 2);
+    }
+#endif
+}
+
 int fp_cmd_serve(int argc, char **argv)
 {
+    limit_malloc_arenas();
     FpAppConfig cfg;
     fp_app_config_init(&cfg);
     g_autoptr(GError) error = NULL;

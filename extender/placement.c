@@ -96,7 +96,7 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
     g_autofree const FpNodeState **states = g_new(const FpNodeState *, MAX(c->n, 1));
 
     fp_view_read_lock(view);
-    fp_view_nodes_locked(view, p->names, c->n, states);
+    fp_view_nodes_locked(view, p->names, c->name_hashes, c->n, states);
     for (guint i = 0; i < c->n; i++) {
         const char *name = p->names[i];
         const FpNodeState *st = states[i];

@@ -42,6 +42,8 @@ typedef struct {
      * GPU usage from the view by name). Exactly one of the two is set. */
     FpNode *const *nodes;
     guint n;
+    /* fp_view_name_hash of each name when the caller has them, or NULL. */
+    const guint32 *name_hashes;
     /* Also apply kube-scheduler's own checks first (dry-run CLI). */
     bool kube_checks;
     /* Hold a node reference only for the best passing candidate (the

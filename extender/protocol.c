@@ -3,6 +3,8 @@
  */
 #include "extender/protocol.h"
 
+#include "cache/view.h"
+
 #include <string.h>
 
 #include "cache/kobj.h"
@@ -53,6 +55,7 @@ void fp_extender_args_free(FpExtenderArgs *args)
     json_decref(args->root);
     g_free(args->item_spans);
     g_free(args->names_arena);
+    g_free(args->name_hashes);
     g_free(args);
 }
 
@@ -181,22 +184,27 @@ typedef struct {
     const char *body;
     guint first_bad; /* index of the first element that is not a string */
     bool bad;
-    char *at; /* next free byte of the arena */
+    char *at;       /* next free byte of the arena */
+    guint capacity; /* of args->node_names, without its NULL */
 } NamesWalk;
 
-static gboolean check_name(FpSpan elem, guint index, void *data)
-{
-    NamesWalk *w = data;
-    if (!w->bad && w->body[elem.off] != '"') {
-        w->bad = true;
-        w->first_bad = index;
-    }
-    return TRUE;
-}
-
+/* One pass over NodeNames: check each element and copy it out, decoded,
+ * into the arena. */
 static gboolean take_name(FpSpan elem, guint index, void *data)
 {
     NamesWalk *w = data;
+    if (w->body[elem.off] != '"') {
+        w->bad = true;
+        w->first_bad = index;
+        return FALSE;
+    }
+    if (index >= FP_PROTOCOL_MAX_NODES) {
+        return TRUE; /* counted, not kept: the caller refuses the request */
+    }
+    if (index == w->capacity) {
+        w->capacity = MAX(64, 2 * w->capacity);
+        w->args->node_names = g_renew(char *, w->args->node_names, w->capacity + 1);
+    }
     size_t n = fp_nodescan_string(w->body, elem, w->at);
     w->at[n] = '\0';
     w->args->node_names[index] = w->at;
@@ -206,23 +214,24 @@ static gboolean take_name(FpSpan elem, guint index, void *data)
 
 static gboolean scan_node_names(FpExtenderArgs *args, const char *body, FpSpan span, GError **error)
 {
-    NamesWalk w = {.args = args, .body = body};
-    guint n = fp_nodescan_array_foreach(body, span, check_name, &w);
-    if (n > FP_PROTOCOL_MAX_NODES) {
-        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_LIMIT,
-                    "NodeNames: %u names, more than the limit of %d", n, FP_PROTOCOL_MAX_NODES);
-        return FALSE;
-    }
+    /* Decoded names are never longer than their tokens: one arena. */
+    args->names_arena = g_malloc(span.len + 1);
+    NamesWalk w = {.args = args, .body = body, .at = args->names_arena};
+    guint n = fp_nodescan_array_foreach(body, span, take_name, &w);
     if (w.bad) {
         g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE,
                     "NodeNames[%u]: expected a string", w.first_bad);
         return FALSE;
     }
-    /* Decoded names are never longer than their tokens: one arena. */
-    args->names_arena = g_malloc(span.len + 1);
-    args->node_names = g_new0(char *, n + 1);
-    w.at = args->names_arena;
-    fp_nodescan_array_foreach(body, span, take_name, &w);
+    if (n > FP_PROTOCOL_MAX_NODES) {
+        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_LIMIT,
+                    "NodeNames: %u names, more than the limit of %d", n, FP_PROTOCOL_MAX_NODES);
+        return FALSE;
+    }
+    if (!args->node_names) {
+        args->node_names = g_new(char *, 1);
+    }
+    args->node_names[n] = NULL;
     args->n_names = n;
     return TRUE;
 }
@@ -455,10 +464,16 @@ static FpExtenderArgs *args_from_scan(const char *body, const FpArgsScan *scan, 
     return g_steal_pointer(&args);
 }
 
-/* Whether two candidates share a name: an open-addressing set of indexes. */
-static bool names_unique(const FpExtenderArgs *args)
+/* Whether two candidates share a name: an open-addressing set of indexes.
+ * Keeps each name's fp_view_name_hash in args->name_hashes (the view's
+ * lookup reuses them). */
+static bool names_unique(FpExtenderArgs *args)
 {
     guint n = fp_extender_args_count(args);
+    args->name_hashes = g_new(guint32, MAX(n, 1));
+    for (guint i = 0; i < n; i++) {
+        args->name_hashes[i] = fp_view_name_hash(fp_extender_args_name(args, i));
+    }
     if (n < 2) {
         return true;
     }
@@ -470,9 +485,10 @@ static bool names_unique(const FpExtenderArgs *args)
     memset(slots, 0xff, cap * sizeof *slots);
     for (guint i = 0; i < n; i++) {
         const char *name = fp_extender_args_name(args, i);
-        guint h = g_str_hash(name) & (cap - 1);
+        guint h = args->name_hashes[i] & (cap - 1);
         while (slots[h] != G_MAXUINT) {
-            if (strcmp(fp_extender_args_name(args, slots[h]), name) == 0) {
+            if (args->name_hashes[slots[h]] == args->name_hashes[i] &&
+                strcmp(fp_extender_args_name(args, slots[h]), name) == 0) {
                 return false;
             }
             h = (h + 1) & (cap - 1);
@@ -561,8 +577,34 @@ static char *dump(json_t *v, size_t *len)
 /* A JSON string as jansson's dump_string writes it with JSON_COMPACT:
  * '"' and '\\' escaped, control characters as \b \f \n \r \t or \u00XX,
  * everything else (UTF-8 included) as is. */
+/* Room for @n more bytes at the end of @s; returns where they go and counts
+ * them in s->len (finish() terminates the string). */
+static inline char *grow(GString *s, gsize n)
+{
+    if (s->len + n >= s->allocated_len) {
+        gsize len = s->len;
+        g_string_set_size(s, len + n);
+        s->len = len;
+    }
+    char *d = s->str + s->len;
+    s->len += n;
+    return d;
+}
+
 static void put_string(GString *s, const char *str)
 {
+    /* Node names and reasons need no escapes: one copy. */
+    size_t n = 0;
+    for (unsigned char c; (c = (unsigned char)str[n]) >= 0x20 && c != '"' && c != '\\';) {
+        n++;
+    }
+    if (str[n] == '\0') {
+        char *d = grow(s, n + 2);
+        d[0] = '"';
+        memcpy(d + 1, str, n);
+        d[n + 1] = '"';
+        return;
+    }
     g_string_append_c(s, '"');
     const char *run = str;
     for (const char *p = str;; p++) {
@@ -621,6 +663,7 @@ static char *error_text_clean(const char *text)
 
 static char *finish(GString *s, size_t *len)
 {
+    s->str[s->len] = '\0'; /* after grow() */
     if (len) {
         *len = s->len;
     }
@@ -758,15 +801,16 @@ char *fp_encode_priorities(const FpExtenderArgs *args, const FpVerdict *verdicts
         if (i) {
             g_string_append_c(s, ',');
         }
-        g_string_append(s, "{\"Host\":");
+        memcpy(grow(s, 8), "{\"Host\":", 8);
         put_string(s, fp_extender_args_name(args, i));
         /* 0..10: no printf per entry on a 5,000-node reply */
-        g_string_append(s, ",\"Score\":");
         if (score == 10) {
-            g_string_append(s, "10}");
+            memcpy(grow(s, 12), ",\"Score\":10}", 12);
         } else {
-            char tail[3] = {(char)('0' + score), '}', '\0'};
-            g_string_append_len(s, tail, 2);
+            char *d = grow(s, 11);
+            memcpy(d, ",\"Score\":", 9);
+            d[9] = (char)('0' + score);
+            d[10] = '}';
         }
     }
     g_string_append_c(s, ']');

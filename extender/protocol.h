@@ -52,13 +52,14 @@ typedef struct {
     /* Exactly one of the two node forms is set. */
     char **node_names; /* nodeCacheCapable: true (NULL-terminated), else NULL */
     guint n_names;
-    GPtrArray *nodes;   /* nodeCacheCapable: false: FpNode* (owned refs), else NULL */
-    json_t *node_items; /* DOM decoder only: Nodes.items (borrowed from root) */
-    json_t *root;       /* DOM decoder only: the parsed request (owned) */
-    const char *body;   /* the request body (borrowed: must outlive the args) */
-    FpSpan *item_spans; /* scanner: each node's bytes in @body, for echoing */
-    char *names_arena;  /* scanner: the decoded names */
-    bool unique_names;  /* no candidate name repeats (replies are then written directly) */
+    GPtrArray *nodes;     /* nodeCacheCapable: false: FpNode* (owned refs), else NULL */
+    json_t *node_items;   /* DOM decoder only: Nodes.items (borrowed from root) */
+    json_t *root;         /* DOM decoder only: the parsed request (owned) */
+    const char *body;     /* the request body (borrowed: must outlive the args) */
+    FpSpan *item_spans;   /* scanner: each node's bytes in @body, for echoing */
+    char *names_arena;    /* scanner: the decoded names */
+    bool unique_names;    /* no candidate name repeats (replies are then written directly) */
+    guint32 *name_hashes; /* fp_view_name_hash of each candidate's name */
 } FpExtenderArgs;
 
 /* Parse an ExtenderArgs body.  @body must outlive the result (passing Nodes

@@ -44,7 +44,9 @@ static FpPlacement *evaluate(FpApp *app, const FpExtenderArgs *args, FpPolicy **
         return NULL;
     }
     FpPolicy *policy = fp_policy_store_get(app->policies);
-    FpCandidates cands = {.n = fp_extender_args_count(args), .best_node_only = true};
+    FpCandidates cands = {.n = fp_extender_args_count(args),
+                          .name_hashes = args->name_hashes,
+                          .best_node_only = true};
     if (args->nodes) {
         cands.nodes = (FpNode *const *)args->nodes->pdata;
     } else {

@@ -116,6 +116,22 @@ static GHashTable *string_table_new(void)
     return g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 }
 
+GHashTable *fp_interned_table_new(void)
+{
+    return g_hash_table_new_full(g_str_hash, g_str_equal, (GDestroyNotify)g_ref_string_release,
+                                 (GDestroyNotify)g_ref_string_release);
+}
+
+void fp_node_set_label(FpNode *node, const char *key, const char *value)
+{
+    if (node->labels_interned) {
+        g_hash_table_replace(node->labels, g_ref_string_new_intern(key),
+                             g_ref_string_new_intern(value));
+    } else {
+        g_hash_table_replace(node->labels, g_strdup(key), g_strdup(value));
+    }
+}
+
 FpNode *fp_node_new(const char *name)
 {
     FpNode *node = g_atomic_rc_box_new0(FpNode);
@@ -196,10 +212,15 @@ static void sel_reqs_free(FpSelReq *reqs, guint n)
 static void pod_clear(gpointer data)
 {
     FpPod *pod = data;
-    g_free(pod->ns);
+    void (*release)(gpointer) = pod->interned ? (void (*)(gpointer))g_ref_string_release : g_free;
+    if (pod->ns) {
+        release(pod->ns);
+    }
     g_free(pod->name);
     g_free(pod->uid);
-    g_free(pod->node_name);
+    if (pod->node_name) {
+        release(pod->node_name);
+    }
     g_free(pod->scheduler_name);
     table_unref(pod->labels);
     table_unref(pod->annotations);
@@ -216,9 +237,12 @@ static void pod_clear(gpointer data)
         g_free(pod->tolerations[i].value);
     }
     g_free(pod->tolerations);
-    g_free(pod->owner_kind);
-    g_free(pod->owner_name);
-    g_free(pod->owner_uid);
+    char *owner[] = {pod->owner_kind, pod->owner_name, pod->owner_uid};
+    for (guint i = 0; i < G_N_ELEMENTS(owner); i++) {
+        if (owner[i]) {
+            release(owner[i]);
+        }
+    }
     g_free(pod->resource_version);
 }
 

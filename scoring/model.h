@@ -70,7 +70,12 @@ typedef struct {
 /* A Node as placement needs it.  Built by cache/ from a v1.Node. */
 typedef struct FpNode {
     char *name;
-    GHashTable *labels; /* char* -> char*, owned; never NULL */
+    /* char* -> char*, owned; never NULL.  With labels_interned (Nodes decoded
+     * by cache/kobj.c) keys and values are interned GRefStrings, shared by
+     * every Node with the same label; add to such a table only through
+     * fp_node_set_label. */
+    GHashTable *labels;
+    bool labels_interned;
     FpTaint *taints;
     guint n_taints;
     bool unschedulable; /* spec.unschedulable */
@@ -80,6 +85,10 @@ typedef struct FpNode {
 } FpNode;
 
 FpNode *fp_node_new(const char *name);
+/* Set label @key to @value (copies), whichever kind of table @node has. */
+void fp_node_set_label(FpNode *node, const char *key, const char *value);
+/* An empty table of interned GRefString keys and values. */
+GHashTable *fp_interned_table_new(void);
 FpNode *fp_node_ref(FpNode *node);
 void fp_node_unref(FpNode *node);
 /* Borrowed label value or NULL. */
@@ -161,6 +170,9 @@ typedef struct FpPod {
     /* Decoded with everything placement reads (labels, annotations,
      * selectors, tolerations); false for the live cache's compact pods. */
     bool detailed;
+    /* ns, node_name and owner_* are interned GRefStrings (the live cache's
+     * compact pods): released, not freed, and never to be replaced. */
+    bool interned;
 } FpPod;
 
 FpPod *fp_pod_new(void);

@@ -163,7 +163,11 @@ static void check(FpView *view, const FpPolicy *policy, guint64 r)
     /* the batched lookup answers what the single one does */
     const FpNodeState *batch[N_NODES + 3];
     fp_view_read_lock(view);
-    fp_view_nodes_locked(view, names, n, batch);
+    guint32 hashes[N_NODES + 3];
+    for (guint i = 0; i < n; i++) {
+        hashes[i] = fp_view_name_hash(names[i]);
+    }
+    fp_view_nodes_locked(view, names, (r >> 50) % 2 ? hashes : NULL, n, batch);
     for (guint i = 0; i < n; i++) {
         assert_ptr_equal(batch[i], fp_view_node_locked(view, names[i]));
     }

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +34,10 @@
 
 #include "cache/kobj.h"
 #include "cache/view.h"
+#include "extender/decisions.h"
+#include "extender/placement.h"
+#include "extender/protocol.h"
+#include "policies/policy_load.h"
 #include "test/bench/bench.h"
 
 #ifndef FP_BENCH_FLEXPLACE
@@ -51,6 +56,7 @@ typedef struct {
     int pods_per_node;
     char *label;
     gboolean no_baselines;
+    gboolean in_process;
     /* state */
     GString *report;
     int failures;
@@ -65,6 +71,7 @@ typedef struct {
     double bind_p99;
     double full_filter_p50, jansson_full_ms;
     double event_apply_p99_us, event_total_p99_us;
+    double inproc_us; /* the verb path in process, median CPU µs */
     double peak_rss_mib;
     double small_ka_p50, small_fresh_p50;
     double rps_events_c2, events_per_s;
@@ -347,7 +354,11 @@ static double jansson_ms(const char *body, size_t len, guint reps)
 
 /* ---- watch event apply, in process -------------------------------------------------- */
 
-static void event_apply_bench(Bench *b, const BenchCluster *c)
+static double heap_in_use(void);
+static double bench_nodes_heap; /* heap in use once bench_view_new has the nodes */
+
+/* The generated cluster decoded into a view, as the informer would. */
+static FpView *bench_view_new(const BenchCluster *c)
 {
     FpView *view = fp_view_new();
     fp_view_set_limits(view, 0, 0); /* no cap: the whole generated cluster */
@@ -358,6 +369,7 @@ static void event_apply_bench(Bench *b, const BenchCluster *c)
         json_decref(j);
     }
     fp_view_replace_nodes(view, nodes);
+    bench_nodes_heap = heap_in_use();
     guint n_pods = bench_cluster_pod_count(c);
     GPtrArray *pods = g_ptr_array_new();
     GString *s = g_string_new(NULL);
@@ -369,6 +381,38 @@ static void event_apply_bench(Bench *b, const BenchCluster *c)
         json_decref(j);
     }
     fp_view_replace_pods(view, pods);
+    g_string_free(s, TRUE);
+    return view;
+}
+
+/* Heap bytes in use (all arenas). */
+static double heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return (double)mi.uordblks + (double)mi.hblkhd;
+}
+
+/* What the view of the generated cluster holds on the heap. */
+static void view_memory_report(Bench *b, const BenchCluster *c)
+{
+    double before = heap_in_use();
+    FpView *view = bench_view_new(c);
+    double after = heap_in_use();
+    guint n_pods = bench_cluster_pod_count(c);
+    double mib = 1024.0 * 1024.0;
+    out(b,
+        "\nThe view's heap (in process, mallinfo2): %.1f MiB for %u nodes and %u pods: %.1f MiB "
+        "of nodes (%.0f bytes each), %.1f MiB of pods (%.0f bytes each).\n",
+        (after - before) / mib, c->n_nodes, n_pods, (bench_nodes_heap - before) / mib,
+        (bench_nodes_heap - before) / c->n_nodes, (after - bench_nodes_heap) / mib,
+        (after - bench_nodes_heap) / MAX(n_pods, 1));
+    fp_view_free(view);
+}
+
+static void event_apply_bench(Bench *b, const BenchCluster *c, FpView *view)
+{
+    guint n_pods = bench_cluster_pod_count(c);
+    GString *s = g_string_new(NULL);
     guint n_events = b->smoke ? 2000 : 20000;
     guint running = c->n_nodes * c->pods_per_node;
     GArray *total = g_array_new(FALSE, FALSE, sizeof(double));
@@ -404,7 +448,100 @@ static void event_apply_bench(Bench *b, const BenchCluster *c)
     g_array_unref(total);
     g_array_unref(apply);
     g_string_free(s, TRUE);
-    fp_view_free(view);
+}
+
+/* ---- the verb path, in process -------------------------------------------------------- */
+
+static double thread_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* What a names-mode filter costs without HTTP: the steps of the server's
+ * handler (decode, evaluate under the read lock, encode, record the
+ * decision), each timed in CPU time of this thread, on the same view and
+ * bodies as the server runs. */
+static void verb_path_bench(Bench *b, const BenchCluster *c, FpView *view)
+{
+    enum { PARSE, EVALUATE, ENCODE_FILTER, ENCODE_PRIO, RECORD, N_STEPS };
+    static const char *const step_names[N_STEPS] = {
+        "decode ExtenderArgs (names)", "evaluate (lookup, filters, terms)",
+        "encode ExtenderFilterResult", "encode HostPriorityList", "record the decision"};
+    g_autoptr(FpPolicy) policy =
+        fp_policy_load_buffer(c->policy_yaml, strlen(c->policy_yaml), "bench-policy", NULL);
+    if (!policy) {
+        fail(b, "the generated policy does not load");
+        return;
+    }
+    policy->generation = 1;
+    enum { ROTATIONS = 4 };
+    char *bodies[ROTATIONS];
+    size_t lens[ROTATIONS];
+    for (guint k = 0; k < ROTATIONS; k++) {
+        bodies[k] = bench_body_names(c, k * c->n_nodes / ROTATIONS, c->n_nodes, &lens[k]);
+    }
+    FpDecisionRing *ring = fp_decision_ring_new(256, 200);
+    GArray *t[N_STEPS + 1];
+    for (guint k = 0; k <= N_STEPS; k++) {
+        t[k] = g_array_new(FALSE, FALSE, sizeof(double));
+    }
+    guint reps = b->smoke ? 20 : 300;
+    guint passed = 0;
+    for (guint r = 0; r <= reps; r++) { /* the first one warms up (the view's facts) */
+        double at[N_STEPS + 1];
+        at[0] = thread_cpu_us();
+        FpExtenderArgs *args =
+            fp_extender_args_parse(bodies[r % ROTATIONS], lens[r % ROTATIONS], NULL);
+        at[1] = thread_cpu_us();
+        if (!args) {
+            fail(b, "in-process decode failed");
+            break;
+        }
+        FpCandidates cands = {.names = (const char *const *)args->node_names,
+                              .n = fp_extender_args_count(args),
+                              .name_hashes = args->name_hashes,
+                              .best_node_only = true};
+        FpPlacement *p = fp_placement_evaluate(view, policy, args->pod, &cands);
+        at[2] = thread_cpu_us();
+        size_t len;
+        g_free(fp_encode_filter_result(args, p->verdicts, NULL, &len));
+        at[3] = thread_cpu_us();
+        g_free(fp_encode_priorities(args, p->verdicts, &len));
+        at[4] = thread_cpu_us();
+        fp_decision_record(ring, "filter", args->pod, p, p->names, policy->generation, 0, NULL);
+        at[5] = thread_cpu_us();
+        passed = 0;
+        for (guint i = 0; i < p->n; i++) {
+            passed += p->verdicts[i].pass;
+        }
+        fp_placement_free(p);
+        fp_extender_args_free(args);
+        for (guint k = 0; r > 0 && k <= N_STEPS; k++) {
+            double us = k < N_STEPS ? at[k + 1] - at[k] : at[N_STEPS] - at[0];
+            g_array_append_val(t[k], us);
+        }
+    }
+    out(b,
+        "\nVerb path in process (no HTTP): names-mode filter of all %u nodes (%u pass), CPU time "
+        "of one thread per step, median of %u:\n\n| step | µs | ns per candidate "
+        "|\n|---|---|---|\n",
+        c->n_nodes, passed, reps);
+    for (guint k = 0; k <= N_STEPS; k++) {
+        BenchRun run = {.lat_us = t[k]};
+        double med = bench_run_pct(&run, 50);
+        out(b, "| %s | %.0f | %.0f |\n", k < N_STEPS ? step_names[k] : "**total**", med,
+            med * 1000.0 / c->n_nodes);
+        if (k == N_STEPS && (c->n_nodes <= 5000 || targets.nodes == 0)) {
+            targets.inproc_us = med;
+        }
+        g_array_unref(t[k]);
+    }
+    fp_decision_ring_free(ring);
+    for (guint k = 0; k < ROTATIONS; k++) {
+        g_free(bodies[k]);
+    }
 }
 
 /* ---- one cluster size ------------------------------------------------------------------ */
@@ -425,6 +562,16 @@ static void bench_size(Bench *b, guint n_nodes)
     gint64 t0 = g_get_monotonic_time();
     BenchCluster *c = bench_cluster_new(n_nodes, (guint)b->pods_per_node, n_pending, b->shared, 42);
     double gen_s = (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
+    if (b->in_process) {
+        out(b, "\n## %u nodes, %u pods, in process only\n", n_nodes, bench_cluster_pod_count(c));
+        view_memory_report(b, c);
+        FpView *view = bench_view_new(c);
+        event_apply_bench(b, c, view);
+        verb_path_bench(b, c, view);
+        fp_view_free(view);
+        bench_cluster_free(c);
+        return;
+    }
     BenchKube *kube = bench_kube_start(c);
     Server srv;
     t0 = g_get_monotonic_time();
@@ -655,7 +802,10 @@ static void bench_size(Bench *b, guint n_nodes)
     }
     g_free(full_body);
 
-    event_apply_bench(b, c);
+    FpView *view = bench_view_new(c);
+    event_apply_bench(b, c, view);
+    verb_path_bench(b, c, view);
+    fp_view_free(view);
 
     if (n_nodes <= 5000 || targets.nodes == 0) {
         targets.nodes = n_nodes;
@@ -732,6 +882,8 @@ int main(int argc, char **argv)
         {"threads", 0, 0, G_OPTION_ARG_INT, &b.threads, "flexplace --threads (default 4)", "N"},
         {"pods-per-node", 0, 0, G_OPTION_ARG_INT, &b.pods_per_node, "default 30", "N"},
         {"no-baselines", 0, 0, G_OPTION_ARG_NONE, &b.no_baselines, "Skip the baselines", NULL},
+        {"in-process", 0, 0, G_OPTION_ARG_NONE, &b.in_process,
+         "Only the in-process measurements (watch event apply, the verb path): no server", NULL},
         {"smoke", 0, 0, G_OPTION_ARG_NONE, &b.smoke,
          "Tiny cluster, short runs, every reply checked (the ctest test)", NULL},
         {"label", 0, 0, G_OPTION_ARG_STRING, &b.label, "A label printed in the report title",

@@ -60,7 +60,8 @@
  * connection closed (MHD may still end that TLS session just after). */
 #define TLS_RETIRE_US (5 * G_USEC_PER_SEC)
 /* First body allocation: the Content-Length when small, else this much; a
- * client cannot make us reserve memory it has not sent. */
+ * client cannot make us reserve much memory it has not sent (past it, the
+ * rest of the Content-Length is taken at once, within the body budgets). */
 #define BODY_INITIAL_MAX ((size_t)64 * 1024)
 #define LISTEN_MAX_LEN 512
 #define TLS_FILE_MAX ((gsize)1024 * 1024)
@@ -330,6 +331,12 @@ static void body_append(RequestCtx *ctx, const char *data, size_t n)
         size_t cap = ctx->body_cap;
         if (cap == 0) {
             cap = MIN(MAX(ctx->size_hint, (size_t)1) + 1, BODY_INITIAL_MAX);
+        }
+        if (ctx->body_cap > 0 && ctx->size_hint >= need - 1 && ctx->size_hint <= max) {
+            /* The client has sent a first buffer's worth: take the rest of
+             * the Content-Length at once rather than copying the body at
+             * every doubling (a 60 MB full-Node body took ten). */
+            cap = MAX(cap, ctx->size_hint + 1);
         }
         while (cap < need) {
             cap = cap > (max + 1) / 2 ? max + 1 : cap * 2;

@@ -68,7 +68,9 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
 {
     FpPlacement *p = g_new0(FpPlacement, 1);
     p->n = c->n;
-    p->verdicts = g_new0(FpVerdict, c->n);
+    /* fp_evaluate writes every verdict it is given; only those left out of
+     * it (kube-scheduler's checks failed) need zeroing here. */
+    p->verdicts = c->kube_checks ? g_new0(FpVerdict, c->n) : g_new(FpVerdict, MAX(c->n, 1));
     p->nodes = g_new0(FpNode *, c->n);
     p->names = g_new(const char *, c->n + 1);
     p->kube_reason = g_new0(const char *, c->n);
@@ -165,7 +167,8 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
         }
     }
 
-    FpEvalContext ctx = {.policy = policy, .demand = p->demand};
+    FpEvalContext ctx = {
+        .policy = policy, .demand = p->demand, .skip_facts_copy = c->best_node_only};
     GHashTable *owner_pools = NULL;
     if (resource) {
         ctx.pool_stats = fp_view_pool_stats_locked(view, policy, resource);
@@ -205,11 +208,11 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
                 break;
             }
         }
-        for (guint i = 0; i < p->n; i++) {
-            if ((int)i != p->best) {
-                FpNodeFacts *f = &p->verdicts[i].facts;
-                f->pool = f->region = f->zone = f->product = "";
-                f->instance_type = f->capacity_type = "";
+        /* The others' facts were not copied (skip_facts_copy: zeroed), but
+         * for kube-scheduler's failures, which borrow from their nodes. */
+        for (guint i = 0; index && i < p->n; i++) {
+            if (p->kube_reason[i]) {
+                memset(&p->verdicts[i].facts, 0, sizeof p->verdicts[i].facts);
             }
         }
     }

@@ -47,9 +47,9 @@ typedef struct {
     /* Also apply kube-scheduler's own checks first (dry-run CLI). */
     bool kube_checks;
     /* Hold a node reference only for the best passing candidate (the
-     * server's verbs, which read no other node after the call): the other
-     * verdicts' facts strings are cleared to "" before the view's lock is
-     * released, since nothing would keep them alive. */
+     * server's verbs, which read no other node after the call): only the
+     * best verdict carries facts; the others' are zeroed (NULL strings),
+     * since nothing would keep their strings alive after the view's lock. */
     bool best_node_only;
 } FpCandidates;
 

@@ -152,10 +152,11 @@ typedef enum {
 /* What the filter pass learnt about one candidate, reused by the terms. */
 typedef struct {
     FilterStatus status;
-    double latency_ms;      /* weighted RTT, when the pod has origins */
-    int64_t allocatable;    /* of demand->resource */
-    const FpPoolStat *stat; /* the node's pool in ctx->pool_stats, or NULL */
-    int sku_index;          /* of the product in the preference list, -1 when none */
+    double latency_ms;        /* weighted RTT, when the pod has origins */
+    int64_t allocatable;      /* of demand->resource */
+    const FpPoolStat *stat;   /* the node's pool in ctx->pool_stats, or NULL */
+    int sku_index;            /* of the product in the preference list, -1 when none */
+    const FpNodeFacts *facts; /* the candidate's facts (the caller's, or the verdict's) */
 } CandScratch;
 
 /* ---- per-request memo of label-value facts ------------------------------
@@ -313,11 +314,16 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
     const FpNode *node = c->node;
     int64_t alloc = 0;
     int64_t free_gpus = 0;
+    const FpNodeFacts *f = &v->facts;
     if (c->facts && node) {
-        v->facts = *c->facts;
+        f = c->facts;
+        if (!ctx->skip_facts_copy) {
+            v->facts = *c->facts;
+        }
     } else {
         fp_node_facts(ctx->policy, node, &v->facts);
     }
+    sc->facts = f;
     if (node && d->resource) {
         bool has = c->prepared && c->has_resource;
         if (c->prepared) {
@@ -357,35 +363,34 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
     if (alloc <= 0) {
         return fail(v, FP_REASON_NO_GPU_RESOURCE, true);
     }
-    const MemoSlot *product = product_facts(st, v->facts.product);
+    const MemoSlot *product = product_facts(st, f->product);
     sc->sku_index = product->index;
     if (!product->value) {
         return fail(v, FP_REASON_SKU, true);
     }
-    if (d->min_gpu_memory_mib > 0 && !(v->facts.gpu_memory_mib >= d->min_gpu_memory_mib)) {
+    if (d->min_gpu_memory_mib > 0 && !(f->gpu_memory_mib >= d->min_gpu_memory_mib)) {
         return fail(v, FP_REASON_GPU_MEMORY, true);
     }
     if (d->n_origins > 0) {
-        sc->latency_ms = latency_for(st, v->facts.region);
+        sc->latency_ms = latency_for(st, f->region);
         if (d->max_latency_ms >= 0 && sc->latency_ms > d->max_latency_ms) {
             return fail(v, FP_REASON_LATENCY, true);
         }
     }
-    if (d->max_price >= 0 &&
-        (v->facts.price_per_gpu_hour < 0 || v->facts.price_per_gpu_hour > d->max_price)) {
+    if (d->max_price >= 0 && (f->price_per_gpu_hour < 0 || f->price_per_gpu_hour > d->max_price)) {
         return fail(v, FP_REASON_PRICE, true);
     }
     if (free_gpus < d->count) {
         return fail(v, FP_REASON_INSUFFICIENT_GPUS, false);
     }
     const FpPoolStat *stat = NULL;
-    if (ctx->pool_stats && v->facts.pool[0]) {
-        stat = pool_stat_for(st, v->facts.pool);
+    if (ctx->pool_stats && f->pool[0]) {
+        stat = pool_stat_for(st, f->pool);
     }
     sc->stat = stat;
     if (stat) {
         double after = (double)stat->used + (double)stat->assumed + (double)d->count;
-        double cap = v->facts.max_utilization * (double)stat->allocatable;
+        double cap = f->max_utilization * (double)stat->allocatable;
         if (after > cap + CEILING_EPSILON) {
             fail(v, FP_REASON_POOL_CEILING, false);
             return STATUS_CEILING;
@@ -456,7 +461,7 @@ void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, Fp
             FpTermInput in = {
                 .ctx = ctx,
                 .cand = &cands[i],
-                .facts = &v->facts,
+                .facts = sc[i].facts,
                 .allocatable = sc[i].allocatable,
                 .latency_ms = sc[i].latency_ms,
                 .pool_stat = sc[i].stat,

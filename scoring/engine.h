@@ -171,6 +171,10 @@ typedef struct {
     GHashTable *pool_stats;
     /* pools the workload already spans (spread term); may be 0 */
     guint workload_pools;
+    /* Leave out[i].facts zeroed for candidates whose facts the caller gave
+     * (FpCandidate.facts): a caller that keeps them need not have 80 bytes
+     * per candidate copied. */
+    bool skip_facts_copy;
 } FpEvalContext;
 
 /* Filter and score @n candidates into @out[0..n-1].  Scores are normalised

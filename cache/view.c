@@ -823,6 +823,39 @@ void fp_view_replace_nodes(FpView *view, GPtrArray *nodes)
     }
 }
 
+/* Call @fn for every state that has a Node. */
+static void each_node_state(FpView *view, void (*fn)(NodeState *st, gpointer data), gpointer data)
+{
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, view->states);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        NodeState *st = value;
+        if (st->pub.node) {
+            fn(st, data);
+        }
+    }
+}
+
+static void refresh_facts(NodeState *st, gpointer policy)
+{
+    st->pub.facts_policy = policy;
+    facts_release(&st->pub.facts);
+    fp_node_facts(policy, st->pub.node, &st->pub.facts);
+    facts_intern(&st->pub.facts);
+}
+
+typedef struct {
+    void (*fn)(const FpNodeState *st, void *data);
+    void *data;
+} PublicVisit;
+
+static void visit_public(NodeState *st, gpointer data)
+{
+    PublicVisit *v = data;
+    v->fn(&st->pub, v->data);
+}
+
 void fp_view_use_policy(FpView *view, const FpPolicy *policy)
 {
     g_return_if_fail(policy);
@@ -834,18 +867,7 @@ void fp_view_use_policy(FpView *view, const FpPolicy *policy)
         }
         view->facts_policy = fp_policy_ref((FpPolicy *)policy);
         g_atomic_pointer_set(&view->facts_policy_id, (gpointer)policy);
-        GHashTableIter it;
-        gpointer value;
-        g_hash_table_iter_init(&it, view->states);
-        while (g_hash_table_iter_next(&it, NULL, &value)) {
-            NodeState *st = value;
-            if (st->pub.node) {
-                st->pub.facts_policy = policy;
-                facts_release(&st->pub.facts);
-                fp_node_facts(policy, st->pub.node, &st->pub.facts);
-                facts_intern(&st->pub.facts);
-            }
-        }
+        each_node_state(view, refresh_facts, (gpointer)policy);
     }
     g_rw_lock_writer_unlock(&view->lock);
 }
@@ -1120,15 +1142,8 @@ const FpPod *fp_view_pod_locked(FpView *view, const char *uid)
 void fp_view_foreach_node_locked(FpView *view, void (*fn)(const FpNodeState *st, void *data),
                                  void *data)
 {
-    GHashTableIter it;
-    gpointer value;
-    g_hash_table_iter_init(&it, view->states);
-    while (g_hash_table_iter_next(&it, NULL, &value)) {
-        NodeState *st = value;
-        if (st->pub.node) {
-            fn(&st->pub, data);
-        }
-    }
+    PublicVisit v = {fn, data};
+    each_node_state(view, visit_public, &v);
 }
 
 void fp_view_foreach_pod_on_node_locked(FpView *view, const char *node,

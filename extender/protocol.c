@@ -236,6 +236,67 @@ static gboolean scan_node_names(FpExtenderArgs *args, const char *body, FpSpan s
     return TRUE;
 }
 
+/* ---- decoded Pods ---------------------------------------------------------------------
+ *
+ * kube-scheduler sends each pod twice in a row, to filter and then to
+ * prioritize, with the same bytes (and again when it retries the pod).  The
+ * last few decoded Pods are kept under their exact bytes (compared in full):
+ * same bytes, same pod, since decoding is a pure function of them and FpPod
+ * is immutable once built.  Bounded: POD_CACHE_SIZE entries of at most
+ * POD_CACHE_MAX_BYTES each.
+ */
+#define POD_CACHE_SIZE 8
+#define POD_CACHE_MAX_BYTES ((size_t)64 * 1024)
+
+typedef struct {
+    char *bytes; /* NULL = empty */
+    size_t len;
+    guint32 hash;
+    FpPod *pod; /* ref */
+} PodEntry;
+
+static GMutex pod_cache_lock; /* static storage: needs no init */
+static PodEntry pod_cache[POD_CACHE_SIZE];
+static guint pod_cache_next;
+
+static guint32 bytes_hash(const char *b, size_t len)
+{
+    guint32 h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (guint8)b[i]) * 16777619u;
+    }
+    return h;
+}
+
+/* A new reference on the Pod decoded from exactly these bytes, or NULL. */
+static FpPod *pod_cache_get(const char *bytes, size_t len, guint32 hash)
+{
+    FpPod *pod = NULL;
+    g_mutex_lock(&pod_cache_lock);
+    for (guint i = 0; i < POD_CACHE_SIZE && !pod; i++) {
+        const PodEntry *e = &pod_cache[i];
+        if (e->bytes && e->hash == hash && e->len == len && memcmp(e->bytes, bytes, len) == 0) {
+            pod = fp_pod_ref(e->pod);
+        }
+    }
+    g_mutex_unlock(&pod_cache_lock);
+    return pod;
+}
+
+static void pod_cache_put(const char *bytes, size_t len, guint32 hash, FpPod *pod)
+{
+    char *copy = g_memdup2(bytes, len);
+    g_mutex_lock(&pod_cache_lock);
+    PodEntry old = pod_cache[pod_cache_next];
+    pod_cache[pod_cache_next] = (PodEntry){copy, len, hash, fp_pod_ref(pod)};
+    pod_cache_next = (pod_cache_next + 1) % POD_CACHE_SIZE;
+    g_mutex_unlock(&pod_cache_lock);
+    g_free(old.bytes);
+    if (old.pod) {
+        fp_pod_unref(old.pod);
+    }
+}
+
 /* ---- decoded Nodes of full-Node requests ----------------------------------------------
  *
  * kube-scheduler sends the same Node objects request after request.  A Node
@@ -436,9 +497,18 @@ static FpExtenderArgs *args_from_scan(const char *body, const FpArgsScan *scan, 
         return NULL;
     }
     g_autoptr(GError) local = NULL;
-    json_t *pod = fp_nodescan_value(body, scan->pod);
-    args->pod = fp_pod_from_json(pod, FP_POD_FULL, &local);
-    json_decref(pod);
+    const char *pod_bytes = body + scan->pod.off;
+    bool cacheable = scan->pod.len <= POD_CACHE_MAX_BYTES;
+    guint32 pod_hash = cacheable ? bytes_hash(pod_bytes, scan->pod.len) : 0;
+    args->pod = cacheable ? pod_cache_get(pod_bytes, scan->pod.len, pod_hash) : NULL;
+    if (!args->pod) {
+        json_t *pod = fp_nodescan_value(body, scan->pod);
+        args->pod = fp_pod_from_json(pod, FP_POD_FULL, &local);
+        json_decref(pod);
+        if (args->pod && cacheable) {
+            pod_cache_put(pod_bytes, scan->pod.len, pod_hash, args->pod);
+        }
+    }
     if (!args->pod) {
         g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE, "Pod: %s", local->message);
         return NULL;

@@ -677,6 +677,33 @@ static void test_captures(void **state)
     fp_view_free(view);
 }
 
+/* The decoded-Pod cache: the same Pod bytes give the same (shared) pod,
+ * other bytes another, and a Pod that fails to decode is never kept. */
+static void test_pod_cache(void **state)
+{
+    const char *a = "{\"Pod\":{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u1\"},"
+                    "\"spec\":{\"containers\":[]}},\"NodeNames\":[\"n1\"]}";
+    const char *b = "{\"Pod\":{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"uid\":\"u2\"},"
+                    "\"spec\":{\"containers\":[]}},\"NodeNames\":[\"n1\",\"n2\"]}";
+    const char *bad = "{\"Pod\":{\"metadata\":{\"name\":7},\"spec\":{}},\"NodeNames\":[]}";
+    g_autoptr(FpExtenderArgs) a1 = fp_extender_args_parse(a, strlen(a), NULL);
+    g_autoptr(FpExtenderArgs) a2 = fp_extender_args_parse(a, strlen(a), NULL);
+    g_autoptr(FpExtenderArgs) b1 = fp_extender_args_parse(b, strlen(b), NULL);
+    assert_non_null(a1);
+    assert_non_null(a2);
+    assert_non_null(b1);
+    assert_ptr_equal(a1->pod, a2->pod);
+    assert_ptr_not_equal(a1->pod, b1->pod);
+    assert_string_equal(a1->pod->uid, "u1");
+    assert_string_equal(b1->pod->uid, "u2");
+    for (int i = 0; i < 2; i++) {
+        g_autoptr(GError) e = NULL;
+        g_autoptr(FpExtenderArgs) x = fp_extender_args_parse(bad, strlen(bad), &e);
+        assert_null(x);
+        assert_non_null(e);
+    }
+}
+
 int main(void)
 {
     json_object_seed(1);
@@ -685,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_validate_mutations), cmocka_unit_test(test_decoder_random),
         cmocka_unit_test(test_truncated_bodies),   cmocka_unit_test(test_echo_byte_exact),
         cmocka_unit_test(test_duplicate_keys),     cmocka_unit_test(test_captures),
+        cmocka_unit_test(test_pod_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,6 +142,7 @@ FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
     config_copy(&app->cfg, cfg);
     app->view = fp_view_new();
     app->decisions = fp_decision_ring_new(cfg->decision_ring, cfg->decision_nodes);
+    app->score_memo = fp_score_memo_new();
     g_mutex_init(&app->bind_lock);
     app->ceiling_refused = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     fp_app_metrics_init(app);
@@ -267,6 +268,7 @@ void fp_app_free(FpApp *app)
     }
     fp_view_free(app->view);
     fp_decision_ring_free(app->decisions);
+    fp_score_memo_free(app->score_memo);
     g_hash_table_unref(app->ceiling_refused);
     g_mutex_clear(&app->bind_lock);
     fp_metrics_free(app->metrics);

@@ -19,6 +19,7 @@
 #include "cache/kube_client.h"
 #include "cache/view.h"
 #include "extender/decisions.h"
+#include "extender/score_memo.h"
 #include "extender/http_server.h"
 #include "extender/metrics.h"
 #include "policies/policy_store.h"
@@ -95,7 +96,9 @@ struct FpApp {
     FpHistogram *m_duration;
     FpCounter *m_rejections;
     FpCounter *m_bindings;
+    FpCounter *m_prioritize;
     FpDecisionRing *decisions;
+    FpScoreMemo *score_memo; /* filter scores for the pod's prioritize */
     /* Bind verb (extender/bind.c): serialises the pool-ceiling check with
      * the assumption, and remembers pods refused once for a ceiling. */
     GMutex bind_lock;

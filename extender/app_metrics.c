@@ -287,6 +287,13 @@ void fp_app_metrics_init(FpApp *app)
                                          "Bind verb outcomes: ok, refused (the node no longer "
                                          "fits or flexplace is not ready), failed (API server).",
                                          FP_LABEL_NAMES("result"));
+    app->m_prioritize = fp_metrics_counter(
+        m, "flexplace_prioritize_total",
+        "Prioritize answers by where the scores came from: the pod's filter in the same "
+        "scheduling cycle (same pod, policy and nodes), or evaluated.",
+        FP_LABEL_NAMES("scores"));
+    fp_counter_with(app->m_prioritize, FP_LABELS("filter"));
+    fp_counter_with(app->m_prioritize, FP_LABELS("evaluated"));
     for (guint i = 0; i < G_N_ELEMENTS(filter_reasons); i++) {
         fp_counter_with(app->m_rejections, FP_LABELS(filter_reasons[i]));
     }

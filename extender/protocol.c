@@ -861,13 +861,17 @@ char *fp_encode_filter_result(const FpExtenderArgs *args, const FpVerdict *verdi
     return finish(s, len);
 }
 
-char *fp_encode_priorities(const FpExtenderArgs *args, const FpVerdict *verdicts, size_t *len)
+/* A HostPriorityList of @args' candidates: scores from @verdicts (0 for
+ * those that did not pass), else from @scores. */
+static char *encode_priorities(const FpExtenderArgs *args, const FpVerdict *verdicts,
+                               const guint8 *scores, size_t *len)
 {
     guint n = fp_extender_args_count(args);
     GString *s = g_string_sized_new(8 + (gsize)n * 48);
     g_string_append_c(s, '[');
     for (guint i = 0; i < n; i++) {
-        int score = verdicts[i].pass ? CLAMP(verdicts[i].score, 0, 10) : 0;
+        int score = verdicts ? (verdicts[i].pass ? CLAMP(verdicts[i].score, 0, 10) : 0)
+                             : CLAMP(scores[i], 0, 10);
         if (i) {
             g_string_append_c(s, ',');
         }
@@ -885,6 +889,16 @@ char *fp_encode_priorities(const FpExtenderArgs *args, const FpVerdict *verdicts
     }
     g_string_append_c(s, ']');
     return finish(s, len);
+}
+
+char *fp_encode_priorities(const FpExtenderArgs *args, const FpVerdict *verdicts, size_t *len)
+{
+    return encode_priorities(args, verdicts, NULL, len);
+}
+
+char *fp_encode_priority_scores(const FpExtenderArgs *args, const guint8 *scores, size_t *len)
+{
+    return encode_priorities(args, NULL, scores, len);
 }
 
 static char *dup_member_string(json_t *root, const char *name, gboolean required, GError **error)

@@ -81,6 +81,8 @@ char *fp_encode_filter_result(const FpExtenderArgs *args, const FpVerdict *verdi
                               const char *error_text, size_t *len);
 /* HostPriorityList: one entry per candidate, scores clamped to 0..10. */
 char *fp_encode_priorities(const FpExtenderArgs *args, const FpVerdict *verdicts, size_t *len);
+/* The same from scores (0..10) given per candidate, in @args' order. */
+char *fp_encode_priority_scores(const FpExtenderArgs *args, const guint8 *scores, size_t *len);
 
 /* ExtenderBindingArgs. */
 typedef struct {

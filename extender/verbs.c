@@ -36,14 +36,20 @@ static void respond_json_value(FpHttpResponse *resp, unsigned int status, json_t
 }
 
 /* Evaluate the request's pod on its candidates. NULL with *not_ready set when
- * the view or policy cannot answer yet. */
+ * the view or policy cannot answer yet.  With @memo_scores (prioritize), a
+ * request the pod's filter already scored (extender/score_memo.h) is not
+ * evaluated: NULL with *memo_scores and *policy_out set. */
 static FpPlacement *evaluate(FpApp *app, const FpExtenderArgs *args, FpPolicy **policy_out,
-                             const char **not_ready)
+                             const char **not_ready, guint8 **memo_scores)
 {
     if (!fp_app_ready(app, not_ready)) {
         return NULL;
     }
     FpPolicy *policy = fp_policy_store_get(app->policies);
+    if (memo_scores && (*memo_scores = fp_score_memo_get(app->score_memo, args, policy))) {
+        *policy_out = policy;
+        return NULL;
+    }
     FpCandidates cands = {.n = fp_extender_args_count(args),
                           .name_hashes = args->name_hashes,
                           .best_node_only = true};
@@ -132,7 +138,8 @@ static void account(FpApp *app, const char *verb, const FpExtenderArgs *args, co
  * unless the view or policy cannot answer yet (*p NULL, *not_ready set). */
 static gboolean extender_call(FpApp *app, const char *verb, const FpHttpRequest *req,
                               FpHttpResponse *resp, gint64 start, FpExtenderArgs **args,
-                              FpPlacement **p, FpPolicy **policy, const char **not_ready)
+                              FpPlacement **p, FpPolicy **policy, const char **not_ready,
+                              guint8 **memo_scores)
 {
     g_autoptr(GError) error = NULL;
     *args = fp_extender_args_parse(req->body, req->body_len, &error);
@@ -142,7 +149,7 @@ static gboolean extender_call(FpApp *app, const char *verb, const FpHttpRequest 
         fp_app_observe(app, verb, resp->status, start);
         return FALSE;
     }
-    *p = evaluate(app, *args, policy, not_ready);
+    *p = evaluate(app, *args, policy, not_ready, memo_scores);
     return TRUE;
 }
 
@@ -154,7 +161,7 @@ static void handle_filter(const FpHttpRequest *req, FpHttpResponse *resp, void *
     g_autoptr(FpPlacement) p = NULL;
     const char *not_ready = NULL;
     FpPolicy *policy = NULL;
-    if (!extender_call(app, "filter", req, resp, start, &args, &p, &policy, &not_ready)) {
+    if (!extender_call(app, "filter", req, resp, start, &args, &p, &policy, &not_ready, NULL)) {
         return;
     }
     size_t len = 0;
@@ -170,6 +177,7 @@ static void handle_filter(const FpHttpRequest *req, FpHttpResponse *resp, void *
         fp_log_warn_limited("filter-not-ready", 10, "answering filter with an error: %s", text);
     } else {
         body = fp_encode_filter_result(args, p->verdicts, NULL, &len);
+        fp_score_memo_put(app->score_memo, args, policy, p->verdicts);
         account(app, "filter", args, p, policy, start, NULL);
         fp_policy_unref(policy);
     }
@@ -185,10 +193,19 @@ static void handle_prioritize(const FpHttpRequest *req, FpHttpResponse *resp, vo
     g_autoptr(FpPlacement) p = NULL;
     const char *not_ready = NULL;
     FpPolicy *policy = NULL;
-    if (!extender_call(app, "prioritize", req, resp, start, &args, &p, &policy, &not_ready)) {
+    g_autofree guint8 *memo_scores = NULL;
+    if (!extender_call(app, "prioritize", req, resp, start, &args, &p, &policy, &not_ready,
+                       &memo_scores)) {
         return;
     }
-    if (!p) {
+    if (memo_scores) {
+        /* The pod's filter scored exactly these nodes in this cycle. */
+        size_t len = 0;
+        char *body = fp_encode_priority_scores(args, memo_scores, &len);
+        fp_counter_add(app->m_prioritize, FP_LABELS("filter"), 1);
+        fp_policy_unref(policy);
+        respond_json(resp, body, len);
+    } else if (!p) {
         /* Prioritize errors are ignored by kube-scheduler: no opinion. */
         g_autofree char *detail = fp_app_not_ready_detail(app);
         g_autofree char *text =
@@ -197,6 +214,7 @@ static void handle_prioritize(const FpHttpRequest *req, FpHttpResponse *resp, vo
     } else {
         size_t len = 0;
         char *body = fp_encode_priorities(args, p->verdicts, &len);
+        fp_counter_add(app->m_prioritize, FP_LABELS("evaluated"), 1);
         account(app, "prioritize", args, p, policy, start, NULL);
         fp_policy_unref(policy);
         respond_json(resp, body, len);

@@ -189,6 +189,63 @@ static void test_prioritize(void **state)
     server_stop(s);
 }
 
+static json_int_t score_of(json_t *list, const char *host)
+{
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *e = json_array_get(list, i);
+        if (g_str_equal(json_string_value(json_object_get(e, "Host")), host)) {
+            return json_integer_value(json_object_get(e, "Score"));
+        }
+    }
+    fail_msg("no score for %s", host);
+    return -1;
+}
+
+/* kube-scheduler's cycle: filter, then prioritize of exactly the nodes that
+ * passed, in that order.  That prioritize is answered from the filter's
+ * scores (score_memo.h), which equal an evaluation; any other list, and the
+ * same list after the pod is filtered under another view, is evaluated. */
+static void test_prioritize_after_filter(void **state)
+{
+    g_autofree char *cluster = small_cluster();
+    Server *s = server_start(cluster, NULL);
+    const char *const filter_lbl[] = {"filter", NULL};
+    const char *const evaluated_lbl[] = {"evaluated", NULL};
+    /* evaluated: not what a filter passed (another order) */
+    json_t *ref = post_json(
+        s, "/prioritize",
+        "{\"Pod\":" GPU_POD("1") ",\"Nodes\":null,\"NodeNames\":[\"h100-a\",\"l4-a\"]}", 200);
+    assert_true(fp_counter_get(s->app->m_prioritize, evaluated_lbl) == 1);
+    json_t *f = post_json(s, "/filter",
+                          "{\"Pod\":" GPU_POD("1") ",\"Nodes\":null,\"NodeNames\":[\"l4-a\","
+                                                   "\"l4-b\",\"h100-a\",\"cordoned\"]}",
+                          200);
+    assert_json_eq(json_object_get(f, "NodeNames"), "[\"l4-a\",\"h100-a\"]");
+    json_decref(f);
+    json_t *got = post_json(
+        s, "/prioritize",
+        "{\"Pod\":" GPU_POD("1") ",\"Nodes\":null,\"NodeNames\":[\"l4-a\",\"h100-a\"]}", 200);
+    assert_true(fp_counter_get(s->app->m_prioritize, filter_lbl) == 1);
+    assert_int_equal(json_array_size(got), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(got, 0), "Host")), "l4-a");
+    assert_int_equal(score_of(got, "l4-a"), score_of(ref, "l4-a"));
+    assert_int_equal(score_of(got, "h100-a"), score_of(ref, "h100-a"));
+    json_decref(got);
+    /* a subset, another pod, or the other order: evaluated */
+    const char *others[] = {
+        "{\"Pod\":" GPU_POD("1") ",\"Nodes\":null,\"NodeNames\":[\"l4-a\"]}",
+        "{\"Pod\":" GPU_POD("2") ",\"Nodes\":null,\"NodeNames\":[\"l4-a\",\"h100-a\"]}",
+        "{\"Pod\":" GPU_POD("1") ",\"Nodes\":null,\"NodeNames\":[\"h100-a\",\"l4-a\"]}",
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(others); i++) {
+        json_decref(post_json(s, "/prioritize", others[i], 200));
+    }
+    assert_true(fp_counter_get(s->app->m_prioritize, filter_lbl) == 1);
+    assert_true(fp_counter_get(s->app->m_prioritize, evaluated_lbl) == 4);
+    json_decref(ref);
+    server_stop(s);
+}
+
 /* A pod that requests no GPU passes every known node with a neutral score. */
 static void test_no_gpu_pod(void **state)
 {
@@ -471,15 +528,11 @@ int main(void)
 {
     json_object_seed(1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_filter_names_mode),
-        cmocka_unit_test(test_filter_full_mode),
-        cmocka_unit_test(test_prioritize),
-        cmocka_unit_test(test_no_gpu_pod),
-        cmocka_unit_test(test_case_insensitive_keys),
-        cmocka_unit_test(test_bad_annotation),
-        cmocka_unit_test(test_bad_requests),
-        cmocka_unit_test(test_many_names),
-        cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_filter_names_mode), cmocka_unit_test(test_filter_full_mode),
+        cmocka_unit_test(test_prioritize),        cmocka_unit_test(test_prioritize_after_filter),
+        cmocka_unit_test(test_no_gpu_pod),        cmocka_unit_test(test_case_insensitive_keys),
+        cmocka_unit_test(test_bad_annotation),    cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_many_names),        cmocka_unit_test(test_routes),
         cmocka_unit_test(test_captures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,6 +79,8 @@ void bench_cluster_pod_identity(const BenchCluster *c, guint index, char *name, 
  * Go field names, the unused node form null).  Candidates are @n nodes
  * starting at @first (wrapping). */
 char *bench_body_names(const BenchCluster *c, guint first, guint n, size_t *len);
+/* The same with the NULL-terminated list @names as NodeNames. */
+char *bench_body_name_list(const BenchCluster *c, const char *const *names, size_t *len);
 char *bench_body_full(const BenchCluster *c, guint first, guint n, size_t *len);
 /* ExtenderBindingArgs for pending pod @k on @node. */
 char *bench_body_bind(const BenchCluster *c, guint k, const char *node, size_t *len);

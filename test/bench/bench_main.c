@@ -657,6 +657,21 @@ static void bench_size(Bench *b, guint n_nodes)
         }
     }
 
+    /* kube-scheduler's cycle: each pod's filter, then prioritize of exactly
+     * the nodes it passed, in its order (extender/score_memo.h). */
+    size_t cyc_len;
+    g_autofree char *cyc_body =
+        bench_body_name_list(c, (const char *const *)fc.passed_names, &cyc_len);
+    BenchReq cycle[2] = {{"/filter", names_body, names_len}, {"/prioritize", cyc_body, cyc_len}};
+    o = (BenchDriveOpts){.concurrency = 1, .seconds = smoke ? 0.2 : secs, .min_requests = 10};
+    Row cyc = run(b, &srv, srv.port, cycle, 2, &o);
+    out(b,
+        "\nkube-scheduler's cycle: filter of all %u, then prioritize of the %u it passed "
+        "(answered from the filter's scores), alternating at concurrency 1; per request, so "
+        "one pod is two rows' worth (%.2f ms of server CPU per pod):\n\n%s",
+        n_nodes, names_passed, 2 * cyc.cpu_ms, row_header);
+    row_out(b, "filter, prioritize", 1, &cyc, true);
+
     /* Bind: distinct pending pods onto nodes with room, in pools below
      * their burst ceiling (as flexplace counts them: Ready, schedulable
      * nodes), so that every bind goes through to the API call. */

@@ -506,6 +506,19 @@ char *bench_body_names(const BenchCluster *c, guint first, guint n, size_t *len)
     return g_string_free(s, FALSE);
 }
 
+char *bench_body_name_list(const BenchCluster *c, const char *const *names, size_t *len)
+{
+    GString *s = g_string_new(NULL);
+    body_head(s, c);
+    g_string_append(s, ",\"Nodes\":null,\"NodeNames\":[");
+    for (guint i = 0; names && names[i]; i++) {
+        g_string_append_printf(s, "%s\"%s\"", i ? "," : "", names[i]);
+    }
+    g_string_append(s, "]}");
+    *len = s->len;
+    return g_string_free(s, FALSE);
+}
+
 char *bench_body_full(const BenchCluster *c, guint first, guint n, size_t *len)
 {
     GString *s = g_string_sized_new(64 + (gsize)n * (c->node_bytes_mean + 2));

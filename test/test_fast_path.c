@@ -243,6 +243,102 @@ static void test_fast_equals_plain(void **state)
     fp_view_free(view);
 }
 
+/* Readers on the server's path while writers change nodes, pods and
+ * assumptions and requests under a newer policy make the view recompute its
+ * facts: run under ThreadSanitizer in CI (.ci/test), every answer must
+ * still account for every candidate, and no reader may see a torn state. */
+typedef struct {
+    FpView *view;
+    FpPolicy *policies[2];
+    gint stop;
+    gint evaluations;
+    gint bad;
+} Race;
+
+static gpointer race_reader(gpointer data)
+{
+    Race *race = data;
+    guint64 rng = 17 + (guint64)(uintptr_t)g_thread_self();
+    char *owned[N_NODES + 2];
+    const char *names[N_NODES + 2];
+    for (guint i = 0; i < N_NODES + 2; i++) {
+        owned[i] = node_name(i);
+        names[i] = owned[i];
+    }
+    while (!g_atomic_int_get(&race->stop)) {
+        guint64 r = rng_next(&rng);
+        g_autoptr(FpPod) pod = request_pod(r);
+        FpCandidates c = {.names = names, .n = N_NODES + 2, .best_node_only = true};
+        /* mostly the current policy; now and then the other one, which
+         * makes the view switch its facts (or read the plain way) */
+        const FpPolicy *policy = race->policies[(r >> 20) % 8 == 0];
+        g_autoptr(FpPlacement) p = fp_placement_evaluate(race->view, policy, pod, &c);
+        /* checked here, asserted on the test's thread (cmocka is not
+         * thread-safe) */
+        bool ok = p->n == N_NODES + 2;
+        for (guint i = 0; ok && i < p->n; i++) {
+            ok = p->verdicts[i].pass || p->verdicts[i].reason != NULL;
+        }
+        if (!ok) {
+            g_atomic_int_set(&race->bad, 1);
+        }
+        g_atomic_int_inc(&race->evaluations);
+    }
+    for (guint i = 0; i < N_NODES + 2; i++) {
+        g_free(owned[i]);
+    }
+    return NULL;
+}
+
+static void test_concurrent_readers_and_writers(void **state)
+{
+    Race race = {.view = fp_view_new()};
+    race.policies[0] = fp_policy_load_buffer(POLICY, strlen(POLICY), "a.yaml", NULL);
+    race.policies[1] = fp_policy_new_default();
+    race.policies[0]->generation = 1;
+    race.policies[1]->generation = 2;
+    guint64 rng = 99;
+    GPtrArray *nodes = g_ptr_array_new();
+    for (guint i = 0; i < N_NODES; i++) {
+        g_ptr_array_add(nodes, make_node(i, rng_next(&rng)));
+    }
+    fp_view_replace_nodes(race.view, nodes);
+    GThread *readers[2];
+    for (guint i = 0; i < G_N_ELEMENTS(readers); i++) {
+        readers[i] = g_thread_new("reader", race_reader, &race);
+    }
+    for (guint step = 0; step < 1500; step++) {
+        guint64 r = rng_next(&rng);
+        g_autofree char *uid = g_strdup_printf("uid-%u", (guint)((r >> 8) % 80));
+        g_autofree char *node = node_name((guint)((r >> 16) % (N_NODES + 2)));
+        switch (r % 5) {
+        case 0:
+        case 1:
+            fp_view_apply_pod(race.view, make_pod((guint)((r >> 8) % 80), rng_next(&rng)));
+            break;
+        case 2:
+            fp_view_assume(race.view, uid, "ns", "p", node, GPU, 1, 60, NULL);
+            break;
+        case 3:
+            fp_view_apply_node(race.view,
+                               make_node((guint)((r >> 8) % (N_NODES + 2)), rng_next(&rng)));
+            break;
+        default:
+            fp_view_remove_pod(race.view, uid);
+            break;
+        }
+    }
+    g_atomic_int_set(&race.stop, 1);
+    for (guint i = 0; i < G_N_ELEMENTS(readers); i++) {
+        g_thread_join(readers[i]);
+    }
+    assert_true(g_atomic_int_get(&race.evaluations) > 0);
+    assert_false(g_atomic_int_get(&race.bad));
+    fp_view_free(race.view);
+    fp_policy_unref(race.policies[0]);
+    fp_policy_unref(race.policies[1]);
+}
+
 /* An older policy never takes the facts back from a newer one. */
 static void test_use_policy_generations(void **state)
 {
@@ -269,6 +365,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fast_equals_plain),
         cmocka_unit_test(test_use_policy_generations),
+        cmocka_unit_test(test_concurrent_readers_and_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,7 +68,9 @@ typedef struct {
     guint n_gpu;
     const FpPolicy *facts_policy; /* the policy @facts were computed under (the
                                      view's, fp_view_use_policy), or NULL */
-    FpNodeFacts facts;            /* fp_node_facts(facts_policy, node) */
+    /* fp_node_facts(facts_policy, node), its strings interned
+     * (GRefString): like the rest, valid only while the lock is held. */
+    FpNodeFacts facts;
     FpGpuSlot gpu[FP_VIEW_GPU_SLOTS];
     FpResList used;            /* extended resources requested by active pods bound here */
     FpResList assumed;         /* extended resources assumed by flexplace's bind verb */

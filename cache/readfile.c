@@ -9,32 +9,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-char *fp_read_file_capped(const char *path, size_t max_bytes, size_t *len, GError **error)
+/* Messages start with "@shown: " (NULL: nothing, the caller shows the path). */
+static char *read_capped(const char *path, const char *shown, size_t max_bytes, size_t *len,
+                         GError **error)
 {
     g_return_val_if_fail(path != NULL, NULL);
+    const char *name = shown ? shown : "";
+    const char *sep = shown ? ": " : "";
     /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s: %s", path, g_strerror(e));
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s%s%s", name, sep,
+                    g_strerror(e));
         return NULL;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s: %s", path, g_strerror(e));
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s%s%s", name, sep,
+                    g_strerror(e));
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: not a regular file", path);
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s%snot a regular file", name, sep);
         return NULL;
     }
     if ((guint64)st.st_size > (guint64)max_bytes) {
         close(fd);
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                    "%s: %" G_GUINT64_FORMAT " bytes, more than the limit of %zu", path,
+                    "%s%s%" G_GUINT64_FORMAT " bytes, more than the limit of %zu bytes", name, sep,
                     (guint64)st.st_size, max_bytes);
         return NULL;
     }
@@ -58,7 +64,7 @@ char *fp_read_file_capped(const char *path, size_t max_bytes, size_t *len, GErro
             int e = errno;
             close(fd);
             g_free(buf);
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s: %s", path,
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s%s%s", name, sep,
                         g_strerror(e));
             return NULL;
         }
@@ -72,7 +78,7 @@ char *fp_read_file_capped(const char *path, size_t max_bytes, size_t *len, GErro
         explicit_bzero(buf, used);
         g_free(buf);
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                    "%s: grew past the limit of %zu bytes while being read", path, max_bytes);
+                    "%s%sgrew past the limit of %zu bytes while being read", name, sep, max_bytes);
         return NULL;
     }
     buf[used] = '\0';
@@ -80,4 +86,14 @@ char *fp_read_file_capped(const char *path, size_t max_bytes, size_t *len, GErro
         *len = used;
     }
     return buf;
+}
+
+char *fp_read_file_capped(const char *path, size_t max_bytes, size_t *len, GError **error)
+{
+    return read_capped(path, path, max_bytes, len, error);
+}
+
+char *fp_read_file_capped_unnamed(const char *path, size_t max_bytes, size_t *len, GError **error)
+{
+    return read_capped(path, NULL, max_bytes, len, error);
 }

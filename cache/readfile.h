@@ -13,7 +13,8 @@
  * Thread context: any thread; no shared state.
  * Errors: G_FILE_ERROR with the errno code (NOENT, ACCES, ...),
  * G_FILE_ERROR_INVAL for something that is not a regular file,
- * G_FILE_ERROR_FAILED for a file over the cap; messages name the path.
+ * G_FILE_ERROR_FAILED for a file over the cap; messages name the path
+ * (but those of fp_read_file_capped_unnamed).
  */
 #ifndef FP_CACHE_READFILE_H
 #define FP_CACHE_READFILE_H
@@ -26,6 +27,9 @@ G_BEGIN_DECLS
 /* The regular file @path, at most @max_bytes long; *len (may be NULL)
  * receives its length.  NULL with @error otherwise. */
 char *fp_read_file_capped(const char *path, size_t max_bytes, size_t *len, GError **error);
+/* The same, with messages that leave the path out, for callers that report
+ * it beside them (policy files: "FILE: message"). */
+char *fp_read_file_capped_unnamed(const char *path, size_t max_bytes, size_t *len, GError **error);
 
 G_END_DECLS
 

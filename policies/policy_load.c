@@ -10,14 +10,11 @@
  */
 #include "policies/policy_load.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "cache/readfile.h"
 #include "cache/yamljson.h"
 #include "scoring/quantity.h"
 
@@ -1595,59 +1592,6 @@ static int cmp_str(gconstpointer a, gconstpointer b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Read a regular file of at most @max bytes. */
-static char *read_capped(const char *path, size_t max, size_t *len, GError **error)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        int e = errno;
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s", g_strerror(e));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "not a regular file");
-        return NULL;
-    }
-    if ((guint64)st.st_size > max) {
-        close(fd);
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-                    "%" G_GUINT64_FORMAT " bytes, more than the limit of %zu bytes",
-                    (guint64)st.st_size, max);
-        return NULL;
-    }
-    char *buf = g_malloc(max + 2);
-    size_t used = 0;
-    while (used <= max) {
-        ssize_t n = read(fd, buf + used, max + 1 - used);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            int e = errno;
-            close(fd);
-            g_free(buf);
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s", g_strerror(e));
-            return NULL;
-        }
-        if (n == 0) {
-            break;
-        }
-        used += (size_t)n;
-    }
-    close(fd);
-    if (used > max) {
-        g_free(buf);
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "more than the limit of %zu bytes",
-                    max);
-        return NULL;
-    }
-    buf[used] = '\0';
-    *len = used;
-    return buf;
-}
-
 /* Parse @buf as one source.  Returns its index or -1 (error recorded). */
 static int add_source(Ctx *c, const char *buf, size_t len, const char *display, const char *label,
                       guint order, guint line_base, guint col_base)
@@ -1857,7 +1801,8 @@ static void gather_dir(Ctx *c, const char *dir)
     for (guint i = 0; i < names->len; i++) {
         g_autofree char *path = g_build_filename(dir, g_ptr_array_index(names, i), NULL);
         size_t len = 0;
-        g_autofree char *buf = read_capped(path, FP_POLICY_MAX_FILE_BYTES, &len, &error);
+        g_autofree char *buf =
+            fp_read_file_capped_unnamed(path, FP_POLICY_MAX_FILE_BYTES, &len, &error);
         if (!buf) {
             err_source(c, path, "%s", error->message);
             g_clear_error(&error);
@@ -2008,7 +1953,8 @@ FpPolicy *fp_policy_load_path(const char *path, FpPolicyReport *report)
     } else {
         size_t len = 0;
         g_autoptr(GError) error = NULL;
-        g_autofree char *buf = read_capped(path, FP_POLICY_MAX_FILE_BYTES, &len, &error);
+        g_autofree char *buf =
+            fp_read_file_capped_unnamed(path, FP_POLICY_MAX_FILE_BYTES, &len, &error);
         if (!buf) {
             err_source(&c, path, "%s", error->message);
         } else {

@@ -440,6 +440,26 @@ static Role member_role(Scanner *s, Role role, const char *key, gssize n, FpSpan
     return R_NONE;
 }
 
+/* After an object member or array element: ',' and more follow (1), @close
+ * and the container ends (0), or anything else, invalid (-1). */
+static int next_or_close(Scanner *s, char close)
+{
+    skip_ws(s);
+    if (s->p >= s->end) {
+        return -1;
+    }
+    if (*s->p == ',') {
+        s->p++;
+        skip_ws(s);
+        return 1;
+    }
+    if (*s->p == close) {
+        s->p++;
+        return 0;
+    }
+    return -1;
+}
+
 static bool scan_object(Scanner *s, int depth, Role role)
 {
     s->p++;
@@ -506,20 +526,10 @@ static bool scan_object(Scanner *s, int depth, Role role)
                 s->members++;
             }
         }
-        skip_ws(s);
-        if (s->p >= s->end) {
-            return false;
+        int more = next_or_close(s, '}');
+        if (more <= 0) {
+            return more == 0;
         }
-        if (*s->p == ',') {
-            s->p++;
-            skip_ws(s);
-            continue;
-        }
-        if (*s->p == '}') {
-            s->p++;
-            return true;
-        }
-        return false;
     }
 }
 
@@ -562,20 +572,10 @@ static bool scan_array(Scanner *s, int depth, Role role)
         if (!ok) {
             return false;
         }
-        skip_ws(s);
-        if (s->p >= s->end) {
-            return false;
+        int more = next_or_close(s, ']');
+        if (more <= 0) {
+            return more == 0;
         }
-        if (*s->p == ',') {
-            s->p++;
-            skip_ws(s);
-            continue;
-        }
-        if (*s->p == ']') {
-            s->p++;
-            return true;
-        }
-        return false;
     }
 }
 

@@ -10,6 +10,7 @@
 #include "cache/view.h"
 
 #include "cache/node_facts.h"
+#include "scoring/hash.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -427,21 +428,12 @@ void fp_view_free(FpView *view)
 
 /* ---- the lookup index ---- */
 
-static guint32 name_hash(const char *s)
-{
-    guint32 h = 2166136261u; /* FNV-1a */
-    for (; *s; s++) {
-        h = (h ^ (guint8)*s) * 16777619u;
-    }
-    return h;
-}
-
 static NodeState *index_find(const StateIndex *idx, const char *name)
 {
     if (!idx->entries) {
         return NULL;
     }
-    guint32 hash = name_hash(name);
+    guint32 hash = fp_fnv1a_str(name);
     for (guint i = hash & idx->mask;; i = (i + 1) & idx->mask) {
         const IndexEntry *e = &idx->entries[i];
         if (!e->st) {
@@ -515,7 +507,7 @@ static NodeState *state_get(FpView *view, const char *name, bool create)
         char *key = is_short ? st->short_name : (char *)(st + 1);
         memcpy(key, name, len + 1);
         st->pub.name = key;
-        st->hash = name_hash(key);
+        st->hash = fp_fnv1a_str(key);
         index_insert(&view->index, st);
         st->pods = g_hash_table_new(g_str_hash, g_str_equal);
         g_hash_table_insert(view->states, key, st);
@@ -1089,7 +1081,7 @@ void fp_view_read_unlock(FpView *view)
 
 guint32 fp_view_name_hash(const char *name)
 {
-    return name_hash(name);
+    return fp_fnv1a_str(name);
 }
 
 void fp_view_nodes_locked(FpView *view, const char *const *names, const guint32 *given, guint n,
@@ -1102,7 +1094,7 @@ void fp_view_nodes_locked(FpView *view, const char *const *names, const guint32 
     }
     g_autofree guint32 *hashes = g_new(guint32, MAX(n, 1));
     for (guint i = 0; i < n; i++) {
-        hashes[i] = given ? given[i] : name_hash(names[i]);
+        hashes[i] = given ? given[i] : fp_fnv1a_str(names[i]);
         __builtin_prefetch(&idx->entries[hashes[i] & idx->mask]);
     }
     for (guint i = 0; i < n; i++) {

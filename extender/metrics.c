@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "extender/proc_stats.h"
+#include "scoring/hash.h"
 
 const double fp_metrics_duration_buckets[FP_METRICS_DURATION_BUCKETS_N] = {
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
@@ -272,19 +273,10 @@ typedef struct {
     guint32 hash;
 } Key;
 
-static guint32 fnv1a(guint32 h, const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        h ^= (guchar)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static void key_init(Key *k, guint n, const char *const *values)
 {
     k->n = n;
-    k->hash = 2166136261u;
+    k->hash = FP_FNV1A_INIT;
     for (guint i = 0; i < n; i++) {
         const char *v = values[i] ? values[i] : "";
         size_t len = strnlen(v, FP_METRICS_MAX_LABEL_VALUE);
@@ -306,7 +298,7 @@ static void key_init(Key *k, guint n, const char *const *values)
         k->ptr[i] = v;
         k->len[i] = len;
         /* 0xff never occurs in UTF-8: an unambiguous separator. */
-        k->hash = fnv1a(fnv1a(k->hash, v, len), "\xff", 1);
+        k->hash = fp_fnv1a(fp_fnv1a(k->hash, v, len), "\xff", 1);
     }
 }
 

@@ -4,6 +4,7 @@
 #include "extender/protocol.h"
 
 #include "cache/view.h"
+#include "scoring/hash.h"
 
 #include <string.h>
 
@@ -259,15 +260,6 @@ static GMutex pod_cache_lock; /* static storage: needs no init */
 static PodEntry pod_cache[POD_CACHE_SIZE];
 static guint pod_cache_next;
 
-static guint32 bytes_hash(const char *b, size_t len)
-{
-    guint32 h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h = (h ^ (guint8)b[i]) * 16777619u;
-    }
-    return h;
-}
-
 /* A new reference on the Pod decoded from exactly these bytes, or NULL. */
 static FpPod *pod_cache_get(const char *bytes, size_t len, guint32 hash)
 {
@@ -499,7 +491,7 @@ static FpExtenderArgs *args_from_scan(const char *body, const FpArgsScan *scan, 
     g_autoptr(GError) local = NULL;
     const char *pod_bytes = body + scan->pod.off;
     bool cacheable = scan->pod.len <= POD_CACHE_MAX_BYTES;
-    guint32 pod_hash = cacheable ? bytes_hash(pod_bytes, scan->pod.len) : 0;
+    guint32 pod_hash = cacheable ? fp_fnv1a(FP_FNV1A_INIT, pod_bytes, scan->pod.len) : 0;
     args->pod = cacheable ? pod_cache_get(pod_bytes, scan->pod.len, pod_hash) : NULL;
     if (!args->pod) {
         json_t *pod = fp_nodescan_value(body, scan->pod);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "scoring/engine_private.h"
+#include "scoring/hash.h"
 
 /* Tolerance for comparing GPU counts against fractional ceilings
  * (0.95 * 20 is 18.999999999999996 in binary floating point). */
@@ -189,15 +190,6 @@ typedef struct {
     guint recent_slot[MEMO_RECENT];
 } Memo;
 
-static guint32 memo_hash(const char *s)
-{
-    guint32 h = 2166136261u; /* FNV-1a */
-    for (; *s; s++) {
-        h = (h ^ (guint8)*s) * 16777619u;
-    }
-    return h;
-}
-
 static void memo_init(Memo *m)
 {
     memset(m, 0, sizeof *m);
@@ -224,7 +216,7 @@ static MemoSlot *memo_get(Memo *m, const char *key, bool *fresh)
         *fresh = false;
         return &m->slots[m->recent_slot[r]];
     }
-    guint32 hash = memo_hash(key);
+    guint32 hash = fp_fnv1a_str(key);
     MemoSlot *s = memo_probe(m->slots, m->mask, key, hash);
     *fresh = s->key == NULL;
     if (!*fresh) {

@@ -2,11 +2,13 @@
  * cache/node_facts.h - fp_node_facts() computed once per (policy, node).
  *
  * Purpose: a node's facts (pool, region, product, memory, price ...) cost
- * about twenty label lookups, and the request path asks for the same view
- * nodes over and over: every candidate of every filter and prioritize, and
- * every node of the cluster when the per-pool GPU totals are rebuilt (after
- * any pod event).  Facts are a pure function of (policy, node) and both are
- * immutable, so one process-wide cache keeps them.
+ * about twenty label lookups, and the same nodes are asked for over and
+ * over.  The view keeps each node's facts under its current policy
+ * (view.h: FpNodeState.facts); this cache serves the rest: the Nodes of
+ * full-Node requests, the CLI's placements, and view nodes under a policy
+ * other than the view's (a request that began before a reload, the pool
+ * totals of such a policy).  Facts are a pure function of (policy, node) and
+ * both are immutable, so one process-wide cache keeps them.
  *
  * Exactness: the cache holds a reference on its policy and on every node it
  * has an entry for, so neither address can be reused by another object while

@@ -280,7 +280,11 @@ static bool contrib_of(const PoolStatsEntry *e, const FpNodeState *st, guint cap
         return false; /* capacity nobody can schedule onto is not headroom */
     }
     FpNodeFacts facts;
-    fp_node_facts_cached(e->policy, &st->node, 1, &facts, cap);
+    if (st->facts_policy == e->policy) {
+        facts = st->facts; /* kept current by the view (fp_view_use_policy) */
+    } else {
+        fp_node_facts_cached(e->policy, &st->node, 1, &facts, cap);
+    }
     if (!facts.pool || !*facts.pool) {
         return false;
     }
@@ -1162,36 +1166,23 @@ static void collect_pool_node(const FpNodeState *st, void *data)
     g_ptr_array_add(data, (gpointer)st);
 }
 
-/* Fill @e (policy, resource set) with the totals over @states, facts from
- * the facts cache, and the record of what each node added. */
+/* Fill @e (policy, resource set) with the totals over @states, each node
+ * counted as contrib_of counts it, and the record of what each node added. */
 static void build_pool_stats(PoolStatsEntry *e, GPtrArray *states, guint n_nodes)
 {
     e->stats = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     e->contrib = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, contrib_free);
     e->pool_nodes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    guint n = states->len;
-    g_autofree const FpNode **nodes = g_new(const FpNode *, n ? n : 1);
-    g_autofree FpNodeFacts *facts = g_new(FpNodeFacts, n ? n : 1);
-    for (guint i = 0; i < n; i++) {
-        nodes[i] = ((const FpNodeState *)g_ptr_array_index(states, i))->node;
-    }
-    fp_node_facts_cached(e->policy, nodes, n, facts, 2 * (n_nodes + n) + 1024);
-    for (guint i = 0; i < n; i++) {
+    guint cap = 2 * (n_nodes + states->len) + 1024;
+    for (guint i = 0; i < states->len; i++) {
         const FpNodeState *st = g_ptr_array_index(states, i);
-        if (!facts[i].pool || !*facts[i].pool) {
-            continue;
+        Contrib now;
+        if (contrib_of(e, st, cap, &now)) {
+            Contrib *c = g_memdup2(&now, sizeof now);
+            c->pool = g_strdup(now.pool);
+            g_hash_table_insert(e->contrib, (gpointer)st, c);
+            stats_add(e, e->stats, c, +1);
         }
-        int64_t alloc = fp_res_list_get(&st->node->allocatable, e->resource);
-        if (alloc <= 0) {
-            continue;
-        }
-        Contrib *c = g_new(Contrib, 1);
-        c->pool = g_strdup(facts[i].pool);
-        c->alloc = alloc;
-        c->used = fp_res_list_get(&st->used, e->resource);
-        c->assumed = fp_res_list_get(&st->assumed, e->resource);
-        g_hash_table_insert(e->contrib, (gpointer)st, c);
-        stats_add(e, e->stats, c, +1);
     }
 }
 

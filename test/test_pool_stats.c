@@ -144,6 +144,11 @@ static void test_incremental_equals_rebuild(void **state)
             }
             fp_view_replace_nodes(view, again);
         }
+        /* the view's own facts serve the totals of its policy (the other
+         * one's come from the facts cache): switch it now and then */
+        if (step % 700 == 0) {
+            fp_view_use_policy(view, step % 1400 ? other : policy);
+        }
         /* mostly one policy; now and then a second one, so entries of
          * several policies are kept and advanced side by side */
         check_stats(view, (r >> 40) % 5 == 0 ? other : policy);

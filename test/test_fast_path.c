@@ -307,7 +307,12 @@ static void test_concurrent_readers_and_writers(void **state)
     for (guint i = 0; i < G_N_ELEMENTS(readers); i++) {
         readers[i] = g_thread_new("reader", race_reader, &race);
     }
-    for (guint step = 0; step < 1500; step++) {
+    /* Write for 1,500 steps and until the readers have evaluated a few
+     * times meanwhile (on a loaded machine they may start late), within 30 s. */
+    gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    for (guint step = 0; step < 1500 || (g_atomic_int_get(&race.evaluations) < 20 &&
+                                         g_get_monotonic_time() < deadline);
+         step++) {
         guint64 r = rng_next(&rng);
         g_autofree char *uid = g_strdup_printf("uid-%u", (guint)((r >> 8) % 80));
         g_autofree char *node = node_name((guint)((r >> 16) % (N_NODES + 2)));

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "extender/commands.h"
+#include "extender/cli/commands.h"
 
 typedef struct {
     const char *name;

@@ -30,7 +30,7 @@
 #include <sys/wait.h>
 
 #include "cache/yamljson.h"
-#include "extender/app.h"
+#include "extender/server/app.h"
 #include "support/http_client.h"
 #include "support/support.h"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "cache/view.h"
-#include "extender/placement.h"
+#include "cache/placement.h"
 #include "policies/policy_load.h"
 
 #define GPU "nvidia.com/gpu"

@@ -1,6 +1,6 @@
 /*
  * test/test_it_bind.c - burst-safe binding end to end: the real app in live
- * mode (extender/app.h) watching test/fake_apiserver.py through a
+ * mode (extender/server/app.h) watching test/fake_apiserver.py through a
  * kubeconfig, driven over loopback HTTP the way kube-scheduler drives it.
  *
  * test_burst_1000_pods: 200 nodes in three pools (100 x 8 NVIDIA-L4,
@@ -35,7 +35,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "extender/app.h"
+#include "extender/server/app.h"
 #include "support/fake_api.h"
 #include "support/http_client.h"
 #include "support/support.h"

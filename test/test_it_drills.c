@@ -52,7 +52,7 @@
 #include <unistd.h>
 
 #include "cache/yamljson.h"
-#include "extender/app.h"
+#include "extender/server/app.h"
 #include "support/fake_api.h"
 #include "support/http_client.h"
 #include "support/support.h"

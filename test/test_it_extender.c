@@ -15,8 +15,8 @@
 
 #include "cache/kobj.h"
 
-#include "extender/app.h"
-#include "extender/placement.h"
+#include "extender/server/app.h"
+#include "cache/placement.h"
 #include "support/http_client.h"
 #include "support/support.h"
 

@@ -24,7 +24,7 @@
 #include <gnutls/x509.h>
 #include <jansson.h>
 
-#include "extender/http_server.h"
+#include "extender/http/http_server.h"
 #include "support/http_client.h"
 #include "support/support.h"
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extender/app.h"
-#include "extender/log.h"
+#include "extender/server/app.h"
+#include "extender/obs/log.h"
 #include "support/http_client.h"
 #include "support/support.h"
 

@@ -15,8 +15,8 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "extender/app.h"
-#include "extender/preempt.h"
+#include "extender/server/app.h"
+#include "extender/server/preempt.h"
 #include "support/http_client.h"
 #include "support/support.h"
 

@@ -40,9 +40,9 @@
 
 #include "cache/view.h"
 #include "cache/yamljson.h"
-#include "extender/app.h"
-#include "extender/placement.h"
-#include "extender/podfile.h"
+#include "extender/server/app.h"
+#include "cache/placement.h"
+#include "extender/cli/podfile.h"
 #include "policies/policy_load.h"
 #include "scoring/engine.h"
 #include "support/support.h"
@@ -54,7 +54,7 @@
 #define EXTENDER_ROLE "flexplace-extender"
 
 /* What flexplace's code calls on the API server: cache/informer.c lists and
- * watches nodes and pods; extender/bind.c creates pods/binding (the
+ * watches nodes and pods; extender/server/bind.c creates pods/binding (the
  * flexplace.io/placement annotation rides on the Binding's metadata) and
  * reads a pod after a timeout or a conflict.  This table belongs next to
  * those calls (cache/ should export it, e.g. as fp_kube_api_permissions);

@@ -16,8 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "extender/metrics.h"
-#include "extender/proc_stats.h"
+#include "extender/obs/metrics.h"
+#include "extender/obs/proc_stats.h"
 #include "support/support.h"
 
 /* ---- helpers ---- */

@@ -1,5 +1,5 @@
 /*
- * test_nodescan.c - the request scanner (extender/nodescan.h) and the
+ * test_nodescan.c - the request scanner (extender/wire/nodescan.h) and the
  * scanner-based ExtenderArgs decoder against jansson and the DOM decoder:
  * the same bodies accepted and rejected (hand-picked edge cases, every
  * prefix of a request, random byte mutations), the same values decoded, the
@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "cache/view.h"
-#include "extender/nodescan.h"
-#include "extender/placement.h"
-#include "extender/protocol.h"
+#include "extender/wire/nodescan.h"
+#include "cache/placement.h"
+#include "extender/wire/protocol.h"
 #include "support/support.h"
 
 /* jansson's verdict on @len bytes. */

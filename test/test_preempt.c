@@ -1,5 +1,5 @@
 /*
- * test_preempt.c - the preempt verb's decisions (extender/preempt.h) and the
+ * test_preempt.c - the preempt verb's decisions (extender/server/preempt.h) and the
  * dry run's preemption plans, on the view of test/data/preempt/cluster.json
  * under the built-in default policy.
  *
@@ -30,7 +30,7 @@
 
 #include "cache/kobj.h"
 #include "cache/snapshot.h"
-#include "extender/preempt.h"
+#include "extender/server/preempt.h"
 #include "policies/policy_load.h"
 #include "support/support.h"
 

@@ -34,9 +34,9 @@
 
 #include "cache/kobj.h"
 #include "cache/view.h"
-#include "extender/decisions.h"
-#include "extender/placement.h"
-#include "extender/protocol.h"
+#include "extender/server/decisions.h"
+#include "cache/placement.h"
+#include "extender/wire/protocol.h"
 #include "policies/policy_load.h"
 #include "test/bench/bench.h"
 
@@ -658,7 +658,7 @@ static void bench_size(Bench *b, guint n_nodes)
     }
 
     /* kube-scheduler's cycle: each pod's filter, then prioritize of exactly
-     * the nodes it passed, in its order (extender/score_memo.h). */
+     * the nodes it passed, in its order (extender/server/score_memo.h). */
     size_t cyc_len;
     g_autofree char *cyc_body =
         bench_body_name_list(c, (const char *const *)fc.passed_names, &cyc_len);

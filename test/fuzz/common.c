@@ -8,11 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/demo_cluster.h"
 #include "cache/snapshot.h"
 #include "policies/policy_load.h"
-
-extern const unsigned char fp_demo_cluster_json[];
-extern const size_t fp_demo_cluster_json_len;
 
 /* Regions, profiles with every limit, pools and SKUs: the annotation and
  * request targets resolve demands against this. */
@@ -98,8 +96,7 @@ FpView *fp_fuzz_demo_view(void)
     }
     GError *error = NULL;
     demo_view = fp_view_new();
-    if (!fp_snapshot_load_buffer(demo_view, (const char *)fp_demo_cluster_json,
-                                 fp_demo_cluster_json_len, "demo-cluster.json", &error)) {
+    if (!fp_demo_cluster_load(demo_view, &error)) {
         fprintf(stderr, "cannot load the demo cluster: %s\n", error->message);
         abort();
     }

@@ -11,7 +11,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "extender/placement.h"
+#include "cache/placement.h"
 #include "scoring/engine.h"
 #include "test/fuzz/fuzz.h"
 

@@ -9,8 +9,8 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "extender/bind.h"
-#include "extender/protocol.h"
+#include "extender/server/bind.h"
+#include "extender/wire/protocol.h"
 #include "test/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

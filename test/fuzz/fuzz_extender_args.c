@@ -11,8 +11,8 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "extender/placement.h"
-#include "extender/protocol.h"
+#include "cache/placement.h"
+#include "extender/wire/protocol.h"
 #include "test/fuzz/fuzz.h"
 
 static void check_filter_reply(const FpExtenderArgs *args, const char *body, size_t len)

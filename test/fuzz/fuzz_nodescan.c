@@ -1,5 +1,5 @@
 /*
- * test/fuzz/fuzz_nodescan.c - the full-Node fast path (extender/nodescan.c)
+ * test/fuzz/fuzz_nodescan.c - the full-Node fast path (extender/wire/nodescan.c)
  * against jansson, differentially.
  *
  * Input: any bytes, typically an ExtenderArgs body in nodeCacheCapable:false
@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "cache/kobj.h"
-#include "extender/nodescan.h"
-#include "extender/protocol.h"
+#include "extender/wire/nodescan.h"
+#include "extender/wire/protocol.h"
 #include "test/fuzz/fuzz.h"
 
 #define MAX_NODES 64

@@ -12,7 +12,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "extender/placement.h"
+#include "cache/placement.h"
 #include "policies/policy_load.h"
 #include "test/fuzz/fuzz.h"
 

@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "extender/preempt.h"
+#include "extender/server/preempt.h"
 #include "test/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

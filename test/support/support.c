@@ -3,7 +3,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "extender/app.h"
+#include "extender/server/app.h"
 
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,0 +1,12 @@
+/*
+ * cache/demo_cluster.c - load the bundled demo cluster (cache/demo_cluster.h).
+ */
+#include "cache/demo_cluster.h"
+
+#include "cache/snapshot.h"
+
+gboolean fp_demo_cluster_load(FpView *view, GError **error)
+{
+    return fp_snapshot_load_buffer(view, (const char *)fp_demo_cluster_json,
+                                   fp_demo_cluster_json_len, "demo-cluster.json", error);
+}

@@ -1,0 +1,67 @@
+/*
+ * cache/placement.h - evaluate one pod against candidate nodes of the view.
+ *
+ * Purpose: the glue between the cluster view, the policy and the pure engine,
+ * shared by the server's verbs and the CLI (score, simulate), so a dry run
+ * gives exactly the server's answer.  It takes the view's read lock only
+ * around building candidates and the pure evaluation.
+ *
+ * Ownership: FpPlacement owns its verdicts and holds a reference on every
+ * node it evaluated (with best_node_only: on the best one), so verdict facts
+ * (borrowed label strings) stay valid after the lock is released.  Its
+ * names borrow from the candidates, which must outlive it.  Free with
+ * fp_placement_free.
+ * Thread context: any thread.
+ */
+#ifndef FP_EXTENDER_PLACEMENT_H
+#define FP_EXTENDER_PLACEMENT_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+#include "cache/view.h"
+#include "scoring/engine.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    guint n;
+    FpVerdict *verdicts;
+    FpNode **nodes;           /* refs; NULL entries for names not in the view (and, with
+                                 best_node_only, for every node but the best) */
+    const char **names;       /* the candidates' names, borrowed from the FpCandidates */
+    int best;                 /* fp_placement_best when evaluated */
+    const char **kube_reason; /* with kube checks: kube-scheduler's reason, or NULL */
+    FpDemand *demand;         /* owned */
+} FpPlacement;
+
+typedef struct {
+    /* Candidates by name (looked up in the view) ... */
+    const char *const *names;
+    /* ... or as Node objects from a full-object request (facts from these,
+     * GPU usage from the view by name). Exactly one of the two is set. */
+    FpNode *const *nodes;
+    guint n;
+    /* fp_view_name_hash of each name when the caller has them, or NULL. */
+    const guint32 *name_hashes;
+    /* Also apply kube-scheduler's own checks first (dry-run CLI). */
+    bool kube_checks;
+    /* Hold a node reference only for the best passing candidate (the
+     * server's verbs, which read no other node after the call): only the
+     * best verdict carries facts; the others' are zeroed (NULL strings),
+     * since nothing would keep their strings alive after the view's lock. */
+    bool best_node_only;
+} FpCandidates;
+
+FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const FpPod *pod,
+                                   const FpCandidates *cands);
+void fp_placement_free(FpPlacement *placement);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPlacement, fp_placement_free)
+
+/* Index of the best passing candidate (highest total, then highest score,
+ * then lexically smallest name: deterministic), or -1 when none passed. */
+int fp_placement_best(const FpPlacement *placement);
+
+G_END_DECLS
+
+#endif

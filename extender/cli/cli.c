@@ -1,0 +1,441 @@
+/*
+ * extender/cli/cli.c - shared plumbing of `flexplace score` and `simulate`.
+ */
+#include "extender/cli/cli.h"
+
+#include <math.h>
+#include <gio/gio.h>
+#include <string.h>
+
+#include "cache/demo_cluster.h"
+#include "cache/informer.h"
+#include "cache/kube_client.h"
+#include "cache/kubeconfig.h"
+#include "cache/snapshot.h"
+#include "extender/cli/commands.h"
+#include "extender/cli/podfile.h"
+#include "policies/policy_load.h"
+
+GOptionEntry *fp_cli_option_entries(FpCli *cli)
+{
+    GOptionEntry entries[] = {
+        {"policy", 'p', 0, G_OPTION_ARG_FILENAME, &cli->policy_path,
+         "PlacementPolicy file, directory or ConfigMap manifest (default: built-in)", "PATH"},
+        {"cluster", 'c', 0, G_OPTION_ARG_FILENAME, &cli->cluster_file,
+         "Cluster snapshot: kubectl get nodes,pods -A -o json|yaml", "FILE"},
+        {"demo", 0, 0, G_OPTION_ARG_NONE, &cli->demo, "Use the bundled demo cluster", NULL},
+        {"kubeconfig", 0, 0, G_OPTION_ARG_FILENAME, &cli->kubeconfig,
+         "List nodes and pods from a live cluster once", "FILE"},
+        {"context", 0, 0, G_OPTION_ARG_STRING, &cli->context, "kubeconfig context", "NAME"},
+        {"pod", 'f', 0, G_OPTION_ARG_FILENAME_ARRAY, &cli->pod_files,
+         "Pod or workload manifest (YAML/JSON, several documents allowed); repeatable", "FILE"},
+        {"output", 'o', 0, G_OPTION_ARG_STRING, &cli->output, "table (default), wide or json",
+         "FORMAT"},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    GOptionEntry *copy = g_new0(GOptionEntry, G_N_ELEMENTS(entries));
+    memcpy(copy, entries, sizeof entries);
+    return copy;
+}
+
+void fp_cli_free(FpCli *cli)
+{
+    g_free(cli->policy_path);
+    g_free(cli->cluster_file);
+    g_free(cli->kubeconfig);
+    g_free(cli->context);
+    g_strfreev(cli->pod_files);
+    g_free(cli->output);
+    g_free(cli->view_source);
+    if (cli->view) {
+        fp_view_free(cli->view);
+    }
+    if (cli->policy) {
+        fp_policy_unref(cli->policy);
+    }
+    if (cli->pods) {
+        g_ptr_array_unref(cli->pods);
+    }
+    memset(cli, 0, sizeof *cli);
+}
+
+static int load_view(FpCli *cli, const char *command)
+{
+    g_autoptr(GError) error = NULL;
+    int sources = (cli->demo ? 1 : 0) + (cli->cluster_file ? 1 : 0) + (cli->kubeconfig ? 1 : 0);
+    if (sources != 1) {
+        fprintf(stderr, "flexplace %s: give exactly one of --cluster FILE, --demo, --kubeconfig\n",
+                command);
+        return FP_EXIT_USAGE;
+    }
+    cli->view = fp_view_new();
+    gboolean ok;
+    if (cli->demo) {
+        cli->view_source = g_strdup("bundled demo cluster");
+        ok = fp_demo_cluster_load(cli->view, &error);
+    } else if (cli->cluster_file) {
+        cli->view_source = g_strdup(cli->cluster_file);
+        ok = fp_snapshot_load_file(cli->view, cli->cluster_file, &error);
+    } else {
+        /* One paginated LIST of nodes and pods through the server's client. */
+        g_autoptr(FpKubeConfig) kc = fp_kubeconfig_load(cli->kubeconfig, cli->context, &error);
+        g_autoptr(FpKubeClient) client = kc ? fp_kube_client_new(kc, &error) : NULL;
+        ok = client && fp_informer_list_once(cli->view, client, &error);
+        if (ok) {
+            cli->view_source = g_strdup_printf("%s (%s)", kc->server, kc->source);
+        }
+    }
+    if (!ok) {
+        fprintf(stderr, "flexplace %s: %s\n", command, error->message);
+        return FP_EXIT_USAGE;
+    }
+    return FP_EXIT_OK;
+}
+
+int fp_cli_load(FpCli *cli, const char *command)
+{
+    if (!cli->output || g_str_equal(cli->output, "table")) {
+        cli->format = FP_OUT_TABLE;
+    } else if (g_str_equal(cli->output, "wide")) {
+        cli->format = FP_OUT_WIDE;
+    } else if (g_str_equal(cli->output, "json")) {
+        cli->format = FP_OUT_JSON;
+    } else {
+        fprintf(stderr, "flexplace %s: -o must be table, wide or json\n", command);
+        return FP_EXIT_USAGE;
+    }
+    if (!cli->pod_files || !cli->pod_files[0]) {
+        fprintf(stderr, "flexplace %s: --pod FILE is required\n", command);
+        return FP_EXIT_USAGE;
+    }
+    int rc = load_view(cli, command);
+    if (rc != FP_EXIT_OK) {
+        return rc;
+    }
+    g_autoptr(GError) error = NULL;
+    if (cli->policy_path) {
+        g_autoptr(FpPolicyReport) report = fp_policy_report_new();
+        cli->policy = fp_policy_load_path(cli->policy_path, report);
+        if (!cli->policy) {
+            fprintf(stderr, "flexplace %s: invalid policy %s\n", command, cli->policy_path);
+            for (guint i = 0; i < report->errors->len; i++) {
+                fprintf(stderr, "  %s\n", (char *)g_ptr_array_index(report->errors, i));
+            }
+            return FP_EXIT_USAGE;
+        }
+    } else {
+        cli->policy = fp_policy_new_default();
+    }
+    cli->pods = g_ptr_array_new_with_free_func((GDestroyNotify)fp_pod_unref);
+    for (guint f = 0; cli->pod_files[f]; f++) {
+        g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
+        GPtrArray *pods = fp_podfile_load(cli->pod_files[f], notes, &error);
+        for (guint i = 0; i < notes->len; i++) {
+            fprintf(stderr, "note: %s\n", (char *)g_ptr_array_index(notes, i));
+        }
+        if (!pods) {
+            fprintf(stderr, "flexplace %s: %s\n", command, error->message);
+            return FP_EXIT_USAGE;
+        }
+        for (guint i = 0; i < pods->len; i++) {
+            g_ptr_array_add(cli->pods, fp_pod_ref(g_ptr_array_index(pods, i)));
+        }
+        g_ptr_array_unref(pods);
+    }
+    return FP_EXIT_OK;
+}
+
+static gint name_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void collect_name(const FpNodeState *st, void *data)
+{
+    g_ptr_array_add(data, (gpointer)st->name);
+}
+
+FpPlacement *fp_cli_place(FpCli *cli, const FpPod *pod)
+{
+    /* Node names, sorted, so output order is stable. The names are borrowed
+     * from the view, which this single-threaded CLI does not modify while
+     * they are in use. */
+    GPtrArray *names = g_ptr_array_new();
+    fp_view_read_lock(cli->view);
+    fp_view_foreach_node_locked(cli->view, collect_name, names);
+    fp_view_read_unlock(cli->view);
+    g_ptr_array_sort(names, name_cmp);
+    FpCandidates c = {
+        .names = (const char *const *)names->pdata, .n = names->len, .kube_checks = true};
+    FpPlacement *p = fp_placement_evaluate(cli->view, cli->policy, pod, &c);
+    g_ptr_array_unref(names);
+    return p;
+}
+
+/* Passing candidates ordered best first (the order fp_placement_best uses). */
+static int rank_cmp(gconstpointer a, gconstpointer b, gpointer data)
+{
+    const FpPlacement *p = data;
+    guint i = *(const guint *)a, j = *(const guint *)b;
+    const FpVerdict *x = &p->verdicts[i], *y = &p->verdicts[j];
+    if (fabs(x->total - y->total) > 1e-12) {
+        return x->total > y->total ? -1 : 1;
+    }
+    if (x->score != y->score) {
+        return x->score > y->score ? -1 : 1;
+    }
+    return strcmp(p->nodes[i]->name, p->nodes[j]->name);
+}
+
+static GArray *ranked(const FpPlacement *p)
+{
+    GArray *order = g_array_new(FALSE, FALSE, sizeof(guint));
+    for (guint i = 0; i < p->n; i++) {
+        if (p->verdicts[i].pass) {
+            g_array_append_val(order, i);
+        }
+    }
+    g_array_sort_with_data(order, rank_cmp, (gpointer)p);
+    return order;
+}
+
+static const char *node_name(const FpPlacement *p, guint i)
+{
+    return p->nodes[i] ? p->nodes[i]->name : "?";
+}
+
+static const char *or_dash(const char *s)
+{
+    return s && *s ? s : "-";
+}
+
+static void term_cell(char *buf, size_t len, const FpVerdict *v, int t)
+{
+    if (v->term_active[t]) {
+        g_snprintf(buf, len, "%.2f", v->term[t]);
+    } else {
+        g_strlcpy(buf, "-", len);
+    }
+}
+
+/* Rejected nodes grouped by (who, reason), in order of first appearance. */
+typedef struct {
+    const char *by;
+    const char *reason;
+    GPtrArray *nodes;
+} RejectGroup;
+
+static GPtrArray *reject_groups(const FpPlacement *p)
+{
+    GPtrArray *groups = g_ptr_array_new();
+    for (guint i = 0; i < p->n; i++) {
+        const FpVerdict *v = &p->verdicts[i];
+        if (v->pass) {
+            continue;
+        }
+        const char *by = p->kube_reason[i] ? "kube-scheduler" : "flexplace";
+        RejectGroup *g = NULL;
+        for (guint k = 0; k < groups->len; k++) {
+            RejectGroup *c = g_ptr_array_index(groups, k);
+            if (c->by == by && g_str_equal(c->reason, v->reason)) {
+                g = c;
+                break;
+            }
+        }
+        if (!g) {
+            g = g_new0(RejectGroup, 1);
+            g->by = by;
+            g->reason = v->reason;
+            g->nodes = g_ptr_array_new();
+            g_ptr_array_add(groups, g);
+        }
+        g_ptr_array_add(g->nodes, (gpointer)node_name(p, i));
+    }
+    return groups;
+}
+
+static void reject_groups_free(GPtrArray *groups)
+{
+    for (guint k = 0; k < groups->len; k++) {
+        RejectGroup *g = g_ptr_array_index(groups, k);
+        g_ptr_array_unref(g->nodes);
+        g_free(g);
+    }
+    g_ptr_array_unref(groups);
+}
+
+static void print_demand(FILE *out, const FpCli *cli, const FpPod *pod, const FpDemand *d)
+{
+    fprintf(out, "Pod %s/%s", pod->ns, pod->name);
+    if (d->resource) {
+        fprintf(out, ": %s x%" G_GINT64_FORMAT, d->resource, d->count);
+    } else {
+        fprintf(out, ": requests no GPU (every node passes with a neutral score)");
+    }
+    fprintf(out, ", profile %s; policy %s; cluster %s\n",
+            d->profile_name ? d->profile_name : "default",
+            cli->policy->source ? cli->policy->source : "-", cli->view_source);
+    if (d->invalid_reason) {
+        fprintf(out, "Error: %s\n", d->invalid_detail ? d->invalid_detail : d->invalid_reason);
+    }
+    if (d->n_origins) {
+        fprintf(out, "Origin:");
+        for (guint i = 0; i < d->n_origins; i++) {
+            fprintf(out, " %s=%.2f", d->origins[i].region, d->origins[i].weight);
+        }
+        fprintf(out, "\n");
+    }
+}
+
+void fp_cli_print_table(FILE *out, const FpCli *cli, const FpPod *pod, const FpPlacement *p,
+                        bool wide)
+{
+    print_demand(out, cli, pod, p->demand);
+    GArray *order = ranked(p);
+    if (order->len) {
+        fprintf(out, "\n%-4s %-22s %-16s %-14s %-24s %-6s", "RANK", "NODE", "POOL", "REGION", "SKU",
+                "FREE");
+        if (wide) {
+            fprintf(out, " %-16s %-20s %-8s %-9s", "ZONE", "INSTANCE", "$/GPU-H", "MEM-MIB");
+        }
+        for (int t = 0; t < FP_N_TERMS; t++) {
+            g_autofree char *up = g_ascii_strup(fp_term_name(t), -1);
+            fprintf(out, " %-8s", up);
+        }
+        fprintf(out, " %-6s %s\n", "TOTAL", "SCORE");
+        for (guint r = 0; r < order->len; r++) {
+            guint i = g_array_index(order, guint, r);
+            const FpVerdict *v = &p->verdicts[i];
+            const FpNode *node = p->nodes[i];
+            int64_t alloc =
+                p->demand->resource ? fp_res_list_get(&node->allocatable, p->demand->resource) : 0;
+            g_autofree char *free_cell =
+                g_strdup_printf("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT, v->gpus_free, alloc);
+            fprintf(out, "%-4u %-22s %-16s %-14s %-24s %-6s", r + 1, node->name,
+                    or_dash(v->facts.pool), or_dash(v->facts.region), or_dash(v->facts.product),
+                    free_cell);
+            if (wide) {
+                char price[32], mem[32];
+                if (v->facts.price_per_gpu_hour >= 0) {
+                    g_snprintf(price, sizeof price, "%.3f", v->facts.price_per_gpu_hour);
+                } else {
+                    g_strlcpy(price, "-", sizeof price);
+                }
+                g_snprintf(mem, sizeof mem, "%.0f", v->facts.gpu_memory_mib);
+                fprintf(out, " %-16s %-20s %-8s %-9s", or_dash(v->facts.zone),
+                        or_dash(v->facts.instance_type), price, mem);
+            }
+            for (int t = 0; t < FP_N_TERMS; t++) {
+                char cell[16];
+                term_cell(cell, sizeof cell, v, t);
+                fprintf(out, " %-8s", cell);
+            }
+            fprintf(out, " %-6.3f %d\n", v->total, v->score);
+        }
+    }
+    GPtrArray *groups = reject_groups(p);
+    guint rejected = p->n - order->len;
+    if (rejected) {
+        fprintf(out, "\nRejected: %u of %u nodes\n", rejected, p->n);
+        for (guint k = 0; k < groups->len; k++) {
+            RejectGroup *g = g_ptr_array_index(groups, k);
+            fprintf(out, "  %-14s %s (%u):", g->by, g->reason, g->nodes->len);
+            for (guint j = 0; j < g->nodes->len; j++) {
+                fprintf(out, "%s %s", j ? "," : "", (char *)g_ptr_array_index(g->nodes, j));
+            }
+            fprintf(out, "\n");
+        }
+    }
+    if (order->len) {
+        fprintf(out, "\nBest: %s\n", node_name(p, g_array_index(order, guint, 0)));
+    } else {
+        fprintf(out, "\nNo feasible node: the pod would stay Pending.\n");
+    }
+    reject_groups_free(groups);
+    g_array_unref(order);
+}
+
+static json_t *number_or_null(double v, bool known)
+{
+    return known ? json_real(v) : json_null();
+}
+
+json_t *fp_cli_placement_json(const FpCli *cli, const FpPod *pod, const FpPlacement *p)
+{
+    const FpDemand *d = p->demand;
+    json_t *out = json_object();
+    json_object_set_new(out, "pod",
+                        json_pack("{s:s, s:s}", "namespace", pod->ns, "name", pod->name));
+    json_t *demand = json_object();
+    json_object_set_new(demand, "resource", d->resource ? json_string(d->resource) : json_null());
+    json_object_set_new(demand, "count", json_integer(d->count));
+    json_object_set_new(demand, "profile", json_string(d->profile_name ? d->profile_name : ""));
+    json_t *origins = json_array();
+    for (guint i = 0; i < d->n_origins; i++) {
+        json_array_append_new(origins, json_pack("{s:s, s:f}", "region", d->origins[i].region,
+                                                 "weight", d->origins[i].weight));
+    }
+    json_object_set_new(demand, "origins", origins);
+    json_object_set_new(demand, "maxLatencyMs",
+                        number_or_null(d->max_latency_ms, d->max_latency_ms >= 0));
+    json_object_set_new(demand, "maxPricePerGPUHour",
+                        number_or_null(d->max_price, d->max_price >= 0));
+    json_object_set_new(demand, "minGPUMemoryMiB",
+                        number_or_null(d->min_gpu_memory_mib, d->min_gpu_memory_mib > 0));
+    json_object_set_new(demand, "error",
+                        d->invalid_detail ? json_string(d->invalid_detail) : json_null());
+    json_object_set_new(out, "demand", demand);
+    json_object_set_new(out, "policy",
+                        json_pack("{s:s, s:I}", "source",
+                                  cli->policy->source ? cli->policy->source : "", "generation",
+                                  (json_int_t)cli->policy->generation));
+    json_t *feasible = json_array();
+    GArray *order = ranked(p);
+    for (guint r = 0; r < order->len; r++) {
+        guint i = g_array_index(order, guint, r);
+        const FpVerdict *v = &p->verdicts[i];
+        json_t *terms = json_object();
+        for (int t = 0; t < FP_N_TERMS; t++) {
+            json_object_set_new(terms, fp_term_name(t),
+                                v->term_active[t] ? json_real(v->term[t]) : json_null());
+        }
+        json_t *e = json_object();
+        json_object_set_new(e, "rank", json_integer(r + 1));
+        json_object_set_new(e, "node", json_string(node_name(p, i)));
+        json_object_set_new(e, "pool", json_string(v->facts.pool ? v->facts.pool : ""));
+        json_object_set_new(e, "region", json_string(v->facts.region ? v->facts.region : ""));
+        json_object_set_new(e, "zone", json_string(v->facts.zone ? v->facts.zone : ""));
+        json_object_set_new(e, "sku", json_string(v->facts.product ? v->facts.product : ""));
+        json_object_set_new(e, "instanceType",
+                            json_string(v->facts.instance_type ? v->facts.instance_type : ""));
+        json_object_set_new(e, "gpusFree", json_integer(v->gpus_free));
+        json_object_set_new(e, "gpuMemoryMiB",
+                            number_or_null(v->facts.gpu_memory_mib, v->facts.gpu_memory_mib > 0));
+        json_object_set_new(
+            e, "pricePerGPUHour",
+            number_or_null(v->facts.price_per_gpu_hour, v->facts.price_per_gpu_hour >= 0));
+        json_object_set_new(e, "terms", terms);
+        json_object_set_new(e, "total", json_real(v->total));
+        json_object_set_new(e, "score", json_integer(v->score));
+        json_array_append_new(feasible, e);
+    }
+    json_object_set_new(out, "feasible", feasible);
+    json_object_set_new(out, "best",
+                        order->len ? json_string(node_name(p, g_array_index(order, guint, 0)))
+                                   : json_null());
+    GPtrArray *groups = reject_groups(p);
+    json_t *rejected = json_array();
+    for (guint k = 0; k < groups->len; k++) {
+        RejectGroup *g = g_ptr_array_index(groups, k);
+        json_t *nodes = json_array();
+        for (guint j = 0; j < g->nodes->len; j++) {
+            json_array_append_new(nodes, json_string(g_ptr_array_index(g->nodes, j)));
+        }
+        json_array_append_new(rejected, json_pack("{s:s, s:s, s:o}", "by", g->by, "reason",
+                                                  g->reason, "nodes", nodes));
+    }
+    json_object_set_new(out, "rejected", rejected);
+    reject_groups_free(groups);
+    g_array_unref(order);
+    return out;
+}

@@ -1,0 +1,60 @@
+/*
+ * extender/cli/cli.h - what the dry-run commands (score, simulate) share: where
+ * the cluster view comes from, the policy, the pod files, and how a
+ * placement is printed.
+ *
+ * Ownership: FpCli owns its view, policy and pods; fp_cli_free releases them.
+ * Thread context: main thread of a CLI process.
+ */
+#ifndef FP_EXTENDER_CLI_H
+#define FP_EXTENDER_CLI_H
+
+#include <glib.h>
+#include <jansson.h>
+#include <stdio.h>
+
+#include "cache/view.h"
+#include "cache/placement.h"
+
+G_BEGIN_DECLS
+
+typedef enum { FP_OUT_TABLE, FP_OUT_WIDE, FP_OUT_JSON } FpOutput;
+
+typedef struct {
+    /* options */
+    char *policy_path;
+    char *cluster_file;
+    gboolean demo;
+    char *kubeconfig;
+    char *context;
+    char **pod_files;
+    char *output;
+    /* loaded state */
+    FpOutput format;
+    FpView *view;
+    FpPolicy *policy;
+    GPtrArray *pods; /* FpPod* */
+    char *view_source;
+} FpCli;
+
+/* The option entries for the fields above (terminated); @cli must outlive
+ * the option context. */
+GOptionEntry *fp_cli_option_entries(FpCli *cli);
+/* Validate options, load the view, the policy and the pods.  Prints errors
+ * to stderr and returns an exit code (0 = loaded). */
+int fp_cli_load(FpCli *cli, const char *command);
+void fp_cli_free(FpCli *cli);
+
+/* Evaluate @pod on every node of the view with kube-scheduler's checks. */
+FpPlacement *fp_cli_place(FpCli *cli, const FpPod *pod);
+
+/* Print one placement as a ranked table (wide adds columns). */
+void fp_cli_print_table(FILE *out, const FpCli *cli, const FpPod *pod, const FpPlacement *p,
+                        bool wide);
+/* One placement as a JSON object (new reference); see the README for the
+ * schema. */
+json_t *fp_cli_placement_json(const FpCli *cli, const FpPod *pod, const FpPlacement *p);
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,433 @@
+/*
+ * extender/cli/cmd_simulate.c - `flexplace simulate`: where would a burst go?
+ *
+ * Places N replicas of each pod (several pod files make a mixed burst; their
+ * replicas arrive interleaved) one after another through exactly the
+ * server's path: kube-scheduler's own checks, flexplace's filters and scores
+ * (cache/placement.c), the top-scored node chosen as kube-scheduler would
+ * (ties broken deterministically: total, then score, then node name), and
+ * the bind verb's assumption (fp_view_assume) so the next replica sees the
+ * GPUs taken, pool ceilings fill and bursts spill over.  Replicas of one pod
+ * file share an owner, so failover spread (spread-min-pools) applies.
+ *
+ * Reports, per pool/region/SKU: replicas placed, GPUs, utilisation of the
+ * pool's schedulable GPUs before -> after, cost per hour of the placed
+ * replicas, mean and max latency to the pod's origin; replicas left
+ * unplaced with the reason; and GPUs stranded on partly used nodes (free
+ * GPUs on a node that already runs something, too few for one more replica
+ * of the largest request in the burst).
+ *
+ * Exit codes: 0 every replica placed; 3 some replicas unplaced; 2 usage or
+ * input error; 1 runtime failure.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "extender/cli/cli.h"
+#include "extender/cli/commands.h"
+
+#define FP_EXIT_UNPLACED 3
+#define SIMULATE_MAX_REPLICAS 100000
+
+typedef struct {
+    char *pool;
+    char *region;
+    char *sku;
+    char *resource;
+    guint replicas;
+    int64_t gpus;
+    double cost_per_hour;
+    double latency_sum;
+    double latency_max;
+    guint latency_n;
+    FpPoolStat before;
+    FpPoolStat after;
+} Group;
+
+static void group_free(gpointer p)
+{
+    Group *g = p;
+    g_free(g->pool);
+    g_free(g->region);
+    g_free(g->sku);
+    g_free(g->resource);
+    g_free(g);
+}
+
+typedef struct {
+    char *pod;
+    char *node; /* NULL when unplaced */
+    char *reason;
+    int score;
+} Placement;
+
+static void placement_free(gpointer p)
+{
+    Placement *x = p;
+    g_free(x->pod);
+    g_free(x->node);
+    g_free(x->reason);
+    g_free(x);
+}
+
+/* A replica of @tmpl: its own name and UID, the template's owner (or one made
+ * up from the template, so replicas of a bare Pod are one workload too). */
+static FpPod *replica_of(const FpPod *tmpl, guint index)
+{
+    FpPod *pod = fp_pod_new();
+    pod->ns = g_strdup(tmpl->ns);
+    pod->name = g_strdup_printf("%s-%u", tmpl->name, index);
+    pod->uid = g_strdup_printf("simulate/%s/%s/%u", tmpl->ns, tmpl->name, index);
+    pod->phase = FP_PHASE_PENDING;
+    pod->priority = tmpl->priority;
+    if (tmpl->labels) {
+        pod->labels = g_hash_table_ref(tmpl->labels);
+    }
+    if (tmpl->annotations) {
+        pod->annotations = g_hash_table_ref(tmpl->annotations);
+    }
+    fp_res_list_copy(&pod->requests, &tmpl->requests);
+    pod->resource_keys = g_strdupv(tmpl->resource_keys);
+    if (tmpl->node_selector) {
+        pod->node_selector = g_hash_table_ref(tmpl->node_selector);
+    }
+    /* Affinity and tolerations: deep copies keep ownership simple. */
+    pod->has_required_affinity = tmpl->has_required_affinity;
+    pod->n_affinity_terms = tmpl->n_affinity_terms;
+    pod->affinity_terms = g_new0(FpSelTerm, tmpl->n_affinity_terms + 1);
+    for (guint t = 0; t < tmpl->n_affinity_terms; t++) {
+        const FpSelTerm *src = &tmpl->affinity_terms[t];
+        FpSelTerm *dst = &pod->affinity_terms[t];
+        dst->n_exprs = src->n_exprs;
+        dst->exprs = g_new0(FpSelReq, src->n_exprs + 1);
+        for (guint k = 0; k < src->n_exprs; k++) {
+            dst->exprs[k].key = g_strdup(src->exprs[k].key);
+            dst->exprs[k].op = src->exprs[k].op;
+            dst->exprs[k].values = g_strdupv(src->exprs[k].values);
+        }
+        dst->n_fields = src->n_fields;
+        dst->fields = g_new0(FpSelReq, src->n_fields + 1);
+        for (guint k = 0; k < src->n_fields; k++) {
+            dst->fields[k].key = g_strdup(src->fields[k].key);
+            dst->fields[k].op = src->fields[k].op;
+            dst->fields[k].values = g_strdupv(src->fields[k].values);
+        }
+    }
+    pod->n_tolerations = tmpl->n_tolerations;
+    pod->tolerations = g_new0(FpToleration, tmpl->n_tolerations + 1);
+    for (guint t = 0; t < tmpl->n_tolerations; t++) {
+        pod->tolerations[t].key = g_strdup(tmpl->tolerations[t].key);
+        pod->tolerations[t].op_exists = tmpl->tolerations[t].op_exists;
+        pod->tolerations[t].value = g_strdup(tmpl->tolerations[t].value);
+        pod->tolerations[t].effect = tmpl->tolerations[t].effect;
+    }
+    if (tmpl->owner_uid) {
+        pod->owner_kind = g_strdup(tmpl->owner_kind);
+        pod->owner_name = g_strdup(tmpl->owner_name);
+        pod->owner_uid = g_strdup(tmpl->owner_uid);
+    } else {
+        pod->owner_kind = g_strdup("Pod");
+        pod->owner_name = g_strdup(tmpl->name);
+        pod->owner_uid = g_strdup_printf("simulate/%s/%s", tmpl->ns, tmpl->name);
+    }
+    return pod;
+}
+
+static Group *group_for(GHashTable *groups, const FpVerdict *v, const char *resource)
+{
+    g_autofree char *key =
+        g_strdup_printf("%s\x1f%s\x1f%s", v->facts.pool, v->facts.region, v->facts.product);
+    Group *g = g_hash_table_lookup(groups, key);
+    if (!g) {
+        g = g_new0(Group, 1);
+        g->pool = g_strdup(v->facts.pool);
+        g->region = g_strdup(v->facts.region);
+        g->sku = g_strdup(v->facts.product);
+        g->resource = g_strdup(resource);
+        g_hash_table_insert(groups, g_steal_pointer(&key), g);
+    }
+    return g;
+}
+
+/* The most common rejection reason of a placement nobody passed. */
+static char *dominant_reason(const FpPlacement *p)
+{
+    GHashTable *counts = g_hash_table_new(g_str_hash, g_str_equal);
+    const char *best = NULL;
+    guint best_n = 0;
+    for (guint i = 0; i < p->n; i++) {
+        const char *r = p->verdicts[i].reason;
+        if (!r) {
+            continue;
+        }
+        guint n = GPOINTER_TO_UINT(g_hash_table_lookup(counts, r)) + 1;
+        g_hash_table_insert(counts, (gpointer)r, GUINT_TO_POINTER(n));
+        if (n > best_n) {
+            best_n = n;
+            best = r;
+        }
+    }
+    char *out = best ? g_strdup_printf("%s (%u of %u nodes)", best, best_n, p->n)
+                     : g_strdup("no nodes in the cluster view");
+    g_hash_table_unref(counts);
+    return out;
+}
+
+static void pool_stat_lookup(FpCli *cli, const char *resource, const char *pool, FpPoolStat *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!resource || !pool || !*pool) {
+        return;
+    }
+    fp_view_read_lock(cli->view);
+    GHashTable *stats = fp_view_pool_stats_locked(cli->view, cli->policy, resource);
+    fp_view_read_unlock(cli->view);
+    FpPoolStat *s = g_hash_table_lookup(stats, pool);
+    if (s) {
+        *out = *s;
+    }
+    g_hash_table_unref(stats);
+}
+
+typedef struct {
+    int64_t largest;
+    GHashTable *resources; /* resources requested by the burst */
+    int64_t stranded;
+    json_t *nodes;
+} StrandedScan;
+
+static void scan_stranded(const FpNodeState *st, void *data)
+{
+    StrandedScan *s = data;
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, s->resources);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        int64_t alloc = fp_res_list_get(&st->node->allocatable, key);
+        int64_t taken = fp_res_list_get(&st->used, key) + fp_res_list_get(&st->assumed, key);
+        int64_t free_gpus = alloc - taken;
+        if (alloc > 0 && taken > 0 && free_gpus > 0 && free_gpus < s->largest) {
+            s->stranded += free_gpus;
+            json_array_append_new(s->nodes,
+                                  json_pack("{s:s, s:s, s:I}", "node", st->name, "resource",
+                                            (const char *)key, "free", (json_int_t)free_gpus));
+        }
+    }
+}
+
+static gint group_cmp(gconstpointer a, gconstpointer b)
+{
+    const Group *x = a, *y = b;
+    int c = strcmp(x->pool, y->pool);
+    if (!c) {
+        c = strcmp(x->region, y->region);
+    }
+    return c ? c : strcmp(x->sku, y->sku);
+}
+
+static double pct(const FpPoolStat *s)
+{
+    return s->allocatable > 0 ? 100.0 * (double)(s->used + s->assumed) / (double)s->allocatable : 0;
+}
+
+int fp_cmd_simulate(int argc, char **argv)
+{
+    FpCli cli = {0};
+    int replicas = 0;
+    g_autofree GOptionEntry *common = fp_cli_option_entries(&cli);
+    GOptionEntry extra[] = {
+        {"replicas", 'n', 0, G_OPTION_ARG_INT, &replicas,
+         "Replicas of each pod to place, one after another (required)", "N"},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("- place a burst of replicas and report");
+    g_option_context_add_main_entries(ctx, common, NULL);
+    g_option_context_add_main_entries(ctx, extra, NULL);
+    g_option_context_set_description(
+        ctx, "Exit status: 0 every replica placed, 3 some unplaced, 2 usage or input error,\n"
+             "1 runtime failure.\n\n"
+             "Example:\n  flexplace simulate --demo --pod pod.yaml --replicas 20\n");
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+        fprintf(stderr, "flexplace simulate: %s\n", error->message);
+        fp_cli_free(&cli);
+        return FP_EXIT_USAGE;
+    }
+    if (argc > 1 || replicas <= 0 || replicas > SIMULATE_MAX_REPLICAS) {
+        fprintf(stderr, "flexplace simulate: --replicas N (1..%d) and --pod FILE are required\n",
+                SIMULATE_MAX_REPLICAS);
+        fp_cli_free(&cli);
+        return FP_EXIT_USAGE;
+    }
+    int rc = fp_cli_load(&cli, "simulate");
+    if (rc != FP_EXIT_OK) {
+        fp_cli_free(&cli);
+        return rc;
+    }
+
+    GHashTable *groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, group_free);
+    GPtrArray *placements = g_ptr_array_new_with_free_func(placement_free);
+    StrandedScan scan = {.resources = g_hash_table_new(g_str_hash, g_str_equal),
+                         .nodes = json_array()};
+    guint placed = 0, unplaced = 0;
+    double total_cost = 0;
+    for (guint r = 0; r < (guint)replicas; r++) {
+        for (guint t = 0; t < cli.pods->len; t++) {
+            const FpPod *tmpl = g_ptr_array_index(cli.pods, t);
+            FpPod *pod = replica_of(tmpl, r);
+            g_autoptr(FpPlacement) p = fp_cli_place(&cli, pod);
+            Placement *rec = g_new0(Placement, 1);
+            rec->pod = g_strdup_printf("%s/%s", pod->ns, pod->name);
+            g_ptr_array_add(placements, rec);
+            const FpDemand *d = p->demand;
+            if (d->resource) {
+                g_hash_table_add(scan.resources, (gpointer)g_intern_string(d->resource));
+                scan.largest = MAX(scan.largest, d->count);
+            }
+            int best = fp_placement_best(p);
+            if (best < 0) {
+                rec->reason = dominant_reason(p);
+                unplaced++;
+                fp_pod_unref(pod);
+                continue;
+            }
+            const FpVerdict *v = &p->verdicts[best];
+            const char *node = p->nodes[best]->name;
+            Group *g = group_for(groups, v, d->resource);
+            if (g->replicas == 0) {
+                pool_stat_lookup(&cli, d->resource, g->pool, &g->before);
+            }
+            /* The pod arrives pending, then the bind verb assumes it. */
+            char *uid = g_strdup(pod->uid);
+            fp_view_apply_pod(cli.view, pod);
+            if (d->resource) {
+                const char *why = NULL;
+                if (!fp_view_assume(cli.view, uid, tmpl->ns, rec->pod, node, d->resource, d->count,
+                                    1e9, &why)) {
+                    /* Cannot happen single-threaded after a passing verdict. */
+                    rec->reason = g_strdup(why);
+                    unplaced++;
+                    g_free(uid);
+                    continue;
+                }
+            }
+            g_free(uid);
+            rec->node = g_strdup(node);
+            rec->score = v->score;
+            placed++;
+            g->replicas++;
+            g->gpus += d->resource ? d->count : 0;
+            if (v->facts.price_per_gpu_hour >= 0 && d->resource) {
+                g->cost_per_hour += v->facts.price_per_gpu_hour * (double)d->count;
+                total_cost += v->facts.price_per_gpu_hour * (double)d->count;
+            }
+            if (d->n_origins) {
+                double lat = fp_weighted_latency(cli.policy, d, v->facts.region);
+                g->latency_sum += lat;
+                g->latency_max = MAX(g->latency_max, lat);
+                g->latency_n++;
+            }
+        }
+    }
+    /* Pool utilisation after the burst, and stranded GPUs. */
+    GList *list = g_list_sort(g_hash_table_get_values(groups), group_cmp);
+    for (GList *l = list; l; l = l->next) {
+        Group *g = l->data;
+        pool_stat_lookup(&cli, g->resource, g->pool, &g->after);
+    }
+    fp_view_read_lock(cli.view);
+    fp_view_foreach_node_locked(cli.view, scan_stranded, &scan);
+    fp_view_read_unlock(cli.view);
+
+    guint total = (guint)replicas * cli.pods->len;
+    if (cli.format == FP_OUT_JSON) {
+        json_t *jg = json_array();
+        for (GList *l = list; l; l = l->next) {
+            Group *g = l->data;
+            json_t *e = json_pack("{s:s, s:s, s:s, s:i, s:I, s:f, s:f, s:f}", "pool", g->pool,
+                                  "region", g->region, "sku", g->sku, "replicas", g->replicas,
+                                  "gpus", (json_int_t)g->gpus, "utilizationBefore",
+                                  pct(&g->before) / 100, "utilizationAfter", pct(&g->after) / 100,
+                                  "costPerHour", g->cost_per_hour);
+            json_object_set_new(e, "latencyMeanMs",
+                                g->latency_n ? json_real(g->latency_sum / g->latency_n)
+                                             : json_null());
+            json_object_set_new(e, "latencyMaxMs",
+                                g->latency_n ? json_real(g->latency_max) : json_null());
+            json_array_append_new(jg, e);
+        }
+        json_t *jp = json_array();
+        for (guint i = 0; i < placements->len; i++) {
+            Placement *x = g_ptr_array_index(placements, i);
+            json_array_append_new(jp, x->node ? json_pack("{s:s, s:s, s:i}", "pod", x->pod, "node",
+                                                          x->node, "score", x->score)
+                                              : json_pack("{s:s, s:n, s:s}", "pod", x->pod, "node",
+                                                          "reason", x->reason));
+        }
+        json_t *doc =
+            json_pack("{s:s, s:i, s:i, s:i, s:f, s:o, s:I, s:O, s:o}", "apiVersion",
+                      "flexplace.io/v1alpha1", "replicas", total, "placed", placed, "unplaced",
+                      unplaced, "costPerHour", total_cost, "groups", jg, "strandedGPUs",
+                      (json_int_t)scan.stranded, "strandedNodes", scan.nodes, "placements", jp);
+        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+        fputc('\n', stdout);
+        json_decref(doc);
+    } else {
+        const FpPod *first = g_ptr_array_index(cli.pods, 0);
+        if (cli.pods->len == 1) {
+            printf("Burst of %u replicas of %s/%s on %s, policy %s\n", total, first->ns,
+                   first->name, cli.view_source, cli.policy->source ? cli.policy->source : "-");
+        } else {
+            printf("Mixed burst of %u replicas (%d of each of %u pods) on %s, policy %s\n", total,
+                   replicas, cli.pods->len, cli.view_source,
+                   cli.policy->source ? cli.policy->source : "-");
+        }
+        printf("Placed %u, unplaced %u, cost of the placed replicas $%.2f/hour\n\n", placed,
+               unplaced, total_cost);
+        printf("%-18s %-14s %-24s %8s %5s  %-17s %9s %9s %9s\n", "POOL", "REGION", "SKU",
+               "REPLICAS", "GPUS", "POOL UTIL", "$/HOUR", "LAT MEAN", "LAT MAX");
+        for (GList *l = list; l; l = l->next) {
+            Group *g = l->data;
+            g_autofree char *util =
+                g_strdup_printf("%.0f%% -> %.0f%%", pct(&g->before), pct(&g->after));
+            char mean[32] = "-", max[32] = "-";
+            if (g->latency_n) {
+                g_snprintf(mean, sizeof mean, "%.1f ms", g->latency_sum / g->latency_n);
+                g_snprintf(max, sizeof max, "%.1f ms", g->latency_max);
+            }
+            printf("%-18s %-14s %-24s %8u %5" G_GINT64_FORMAT "  %-17s %9.2f %9s %9s\n",
+                   *g->pool ? g->pool : "-", *g->region ? g->region : "-", *g->sku ? g->sku : "-",
+                   g->replicas, g->gpus, util, g->cost_per_hour, mean, max);
+        }
+        if (unplaced) {
+            printf("\nUnplaced:\n");
+            for (guint i = 0; i < placements->len; i++) {
+                Placement *x = g_ptr_array_index(placements, i);
+                if (!x->node) {
+                    printf("  %s: %s\n", x->pod, x->reason);
+                }
+            }
+        }
+        printf("\nGPUs stranded on partly used nodes (free, but fewer than %" G_GINT64_FORMAT
+               " GPUs): %" G_GINT64_FORMAT "\n",
+               scan.largest, scan.stranded);
+        printf("\nPlacements:\n");
+        for (guint i = 0; i < placements->len; i++) {
+            Placement *x = g_ptr_array_index(placements, i);
+            if (x->node) {
+                printf("  %-40s -> %s (score %d)\n", x->pod, x->node, x->score);
+            }
+        }
+    }
+    if (unplaced) {
+        rc = FP_EXIT_UNPLACED;
+    }
+    json_decref(scan.nodes);
+    g_hash_table_unref(scan.resources);
+    g_list_free(list);
+    g_ptr_array_unref(placements);
+    g_hash_table_unref(groups);
+    fp_cli_free(&cli);
+    return rc;
+}

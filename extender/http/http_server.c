@@ -1,0 +1,1383 @@
+/*
+ * extender/http/http_server.c - libmicrohttpd front end (see http_server.h).
+ *
+ * One RequestCtx per HTTP request, created by MHD's URI log callback (so the
+ * raw query string can be kept) or by the first access-handler call, and freed
+ * in the completion callback, which MHD runs for finished and aborted requests
+ * alike.  The access handler is a small state machine:
+ *
+ *   first call   checks (shutdown, client certificate, route, method,
+ *                Content-Type, Content-Length) and may queue an early error;
+ *   middle calls append the body to a capped buffer that grows by doubling;
+ *                past the cap the data is counted and dropped;
+ *   final call   runs the route handler, or answers 413 for an oversized
+ *                chunked body, and queues the response.
+ *
+ * Responses are MHD buffer responses, so MHD sends headers and body with one
+ * sendmsg() and TCP_NODELAY: no Nagle/delayed-ACK stall on keep-alive
+ * connections.
+ *
+ * Threads: MHD's internal thread pool polling with poll() (not epoll; see
+ * fp_http_server_start).  Handlers and the callbacks below run on pool
+ * threads; the server struct is read-only after start except for the atomic
+ * counters and what the mutex guards.  The raw query string (FpHttpRequest
+ * .query) comes from MHD's URI log callback, which sees the request target
+ * before MHD splits and decodes it.
+ */
+#include "extender/http/http_server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "cache/readfile.h"
+
+#define HTTP_LOG_DOMAIN "flexplace-http"
+
+#define DEFAULT_THREADS 4u
+#define DEFAULT_MAX_BODY ((size_t)128 * 1024 * 1024)
+#define DEFAULT_TIMEOUT_S 120u
+#define DEFAULT_CONNECTION_LIMIT 256u
+#define CONNECTION_MEMORY_LIMIT FP_HTTP_CONNECTION_MEMORY
+/* MHD's own idle timeout fires this long after the watchdog's deadline, so
+ * every timeout is the watchdog's (and counted). */
+#define MHD_TIMEOUT_SLACK_S 2u
+/* Watchdog period; TLS files are checked every TLS_CHECK_US. */
+#define WATCHDOG_PERIOD_US (250 * 1000)
+#define TLS_CHECK_US G_USEC_PER_SEC
+/* A replaced TLS credential set is freed this long after its last
+ * connection closed (MHD may still end that TLS session just after). */
+#define TLS_RETIRE_US (5 * G_USEC_PER_SEC)
+/* First body allocation: the Content-Length when small, else this much; a
+ * client cannot make us reserve much memory it has not sent (past it, the
+ * rest of the Content-Length is taken at once, within the body budgets). */
+#define BODY_INITIAL_MAX ((size_t)64 * 1024)
+#define LISTEN_MAX_LEN 512
+#define TLS_FILE_MAX ((gsize)1024 * 1024)
+/* MHD log lines allowed per LOG_WINDOW_US before the rest are counted. */
+#define LOG_BURST 20u
+#define LOG_WINDOW_US G_USEC_PER_SEC
+
+GQuark fp_http_error_quark(void)
+{
+    return g_quark_from_static_string("fp-http-error-quark");
+}
+
+typedef struct {
+    char *method;
+    char *path;
+    FpHttpHandler handler;
+} Route;
+
+/* One loaded set of certificate, key and client CA.  Sessions point at it
+ * (gnutls does not copy credentials), so it is reference counted by the
+ * connections using it and freed only TLS_RETIRE_US after it was replaced
+ * and its last connection closed.  refs and idle_since_us: tls_lock. */
+typedef struct {
+    gnutls_certificate_credentials_t cred;
+    guint refs;
+    gint64 idle_since_us; /* replaced and unused since then; 0 otherwise */
+    gint64 not_after;     /* expiry of the serving certificate (Unix time) */
+} TlsCreds;
+
+/* What identifies a version of a file on disk. */
+typedef struct {
+    gboolean exists;
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    struct timespec ctime;
+} FileSig;
+
+/* One open connection (its MHD socket context).  Fields: conn_lock. */
+typedef struct {
+    MHD_socket fd;
+    gint64 milestone_us; /* opened, or its last request completed */
+    gboolean in_handler; /* a route handler is running for it */
+    gboolean cut;        /* shut down by the watchdog */
+    TlsCreds *creds;     /* TLS: the credentials its session uses (a ref) */
+} ConnInfo;
+
+struct FpHttpServer {
+    struct MHD_Daemon *daemon;
+    Route *routes;
+    guint n_routes;
+    char *prefix; /* normalised: "" or "/x" without a trailing slash */
+    size_t prefix_len;
+    size_t max_body;
+    void *user_data;
+    gboolean verify_clients;
+    gint active;    /* atomic: requests between first call and completion */
+    gint quiescing; /* atomic: set by fp_http_server_quiesce */
+    GMutex lock;    /* quiesce and the log rate limiter */
+    MHD_socket quiesced_fd;
+    guint16 port;
+    gint64 log_window_start;
+    guint log_count;
+    guint log_suppressed;
+    char *tls_cert_pem; /* kept until MHD_stop_daemon */
+    char *tls_key_pem;
+    char *client_ca_pem;
+    /* Bounds */
+    size_t max_total_body;
+    gint64 deadline_us; /* per request, from the connection timeout */
+    guint connection_limit;
+    _Atomic guint64 body_bytes;
+    _Atomic guint64 rejected[FP_HTTP_REJECT_N];
+    _Atomic guint64 connections;
+    /* Open connections: ConnInfo* (owned), for the watchdog. */
+    GMutex conn_lock;
+    GHashTable *conns;
+    /* The watchdog thread: request deadlines and TLS file changes. */
+    GThread *watchdog;
+    GMutex wd_lock;
+    GCond wd_cond;
+    gboolean wd_stop;
+    /* TLS reload (tls_lock): the files, the signatures of the loaded set,
+     * of the last set that failed, the current credentials and the ones
+     * replaced but not yet freed. */
+    char *tls_paths[3]; /* cert, key, client CA (may be NULL) */
+    FileSig tls_loaded[3];
+    FileSig tls_failed[3];
+    GMutex tls_lock;
+    TlsCreds *creds;
+    GPtrArray *retired;
+    _Atomic guint64 tls_reloads;
+    _Atomic guint64 tls_reload_errors;
+};
+
+typedef struct {
+    FpHttpServer *server;
+    gboolean started; /* first access-handler call seen */
+    gboolean counted; /* contributes to server->active */
+    gboolean answered;
+    const Route *route;
+    char *query; /* raw query from the request line, or NULL */
+    char *body;
+    size_t body_len;
+    size_t body_cap;
+    size_t size_hint;
+    gboolean too_large;   /* dropping data: 413 at the final call */
+    gboolean over_budget; /* dropping data: 503 at the final call */
+    gboolean no_memory;
+    size_t reserved; /* bytes counted in server->body_bytes */
+    char *client_subject;
+} RequestCtx;
+
+static void count_reject(FpHttpServer *s, FpHttpReject reason)
+{
+    atomic_fetch_add(&s->rejected[reason], 1);
+}
+
+const char *fp_http_reject_name(FpHttpReject reason)
+{
+    static const char *const names[FP_HTTP_REJECT_N] = {
+        "body_too_large",   "body_budget",        "malformed",     "timeout",
+        "connection_limit", "client_certificate", "shutting_down",
+    };
+    return (unsigned)reason < FP_HTTP_REJECT_N ? names[reason] : "unknown";
+}
+
+/* ---- responses ------------------------------------------------------------------------ */
+
+void fp_http_response_error(FpHttpResponse *resp, unsigned int status, const char *message)
+{
+    g_return_if_fail(resp != NULL);
+    g_autofree char *valid = g_utf8_make_valid(message ? message : "", -1);
+    json_t *obj = json_object();
+    char *dumped = NULL;
+    if (obj && json_object_set_new(obj, "error", json_string(valid)) == 0) {
+        dumped = json_dumps(obj, JSON_COMPACT);
+    }
+    json_decref(obj);
+
+    g_free(resp->body);
+    resp->status = status;
+    resp->content_type = "application/json";
+    resp->body_static = NULL;
+    if (dumped) {
+        resp->body = g_strdup(dumped);
+        free(dumped);
+    } else {
+        resp->body = g_strdup("{\"error\":\"internal error\"}");
+    }
+    resp->body_len = strlen(resp->body);
+}
+
+/* Queue @r (status, body, headers) on @conn.  Ownership of r->body passes to
+ * MHD.  @close_conn adds "Connection: close".  MHD_NO only when MHD refuses. */
+static enum MHD_Result queue_response(struct MHD_Connection *conn, FpHttpResponse *r,
+                                      gboolean close_conn)
+{
+    struct MHD_Response *mr;
+    if (r->body != NULL) {
+        mr = MHD_create_response_from_buffer_with_free_callback(r->body_len, r->body, g_free);
+        if (mr == NULL) {
+            g_free(r->body);
+        }
+        r->body = NULL;
+    } else if (r->body_static != NULL) {
+        size_t n = r->body_len ? r->body_len : strlen(r->body_static);
+        mr = MHD_create_response_from_buffer_with_free_callback(n, (void *)r->body_static, NULL);
+    } else {
+        mr = MHD_create_response_from_buffer_with_free_callback(0, NULL, NULL);
+    }
+    if (mr == NULL) {
+        g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "cannot create an HTTP response");
+        return MHD_NO;
+    }
+    const char *ctype = r->content_type ? r->content_type : "application/json";
+    if (MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES) {
+        g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "invalid Content-Type from a handler");
+    }
+    if (r->allow && MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, r->allow) != MHD_YES) {
+        g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "invalid Allow header from a handler");
+    }
+    if (r->retry_after &&
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, r->retry_after) != MHD_YES) {
+        g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "invalid Retry-After header from a handler");
+    }
+    if (close_conn) {
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
+    }
+    enum MHD_Result ret = MHD_queue_response(conn, r->status ? r->status : MHD_HTTP_OK, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+static enum MHD_Result queue_error(RequestCtx *ctx, struct MHD_Connection *conn,
+                                   unsigned int status, const char *message, const char *allow,
+                                   gboolean close_conn)
+{
+    FpHttpResponse r = {0};
+    fp_http_response_error(&r, status, message);
+    r.allow = allow;
+    ctx->answered = TRUE;
+    return queue_response(conn, &r, close_conn);
+}
+
+/* 503 with Retry-After: the bodies in flight use up the server's budget. */
+static enum MHD_Result queue_busy(RequestCtx *ctx, struct MHD_Connection *conn)
+{
+    FpHttpResponse r = {0};
+    g_autofree char *msg =
+        g_strdup_printf("server busy: request bodies being received exceed %zu bytes in all; retry",
+                        ctx->server->max_total_body);
+    fp_http_response_error(&r, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+    r.retry_after = "1";
+    ctx->answered = TRUE;
+    return queue_response(conn, &r, FALSE);
+}
+
+/* ---- request context -------------------------------------------------------------------- */
+
+static RequestCtx *ctx_new(FpHttpServer *server)
+{
+    RequestCtx *ctx = g_new0(RequestCtx, 1);
+    ctx->server = server;
+    return ctx;
+}
+
+/* Return the body reservation of @ctx to the server's budget. */
+static void body_release(RequestCtx *ctx)
+{
+    if (ctx->reserved) {
+        atomic_fetch_sub(&ctx->server->body_bytes, (guint64)ctx->reserved);
+        ctx->reserved = 0;
+    }
+}
+
+static void ctx_free(RequestCtx *ctx)
+{
+    if (ctx->counted) {
+        g_atomic_int_dec_and_test(&ctx->server->active);
+    }
+    body_release(ctx);
+    g_free(ctx->query);
+    g_free(ctx->body);
+    g_free(ctx->client_subject);
+    g_free(ctx);
+}
+
+/* Append @n bytes; past the cap switch to counting-and-dropping. */
+static void body_append(RequestCtx *ctx, const char *data, size_t n)
+{
+    FpHttpServer *s = ctx->server;
+    size_t max = s->max_body;
+    if (ctx->too_large || ctx->no_memory || ctx->over_budget) {
+        return;
+    }
+    if (n > max - ctx->body_len) {
+        ctx->too_large = TRUE;
+        g_clear_pointer(&ctx->body, g_free);
+        ctx->body_len = ctx->body_cap = 0;
+        body_release(ctx);
+        return;
+    }
+    size_t need = ctx->body_len + n + 1; /* <= max + 1: room for the NUL */
+    if (need > ctx->body_cap) {
+        size_t cap = ctx->body_cap;
+        if (cap == 0) {
+            cap = MIN(MAX(ctx->size_hint, (size_t)1) + 1, BODY_INITIAL_MAX);
+        }
+        if (ctx->body_cap > 0 && ctx->size_hint >= need - 1 && ctx->size_hint <= max) {
+            /* The client has sent a first buffer's worth: take the rest of
+             * the Content-Length at once rather than copying the body at
+             * every doubling (a 60 MB full-Node body took ten). */
+            cap = MAX(cap, ctx->size_hint + 1);
+        }
+        while (cap < need) {
+            cap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
+        }
+        /* Reserve the growth in the server-wide budget first. */
+        guint64 grow = (guint64)(cap - ctx->body_cap);
+        guint64 before = atomic_fetch_add(&s->body_bytes, grow);
+        if (before + grow > (guint64)s->max_total_body) {
+            atomic_fetch_sub(&s->body_bytes, grow);
+            ctx->over_budget = TRUE;
+            g_clear_pointer(&ctx->body, g_free);
+            ctx->body_len = ctx->body_cap = 0;
+            body_release(ctx);
+            return;
+        }
+        ctx->reserved += (size_t)grow;
+        char *grown = g_try_realloc(ctx->body, cap);
+        if (grown == NULL) {
+            ctx->no_memory = TRUE;
+            g_clear_pointer(&ctx->body, g_free);
+            ctx->body_len = ctx->body_cap = 0;
+            body_release(ctx);
+            return;
+        }
+        ctx->body = grown;
+        ctx->body_cap = cap;
+    }
+    memcpy(ctx->body + ctx->body_len, data, n);
+    ctx->body_len += n;
+}
+
+/* ---- first call ---------------------------------------------------------------------- */
+
+/* Verify the TLS client certificate of @conn against the configured CA and keep
+ * its subject DN in @ctx.  FALSE when there is none or it does not verify. */
+static gboolean verify_client(RequestCtx *ctx, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (ci == NULL || ci->tls_session == NULL) {
+        return FALSE;
+    }
+    gnutls_session_t session = (gnutls_session_t)ci->tls_session;
+    gnutls_typed_vdata_st purpose = {
+        .type = GNUTLS_DT_KEY_PURPOSE_OID,
+        .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
+    };
+    unsigned int status = 0;
+    if (gnutls_certificate_verify_peers(session, &purpose, 1, &status) != GNUTLS_E_SUCCESS ||
+        status != 0) {
+        return FALSE;
+    }
+    unsigned int n = 0;
+    const gnutls_datum_t *certs = gnutls_certificate_get_peers(session, &n);
+    if (certs == NULL || n == 0) {
+        return FALSE;
+    }
+    gnutls_x509_crt_t crt;
+    if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS) {
+        return FALSE;
+    }
+    gboolean ok = FALSE;
+    gnutls_datum_t dn = {NULL, 0};
+    if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == GNUTLS_E_SUCCESS &&
+        gnutls_x509_crt_get_dn3(crt, &dn, 0) == GNUTLS_E_SUCCESS) {
+        ctx->client_subject = g_strndup((const char *)dn.data, dn.size);
+        ok = TRUE;
+    }
+    gnutls_free(dn.data);
+    gnutls_x509_crt_deinit(crt);
+    return ok;
+}
+
+/* The path after the prefix, or NULL when the prefix does not match as a
+ * whole path segment ("/sched/filter" matches "/sched", "/schedfilter" not). */
+static const char *strip_prefix(const FpHttpServer *s, const char *url)
+{
+    if (s->prefix_len == 0) {
+        return url;
+    }
+    if (strncmp(url, s->prefix, s->prefix_len) != 0 || url[s->prefix_len] != '/') {
+        return NULL;
+    }
+    return url + s->prefix_len;
+}
+
+static gboolean method_matches(const Route *r, const char *method)
+{
+    return strcmp(r->method, method) == 0 ||
+           (strcmp(method, MHD_HTTP_METHOD_HEAD) == 0 && strcmp(r->method, "GET") == 0);
+}
+
+/* Allow header value for @path: each route method once, HEAD after GET. */
+static char *allow_for_path(const FpHttpServer *s, const char *path)
+{
+    GString *allow = g_string_new(NULL);
+    gboolean has_get = FALSE, has_head = FALSE;
+    for (guint i = 0; i < s->n_routes; i++) {
+        const Route *r = &s->routes[i];
+        if (strcmp(r->path, path) != 0) {
+            continue;
+        }
+        gboolean seen = FALSE;
+        for (guint j = 0; j < i; j++) {
+            seen = seen || (strcmp(s->routes[j].path, path) == 0 &&
+                            strcmp(s->routes[j].method, r->method) == 0);
+        }
+        if (seen) {
+            continue;
+        }
+        g_string_append_printf(allow, "%s%s", allow->len ? ", " : "", r->method);
+        has_get = has_get || strcmp(r->method, "GET") == 0;
+        has_head = has_head || strcmp(r->method, "HEAD") == 0;
+    }
+    if (has_get && !has_head) {
+        g_string_append(allow, ", HEAD");
+    }
+    return g_string_free(allow, FALSE);
+}
+
+/* "application/json", optionally with parameters, in any letter case. */
+static gboolean is_json_media_type(const char *value)
+{
+    while (*value == ' ' || *value == '\t') {
+        value++;
+    }
+    size_t n = strcspn(value, ";");
+    while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t')) {
+        n--;
+    }
+    return n == strlen("application/json") &&
+           g_ascii_strncasecmp(value, "application/json", n) == 0;
+}
+
+/* Checks of the first call.  Returns TRUE when the request may proceed;
+ * otherwise an error response has been queued (or queueing failed: *ret). */
+static gboolean first_call(RequestCtx *ctx, struct MHD_Connection *conn, const char *url,
+                           const char *method, enum MHD_Result *ret)
+{
+    FpHttpServer *s = ctx->server;
+    *ret = MHD_YES;
+
+    if (g_atomic_int_get(&s->quiescing)) {
+        count_reject(s, FP_HTTP_REJECT_SHUTTING_DOWN);
+        *ret = queue_error(ctx, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "server is shutting down", NULL,
+                           TRUE);
+        return FALSE;
+    }
+    if (s->verify_clients && !verify_client(ctx, conn)) {
+        count_reject(s, FP_HTTP_REJECT_CLIENT_CERT);
+        *ret = queue_error(ctx, conn, MHD_HTTP_FORBIDDEN, "a valid client certificate is required",
+                           NULL, TRUE);
+        return FALSE;
+    }
+
+    const char *path = strip_prefix(s, url);
+    gboolean path_known = FALSE;
+    for (guint i = 0; path && i < s->n_routes && ctx->route == NULL; i++) {
+        if (strcmp(s->routes[i].path, path) == 0) {
+            path_known = TRUE;
+            if (method_matches(&s->routes[i], method)) {
+                ctx->route = &s->routes[i];
+            }
+        }
+    }
+    if (!path_known) {
+        *ret = queue_error(ctx, conn, MHD_HTTP_NOT_FOUND, "not found", NULL, FALSE);
+        return FALSE;
+    }
+    if (ctx->route == NULL) {
+        g_autofree char *allow = allow_for_path(s, path);
+        *ret =
+            queue_error(ctx, conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", allow, FALSE);
+        return FALSE;
+    }
+
+    const char *ctype =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (strcmp(method, MHD_HTTP_METHOD_POST) == 0 && ctype && *ctype &&
+        !is_json_media_type(ctype)) {
+        *ret = queue_error(ctx, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                           "Content-Type must be application/json", NULL, FALSE);
+        return FALSE;
+    }
+
+    /* MHD has already rejected a malformed Content-Length with 400. */
+    const char *clen =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (clen != NULL) {
+        guint64 n = g_ascii_strtoull(clen, NULL, 10);
+        if (n > s->max_body) {
+            count_reject(s, FP_HTTP_REJECT_BODY_TOO_LARGE);
+            g_autofree char *msg = g_strdup_printf("request body too large: %" G_GUINT64_FORMAT
+                                                   " bytes, the limit is %zu",
+                                                   n, s->max_body);
+            *ret = queue_error(ctx, conn, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL, TRUE);
+            return FALSE;
+        }
+        ctx->size_hint = (size_t)n;
+    }
+    return TRUE;
+}
+
+/* ---- final call ------------------------------------------------------------------------ */
+
+static enum MHD_Result final_call(RequestCtx *ctx, struct MHD_Connection *conn, const char *url,
+                                  const char *method)
+{
+    FpHttpServer *s = ctx->server;
+    if (ctx->too_large) {
+        count_reject(s, FP_HTTP_REJECT_BODY_TOO_LARGE);
+        g_autofree char *msg =
+            g_strdup_printf("request body too large: the limit is %zu bytes", s->max_body);
+        return queue_error(ctx, conn, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL, FALSE);
+    }
+    if (ctx->over_budget) {
+        count_reject(s, FP_HTTP_REJECT_BODY_BUDGET);
+        return queue_busy(ctx, conn);
+    }
+    if (ctx->no_memory) {
+        return queue_error(ctx, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL, TRUE);
+    }
+    if (ctx->body != NULL) {
+        ctx->body[ctx->body_len] = '\0'; /* body_cap > body_len always */
+    }
+    FpHttpRequest req = {
+        .method = method,
+        .path = strip_prefix(s, url),
+        .query = ctx->query ? ctx->query : "",
+        .content_type =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .body = ctx->body ? ctx->body : "",
+        .body_len = ctx->body_len,
+        .client_cert_subject = ctx->client_subject,
+        .connection = conn,
+    };
+    FpHttpResponse resp = {.status = MHD_HTTP_OK};
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    ConnInfo *info = ci ? ci->socket_context : NULL;
+    if (info) {
+        g_mutex_lock(&s->conn_lock);
+        info->in_handler = TRUE;
+        g_mutex_unlock(&s->conn_lock);
+    }
+    ctx->route->handler(&req, &resp, s->user_data);
+    if (info) {
+        g_mutex_lock(&s->conn_lock);
+        info->in_handler = FALSE;
+        g_mutex_unlock(&s->conn_lock);
+    }
+    /* The reply is built: the body is no longer needed, so its memory and
+     * its share of the budget return now, not when the reply is sent. */
+    g_clear_pointer(&ctx->body, g_free);
+    ctx->body_len = ctx->body_cap = 0;
+    body_release(ctx);
+    ctx->answered = TRUE;
+    return queue_response(conn, &resp, FALSE);
+}
+
+/* ---- MHD callbacks ---------------------------------------------------------------------- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    RequestCtx *ctx = ctx_new(cls);
+    const char *q = uri ? strchr(uri, '?') : NULL;
+    if (q != NULL) {
+        ctx->query = g_strdup(q + 1);
+    }
+    return ctx;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    FpHttpServer *s = cls;
+    RequestCtx *ctx = *con_cls;
+    if (ctx == NULL) {
+        ctx = ctx_new(s);
+        *con_cls = ctx;
+    }
+    if (!ctx->started) {
+        ctx->started = TRUE;
+        ctx->counted = TRUE;
+        g_atomic_int_inc(&s->active);
+        enum MHD_Result ret;
+        first_call(ctx, conn, url, method, &ret);
+        return ret;
+    }
+    if (*upload_data_size > 0) {
+        if (!ctx->answered) {
+            body_append(ctx, upload_data, *upload_data_size);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (ctx->answered) {
+        return MHD_YES;
+    }
+    return final_call(ctx, conn, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    FpHttpServer *s = cls;
+    RequestCtx *ctx = *con_cls;
+    if (ctx != NULL) {
+        /* A request MHD saw but never handed to us: it answered it itself
+         * (bad request line, URI or headers over the connection memory). */
+        if (!ctx->started && (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ||
+                              toe == MHD_REQUEST_TERMINATED_WITH_ERROR)) {
+            count_reject(s, FP_HTTP_REJECT_MALFORMED);
+        }
+        ctx_free(ctx);
+        *con_cls = NULL;
+    }
+    /* The next request's deadline runs from now. */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    ConnInfo *info = ci ? ci->socket_context : NULL;
+    if (info) {
+        g_mutex_lock(&s->conn_lock);
+        info->milestone_us = g_get_monotonic_time();
+        g_mutex_unlock(&s->conn_lock);
+    }
+}
+
+/* ---- TLS credentials -------------------------------------------------------------------- */
+
+static void creds_free(TlsCreds *c)
+{
+    gnutls_certificate_free_credentials(c->cred);
+    g_free(c);
+}
+
+/* Expiry of the first certificate of @pem (Unix time), 0 when unknown. */
+static gint64 pem_not_after(const char *pem)
+{
+    gnutls_x509_crt_t crt;
+    if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS) {
+        return 0;
+    }
+    gnutls_datum_t d = {(unsigned char *)pem, (unsigned)strlen(pem)};
+    gint64 t = 0;
+    if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) == GNUTLS_E_SUCCESS) {
+        time_t exp = gnutls_x509_crt_get_expiration_time(crt);
+        t = exp == (time_t)-1 ? 0 : (gint64)exp;
+    }
+    gnutls_x509_crt_deinit(crt);
+    return t;
+}
+
+/* Build credentials from PEM text; NULL with @error naming what is wrong. */
+static TlsCreds *creds_new(const char *cert_pem, const char *key_pem, const char *ca_pem,
+                           GError **error)
+{
+    TlsCreds *c = g_new0(TlsCreds, 1);
+    int rc = gnutls_certificate_allocate_credentials(&c->cred);
+    if (rc != GNUTLS_E_SUCCESS) {
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START, "TLS: %s", gnutls_strerror(rc));
+        g_free(c);
+        return NULL;
+    }
+    gnutls_datum_t cert = {(unsigned char *)cert_pem, (unsigned)strlen(cert_pem)};
+    gnutls_datum_t key = {(unsigned char *)key_pem, (unsigned)strlen(key_pem)};
+    /* Checks that the key belongs to the certificate, too. */
+    rc = gnutls_certificate_set_x509_key_mem(c->cred, &cert, &key, GNUTLS_X509_FMT_PEM);
+    if (rc < 0) {
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START,
+                    "TLS certificate and key do not load: %s", gnutls_strerror(rc));
+        creds_free(c);
+        return NULL;
+    }
+    if (ca_pem) {
+        gnutls_datum_t ca = {(unsigned char *)ca_pem, (unsigned)strlen(ca_pem)};
+        rc = gnutls_certificate_set_x509_trust_mem(c->cred, &ca, GNUTLS_X509_FMT_PEM);
+        if (rc <= 0) {
+            g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START,
+                        "client CA holds no usable certificate: %s",
+                        rc < 0 ? gnutls_strerror(rc) : "none found");
+            creds_free(c);
+            return NULL;
+        }
+    }
+    c->not_after = pem_not_after(cert_pem);
+    return c;
+}
+
+static void file_sig(const char *path, FileSig *sig)
+{
+    struct stat st;
+    memset(sig, 0, sizeof *sig);
+    if (path && stat(path, &st) == 0) {
+        sig->exists = TRUE;
+        sig->dev = st.st_dev;
+        sig->ino = st.st_ino;
+        sig->size = st.st_size;
+        sig->mtime = st.st_mtim;
+        sig->ctime = st.st_ctim;
+    }
+}
+
+static gboolean sigs_equal(const FileSig *a, const FileSig *b)
+{
+    for (int i = 0; i < 3; i++) {
+        if (a[i].exists != b[i].exists || a[i].dev != b[i].dev || a[i].ino != b[i].ino ||
+            a[i].size != b[i].size || a[i].mtime.tv_sec != b[i].mtime.tv_sec ||
+            a[i].mtime.tv_nsec != b[i].mtime.tv_nsec || a[i].ctime.tv_sec != b[i].ctime.tv_sec ||
+            a[i].ctime.tv_nsec != b[i].ctime.tv_nsec) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean read_pem(const char *path, const char *what, char **out, GError **error);
+
+/* Read the three files and build credentials; the signatures are taken
+ * before reading, so a change while reading is seen at the next check. */
+static TlsCreds *load_tls_files(FpHttpServer *s, FileSig *sigs, GError **error)
+{
+    for (int i = 0; i < 3; i++) {
+        file_sig(s->tls_paths[i], &sigs[i]);
+    }
+    g_autofree char *cert = NULL;
+    g_autofree char *key = NULL;
+    g_autofree char *ca = NULL;
+    if (!read_pem(s->tls_paths[0], "TLS certificate", &cert, error) ||
+        !read_pem(s->tls_paths[1], "TLS key", &key, error) ||
+        (s->tls_paths[2] && !read_pem(s->tls_paths[2], "client CA", &ca, error))) {
+        if (key) {
+            explicit_bzero(key, strlen(key));
+        }
+        return NULL;
+    }
+    TlsCreds *c = creds_new(cert, key, ca, error);
+    explicit_bzero(key, strlen(key));
+    return c;
+}
+
+/* Install @c as the current set (tls_lock held). */
+static void install_creds_locked(FpHttpServer *s, TlsCreds *c)
+{
+    TlsCreds *old = s->creds;
+    s->creds = c;
+    if (old) {
+        old->idle_since_us = old->refs == 0 ? g_get_monotonic_time() : 0;
+        g_ptr_array_add(s->retired, old);
+    }
+}
+
+/* Reload when the files changed since the loaded set (or when @force). */
+static gboolean tls_check(FpHttpServer *s, gboolean force, GError **error)
+{
+    FileSig now[3];
+    for (int i = 0; i < 3; i++) {
+        file_sig(s->tls_paths[i], &now[i]);
+    }
+    g_mutex_lock(&s->tls_lock);
+    gboolean unchanged = sigs_equal(now, s->tls_loaded);
+    gboolean known_bad = sigs_equal(now, s->tls_failed);
+    g_mutex_unlock(&s->tls_lock);
+    if (!force && (unchanged || known_bad)) {
+        return TRUE;
+    }
+    FileSig sigs[3];
+    g_autoptr(GError) local = NULL;
+    TlsCreds *c = load_tls_files(s, sigs, &local);
+    g_mutex_lock(&s->tls_lock);
+    if (c) {
+        install_creds_locked(s, c);
+        memcpy(s->tls_loaded, sigs, sizeof sigs);
+    } else {
+        memcpy(s->tls_failed, sigs, sizeof sigs);
+    }
+    g_mutex_unlock(&s->tls_lock);
+    if (!c) {
+        atomic_fetch_add(&s->tls_reload_errors, 1);
+        g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+              "TLS files changed but do not load, keeping the previous certificate: %s",
+              local->message);
+        g_propagate_error(error, g_steal_pointer(&local));
+        return FALSE;
+    }
+    atomic_fetch_add(&s->tls_reloads, 1);
+    g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+          "TLS certificate%s reloaded from %s; new connections use it",
+          s->tls_paths[2] ? " and client CA" : "", s->tls_paths[0]);
+    return TRUE;
+}
+
+gboolean fp_http_server_reload_tls(FpHttpServer *server, GError **error)
+{
+    g_return_val_if_fail(server != NULL, FALSE);
+    if (!server->tls_paths[0]) {
+        return TRUE;
+    }
+    return tls_check(server, TRUE, error);
+}
+
+/* Free replaced credential sets that nobody has used for TLS_RETIRE_US. */
+static void tls_sweep(FpHttpServer *s, gint64 now)
+{
+    g_mutex_lock(&s->tls_lock);
+    for (guint i = 0; i < s->retired->len;) {
+        TlsCreds *c = g_ptr_array_index(s->retired, i);
+        if (c->refs == 0 && c->idle_since_us && now - c->idle_since_us >= TLS_RETIRE_US) {
+            g_ptr_array_remove_index_fast(s->retired, i);
+            creds_free(c);
+        } else {
+            i++;
+        }
+    }
+    g_mutex_unlock(&s->tls_lock);
+}
+
+static void creds_unref(FpHttpServer *s, TlsCreds *c)
+{
+    g_mutex_lock(&s->tls_lock);
+    if (--c->refs == 0 && c != s->creds) {
+        c->idle_since_us = g_get_monotonic_time();
+    }
+    g_mutex_unlock(&s->tls_lock);
+}
+
+/* ---- connections and the watchdog ---------------------------------------------------------- */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    FpHttpServer *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        ConnInfo *info = g_new0(ConnInfo, 1);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        info->fd = ci ? ci->connect_fd : MHD_INVALID_SOCKET;
+        info->milestone_us = g_get_monotonic_time();
+        if (s->tls_paths[0]) {
+            /* Give the session the current credentials (before its
+             * handshake, which runs on this connection's first read). */
+            const union MHD_ConnectionInfo *ti =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+            g_mutex_lock(&s->tls_lock);
+            if (ti && ti->tls_session && s->creds &&
+                gnutls_credentials_set((gnutls_session_t)ti->tls_session, GNUTLS_CRD_CERTIFICATE,
+                                       s->creds->cred) == GNUTLS_E_SUCCESS) {
+                info->creds = s->creds;
+                info->creds->refs++;
+                info->creds->idle_since_us = 0;
+            }
+            g_mutex_unlock(&s->tls_lock);
+        }
+        g_mutex_lock(&s->conn_lock);
+        g_hash_table_add(s->conns, info);
+        guint open = g_hash_table_size(s->conns);
+        g_mutex_unlock(&s->conn_lock);
+        atomic_fetch_add(&s->connections, 1);
+        if (open >= s->connection_limit) {
+            count_reject(s, FP_HTTP_REJECT_CONNECTION_LIMIT);
+        }
+        *socket_context = info;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        ConnInfo *info = *socket_context;
+        if (!info) {
+            return;
+        }
+        g_mutex_lock(&s->conn_lock);
+        g_hash_table_remove(s->conns, info);
+        g_mutex_unlock(&s->conn_lock);
+        if (info->creds) {
+            creds_unref(s, info->creds);
+        }
+        g_free(info);
+        *socket_context = NULL;
+    }
+}
+
+/* Shut down connections past their request deadline.  MHD still owns the
+ * descriptors: they are only shut down (MHD sees the end of the stream and
+ * closes them), under conn_lock, and MHD removes a connection from the set
+ * (NOTIFY_CLOSED) before it closes its descriptor. */
+static void cut_late_connections(FpHttpServer *s, gint64 now)
+{
+    guint cut = 0;
+    g_mutex_lock(&s->conn_lock);
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, s->conns);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        ConnInfo *info = key;
+        if (!info->cut && !info->in_handler && info->fd != MHD_INVALID_SOCKET &&
+            now - info->milestone_us > s->deadline_us) {
+            shutdown(info->fd, SHUT_RDWR);
+            info->cut = TRUE;
+            cut++;
+        }
+    }
+    g_mutex_unlock(&s->conn_lock);
+    if (cut) {
+        atomic_fetch_add(&s->rejected[FP_HTTP_REJECT_TIMEOUT], cut);
+    }
+}
+
+static gpointer watchdog_main(gpointer data)
+{
+    FpHttpServer *s = data;
+    gint64 next_tls = g_get_monotonic_time() + TLS_CHECK_US;
+    g_mutex_lock(&s->wd_lock);
+    while (!s->wd_stop) {
+        gint64 wake = g_get_monotonic_time() + WATCHDOG_PERIOD_US;
+        while (!s->wd_stop && g_cond_wait_until(&s->wd_cond, &s->wd_lock, wake)) {
+        }
+        if (s->wd_stop) {
+            break;
+        }
+        g_mutex_unlock(&s->wd_lock);
+        gint64 now = g_get_monotonic_time();
+        cut_late_connections(s, now);
+        if (s->tls_paths[0] && now >= next_tls) {
+            next_tls = now + TLS_CHECK_US;
+            tls_check(s, FALSE, NULL);
+            tls_sweep(s, now);
+        }
+        g_mutex_lock(&s->wd_lock);
+    }
+    g_mutex_unlock(&s->wd_lock);
+    return NULL;
+}
+
+/* MHD's error log to g_log, at most LOG_BURST lines per second. */
+G_GNUC_PRINTF(2, 0)
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    FpHttpServer *s = cls;
+    guint suppressed = 0;
+    gboolean emit;
+    gint64 now = g_get_monotonic_time();
+    g_mutex_lock(&s->lock);
+    if (now - s->log_window_start >= LOG_WINDOW_US) {
+        suppressed = s->log_suppressed;
+        s->log_window_start = now;
+        s->log_count = 0;
+        s->log_suppressed = 0;
+    }
+    emit = s->log_count < LOG_BURST;
+    if (emit) {
+        s->log_count++;
+    } else {
+        s->log_suppressed++;
+    }
+    g_mutex_unlock(&s->lock);
+
+    if (suppressed > 0) {
+        g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "%u libmicrohttpd messages suppressed",
+              suppressed);
+    }
+    if (emit) {
+        g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+        g_strchomp(msg);
+        g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "libmicrohttpd: %s", msg);
+    }
+}
+
+/* ---- start / stop ------------------------------------------------------------------------ */
+
+/* Parse "HOST:PORT", "[V6]:PORT" or ":PORT" (all IPv4 interfaces) into @ss. */
+static gboolean parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *ss_len,
+                             GError **error)
+{
+    if (listen == NULL || *listen == '\0' || strlen(listen) > LISTEN_MAX_LEN) {
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_ADDRESS,
+                    "listen address must be HOST:PORT, [IPV6]:PORT or :PORT");
+        return FALSE;
+    }
+    g_autofree char *host = NULL;
+    const char *port_str;
+    gboolean v6 = FALSE;
+    if (listen[0] == '[') {
+        const char *end = strchr(listen, ']');
+        if (end == NULL || end[1] != ':' || end == listen + 1) {
+            g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_ADDRESS,
+                        "listen address '%s': expected [IPV6]:PORT", listen);
+            return FALSE;
+        }
+        host = g_strndup(listen + 1, (gsize)(end - listen - 1));
+        port_str = end + 2;
+        v6 = TRUE;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (colon == NULL || memchr(listen, ':', (size_t)(colon - listen)) != NULL) {
+            g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_ADDRESS,
+                        "listen address '%s': expected HOST:PORT (IPv6 as [ADDR]:PORT)", listen);
+            return FALSE;
+        }
+        host = g_strndup(listen, (gsize)(colon - listen));
+        port_str = colon + 1;
+    }
+    guint64 port = 0;
+    size_t digits = strspn(port_str, "0123456789");
+    if (digits == 0 || digits > 5 || port_str[digits] != '\0' ||
+        (port = g_ascii_strtoull(port_str, NULL, 10)) > 65535) {
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_ADDRESS,
+                    "listen address '%s': port must be a number from 0 to 65535", listen);
+        return FALSE;
+    }
+
+    memset(ss, 0, sizeof *ss);
+    if (*host == '\0') {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        sin->sin_family = AF_INET;
+        sin->sin_addr.s_addr = htonl(INADDR_ANY);
+        sin->sin_port = htons((uint16_t)port);
+        *ss_len = sizeof *sin;
+        return TRUE;
+    }
+    struct addrinfo hints = {
+        .ai_family = v6 ? AF_INET6 : AF_UNSPEC,
+        .ai_socktype = SOCK_STREAM,
+        .ai_flags = v6 ? AI_NUMERICHOST : 0,
+    };
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_ADDRESS,
+                    "listen address '%s': cannot resolve '%s': %s", listen, host,
+                    rc ? gai_strerror(rc) : "no address");
+        if (res) {
+            freeaddrinfo(res);
+        }
+        return FALSE;
+    }
+    /* Prefer IPv4 for a name such as "localhost" that resolves to both. */
+    const struct addrinfo *pick = res;
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            pick = ai;
+            break;
+        }
+    }
+    if ((pick->ai_family != AF_INET && pick->ai_family != AF_INET6) ||
+        pick->ai_addrlen > sizeof *ss) {
+        freeaddrinfo(res);
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_ADDRESS,
+                    "listen address '%s': unsupported address family", listen);
+        return FALSE;
+    }
+    memcpy(ss, pick->ai_addr, pick->ai_addrlen);
+    *ss_len = pick->ai_addrlen;
+    freeaddrinfo(res);
+    if (ss->ss_family == AF_INET) {
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+    } else {
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+    }
+    return TRUE;
+}
+
+static char *normalise_prefix(const char *prefix)
+{
+    if (prefix == NULL) {
+        return g_strdup("");
+    }
+    g_autofree char *p = g_strdup(prefix);
+    g_strstrip(p);
+    size_t n = strlen(p);
+    while (n > 0 && p[n - 1] == '/') {
+        p[--n] = '\0';
+    }
+    if (n == 0) {
+        return g_strdup("");
+    }
+    return p[0] == '/' ? g_steal_pointer(&p) : g_strconcat("/", p, NULL);
+}
+
+static gboolean read_pem(const char *path, const char *what, char **out, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    size_t len = 0;
+    *out = fp_read_file_capped(path, TLS_FILE_MAX, &len, &local);
+    if (*out == NULL) {
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START, "cannot read %s: %s", what,
+                    local->message);
+        return FALSE;
+    }
+    if (len == 0 || memchr(*out, '\0', len) != NULL) {
+        explicit_bzero(*out, len);
+        g_clear_pointer(out, g_free);
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START, "%s %s is not a PEM file", what,
+                    path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static void server_free(FpHttpServer *s)
+{
+    for (guint i = 0; i < s->n_routes; i++) {
+        g_free(s->routes[i].method);
+        g_free(s->routes[i].path);
+    }
+    g_free(s->routes);
+    g_free(s->prefix);
+    if (s->tls_key_pem) {
+        explicit_bzero(s->tls_key_pem, strlen(s->tls_key_pem));
+    }
+    g_free(s->tls_key_pem);
+    g_free(s->tls_cert_pem);
+    g_free(s->client_ca_pem);
+    for (int i = 0; i < 3; i++) {
+        g_free(s->tls_paths[i]);
+    }
+    if (s->creds) {
+        creds_free(s->creds);
+    }
+    if (s->retired) {
+        /* Every connection is closed by now. */
+        g_ptr_array_set_free_func(s->retired, (GDestroyNotify)creds_free);
+        g_ptr_array_unref(s->retired);
+    }
+    if (s->conns) {
+        g_hash_table_unref(s->conns);
+    }
+    g_mutex_clear(&s->tls_lock);
+    g_mutex_clear(&s->conn_lock);
+    g_mutex_clear(&s->wd_lock);
+    g_cond_clear(&s->wd_cond);
+    g_mutex_clear(&s->lock);
+    g_free(s);
+}
+
+FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *routes, guint n_routes,
+                                   void *user_data, GError **error)
+{
+    g_return_val_if_fail(cfg != NULL, NULL);
+    g_return_val_if_fail(routes != NULL || n_routes == 0, NULL);
+    g_return_val_if_fail(error == NULL || *error == NULL, NULL);
+
+    struct sockaddr_storage ss;
+    socklen_t ss_len = 0;
+    if (!parse_listen(cfg->listen, &ss, &ss_len, error)) {
+        return NULL;
+    }
+    for (guint i = 0; i < n_routes; i++) {
+        if (!routes[i].method || !routes[i].path || routes[i].path[0] != '/' ||
+            !routes[i].handler) {
+            g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START,
+                        "route %u is incomplete or its path does not start with '/'", i);
+            return NULL;
+        }
+    }
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL) ||
+        (cfg->client_ca != NULL && cfg->tls_cert == NULL)) {
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START,
+                    "TLS needs both a certificate and a key (and a client CA only with them)");
+        return NULL;
+    }
+
+    FpHttpServer *s = g_new0(FpHttpServer, 1);
+    g_mutex_init(&s->lock);
+    g_mutex_init(&s->conn_lock);
+    g_mutex_init(&s->tls_lock);
+    g_mutex_init(&s->wd_lock);
+    g_cond_init(&s->wd_cond);
+    s->conns = g_hash_table_new(NULL, NULL);
+    s->retired = g_ptr_array_new();
+    s->quiesced_fd = MHD_INVALID_SOCKET;
+    s->user_data = user_data;
+    s->prefix = normalise_prefix(cfg->prefix);
+    s->prefix_len = strlen(s->prefix);
+    s->max_body =
+        cfg->max_body_bytes ? MIN(cfg->max_body_bytes, (size_t)G_MAXSIZE / 4) : DEFAULT_MAX_BODY;
+    s->max_total_body = cfg->max_total_body_bytes ? cfg->max_total_body_bytes : 2 * s->max_body;
+    /* One body of the largest size must always fit. */
+    s->max_total_body = MAX(s->max_total_body, s->max_body + 1);
+    s->routes = g_new0(Route, n_routes ? n_routes : 1);
+    s->n_routes = n_routes;
+    for (guint i = 0; i < n_routes; i++) {
+        s->routes[i].method = g_strdup(routes[i].method);
+        s->routes[i].path = g_strdup(routes[i].path);
+        s->routes[i].handler = routes[i].handler;
+    }
+
+    /* poll(), not epoll: with MHD 0.9.75's edge-triggered epoll, a client that
+     * sends a partial request and closes at once (data and FIN read in one go)
+     * leaves the connection in CLOSE_WAIT, counted as active and holding its
+     * body buffer, until the connection timeout (measured: 15-19 of 20 such
+     * connections, even with MHD_USE_TURBO).  With poll() all are closed
+     * immediately; for our few hundred connections poll costs nothing. */
+    unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
+    }
+    struct MHD_OptionItem opts[5]; /* the optional ones */
+    guint n_opts = 0;
+    if (cfg->tls_cert) {
+        flags |= MHD_USE_TLS;
+        s->tls_paths[0] = g_strdup(cfg->tls_cert);
+        s->tls_paths[1] = g_strdup(cfg->tls_key);
+        s->tls_paths[2] = g_strdup(cfg->client_ca);
+        for (int i = 0; i < 3; i++) {
+            file_sig(s->tls_paths[i], &s->tls_loaded[i]);
+        }
+        if (!read_pem(cfg->tls_cert, "TLS certificate", &s->tls_cert_pem, error) ||
+            !read_pem(cfg->tls_key, "TLS key", &s->tls_key_pem, error) ||
+            (cfg->client_ca && !read_pem(cfg->client_ca, "client CA", &s->client_ca_pem, error)) ||
+            !(s->creds = creds_new(s->tls_cert_pem, s->tls_key_pem, s->client_ca_pem, error))) {
+            server_free(s);
+            return NULL;
+        }
+        opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert_pem};
+        opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key_pem};
+        if (s->client_ca_pem) {
+            opts[n_opts++] =
+                (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, s->client_ca_pem};
+            s->verify_clients = TRUE;
+        }
+    }
+
+    unsigned int threads = cfg->threads ? cfg->threads : DEFAULT_THREADS;
+    if (threads > 1) { /* one thread is MHD's single polling thread, no pool */
+        opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
+    }
+    opts[n_opts] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    unsigned int timeout =
+        cfg->connection_timeout_s ? cfg->connection_timeout_s : DEFAULT_TIMEOUT_S;
+    s->deadline_us = (gint64)timeout * G_USEC_PER_SEC;
+    timeout += MHD_TIMEOUT_SLACK_S; /* the watchdog cuts first, and counts it */
+    unsigned int limit = cfg->connection_limit ? cfg->connection_limit : DEFAULT_CONNECTION_LIMIT;
+    limit = MAX(limit, threads); /* MHD splits the limit over the pool threads */
+    s->connection_limit = limit;
+
+    /* The logger goes first so that MHD reports option errors through it. */
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START,
+                    "cannot start the HTTP server on %s (address in use, or bad TLS files; "
+                    "see the log)",
+                    cfg->listen);
+        server_free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : 0;
+    s->watchdog = g_thread_new("fp-http-watchdog", watchdog_main, s);
+    return s;
+}
+
+guint16 fp_http_server_port(FpHttpServer *server)
+{
+    g_return_val_if_fail(server != NULL, 0);
+    return server->port;
+}
+
+void fp_http_server_quiesce(FpHttpServer *server)
+{
+    g_return_if_fail(server != NULL);
+    g_mutex_lock(&server->lock);
+    if (!g_atomic_int_get(&server->quiescing)) {
+        g_atomic_int_set(&server->quiescing, 1);
+        server->quiesced_fd = MHD_quiesce_daemon(server->daemon);
+        /* MHD's threads may still hold the descriptor, so it is closed only
+         * after MHD_stop_daemon; shutting it down now makes new clients see a
+         * refused connection instead of waiting in the backlog. */
+        if (server->quiesced_fd != MHD_INVALID_SOCKET) {
+            shutdown(server->quiesced_fd, SHUT_RDWR);
+        }
+    }
+    g_mutex_unlock(&server->lock);
+}
+
+void fp_http_server_stop(FpHttpServer *server, guint grace_ms)
+{
+    if (server == NULL) {
+        return;
+    }
+    fp_http_server_quiesce(server);
+    gint64 deadline = g_get_monotonic_time() + (gint64)grace_ms * 1000;
+    while (g_atomic_int_get(&server->active) > 0 && g_get_monotonic_time() < deadline) {
+        g_usleep(2000);
+    }
+    g_mutex_lock(&server->wd_lock);
+    server->wd_stop = TRUE;
+    g_cond_signal(&server->wd_cond);
+    g_mutex_unlock(&server->wd_lock);
+    g_thread_join(server->watchdog);
+    MHD_stop_daemon(server->daemon);
+    if (server->quiesced_fd != MHD_INVALID_SOCKET) {
+        close(server->quiesced_fd);
+    }
+    server_free(server);
+}
+
+void fp_http_server_stats(FpHttpServer *server, FpHttpStats *out)
+{
+    g_return_if_fail(server != NULL && out != NULL);
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < FP_HTTP_REJECT_N; i++) {
+        out->rejected[i] = atomic_load(&server->rejected[i]);
+    }
+    out->connections = atomic_load(&server->connections);
+    g_mutex_lock(&server->conn_lock);
+    out->open_connections = g_hash_table_size(server->conns);
+    g_mutex_unlock(&server->conn_lock);
+    out->connection_limit = server->connection_limit;
+    out->body_bytes = atomic_load(&server->body_bytes);
+    out->tls_reloads = atomic_load(&server->tls_reloads);
+    out->tls_reload_errors = atomic_load(&server->tls_reload_errors);
+    g_mutex_lock(&server->tls_lock);
+    out->tls_not_after = server->creds ? server->creds->not_after : 0;
+    g_mutex_unlock(&server->tls_lock);
+}
+
+guint fp_http_server_active(FpHttpServer *server)
+{
+    g_return_val_if_fail(server != NULL, 0);
+    gint n = g_atomic_int_get(&server->active);
+    return n > 0 ? (guint)n : 0;
+}
+
+const char *fp_http_request_header(const FpHttpRequest *req, const char *name)
+{
+    g_return_val_if_fail(req != NULL && name != NULL, NULL);
+    if (req->connection == NULL) {
+        return NULL;
+    }
+    return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
+}
+
+const char *fp_http_request_arg(const FpHttpRequest *req, const char *name)
+{
+    g_return_val_if_fail(req != NULL && name != NULL, NULL);
+    if (req->connection == NULL) {
+        return NULL;
+    }
+    return MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, name);
+}

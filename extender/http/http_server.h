@@ -1,0 +1,174 @@
+/*
+ * extender/http/http_server.h - the HTTP front end (libmicrohttpd).
+ *
+ * Purpose: accept kube-scheduler's connections (keep-alive, several at once),
+ * read each request body into a capped buffer, dispatch by exact path to a
+ * route handler, and send the handler's response in one write (headers and
+ * body together, so no Nagle/delayed-ACK stall).  Protocol-level errors are
+ * answered here with a JSON body {"error": "..."}: 404 unknown path, 405 wrong
+ * method (with Allow), 413 body over the cap, 415 a POST whose Content-Type is
+ * present and not JSON, 503 while shutting down.
+ *
+ * Bounds (each refusal is counted in FpHttpStats, by FpHttpReject):
+ *   - body: max_body_bytes per request (413, by Content-Length or as soon as
+ *     a chunked body passes it); all bodies being received together may hold
+ *     at most max_total_body_bytes, beyond which a request gets 503 with
+ *     Retry-After (so connection_limit x max_body_bytes is never buffered);
+ *   - request line and headers: MHD's per-connection memory
+ *     (FP_HTTP_CONNECTION_MEMORY, 128 KiB) - MHD itself answers 414 or 431
+ *     (counted as "malformed", with unparseable requests);
+ *   - connections: connection_limit open at once; past it MHD stops
+ *     accepting and new clients wait in the kernel's listen queue (counted
+ *     each time a connection fills the limit);
+ *   - time: every connection must complete each request within
+ *     connection_timeout_s of opening or of its previous response (idle
+ *     keep-alive included): a watchdog shuts down connections past that
+ *     deadline however slowly they trickle bytes, so a slowloris client
+ *     holds a connection for at most that long.  MHD's own idle timeout is a
+ *     backstop 2 s later.
+ *
+ * TLS: with tls_cert/tls_key the server speaks HTTPS only; with client_ca it
+ * requests a client certificate and every request without one that
+ * verifies against that CA (and carries the TLS client-auth purpose) gets
+ * 403 before routing.  The three files are checked for changes every second
+ * (size, mtime, inode: a Secret or ConfigMap volume's atomic ..data swap
+ * counts) and reloaded together: new connections use the new certificate
+ * and CA at once, open connections keep theirs.  A set that does not load
+ * (unreadable, not PEM, key not matching the certificate, a half-written
+ * rotation) is logged once and the previous set stays in force; the check
+ * retries when the files change again.  fp_http_server_reload_tls forces a
+ * reload (SIGHUP).
+ *
+ * Threading: MHD's internal thread pool with poll() (epoll in MHD 0.9.75
+ * leaves connections that a client aborts mid-request hanging until the
+ * connection timeout, so it is not used).  Handlers run on pool
+ * threads, concurrently; they must be thread-safe and must not block on I/O
+ * other than what the route itself is for (the bind verb's API call).
+ *
+ * Ownership: the server copies the route table.  A handler fills an
+ * FpHttpResponse whose body it allocates with g_malloc (or sets body_static);
+ * the server frees it after sending.
+ */
+#ifndef FP_EXTENDER_HTTP_SERVER_H
+#define FP_EXTENDER_HTTP_SERVER_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+G_BEGIN_DECLS
+
+#define FP_HTTP_ERROR (fp_http_error_quark())
+GQuark fp_http_error_quark(void);
+typedef enum {
+    FP_HTTP_ERROR_ADDRESS, /* --listen does not parse or resolve */
+    FP_HTTP_ERROR_START,   /* MHD failed to start (port in use, TLS files) */
+} FpHttpError;
+
+typedef struct {
+    const char *method;       /* "GET", "POST", ... */
+    const char *path;         /* request path with the configured prefix removed */
+    const char *query;        /* raw query string without '?', or "" */
+    const char *content_type; /* may be NULL */
+    const char *body;         /* NUL-terminated copy of the body; "" when none;
+                                 freed when the handler returns */
+    size_t body_len;
+    const char *client_cert_subject; /* verified client certificate subject, or NULL */
+    void *connection;                /* opaque, for fp_http_request_header */
+} FpHttpRequest;
+
+/* Value of a request header, or NULL. */
+const char *fp_http_request_header(const FpHttpRequest *req, const char *name);
+/* Value of a query parameter (URL-decoded by MHD), or NULL. */
+const char *fp_http_request_arg(const FpHttpRequest *req, const char *name);
+
+typedef struct {
+    unsigned int status;      /* default 200 */
+    const char *content_type; /* default "application/json" */
+    char *body;               /* g_malloc'ed, freed by the server; or NULL */
+    size_t body_len;
+    const char *body_static; /* alternative to body for constant replies */
+    const char *allow;       /* Allow header for 405, or NULL */
+    const char *retry_after; /* Retry-After header (seconds) for 503/429, or NULL */
+} FpHttpResponse;
+
+/* Fill @resp with {"error": message} and @status. */
+void fp_http_response_error(FpHttpResponse *resp, unsigned int status, const char *message);
+
+typedef void (*FpHttpHandler)(const FpHttpRequest *req, FpHttpResponse *resp, void *user_data);
+
+typedef struct {
+    const char *method; /* "GET" or "POST" */
+    const char *path;   /* exact path after the prefix, e.g. "/filter" */
+    FpHttpHandler handler;
+} FpRoute;
+
+typedef struct {
+    const char *listen;          /* "HOST:PORT", "[v6]:PORT"; port 0 picks a free port */
+    const char *prefix;          /* path prefix stripped before routing, "" or "/sched" */
+    guint threads;               /* MHD thread pool size, default 4 */
+    size_t max_body_bytes;       /* 413 past it; default 128 MiB */
+    guint connection_timeout_s;  /* idle/slow connection timeout, default 120 */
+    guint connection_limit;      /* concurrent connections, default 256 */
+    size_t max_total_body_bytes; /* bodies buffered at once; default 2 x max_body_bytes */
+    const char *tls_cert;        /* PEM files; NULL = plain HTTP */
+    const char *tls_key;
+    const char *client_ca; /* require and verify client certificates */
+} FpHttpConfig;
+
+/* MHD's per-connection memory: request line and headers must fit in it. */
+#define FP_HTTP_CONNECTION_MEMORY ((size_t)128 * 1024)
+
+typedef struct FpHttpServer FpHttpServer;
+
+/* Start serving. Routes are copied. NULL on error with @error set. */
+FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *routes, guint n_routes,
+                                   void *user_data, GError **error);
+/* The bound port (useful with port 0). */
+guint16 fp_http_server_port(FpHttpServer *server);
+/* Stop accepting new connections; requests in flight finish. */
+void fp_http_server_quiesce(FpHttpServer *server);
+/* Wait up to @grace_ms for in-flight requests, then stop and free. */
+void fp_http_server_stop(FpHttpServer *server, guint grace_ms);
+/* Requests currently being processed. */
+guint fp_http_server_active(FpHttpServer *server);
+
+/* Re-read the TLS files now (SIGHUP) even when they look unchanged.  FALSE
+ * with @error when they do not load (the current set stays); TRUE without
+ * TLS. */
+gboolean fp_http_server_reload_tls(FpHttpServer *server, GError **error);
+
+/* Why the server refused or cut a client (metric label values). */
+typedef enum {
+    FP_HTTP_REJECT_BODY_TOO_LARGE,   /* 413 */
+    FP_HTTP_REJECT_BODY_BUDGET,      /* 503: too many large bodies at once */
+    FP_HTTP_REJECT_MALFORMED,        /* MHD answered: bad request, URI or headers too large */
+    FP_HTTP_REJECT_TIMEOUT,          /* cut by the request deadline (slow, stalled or idle) */
+    FP_HTTP_REJECT_CONNECTION_LIMIT, /* a connection filled the limit; later ones wait */
+    FP_HTTP_REJECT_CLIENT_CERT,      /* 403: no verified client certificate */
+    FP_HTTP_REJECT_SHUTTING_DOWN,    /* 503 after quiesce */
+    FP_HTTP_REJECT_N,
+} FpHttpReject;
+
+/* "body_too_large", "body_budget", "malformed", "timeout",
+ * "connection_limit", "client_certificate", "shutting_down". */
+const char *fp_http_reject_name(FpHttpReject reason);
+
+typedef struct {
+    guint64 rejected[FP_HTTP_REJECT_N];
+    guint64 connections;       /* accepted since start */
+    guint open_connections;    /* open now */
+    guint connection_limit;    /* as configured (after defaults) */
+    guint64 body_bytes;        /* reserved for bodies being received now */
+    guint64 tls_reloads;       /* certificate sets installed after the first */
+    guint64 tls_reload_errors; /* changed sets that did not load */
+    gint64 tls_not_after;      /* expiry (Unix time) of the serving certificate; 0 = none */
+} FpHttpStats;
+
+/* A consistent-enough snapshot of the counters (each read atomically). */
+void fp_http_server_stats(FpHttpServer *server, FpHttpStats *out);
+
+G_END_DECLS
+
+#endif /* FP_EXTENDER_HTTP_SERVER_H */

@@ -1,0 +1,323 @@
+/*
+ * extender/server/app.c - build, serve and tear down the extender.
+ */
+#include "extender/server/app.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+#include "cache/demo_cluster.h"
+#include "cache/informer.h"
+#include "cache/kube_client.h"
+#include "cache/kubeconfig.h"
+#include "cache/snapshot.h"
+
+const char *fp_view_source_name(FpViewSource source)
+{
+    switch (source) {
+    case FP_SOURCE_DEMO:
+        return "demo";
+    case FP_SOURCE_SNAPSHOT:
+        return "snapshot";
+    case FP_SOURCE_LIVE:
+        return "live";
+    }
+    return "unknown";
+}
+
+void fp_app_config_init(FpAppConfig *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->listen = g_strdup("127.0.0.1:8888");
+    cfg->prefix = g_strdup("");
+    cfg->filter_verb = g_strdup("filter");
+    cfg->prioritize_verb = g_strdup("prioritize");
+    cfg->bind_verb = g_strdup("bind");
+    cfg->preempt_verb = g_strdup("preempt");
+    cfg->threads = 4;
+    cfg->max_body_bytes = 256 * 1024 * 1024;
+    cfg->connection_timeout_s = 120;
+    cfg->connection_limit = 256;
+    cfg->max_nodes = FP_VIEW_DEFAULT_MAX_NODES;
+    cfg->max_pods = FP_VIEW_DEFAULT_MAX_PODS;
+    cfg->stale_after_s = 600;
+    cfg->assume_ttl_s = 120;
+    cfg->bind_timeout_s = 3;
+    cfg->annotate = true;
+    cfg->log_format = g_strdup("text");
+    cfg->decision_ring = 256;
+    cfg->decision_nodes = 200;
+}
+
+void fp_app_config_clear(FpAppConfig *cfg)
+{
+    g_free(cfg->listen);
+    g_free(cfg->prefix);
+    g_free(cfg->filter_verb);
+    g_free(cfg->prioritize_verb);
+    g_free(cfg->bind_verb);
+    g_free(cfg->preempt_verb);
+    g_free(cfg->tls_cert);
+    g_free(cfg->tls_key);
+    g_free(cfg->client_ca);
+    g_free(cfg->cluster_file);
+    g_free(cfg->kubeconfig);
+    g_free(cfg->context);
+    g_free(cfg->policy_path);
+    g_free(cfg->log_format);
+    g_free(cfg->metrics_listen);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+static void config_copy(FpAppConfig *dst, const FpAppConfig *src)
+{
+    *dst = *src;
+    dst->listen = g_strdup(src->listen);
+    dst->prefix = g_strdup(src->prefix);
+    dst->filter_verb = g_strdup(src->filter_verb);
+    dst->prioritize_verb = g_strdup(src->prioritize_verb);
+    dst->bind_verb = g_strdup(src->bind_verb);
+    dst->preempt_verb = g_strdup(src->preempt_verb);
+    dst->tls_cert = g_strdup(src->tls_cert);
+    dst->tls_key = g_strdup(src->tls_key);
+    dst->client_ca = g_strdup(src->client_ca);
+    dst->cluster_file = g_strdup(src->cluster_file);
+    dst->kubeconfig = g_strdup(src->kubeconfig);
+    dst->context = g_strdup(src->context);
+    dst->policy_path = g_strdup(src->policy_path);
+    dst->log_format = g_strdup(src->log_format);
+    dst->metrics_listen = g_strdup(src->metrics_listen);
+}
+
+static gboolean load_view(FpApp *app, GError **error)
+{
+    const FpAppConfig *cfg = &app->cfg;
+    fp_view_set_limits(app->view, cfg->max_nodes, cfg->max_pods);
+    if (cfg->demo) {
+        app->source = FP_SOURCE_DEMO;
+        return fp_demo_cluster_load(app->view, error);
+    }
+    if (cfg->cluster_file) {
+        app->source = FP_SOURCE_SNAPSHOT;
+        return fp_snapshot_load_file(app->view, cfg->cluster_file, error);
+    }
+    app->source = FP_SOURCE_LIVE;
+    g_autoptr(FpKubeConfig) kc = NULL;
+    const char *env_kubeconfig = g_getenv("KUBECONFIG");
+    if (cfg->kubeconfig) {
+        kc = fp_kubeconfig_load(cfg->kubeconfig, cfg->context, error);
+    } else if (g_getenv("KUBERNETES_SERVICE_HOST")) {
+        kc = fp_kubeconfig_in_cluster(error);
+    } else if (env_kubeconfig && *env_kubeconfig) {
+        kc = fp_kubeconfig_load(NULL, cfg->context, error);
+    } else {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                    "no cluster to watch: give --kubeconfig FILE (or set KUBECONFIG), run "
+                    "in a cluster, or serve a snapshot with --cluster FILE or --demo");
+        return FALSE;
+    }
+    if (!kc) {
+        return FALSE;
+    }
+    FpKubeClient *client = fp_kube_client_new(kc, error);
+    if (!client) {
+        return FALSE;
+    }
+    app->client = client;
+    FpInformerConfig icfg = {0};
+    app->informer = fp_informer_start(app->view, client, &icfg, error);
+    if (!app->informer) {
+        return FALSE;
+    }
+    g_message("watching nodes and pods at %s (%s)", kc->server, kc->source);
+    return TRUE;
+}
+
+FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
+{
+    FpApp *app = g_new0(FpApp, 1);
+    config_copy(&app->cfg, cfg);
+    app->view = fp_view_new();
+    app->decisions = fp_decision_ring_new(cfg->decision_ring, cfg->decision_nodes);
+    app->score_memo = fp_score_memo_new();
+    g_mutex_init(&app->bind_lock);
+    app->ceiling_refused = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    fp_app_metrics_init(app);
+    app->policies = fp_policy_store_new(cfg->policy_path, error);
+    if (!app->policies || !load_view(app, error)) {
+        fp_app_free(app);
+        return NULL;
+    }
+    return app;
+}
+
+bool fp_listen_is_loopback(const char *listen)
+{
+    if (!listen) {
+        return false;
+    }
+    const char *colon = strrchr(listen, ':');
+    g_autofree char *host = colon ? g_strndup(listen, (gsize)(colon - listen)) : g_strdup(listen);
+    if (host[0] == '[') {
+        size_t n = strlen(host);
+        if (n < 2 || host[n - 1] != ']') {
+            return false;
+        }
+        host[n - 1] = '\0';
+        memmove(host, host + 1, n - 1);
+    }
+    if (!*host) {
+        return false; /* ":PORT" listens on every interface */
+    }
+    if (g_ascii_strcasecmp(host, "localhost") == 0) {
+        return true;
+    }
+    g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(host);
+    return addr && g_inet_address_get_is_loopback(addr);
+}
+
+gboolean fp_app_serve(FpApp *app, GError **error)
+{
+    bool bind_on = app->cfg.bind_verb && *app->cfg.bind_verb;
+    bool mtls = app->cfg.tls_cert && app->cfg.tls_key && app->cfg.client_ca;
+    if (bind_on && !mtls && !app->cfg.insecure_bind && !fp_listen_is_loopback(app->cfg.listen)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                    "refusing to serve the bind verb on %s without TLS and client certificates: "
+                    "anyone who reaches the port could place pods on any node. Listen on "
+                    "loopback (the sidecar model), give --tls-cert, --tls-key and --client-ca, "
+                    "disable binding with --bind-verb=, or pass "
+                    "--insecure-allow-unauthenticated-bind",
+                    app->cfg.listen);
+        return FALSE;
+    }
+    if ((app->cfg.tls_cert == NULL) != (app->cfg.tls_key == NULL)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "--tls-cert and --tls-key go together");
+        return FALSE;
+    }
+    if (app->cfg.client_ca && !app->cfg.tls_cert) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "--client-ca needs --tls-cert and --tls-key");
+        return FALSE;
+    }
+    guint n = 0;
+    FpRoute *routes = fp_app_routes(app, &n);
+    FpHttpConfig http = {
+        .listen = app->cfg.listen,
+        .prefix = app->cfg.prefix,
+        .threads = (guint)app->cfg.threads,
+        .max_body_bytes = (size_t)app->cfg.max_body_bytes,
+        .connection_timeout_s = (guint)app->cfg.connection_timeout_s,
+        .connection_limit = (guint)app->cfg.connection_limit,
+        .tls_cert = app->cfg.tls_cert,
+        .tls_key = app->cfg.tls_key,
+        .client_ca = app->cfg.client_ca,
+    };
+    /* Published atomically: /metrics on the server's own threads reads it. */
+    g_atomic_pointer_set(&app->http, fp_http_server_start(&http, routes, n, app, error));
+    if (!app->http) {
+        return FALSE;
+    }
+    if (app->cfg.metrics_listen) {
+        /* Only the read-only GET routes, without the debug endpoint (it names
+         * pods): probes and scrapes from the pod network, verbs on loopback. */
+        FpRoute ro[8];
+        guint k = 0;
+        for (guint i = 0; i < n && k < G_N_ELEMENTS(ro); i++) {
+            if (g_str_equal(routes[i].method, "GET") &&
+                !g_str_has_prefix(routes[i].path, "/debug/")) {
+                ro[k++] = routes[i];
+            }
+        }
+        FpHttpConfig mcfg = http;
+        mcfg.listen = app->cfg.metrics_listen;
+        mcfg.prefix = "";
+        mcfg.threads = 1;
+        mcfg.max_body_bytes = 4096;
+        mcfg.tls_cert = mcfg.tls_key = mcfg.client_ca = NULL;
+        g_atomic_pointer_set(&app->http_metrics, fp_http_server_start(&mcfg, ro, k, app, error));
+        if (!app->http_metrics) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+void fp_app_free(FpApp *app)
+{
+    if (!app) {
+        return;
+    }
+    if (app->http_metrics) {
+        fp_http_server_stop(app->http_metrics, 0);
+    }
+    if (app->http) {
+        fp_http_server_stop(app->http, 0);
+    }
+    if (app->informer) {
+        fp_informer_stop(app->informer);
+    }
+    if (app->client) {
+        fp_kube_client_free(app->client);
+    }
+    if (app->policies) {
+        fp_policy_store_free(app->policies);
+    }
+    fp_view_free(app->view);
+    fp_decision_ring_free(app->decisions);
+    fp_score_memo_free(app->score_memo);
+    g_hash_table_unref(app->ceiling_refused);
+    g_mutex_clear(&app->bind_lock);
+    fp_metrics_free(app->metrics);
+    for (guint i = 0; i < G_N_ELEMENTS(app->route_paths); i++) {
+        g_free(app->route_paths[i]);
+    }
+    fp_app_config_clear(&app->cfg);
+    g_free(app);
+}
+
+bool fp_app_view_stale(FpApp *app)
+{
+    if (app->source != FP_SOURCE_LIVE || app->cfg.stale_after_s <= 0) {
+        return false;
+    }
+    double age = fp_view_last_event_age(app->view);
+    return age < 0 || age > app->cfg.stale_after_s;
+}
+
+bool fp_app_ready(FpApp *app, const char **why)
+{
+    const char *reason = NULL;
+    if (atomic_load(&app->shutting_down)) {
+        reason = "shutting down";
+    } else if (!fp_view_synced(app->view, FP_KIND_NODES)) {
+        reason = "node view not synced yet";
+    } else if (!fp_view_synced(app->view, FP_KIND_PODS)) {
+        reason = "pod view not synced yet";
+    } else if (fp_view_over_limit(app->view, FP_KIND_NODES)) {
+        reason = "the cluster has more nodes than --max-nodes allows";
+    } else if (fp_view_over_limit(app->view, FP_KIND_PODS)) {
+        reason = "the cluster has more pods than --max-pods allows";
+    }
+    if (why) {
+        *why = reason;
+    }
+    return reason == NULL;
+}
+
+char *fp_app_not_ready_detail(FpApp *app)
+{
+    const char *why = NULL;
+    if (fp_app_ready(app, &why)) {
+        return NULL;
+    }
+    g_autofree char *cause = NULL;
+    FpKind kind = fp_view_synced(app->view, FP_KIND_NODES) ? FP_KIND_PODS : FP_KIND_NODES;
+    if (app->informer && !atomic_load(&app->shutting_down) && !fp_view_synced(app->view, kind)) {
+        FpInformerStats st;
+        fp_informer_get_stats(app->informer, kind, &st);
+        cause = g_steal_pointer(&st.last_error);
+        fp_informer_stats_clear(&st);
+    }
+    return cause ? g_strdup_printf("%s: %s", why, cause) : g_strdup(why);
+}

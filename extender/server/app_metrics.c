@@ -1,0 +1,320 @@
+/*
+ * extender/server/app_metrics.c - flexplace's metrics: the families the verbs
+ * update on the request path (lock-free series handles) and the collectors
+ * that read the view, the informer and the policy store at scrape time.
+ */
+#include <string.h>
+
+#include "extender/server/app.h"
+#include "extender/wire/protocol.h"
+#include "scoring/engine.h"
+
+/* Every reason flexplace's filters can give, pre-registered so they render
+ * as 0 before the first rejection. */
+static const char *const filter_reasons[] = {
+    FP_REASON_NOT_IN_VIEW,  FP_REASON_INSUFFICIENT_GPUS, FP_REASON_NO_GPU_RESOURCE,
+    FP_REASON_SKU,          FP_REASON_GPU_MEMORY,        FP_REASON_LATENCY,
+    FP_REASON_PRICE,        FP_REASON_NOT_READY,         FP_REASON_UNSCHEDULABLE,
+    FP_REASON_POOL_CEILING,
+};
+
+#define REQUEST_ERRORS_HELP                                                                        \
+    "Request bodies refused with 400, by verb and reason: invalid_json, invalid_request "          \
+    "(not the verb's arguments), limit (more nodes than allowed, JSON nested too deep)."
+
+static void collect_cache(FpMetricsWriter *w, void *data)
+{
+    FpApp *app = data;
+    fp_metrics_writer_family(w, "flexplace_cache_objects", "Objects in the cluster view, by kind.",
+                             FP_METRIC_GAUGE);
+    fp_metrics_writer_sample(w, FP_LABEL_NAMES("kind"), FP_LABELS("nodes"),
+                             fp_view_node_count(app->view));
+    fp_metrics_writer_sample(w, FP_LABEL_NAMES("kind"), FP_LABELS("pods"),
+                             fp_view_pod_count(app->view));
+    fp_metrics_writer_family(w, "flexplace_cache_synced",
+                             "1 when the view of a kind has completed its list.", FP_METRIC_GAUGE);
+    fp_metrics_writer_sample(w, FP_LABEL_NAMES("kind"), FP_LABELS("nodes"),
+                             fp_view_synced(app->view, FP_KIND_NODES));
+    fp_metrics_writer_sample(w, FP_LABEL_NAMES("kind"), FP_LABELS("pods"),
+                             fp_view_synced(app->view, FP_KIND_PODS));
+    double age = fp_view_last_event_age(app->view);
+    if (age >= 0) {
+        fp_metrics_writer_family(w, "flexplace_cache_last_event_age_seconds",
+                                 "Seconds since the last watch event or bookmark (or since a "
+                                 "snapshot was loaded).",
+                                 FP_METRIC_GAUGE);
+        fp_metrics_writer_sample(w, NULL, NULL, age);
+    }
+    fp_metrics_writer_family(w, "flexplace_assumed_gpus",
+                             "GPUs flexplace bound pods to that the watch has not shown yet.",
+                             FP_METRIC_GAUGE);
+    fp_metrics_writer_sample(w, NULL, NULL, (double)fp_view_assumed_total(app->view));
+}
+
+static void collect_policy(FpMetricsWriter *w, void *data)
+{
+    FpApp *app = data;
+    FpPolicyStoreStatus st;
+    fp_policy_store_status(app->policies, &st);
+    fp_metrics_writer_family(w, "flexplace_policy_generation",
+                             "Generation of the policy in force (1 = the first one loaded).",
+                             FP_METRIC_GAUGE);
+    fp_metrics_writer_sample(w, NULL, NULL, (double)st.generation);
+    fp_metrics_writer_family(w, "flexplace_policy_reload_errors_total",
+                             "Policy reloads rejected (the last good policy stayed).",
+                             FP_METRIC_COUNTER);
+    fp_metrics_writer_sample(w, NULL, NULL, (double)st.reload_errors);
+    fp_metrics_writer_family(w, "flexplace_policy_reloads_total", "Policy reloads installed.",
+                             FP_METRIC_COUNTER);
+    fp_metrics_writer_sample(w, NULL, NULL, (double)st.reloads_ok);
+    fp_metrics_writer_family(w, "flexplace_policy_last_reload_success",
+                             "1 when the last policy reload succeeded.", FP_METRIC_GAUGE);
+    fp_metrics_writer_sample(w, NULL, NULL, st.last_ok ? 1 : 0);
+    fp_policy_store_status_clear(&st);
+}
+
+static void collect_informer(FpMetricsWriter *w, void *data)
+{
+    FpApp *app = data;
+    const struct {
+        FpKind kind;
+        const char *name;
+    } kinds[] = {{FP_KIND_NODES, "nodes"}, {FP_KIND_PODS, "pods"}};
+    /* A snapshot has no watch: the families still render (as 0) so that
+     * dashboards and alerts see the series either way. */
+    FpInformerStats st[2];
+    memset(st, 0, sizeof st);
+    for (guint k = 0; app->informer && k < 2; k++) {
+        fp_informer_get_stats(app->informer, kinds[k].kind, &st[k]);
+    }
+    fp_metrics_writer_family(w, "flexplace_watch_restarts_total",
+                             "Watch restarts by resource and cause.", FP_METRIC_COUNTER);
+    for (guint k = 0; k < 2; k++) {
+        for (int c = 0; c < FP_RESTART_N_CAUSES; c++) {
+            fp_metrics_writer_sample(w, FP_LABEL_NAMES("resource", "cause"),
+                                     FP_LABELS(kinds[k].name, fp_restart_cause_name(c)),
+                                     (double)st[k].restarts[c]);
+        }
+    }
+    fp_metrics_writer_family(w, "flexplace_relists_total", "Completed LISTs by resource.",
+                             FP_METRIC_COUNTER);
+    for (guint k = 0; k < 2; k++) {
+        fp_metrics_writer_sample(w, FP_LABEL_NAMES("resource"), FP_LABELS(kinds[k].name),
+                                 (double)st[k].relists);
+    }
+    fp_metrics_writer_family(w, "flexplace_watch_events_total",
+                             "Watch events applied to the view by resource.", FP_METRIC_COUNTER);
+    for (guint k = 0; k < 2; k++) {
+        fp_metrics_writer_sample(w, FP_LABEL_NAMES("resource"), FP_LABELS(kinds[k].name),
+                                 (double)st[k].events);
+    }
+    fp_metrics_writer_family(w, "flexplace_watch_decode_errors_total",
+                             "Watch lines or objects skipped because they did not decode.",
+                             FP_METRIC_COUNTER);
+    for (guint k = 0; k < 2; k++) {
+        fp_metrics_writer_sample(w, FP_LABEL_NAMES("resource"), FP_LABELS(kinds[k].name),
+                                 (double)st[k].decode_errors);
+    }
+    for (guint k = 0; k < 2; k++) {
+        fp_informer_stats_clear(&st[k]);
+    }
+}
+
+typedef struct {
+    const FpPolicy *policy;
+    GHashTable *groups; /* "pool\x1fregion\x1fsku" -> gint64[3] */
+} PoolScan;
+
+static void scan_pool(const FpNodeState *st, void *data)
+{
+    PoolScan *s = data;
+    FpNodeFacts facts;
+    fp_node_facts(s->policy, st->node, &facts);
+    int64_t alloc = 0, used = 0, assumed = 0;
+    for (guint i = 0; i < st->node->allocatable.len; i++) {
+        const char *r = st->node->allocatable.items[i].name;
+        if (fp_policy_is_gpu_resource(s->policy, r)) {
+            alloc += st->node->allocatable.items[i].value;
+            used += fp_res_list_get(&st->used, r);
+            assumed += fp_res_list_get(&st->assumed, r);
+        }
+    }
+    if (alloc <= 0) {
+        return;
+    }
+    char *key = g_strdup_printf("%s\x1f%s\x1f%s", facts.pool, facts.region, facts.product);
+    gint64 *v = g_hash_table_lookup(s->groups, key);
+    if (!v) {
+        v = g_new0(gint64, 3);
+        g_hash_table_insert(s->groups, key, v);
+    } else {
+        g_free(key);
+    }
+    v[0] += alloc;
+    v[1] += used;
+    v[2] += assumed;
+}
+
+static void collect_pools(FpMetricsWriter *w, void *data)
+{
+    FpApp *app = data;
+    g_autoptr(FpPolicy) policy = fp_policy_store_get(app->policies);
+    PoolScan s = {policy, g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free)};
+    fp_view_read_lock(app->view);
+    fp_view_foreach_node_locked(app->view, scan_pool, &s);
+    fp_view_read_unlock(app->view);
+    fp_metrics_writer_family(w, "flexplace_pool_gpus",
+                             "GPUs by pool, region and SKU: allocatable, used by bound pods, "
+                             "assumed by flexplace's binds.",
+                             FP_METRIC_GAUGE);
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, s.groups);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        g_auto(GStrv) parts = g_strsplit(key, "\x1f", 3);
+        const gint64 *v = value;
+        const char *states[] = {"allocatable", "used", "assumed"};
+        for (int k = 0; k < 3; k++) {
+            fp_metrics_writer_sample(w, FP_LABEL_NAMES("pool", "region", "sku", "state"),
+                                     FP_LABELS(parts[0], parts[1], parts[2], states[k]),
+                                     (double)v[k]);
+        }
+    }
+    g_hash_table_unref(s.groups);
+}
+
+/* The HTTP servers' bounds (extender/http/http_server.h): what they refused or
+ * cut and why, open connections against the limit, body bytes being
+ * buffered, and with TLS the reloads and the serving certificate's expiry. */
+static void collect_http(FpMetricsWriter *w, void *data)
+{
+    FpApp *app = data;
+    FpHttpServer *servers[] = {g_atomic_pointer_get(&app->http),
+                               g_atomic_pointer_get(&app->http_metrics)};
+    FpHttpStats sum = {0};
+    gint64 not_after = 0;
+    bool any = false;
+    for (guint k = 0; k < G_N_ELEMENTS(servers); k++) {
+        if (!servers[k]) {
+            continue;
+        }
+        FpHttpStats st;
+        fp_http_server_stats(servers[k], &st);
+        for (int r = 0; r < FP_HTTP_REJECT_N; r++) {
+            sum.rejected[r] += st.rejected[r];
+        }
+        sum.open_connections += st.open_connections;
+        sum.connection_limit += st.connection_limit;
+        sum.body_bytes += st.body_bytes;
+        sum.tls_reloads += st.tls_reloads;
+        sum.tls_reload_errors += st.tls_reload_errors;
+        if (k == 0) {
+            not_after = st.tls_not_after;
+        }
+        any = true;
+    }
+    if (!any) {
+        return;
+    }
+    fp_metrics_writer_family(w, "flexplace_http_rejections_total",
+                             "Requests or connections the HTTP server refused or cut, by bound: "
+                             "body_too_large (413), body_budget (503), malformed (bad request "
+                             "line or headers over the limit), timeout (request deadline), "
+                             "connection_limit (the limit was reached), client_certificate "
+                             "(403), shutting_down (503).",
+                             FP_METRIC_COUNTER);
+    for (int r = 0; r < FP_HTTP_REJECT_N; r++) {
+        fp_metrics_writer_sample(w, FP_LABEL_NAMES("reason"), FP_LABELS(fp_http_reject_name(r)),
+                                 (double)sum.rejected[r]);
+    }
+    fp_metrics_writer_family(w, "flexplace_http_connections", "Open HTTP connections.",
+                             FP_METRIC_GAUGE);
+    fp_metrics_writer_sample(w, NULL, NULL, sum.open_connections);
+    fp_metrics_writer_family(w, "flexplace_http_connection_limit",
+                             "Connections served at once; more wait in the listen queue.",
+                             FP_METRIC_GAUGE);
+    fp_metrics_writer_sample(w, NULL, NULL, sum.connection_limit);
+    fp_metrics_writer_family(w, "flexplace_http_body_buffered_bytes",
+                             "Memory reserved for request bodies being received.", FP_METRIC_GAUGE);
+    fp_metrics_writer_sample(w, NULL, NULL, (double)sum.body_bytes);
+    if (app->cfg.tls_cert) {
+        fp_metrics_writer_family(w, "flexplace_tls_reloads_total",
+                                 "TLS certificate reloads after their files changed, by result.",
+                                 FP_METRIC_COUNTER);
+        fp_metrics_writer_sample(w, FP_LABEL_NAMES("result"), FP_LABELS("ok"),
+                                 (double)sum.tls_reloads);
+        fp_metrics_writer_sample(w, FP_LABEL_NAMES("result"), FP_LABELS("error"),
+                                 (double)sum.tls_reload_errors);
+        if (not_after > 0) {
+            fp_metrics_writer_family(w, "flexplace_tls_certificate_expiry_timestamp_seconds",
+                                     "Expiry (Unix time) of the serving certificate in use.",
+                                     FP_METRIC_GAUGE);
+            fp_metrics_writer_sample(w, NULL, NULL, (double)not_after);
+        }
+    }
+}
+
+void fp_app_count_request_error(FpApp *app, const char *verb, const GError *error)
+{
+    const char *reason = "invalid_request";
+    if (error && error->domain == FP_PROTOCOL_ERROR) {
+        reason = error->code == FP_PROTOCOL_ERROR_JSON    ? "invalid_json"
+                 : error->code == FP_PROTOCOL_ERROR_LIMIT ? "limit"
+                                                          : "invalid_request";
+    }
+    /* Registering again returns the family made in fp_app_metrics_init. */
+    FpCounter *c = fp_metrics_counter(app->metrics, "flexplace_request_errors_total",
+                                      REQUEST_ERRORS_HELP, FP_LABEL_NAMES("verb", "reason"));
+    fp_counter_add(c, FP_LABELS(verb, reason), 1);
+}
+
+void fp_app_metrics_init(FpApp *app)
+{
+    FpMetrics *m = fp_metrics_new();
+    app->metrics = m;
+    fp_metrics_add_standard(m, FP_VERSION);
+    app->m_requests = fp_metrics_counter(m, "flexplace_requests_total",
+                                         "HTTP requests answered, by verb (route) and status code.",
+                                         FP_LABEL_NAMES("verb", "code"));
+    app->m_duration = fp_metrics_histogram(
+        m, "flexplace_request_duration_seconds",
+        "Time from the whole request body to the response being queued, by verb.",
+        FP_LABEL_NAMES("verb"), fp_metrics_duration_buckets, FP_METRICS_DURATION_BUCKETS_N);
+    app->m_rejections = fp_metrics_counter(m, "flexplace_filter_rejections_total",
+                                           "Nodes rejected by the filter verb, by reason.",
+                                           FP_LABEL_NAMES("reason"));
+    app->m_bindings = fp_metrics_counter(m, "flexplace_bindings_total",
+                                         "Bind verb outcomes: ok, refused (the node no longer "
+                                         "fits or flexplace is not ready), failed (API server).",
+                                         FP_LABEL_NAMES("result"));
+    app->m_prioritize = fp_metrics_counter(
+        m, "flexplace_prioritize_total",
+        "Prioritize answers by where the scores came from: the pod's filter in the same "
+        "scheduling cycle (same pod, policy and nodes), or evaluated.",
+        FP_LABEL_NAMES("scores"));
+    fp_counter_with(app->m_prioritize, FP_LABELS("filter"));
+    fp_counter_with(app->m_prioritize, FP_LABELS("evaluated"));
+    for (guint i = 0; i < G_N_ELEMENTS(filter_reasons); i++) {
+        fp_counter_with(app->m_rejections, FP_LABELS(filter_reasons[i]));
+    }
+    const char *results[] = {"ok", "refused", "failed"};
+    for (guint i = 0; i < G_N_ELEMENTS(results); i++) {
+        fp_counter_with(app->m_bindings, FP_LABELS(results[i]));
+    }
+    fp_metrics_add_collector(m, collect_cache, app, NULL);
+    fp_metrics_add_collector(m, collect_policy, app, NULL);
+    fp_metrics_add_collector(m, collect_informer, app, NULL);
+    fp_metrics_add_collector(m, collect_pools, app, NULL);
+    fp_metrics_add_collector(m, collect_http, app, NULL);
+    fp_metrics_counter(m, "flexplace_request_errors_total", REQUEST_ERRORS_HELP,
+                       FP_LABEL_NAMES("verb", "reason"));
+}
+
+void fp_app_observe(FpApp *app, const char *verb, unsigned int status, gint64 start_us)
+{
+    char code[16];
+    g_snprintf(code, sizeof code, "%u", status);
+    fp_counter_add(app->m_requests, FP_LABELS(verb, code), 1);
+    fp_histogram_observe(app->m_duration, FP_LABELS(verb),
+                         (double)(g_get_monotonic_time() - start_us) / G_USEC_PER_SEC);
+}

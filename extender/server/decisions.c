@@ -1,0 +1,379 @@
+/*
+ * extender/server/decisions.c - the bounded decision ring (see decisions.h).
+ */
+#include "extender/server/decisions.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    char *node;
+    bool pass;
+    bool unresolvable;
+    const char *reason; /* interned */
+    float term[FP_N_TERMS];
+    guint8 active; /* bit per term */
+    float total;
+    gint8 score;
+    gint64 gpus_free;
+} NodeVerdict;
+
+typedef struct {
+    gint64 time_us;   /* wall clock */
+    const char *verb; /* static */
+    char *ns;
+    char *name;
+    char *uid;
+    char *profile;
+    char *resource;
+    gint64 count;
+    guint64 policy_generation;
+    gint64 duration_us;
+    char *error;
+    char *bound_node; /* bind */
+    guint n_total;
+    guint n_passed;
+    NodeVerdict *verdicts;
+    guint n_verdicts;
+    GHashTable *rejections; /* interned reason -> count */
+} Decision;
+
+struct FpDecisionRing {
+    GMutex lock;
+    Decision **slots;
+    guint capacity;
+    guint next;
+    guint size;
+    guint max_nodes;
+};
+
+static void decision_free(Decision *d)
+{
+    if (!d) {
+        return;
+    }
+    for (guint i = 0; i < d->n_verdicts; i++) {
+        g_free(d->verdicts[i].node);
+    }
+    g_free(d->verdicts);
+    if (d->rejections) {
+        g_hash_table_unref(d->rejections);
+    }
+    g_free(d->ns);
+    g_free(d->name);
+    g_free(d->uid);
+    g_free(d->profile);
+    g_free(d->resource);
+    g_free(d->error);
+    g_free(d->bound_node);
+    g_free(d);
+}
+
+FpDecisionRing *fp_decision_ring_new(guint capacity, guint max_nodes)
+{
+    FpDecisionRing *ring = g_new0(FpDecisionRing, 1);
+    g_mutex_init(&ring->lock);
+    ring->capacity = MAX(capacity, 1);
+    ring->max_nodes = max_nodes;
+    ring->slots = g_new0(Decision *, ring->capacity);
+    return ring;
+}
+
+void fp_decision_ring_free(FpDecisionRing *ring)
+{
+    if (!ring) {
+        return;
+    }
+    for (guint i = 0; i < ring->capacity; i++) {
+        decision_free(ring->slots[i]);
+    }
+    g_free(ring->slots);
+    g_mutex_clear(&ring->lock);
+    g_free(ring);
+}
+
+static void push(FpDecisionRing *ring, Decision *d)
+{
+    g_mutex_lock(&ring->lock);
+    Decision *old = ring->slots[ring->next];
+    ring->slots[ring->next] = d;
+    ring->next = (ring->next + 1) % ring->capacity;
+    if (ring->size < ring->capacity) {
+        ring->size++;
+    }
+    g_mutex_unlock(&ring->lock);
+    decision_free(old); /* outside the lock */
+}
+
+/* Passing nodes first, best first; then rejected ones in request order. */
+static gint verdict_order(gconstpointer a, gconstpointer b, gpointer data)
+{
+    const FpPlacement *p = data;
+    guint i = *(const guint *)a, j = *(const guint *)b;
+    const FpVerdict *x = &p->verdicts[i], *y = &p->verdicts[j];
+    if (x->pass != y->pass) {
+        return x->pass ? -1 : 1;
+    }
+    if (x->pass && fabs(x->total - y->total) > 1e-12) {
+        return x->total > y->total ? -1 : 1;
+    }
+    return i < j ? -1 : i > j;
+}
+
+/* Add @count rejections for @reason (interned here) to @table. */
+static void count_rejection(GHashTable *table, const char *reason, guint count)
+{
+    const char *r = g_intern_string(reason);
+    guint c = GPOINTER_TO_UINT(g_hash_table_lookup(table, r));
+    g_hash_table_insert(table, (gpointer)r, GUINT_TO_POINTER(c + count));
+}
+
+/* Reorder @a[0..n) so that its first @k entries are the @k first in
+ * verdict_order (in any order): quickselect, O(n) on average. */
+static void select_first(guint *a, guint n, guint k, const FpPlacement *p)
+{
+    guint lo = 0, hi = n; /* the k-th boundary lies in [lo, hi) */
+    while (hi - lo > 1) {
+        guint pivot = a[lo + (hi - lo) / 2];
+        /* three-way partition: < pivot, == pivot, > pivot */
+        guint lt = lo, i = lo, gt = hi;
+        while (i < gt) {
+            gint c = verdict_order(&a[i], &pivot, (gpointer)p);
+            if (c < 0) {
+                guint t = a[lt];
+                a[lt++] = a[i];
+                a[i++] = t;
+            } else if (c > 0) {
+                guint t = a[--gt];
+                a[gt] = a[i];
+                a[i] = t;
+            } else {
+                i++;
+            }
+        }
+        if (k < lt) {
+            hi = lt;
+        } else if (k > gt) {
+            lo = gt;
+        } else {
+            return;
+        }
+    }
+}
+
+void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod,
+                        const FpPlacement *p, const char *const *names, guint64 policy_generation,
+                        gint64 duration_us, const char *error)
+{
+    Decision *d = g_new0(Decision, 1);
+    d->time_us = g_get_real_time();
+    d->verb = verb;
+    d->ns = g_strdup(pod->ns);
+    d->name = g_strdup(pod->name);
+    d->uid = g_strdup(pod->uid);
+    d->policy_generation = policy_generation;
+    d->duration_us = duration_us;
+    d->error = g_strdup(error);
+    d->rejections = g_hash_table_new(g_direct_hash, g_direct_equal);
+    if (p) {
+        d->profile = g_strdup(p->demand->profile_name);
+        d->resource = g_strdup(p->demand->resource);
+        d->count = p->demand->count;
+        d->n_total = p->n;
+        g_autofree guint *order = g_new(guint, MAX(p->n, 1));
+        guint n_order = 0;
+        /* Reasons are a handful of static strings: count them by pointer in
+         * a short list, then intern each distinct one once
+         * (g_intern_string takes a global lock). */
+        const char *reasons[32];
+        guint counts[32];
+        guint n_reasons = 0;
+        for (guint i = 0; i < p->n; i++) {
+            const FpVerdict *v = &p->verdicts[i];
+            if (v->pass) {
+                order[n_order++] = i;
+                d->n_passed++;
+                continue;
+            }
+            const char *r = v->reason ? v->reason : "rejected";
+            guint k = 0;
+            while (k < n_reasons && reasons[k] != r) {
+                k++;
+            }
+            if (k == n_reasons) {
+                if (n_reasons == G_N_ELEMENTS(reasons)) {
+                    count_rejection(d->rejections, r, 1);
+                    continue;
+                }
+                reasons[n_reasons] = r;
+                counts[n_reasons++] = 0;
+            }
+            counts[k]++;
+        }
+        for (guint k = 0; k < n_reasons; k++) {
+            count_rejection(d->rejections, reasons[k], counts[k]);
+        }
+        /* Passing nodes first, best first (only the first max_nodes are
+         * kept: select them, then sort those), then rejected ones in
+         * request order. */
+        guint keep = MIN(n_order, ring->max_nodes);
+        if (keep < n_order) {
+            select_first(order, n_order, keep, p);
+        }
+        g_qsort_with_data(order, (gint)keep, sizeof(guint), verdict_order, (gpointer)p);
+        n_order = keep;
+        for (guint i = 0; i < p->n && n_order < ring->max_nodes; i++) {
+            if (!p->verdicts[i].pass) {
+                order[n_order++] = i;
+            }
+        }
+        d->n_verdicts = MIN(p->n, ring->max_nodes);
+        d->verdicts = g_new0(NodeVerdict, MAX(d->n_verdicts, 1));
+        for (guint k = 0; k < d->n_verdicts; k++) {
+            guint i = order[k];
+            const FpVerdict *v = &p->verdicts[i];
+            NodeVerdict *nv = &d->verdicts[k];
+            nv->node = g_strdup(names[i]);
+            nv->pass = v->pass;
+            nv->unresolvable = v->unresolvable;
+            nv->reason = v->reason ? g_intern_string(v->reason) : NULL;
+            for (int t = 0; t < FP_N_TERMS; t++) {
+                nv->term[t] = (float)v->term[t];
+                nv->active |= v->term_active[t] ? (1u << t) : 0;
+            }
+            nv->total = (float)v->total;
+            nv->score = (gint8)v->score;
+            nv->gpus_free = v->gpus_free;
+        }
+    }
+    push(ring, d);
+}
+
+void fp_decision_record_bind(FpDecisionRing *ring, const char *ns, const char *name,
+                             const char *uid, const char *node, const char *error)
+{
+    Decision *d = g_new0(Decision, 1);
+    d->time_us = g_get_real_time();
+    d->verb = "bind";
+    d->ns = g_strdup(ns);
+    d->name = g_strdup(name);
+    d->uid = g_strdup(uid);
+    d->bound_node = g_strdup(node);
+    d->error = g_strdup(error);
+    push(ring, d);
+}
+
+static json_t *decision_json(const Decision *d, guint max_nodes)
+{
+    g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(d->time_us / G_USEC_PER_SEC);
+    g_autofree char *ts = when ? g_date_time_format(when, "%Y-%m-%dT%H:%M:%S") : g_strdup("");
+    g_autofree char *stamp =
+        g_strdup_printf("%s.%03dZ", ts, (int)((d->time_us % G_USEC_PER_SEC) / 1000));
+    json_t *o = json_object();
+    json_object_set_new(o, "time", json_string(stamp));
+    json_object_set_new(o, "verb", json_string(d->verb));
+    json_object_set_new(o, "uid", d->uid ? json_string(d->uid) : json_null());
+    json_object_set_new(o, "error", d->error ? json_string(d->error) : json_null());
+    if (g_str_equal(d->verb, "bind")) {
+        json_object_set_new(o, "node", json_string(d->bound_node ? d->bound_node : ""));
+        return o;
+    }
+    json_object_set_new(o, "policyGeneration", json_integer((json_int_t)d->policy_generation));
+    json_object_set_new(o, "profile", d->profile ? json_string(d->profile) : json_null());
+    json_object_set_new(o, "resource", d->resource ? json_string(d->resource) : json_null());
+    json_object_set_new(o, "count", json_integer(d->count));
+    json_object_set_new(o, "durationMicros", json_integer(d->duration_us));
+    json_object_set_new(o, "nodes", json_integer(d->n_total));
+    json_object_set_new(o, "passed", json_integer(d->n_passed));
+    json_t *rej = json_object();
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, d->rejections);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        json_object_set_new(rej, key, json_integer(GPOINTER_TO_UINT(value)));
+    }
+    json_object_set_new(o, "rejections", rej);
+    json_t *verdicts = json_array();
+    for (guint k = 0; k < d->n_verdicts; k++) {
+        const NodeVerdict *nv = &d->verdicts[k];
+        json_t *v = json_object();
+        json_object_set_new(v, "node", json_string(nv->node));
+        json_object_set_new(v, "pass", json_boolean(nv->pass));
+        if (nv->pass) {
+            json_t *terms = json_object();
+            for (int t = 0; t < FP_N_TERMS; t++) {
+                json_object_set_new(terms, fp_term_name(t),
+                                    (nv->active & (1u << t)) ? json_real(nv->term[t])
+                                                             : json_null());
+            }
+            json_object_set_new(v, "terms", terms);
+            json_object_set_new(v, "total", json_real(nv->total));
+            json_object_set_new(v, "score", json_integer(nv->score));
+        } else {
+            json_object_set_new(v, "reason", json_string(nv->reason ? nv->reason : ""));
+            json_object_set_new(v, "unresolvable", json_boolean(nv->unresolvable));
+        }
+        json_object_set_new(v, "gpusFree", json_integer(nv->gpus_free));
+        json_array_append_new(verdicts, v);
+    }
+    json_object_set_new(o, "verdicts", verdicts);
+    json_object_set_new(o, "truncated", json_boolean(d->n_verdicts < d->n_total));
+    (void)max_nodes;
+    return o;
+}
+
+json_t *fp_decision_ring_query(FpDecisionRing *ring, const char *ns, const char *name)
+{
+    json_t *out = json_array();
+    g_mutex_lock(&ring->lock);
+    for (guint k = 0; k < ring->size; k++) {
+        guint i = (ring->next + ring->capacity - 1 - k) % ring->capacity;
+        const Decision *d = ring->slots[i];
+        if (d && g_str_equal(d->ns, ns) && g_str_equal(d->name, name)) {
+            json_array_append_new(out, decision_json(d, ring->max_nodes));
+        }
+    }
+    g_mutex_unlock(&ring->lock);
+    return out;
+}
+
+guint fp_decision_ring_size(FpDecisionRing *ring)
+{
+    g_mutex_lock(&ring->lock);
+    guint n = ring->size;
+    g_mutex_unlock(&ring->lock);
+    return n;
+}
+
+gboolean fp_decision_ring_verdict(FpDecisionRing *ring, const char *uid, const char *node,
+                                  FpVerdict *out, guint64 *policy_generation)
+{
+    gboolean found = FALSE;
+    if (!uid || !*uid) {
+        return FALSE;
+    }
+    g_mutex_lock(&ring->lock);
+    for (guint k = 0; k < ring->size && !found; k++) {
+        guint i = (ring->next + ring->capacity - 1 - k) % ring->capacity;
+        const Decision *d = ring->slots[i];
+        if (!d || !d->uid || !g_str_equal(d->uid, uid) || g_str_equal(d->verb, "bind")) {
+            continue;
+        }
+        for (guint j = 0; j < d->n_verdicts; j++) {
+            const NodeVerdict *nv = &d->verdicts[j];
+            if (nv->pass && g_str_equal(nv->node, node)) {
+                for (int t = 0; t < FP_N_TERMS; t++) {
+                    out->term[t] = nv->term[t];
+                    out->term_active[t] = (nv->active & (1u << t)) != 0;
+                }
+                out->total = nv->total;
+                out->score = nv->score;
+                *policy_generation = d->policy_generation;
+                found = TRUE;
+                break;
+            }
+        }
+    }
+    g_mutex_unlock(&ring->lock);
+    return found;
+}

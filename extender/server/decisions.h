@@ -1,0 +1,51 @@
+/*
+ * extender/server/decisions.h - the last placement decisions, for explaining a
+ * Pending pod (GET /debug/decisions?pod=NAMESPACE/NAME).
+ *
+ * Purpose: a bounded ring of the most recent filter/prioritize/bind
+ * decisions with every node's verdict, reason and score terms.  Memory is
+ * bounded twice: at most @capacity decisions, and at most @max_nodes node
+ * verdicts per decision (the best passing nodes first, then rejected ones;
+ * rejection counts by reason always cover every node, and "truncated" says
+ * when verdicts were left out).
+ *
+ * Ownership: the ring copies what it records.  Thread context: any thread;
+ * one mutex, held only to link or unlink a prepared record and to read.
+ */
+#ifndef FP_EXTENDER_DECISIONS_H
+#define FP_EXTENDER_DECISIONS_H
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "cache/placement.h"
+
+G_BEGIN_DECLS
+
+typedef struct FpDecisionRing FpDecisionRing;
+
+FpDecisionRing *fp_decision_ring_new(guint capacity, guint max_nodes);
+void fp_decision_ring_free(FpDecisionRing *ring);
+
+/* Record one evaluated request.  @names are the candidate names in order
+ * (p->n of them); @error is a request-level error or NULL. */
+void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod,
+                        const FpPlacement *p, const char *const *names, guint64 policy_generation,
+                        gint64 duration_us, const char *error);
+/* Record a bind outcome. */
+void fp_decision_record_bind(FpDecisionRing *ring, const char *ns, const char *name,
+                             const char *uid, const char *node, const char *error);
+
+/* Decisions for pod @ns/@name, newest first, as a JSON array (new reference). */
+json_t *fp_decision_ring_query(FpDecisionRing *ring, const char *ns, const char *name);
+/* Number of decisions held (<= capacity). */
+guint fp_decision_ring_size(FpDecisionRing *ring);
+
+/* The newest recorded verdict for pod @uid on @node, from a prioritize (or
+ * filter) call: copies it into @out and returns TRUE, else FALSE. */
+gboolean fp_decision_ring_verdict(FpDecisionRing *ring, const char *uid, const char *node,
+                                  FpVerdict *out, guint64 *policy_generation);
+
+G_END_DECLS
+
+#endif

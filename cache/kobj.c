@@ -18,9 +18,13 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "cache/yamljson.h"
 #include "scoring/quantity.h"
 
-G_DEFINE_QUARK(fp - kobj - error - quark, fp_kobj_error)
+GQuark fp_kobj_error_quark(void)
+{
+    return g_quark_from_static_string("fp-kobj-error-quark");
+}
 
 /* Longest piece of user text (a key, a bad value) quoted in a message. */
 #define QUOTE_MAX 64
@@ -95,23 +99,7 @@ static bool fail(GError **error, FpKobjError code, const Path *path, const char 
 
 static const char *type_name(const json_t *v)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "an unknown value";
+    return fp_json_type_name(v, FP_WORDS_JSON);
 }
 
 static bool wrong_type(GError **error, const Path *path, const char *want, const json_t *got)

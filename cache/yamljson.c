@@ -834,3 +834,24 @@ gboolean fp_docs_key_position(const FpDocs *docs, const json_t *object, const ch
     }
     return lookup_pos(docs, stored_key(object, key), line, column);
 }
+
+const char *fp_json_type_name(const json_t *v, FpTypeWords words)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return words == FP_WORDS_YAML ? "a mapping" : "an object";
+    case JSON_ARRAY:
+        return words == FP_WORDS_YAML ? "a list" : "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "an unknown value";
+}

@@ -82,6 +82,12 @@ gboolean fp_docs_position(const FpDocs *docs, const json_t *value, guint *line, 
 gboolean fp_docs_key_position(const FpDocs *docs, const json_t *object, const char *key,
                               guint *line, guint *column);
 
+/* Words for the type of @v in a message ("expected a number, got a list"):
+ * FP_WORDS_YAML says "a mapping" and "a list" (policies, written in YAML),
+ * FP_WORDS_JSON "an object" and "an array" (Kubernetes objects). */
+typedef enum { FP_WORDS_YAML, FP_WORDS_JSON } FpTypeWords;
+const char *fp_json_type_name(const json_t *v, FpTypeWords words);
+
 G_END_DECLS
 
 #endif /* FP_CACHE_YAMLJSON_H */

@@ -16,6 +16,7 @@
 
 #include "cache/readfile.h"
 #include "cache/yamljson.h"
+#include "scoring/names.h"
 #include "scoring/quantity.h"
 
 #define MAX_LATENCY_MS 600000.0
@@ -25,7 +26,6 @@
 #define MAX_LABEL_KEYS 16
 #define MAX_GPU_RESOURCES 32
 #define MAX_ORIGINS 64
-#define MAX_NAME 63
 #define MAX_MISSING_SHOWN 10
 #define CONTRADICTION_MIN_MS 5.0
 #define CONTRADICTION_FRACTION 0.2
@@ -366,23 +366,7 @@ static char *path_index(const char *parent, size_t i)
 
 static const char *type_name(const json_t *v)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "a mapping";
-    case JSON_ARRAY:
-        return "a list";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-    default:
-        return "null";
-    }
+    return fp_json_type_name(v, FP_WORDS_YAML);
 }
 
 static guint edit_distance(const char *a, const char *b)
@@ -450,90 +434,9 @@ static guint check_keys(Ctx *c, const json_t *obj, const char *path, const char 
     return unknown;
 }
 
-/* Kubernetes label value: [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?, <= 63;
- * @lower also forbids upper case (regions, as clouds write them). */
-static const char *name_problem(const char *s, gboolean lower)
-{
-    size_t n = strlen(s);
-    if (n == 0) {
-        return "must not be empty";
-    }
-    if (n > MAX_NAME) {
-        return "is longer than 63 characters";
-    }
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (lower && g_ascii_isupper(ch)) {
-            return "must be lowercase (as in topology.kubernetes.io/region)";
-        }
-        if (g_ascii_isalnum(ch)) {
-            continue;
-        }
-        if (i > 0 && i + 1 < n && strchr("-_.", ch)) {
-            continue;
-        }
-        return "is not a valid name (letters, digits, '-', '_', '.'; alphanumeric at both ends)";
-    }
-    return NULL;
-}
-
-/* A GPU product as nvidia.com/gpu.product writes it; @wildcard allows a
- * final "-MIG-*" (allow lists and preferences). */
-static const char *product_problem(const char *s, gboolean wildcard)
-{
-    size_t n = strlen(s);
-    if (n == 0) {
-        return "must not be empty";
-    }
-    if (n > MAX_NAME) {
-        return "is longer than 63 characters";
-    }
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (g_ascii_isalnum(ch) || strchr("-_.", ch)) {
-            continue;
-        }
-        if (wildcard && ch == '*' && i + 1 == n && n > 6 && !strcmp(s + n - 6, "-MIG-*")) {
-            continue;
-        }
-        return wildcard ? "is not a GPU product (letters, digits, '-', '_', '.', or a final "
-                          "\"-MIG-*\")"
-                        : "is not a GPU product (letters, digits, '-', '_', '.')";
-    }
-    return NULL;
-}
-
-/* Kubernetes qualified name: [prefix/]name, prefix a DNS subdomain <= 253,
- * name <= 63 alphanumeric at both ends with '-', '_', '.' inside. */
 static const char *qualified_name_problem(const char *s)
 {
-    const char *slash = strchr(s, '/');
-    const char *name = slash ? slash + 1 : s;
-    if (slash) {
-        size_t plen = (size_t)(slash - s);
-        if (plen == 0 || plen > 253) {
-            return "has an empty or too long prefix before '/'";
-        }
-        for (size_t i = 0; i < plen; i++) {
-            char ch = s[i];
-            if (!(g_ascii_islower(ch) || g_ascii_isdigit(ch) || ch == '-' || ch == '.')) {
-                return "has a prefix that is not a DNS subdomain (lowercase, digits, '-', '.')";
-            }
-        }
-    }
-    size_t n = strlen(name);
-    if (n == 0 || n > MAX_NAME) {
-        return "needs a name of 1 to 63 characters";
-    }
-    for (size_t i = 0; i < n; i++) {
-        char ch = name[i];
-        if (g_ascii_isalnum(ch) || (i > 0 && i + 1 < n && strchr("-_.", ch))) {
-            continue;
-        }
-        return "is not a qualified name (letters, digits, '-', '_', '.'; optional DNS prefix "
-               "and '/')";
-    }
-    return NULL;
+    return fp_qualified_name_problem(s, strlen(s));
 }
 
 /* Number member; returns TRUE and sets *out when present and valid.  Range:
@@ -594,7 +497,7 @@ typedef const char *(*NameCheck)(const char *s);
 
 static const char *check_product_wild(const char *s)
 {
-    return product_problem(s, TRUE);
+    return fp_product_problem(s, strlen(s), true);
 }
 
 /* A list of strings (or, with @single_ok, one string) at member @key.
@@ -706,7 +609,7 @@ static void load_skus(Ctx *c, const json_t *root)
     json_object_foreach(skus, product, v)
     {
         g_autofree char *p = path_key("skus", product);
-        const char *problem = product_problem(product, FALSE);
+        const char *problem = fp_product_problem(product, strlen(product), false);
         if (problem) {
             err_key(c, skus, product, "skus", "\"%.80s\" %s", product, problem);
             continue;
@@ -739,7 +642,7 @@ static void load_skus(Ctx *c, const json_t *root)
 
 static const char *pool_name_problem(const char *s)
 {
-    return name_problem(s, FALSE);
+    return fp_name_problem(s, strlen(s), FP_NAME_LABEL_VALUE);
 }
 
 static void load_pools(Ctx *c, const json_t *root)
@@ -827,7 +730,7 @@ typedef struct {
 
 static const char *region_problem(const char *s)
 {
-    return name_problem(s, TRUE);
+    return fp_name_problem(s, strlen(s), FP_NAME_REGION);
 }
 
 static int region_index(Ctx *c, GPtrArray *names, const char *name)
@@ -1376,7 +1279,7 @@ static FpProfile *load_profile(Ctx *c, const json_t *profiles, const char *name,
 
 static const char *profile_name_problem(const char *s)
 {
-    return name_problem(s, FALSE);
+    return fp_name_problem(s, strlen(s), FP_NAME_LABEL_VALUE);
 }
 
 static void load_profiles(Ctx *c, const json_t *root)
@@ -1413,14 +1316,9 @@ static void load_namespaces(Ctx *c, const json_t *root)
     json_object_foreach(ns, name, v)
     {
         g_autofree char *p = path_key("namespaces", name);
-        gboolean dns = *name && strlen(name) <= MAX_NAME;
-        for (const char *q = name; *q; q++) {
-            dns = dns &&
-                  (g_ascii_islower(*q) || g_ascii_isdigit(*q) || (*q == '-' && q != name && q[1]));
-        }
-        if (!dns) {
-            err_key(c, ns, name, "namespaces",
-                    "\"%.80s\" is not a namespace name (lowercase letters, digits, '-')", name);
+        const char *problem = fp_name_problem(name, strlen(name), FP_NAME_NAMESPACE);
+        if (problem) {
+            err_key(c, ns, name, "namespaces", "\"%.80s\" %s", name, problem);
             continue;
         }
         if (!json_is_string(v)) {

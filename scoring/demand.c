@@ -15,14 +15,13 @@
 #include <string.h>
 
 #include "scoring/engine_private.h"
+#include "scoring/names.h"
 #include "scoring/quantity.h"
 
 /* Longest annotation value parsed (bytes); longer ones are rejected. */
 #define FP_ANN_MAX_LEN 4096
 /* Most items in a list annotation (origin-region, gpu-sku). */
 #define FP_ANN_MAX_ITEMS 64
-/* Longest region name or GPU product (Kubernetes label values: 63). */
-#define FP_ANN_MAX_NAME 63
 /* Longest text quoted back in a detail message. */
 #define QUOTE_MAX 48
 /* Largest spread-min-pools. */
@@ -110,29 +109,6 @@ static int split_items(const char *s, gsize len, Item items[FP_ANN_MAX_ITEMS])
     return n;
 }
 
-/* Region names are Kubernetes label values as clouds write them:
- * lowercase letters, digits, '-', '_', '.', alphanumeric at both ends. */
-static const char *region_name_problem(const char *s, gsize len)
-{
-    if (len == 0) {
-        return "is empty";
-    }
-    if (len > FP_ANN_MAX_NAME) {
-        return "is longer than 63 characters";
-    }
-    for (gsize i = 0; i < len; i++) {
-        char ch = s[i];
-        bool alnum = (ch >= 'a' && ch <= 'z') || g_ascii_isdigit(ch);
-        if (g_ascii_isupper(ch)) {
-            return "must be lowercase, as in topology.kubernetes.io/region";
-        }
-        if (!alnum && !(i > 0 && i + 1 < len && strchr("-_.", ch))) {
-            return "is not a region name (letters, digits, '-', '_', '.')";
-        }
-    }
-    return NULL;
-}
-
 /* Parse an origin spec "eastus" or "eastus=3,westeurope=1" into normalised
  * weights.  On error returns false with *detail set (without the key). */
 static bool parse_origins(const char *spec, FpOrigin **out, guint *n_out, char **detail)
@@ -163,7 +139,7 @@ static bool parse_origins(const char *spec, FpOrigin **out, guint *n_out, char *
                 goto fail;
             }
         }
-        const char *problem = region_name_problem(name, name_len);
+        const char *problem = fp_name_problem(name, name_len, FP_NAME_REGION);
         if (problem) {
             g_autofree char *q = quote(name, name_len);
             *detail = g_strdup_printf("region \"%s\" (item %d) %s", q, i + 1, problem);
@@ -199,28 +175,6 @@ fail:
     return false;
 }
 
-/* A GPU product as in nvidia.com/gpu.product, or "<base>-MIG-*". */
-static const char *product_problem(const char *s, gsize len)
-{
-    if (len == 0) {
-        return "is empty";
-    }
-    if (len > FP_ANN_MAX_NAME) {
-        return "is longer than 63 characters";
-    }
-    for (gsize i = 0; i < len; i++) {
-        char ch = s[i];
-        if (g_ascii_isalnum(ch) || strchr("-_.", ch)) {
-            continue;
-        }
-        if (ch == '*' && i + 1 == len && len > 6 && memcmp(s + len - 6, "-MIG-*", 6) == 0) {
-            continue;
-        }
-        return "is not a GPU product (letters, digits, '-', '_', '.', or a final \"-MIG-*\")";
-    }
-    return NULL;
-}
-
 static char **parse_products(const char *value, char **detail)
 {
     Item items[FP_ANN_MAX_ITEMS];
@@ -230,7 +184,7 @@ static char **parse_products(const char *value, char **detail)
         return NULL;
     }
     for (int i = 0; i < n; i++) {
-        const char *problem = product_problem(items[i].s, items[i].len);
+        const char *problem = fp_product_problem(items[i].s, items[i].len, true);
         if (problem) {
             g_autofree char *q = quote(items[i].s, items[i].len);
             *detail = g_strdup_printf("product \"%s\" (item %d) %s", q, i + 1, problem);

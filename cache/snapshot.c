@@ -7,7 +7,10 @@
 
 #include "cache/kobj.h"
 
-G_DEFINE_QUARK(fp - snapshot - error - quark, fp_snapshot_error)
+GQuark fp_snapshot_error_quark(void)
+{
+    return g_quark_from_static_string("fp-snapshot-error-quark");
+}
 
 typedef enum { ITEM_OTHER, ITEM_NODE, ITEM_POD } ItemKind;
 

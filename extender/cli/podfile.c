@@ -10,7 +10,10 @@
 #include "cache/kobj.h"
 #include "cache/yamljson.h"
 
-G_DEFINE_QUARK(fp - podfile - error - quark, fp_podfile_error)
+GQuark fp_podfile_error_quark(void)
+{
+    return g_quark_from_static_string("fp-podfile-error-quark");
+}
 
 #define PODFILE_MAX_BYTES (64u << 20)
 

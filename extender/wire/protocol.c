@@ -10,7 +10,10 @@
 
 #include "cache/kobj.h"
 
-G_DEFINE_QUARK(fp - protocol - error - quark, fp_protocol_error)
+GQuark fp_protocol_error_quark(void)
+{
+    return g_quark_from_static_string("fp-protocol-error-quark");
+}
 
 json_t *fp_protocol_member(const json_t *obj, const char *name)
 {

@@ -375,49 +375,69 @@ static char *read_stdin(size_t max, size_t *len)
     return buf;
 }
 
-static int cmd_check(int argc, char **argv)
+/* GOption's messages start with a capital ("Unknown option --frob"); ours
+ * continue "flexplace policy check: ". */
+static int usage_error(const char *message)
 {
-    const char *path = NULL;
-    const char *format = "text";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return FP_EXIT_OK;
-        }
-        if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "flexplace policy check: %s needs a value (text or json)\n", a);
-                return FP_EXIT_USAGE;
-            }
-            format = argv[++i];
-        } else if (g_str_has_prefix(a, "--output=")) {
-            format = a + strlen("--output=");
-        } else if (g_str_has_prefix(a, "-o") && a[2]) {
-            format = a + 2;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "flexplace policy check: unknown option %s\n\n", a);
-            usage(stderr);
-            return FP_EXIT_USAGE;
-        } else if (path) {
-            fprintf(stderr, "flexplace policy check: one path only (got %s and %s)\n", path, a);
-            return FP_EXIT_USAGE;
-        } else {
-            path = a;
-        }
+    fprintf(stderr, "flexplace policy check: %c%s\n", g_ascii_tolower(message[0]), message + 1);
+    return FP_EXIT_USAGE;
+}
+
+/* Parse "check [-o FORMAT] PATH": on success *path borrows from @argv and
+ * *json says which output.  Returns FP_EXIT_OK, or the exit status after
+ * printing why (help, usage error). */
+static int parse_check_args(int argc, char **argv, const char **path, gboolean *json)
+{
+    g_autofree char *format = NULL;
+    gboolean help = FALSE;
+    GOptionEntry entries[] = {
+        {"output", 'o', 0, G_OPTION_ARG_STRING, &format, "text (default) or json", "FORMAT"},
+        {"help", 'h', 0, G_OPTION_ARG_NONE, &help, "show this help", NULL},
+        {NULL, 0, 0, 0, NULL, NULL, NULL},
+    };
+    g_autoptr(GOptionContext) ctx = g_option_context_new("FILE|DIR|-");
+    g_option_context_set_help_enabled(ctx, FALSE);
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    /* GOption removes what it consumes: parse a shallow copy of argv. */
+    g_autofree char **args = g_new0(char *, (gsize)argc + 1);
+    memcpy(args, argv, sizeof(char *) * (gsize)argc);
+    char **cursor = args;
+    int n = argc;
+    g_autoptr(GError) error = NULL;
+    if (!g_option_context_parse(ctx, &n, &cursor, &error)) {
+        usage_error(error->message);
+        usage(stderr);
+        return FP_EXIT_USAGE;
     }
-    gboolean json = !strcmp(format, "json");
-    if (!json && strcmp(format, "text") != 0) {
+    if (help) {
+        usage(stdout);
+        return FP_EXIT_OK;
+    }
+    *json = format && !strcmp(format, "json");
+    if (format && !*json && strcmp(format, "text") != 0) {
         fprintf(stderr, "flexplace policy check: -o must be text or json, not %s\n", format);
         return FP_EXIT_USAGE;
     }
-    if (!path) {
+    if (n > 2) {
+        fprintf(stderr, "flexplace policy check: one path only (got %s and %s)\n", cursor[1],
+                cursor[2]);
+        return FP_EXIT_USAGE;
+    }
+    if (n < 2) {
         fprintf(stderr, "flexplace policy check: a FILE, DIR or - is required\n\n");
         usage(stderr);
         return FP_EXIT_USAGE;
     }
-    g_autoptr(FpPolicyReport) report = fp_policy_report_new();
-    g_autoptr(FpPolicy) policy = NULL;
+    *path = cursor[1];
+    return FP_EXIT_OK;
+}
+
+/* Load the policy at @path ("-" for stdin) into @report.  Returns
+ * FP_EXIT_OK with *out set (NULL when invalid), or FP_EXIT_USAGE after
+ * printing why the path could not be read. */
+static int load_policy(const char *path, FpPolicyReport *report, FpPolicy **out)
+{
+    *out = NULL;
     if (!strcmp(path, "-")) {
         size_t len = 0;
         g_autofree char *buf = read_stdin(FP_POLICY_MAX_FILE_BYTES, &len);
@@ -425,13 +445,46 @@ static int cmd_check(int argc, char **argv)
             fprintf(stderr, "flexplace policy check: cannot read stdin: %s\n", g_strerror(errno));
             return FP_EXIT_USAGE;
         }
-        policy = fp_policy_load_buffer(buf, len, "<stdin>", report);
-    } else {
-        if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-            fprintf(stderr, "flexplace policy check: %s: %s\n", path, g_strerror(ENOENT));
-            return FP_EXIT_USAGE;
-        }
-        policy = fp_policy_load_path(path, report);
+        *out = fp_policy_load_buffer(buf, len, "<stdin>", report);
+        return FP_EXIT_OK;
+    }
+    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        fprintf(stderr, "flexplace policy check: %s: %s\n", path, g_strerror(ENOENT));
+        return FP_EXIT_USAGE;
+    }
+    *out = fp_policy_load_path(path, report);
+    return FP_EXIT_OK;
+}
+
+static void print_errors(const FpPolicyReport *report)
+{
+    for (guint i = 0; i < report->notes->len; i++) {
+        fprintf(stderr, "note: %s\n", (char *)g_ptr_array_index(report->notes, i));
+    }
+    for (guint i = 0; i < report->errors->len; i++) {
+        fprintf(stderr, "%s\n", (char *)g_ptr_array_index(report->errors, i));
+    }
+    guint n = report->errors->len;
+    const char *last = n ? g_ptr_array_index(report->errors, n - 1) : "";
+    if (g_str_has_prefix(last, "... and ")) {
+        n = n - 1 + (guint)g_ascii_strtoull(last + strlen("... and "), NULL, 10);
+    }
+    fprintf(stderr, "policy invalid: %u error%s\n", n, n == 1 ? "" : "s");
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    const char *path = NULL;
+    gboolean json = FALSE;
+    int rc = parse_check_args(argc, argv, &path, &json);
+    if (rc != FP_EXIT_OK || !path) {
+        return rc;
+    }
+    g_autoptr(FpPolicyReport) report = fp_policy_report_new();
+    g_autoptr(FpPolicy) policy = NULL;
+    rc = load_policy(path, report, &policy);
+    if (rc != FP_EXIT_OK) {
+        return rc;
     }
     if (json) {
         if (print_json(policy, report) != 0) {
@@ -440,18 +493,7 @@ static int cmd_check(int argc, char **argv)
     } else if (policy) {
         print_text(policy, report);
     } else {
-        for (guint i = 0; i < report->notes->len; i++) {
-            fprintf(stderr, "note: %s\n", (char *)g_ptr_array_index(report->notes, i));
-        }
-        for (guint i = 0; i < report->errors->len; i++) {
-            fprintf(stderr, "%s\n", (char *)g_ptr_array_index(report->errors, i));
-        }
-        guint n = report->errors->len;
-        const char *last = n ? g_ptr_array_index(report->errors, n - 1) : "";
-        if (g_str_has_prefix(last, "... and ")) {
-            n = n - 1 + (guint)g_ascii_strtoull(last + strlen("... and "), NULL, 10);
-        }
-        fprintf(stderr, "policy invalid: %u error%s\n", n, n == 1 ? "" : "s");
+        print_errors(report);
     }
     fflush(stdout);
     return policy ? FP_EXIT_OK : FP_EXIT_FAILURE;

@@ -4,9 +4,19 @@
 #   docker push registry.example.com/flexplace:0.1.0
 #
 # then point manifests/kustomization.yaml (images:) at it.  The entrypoint is
-# `flexplace serve`: `docker run --rm -p 8888:8888 IMAGE --demo --listen=:8888`
-# serves the bundled demo cluster.  manifests/deployment.yaml sets its own
-# command and arguments.
+# the `flexplace` binary and the default command is `serve` (the loopback
+# sidecar of manifests/, with the pod's service account), so every command
+# runs as `docker run IMAGE COMMAND ...`:
+#
+#   docker run --rm IMAGE version
+#   docker run --rm -i IMAGE policy check - < manifests/policy-configmap.yaml
+#   docker run --rm -p 8888:8888 IMAGE serve --demo --listen=:8888 --bind-verb=
+#
+# The last serves the bundled demo cluster on every interface; the bind verb
+# is off because serve refuses an unauthenticated bind off loopback (demo
+# binds would go nowhere anyway).  manifests/deployment.yaml sets its own
+# command and arguments (test_manifests checks them against this file);
+# manifests/README.md is the guide.
 
 # ---- build ---------------------------------------------------------------
 FROM debian:12-slim AS build
@@ -41,4 +51,5 @@ COPY --from=build /usr/local/bin/flexplace /usr/local/bin/flexplace
 # Non-root; the same UID as runAsUser in manifests/deployment.yaml.
 USER 65532:65532
 EXPOSE 8888 9090
-ENTRYPOINT ["flexplace", "serve"]
+ENTRYPOINT ["flexplace"]
+CMD ["serve"]

@@ -1882,10 +1882,10 @@ static void mut_demo(json_t *o)
 {
     mut_flex_arg(o, "--policy", "--demo");
 }
-static void mut_no_command(json_t *o)
+static void mut_no_serve(json_t *o)
 {
-    /* The image's ENTRYPOINT already says "serve": args must not repeat it. */
-    json_object_del(mut_container(o, FLEXPLACE_CONTAINER), "command");
+    /* The image's ENTRYPOINT is the bare binary: args must name the command. */
+    json_array_remove(json_object_get(mut_container(o, FLEXPLACE_CONTAINER), "args"), 0);
 }
 static void mut_subpath(json_t *o)
 {
@@ -1994,7 +1994,7 @@ static const Mutation mutations[] = {
     {"verbs on the pod network", mut_listen_everywhere, "keep it on loopback"},
     {"listen port drift", mut_listen_port, "differs from flexplace's --listen port 9999"},
     {"demo cluster in production", mut_demo, "serves the demo cluster"},
-    {"ENTRYPOINT plus serve", mut_no_command, "unexpected argument 'serve'"},
+    {"no serve subcommand", mut_no_serve, "not serve"},
     {"policy via subPath", mut_subpath, "subPath"},
     {"policy ConfigMap missing", mut_policy_cm_name, "ConfigMap flexplace-polcy"},
     {"readiness path not served", mut_readiness_path, "/ready is not a GET route"},

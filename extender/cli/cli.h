@@ -51,7 +51,7 @@ FpPlacement *fp_cli_place(FpCli *cli, const FpPod *pod);
 /* Print one placement as a ranked table (wide adds columns). */
 void fp_cli_print_table(FILE *out, const FpCli *cli, const FpPod *pod, const FpPlacement *p,
                         bool wide);
-/* One placement as a JSON object (new reference); see the README for the
+/* One placement as a JSON object (new reference); extender/cli/README.md shows the
  * schema. */
 json_t *fp_cli_placement_json(const FpCli *cli, const FpPod *pod, const FpPlacement *p);
 

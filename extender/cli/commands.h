@@ -4,7 +4,8 @@
  * Each takes the arguments after its own name (argv[0] is the command name,
  * as for a main()) and returns the process exit status.  Exit codes shared
  * by every command: 0 success, 1 runtime failure, 2 usage or input error;
- * commands document any further codes in their --help and in the README.
+ * commands document any further codes in their --help and in
+ * extender/cli/README.md.
  */
 #ifndef FP_EXTENDER_COMMANDS_H
 #define FP_EXTENDER_COMMANDS_H

@@ -748,26 +748,40 @@ static int region_index(Ctx *c, GPtrArray *names, const char *name)
     return (int)names->len - 1;
 }
 
-static void load_matrix(Ctx *c, const json_t *regions, const json_t *m)
+/* The latency matrix being read: region names in order of appearance, an
+ * r x r grid of the cells as written, and the symmetric values. */
+typedef struct {
+    const json_t *regions; /* the "regions" mapping */
+    const json_t *m;       /* regions.latencyMs */
+    GPtrArray *names;
+    guint r;
+    Cell *cells; /* [i * r + j]: row i, column j as written */
+    double *sym; /* [i * r + j]: the value used, NAN when none */
+    gboolean bad;
+} Matrix;
+
+#define MPATH "regions.latencyMs"
+
+static Cell *cell_at(Matrix *x, guint i, guint j)
 {
-    const char *mpath = "regions.latencyMs";
-    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-    c->matrix = g_hash_table_new(g_str_hash, g_str_equal); /* keys borrowed from names... */
-    /* ...so keep the names alive with the table: re-create at the end. */
+    return &x->cells[(gsize)i * x->r + j];
+}
+
+/* First pass: every region named as a row or a column, in order of
+ * appearance (c->matrix maps a name to its index). */
+static void matrix_names(Ctx *c, Matrix *x)
+{
     gboolean too_many = FALSE;
     const char *rk;
     json_t *row;
-    /* First pass: names (rows and columns), in order of appearance. */
-    json_object_foreach((json_t *)m, rk, row)
+    json_object_foreach((json_t *)x->m, rk, row)
     {
         const char *problem = region_problem(rk);
         if (problem) {
-            err_key(c, m, rk, mpath, "region \"%.80s\" %s", rk, problem);
+            err_key(c, x->m, rk, MPATH, "region \"%.80s\" %s", rk, problem);
             continue;
         }
-        if (region_index(c, names, rk) < 0) {
-            too_many = TRUE;
-        }
+        too_many |= region_index(c, x->names, rk) < 0;
         if (!json_is_object(row)) {
             continue;
         }
@@ -775,166 +789,207 @@ static void load_matrix(Ctx *c, const json_t *regions, const json_t *m)
         json_t *cell;
         json_object_foreach(row, ck, cell)
         {
-            if (!region_problem(ck) && region_index(c, names, ck) < 0) {
-                too_many = TRUE;
-            }
+            too_many |= !region_problem(ck) && region_index(c, x->names, ck) < 0;
         }
     }
     if (too_many) {
-        err_val(c, regions, "latencyMs", m, mpath, "more than %d regions", FP_POLICY_MAX_REGIONS);
+        err_val(c, x->regions, "latencyMs", x->m, MPATH, "more than %d regions",
+                FP_POLICY_MAX_REGIONS);
     }
-    guint r = names->len;
-    Cell *cells = g_new0(Cell, (gsize)r * r);
-    gboolean bad = too_many;
-    json_object_foreach((json_t *)m, rk, row)
+    x->bad = too_many;
+}
+
+/* One row's cells into the grid. */
+static void matrix_row(Ctx *c, Matrix *x, const char *rk, const json_t *row)
+{
+    g_autofree char *rp = path_key(MPATH, rk);
+    if (!json_is_object(row)) {
+        err_val(c, x->m, rk, row, rp, "expected a mapping of region to milliseconds, got %s",
+                type_name(row));
+        x->bad = TRUE;
+        return;
+    }
+    int i = region_index(c, x->names, rk);
+    const char *ck;
+    json_t *cell;
+    json_object_foreach((json_t *)row, ck, cell)
+    {
+        const char *problem = region_problem(ck);
+        if (problem) {
+            err_key(c, row, ck, rp, "region \"%.80s\" %s", ck, problem);
+            x->bad = TRUE;
+            continue;
+        }
+        int j = region_index(c, x->names, ck);
+        double ms;
+        gboolean valid = get_num(c, row, ck, rp, 0, FALSE, MAX_LATENCY_MS, &ms);
+        if (i < 0 || j < 0) {
+            continue;
+        }
+        Cell *e = cell_at(x, (guint)i, (guint)j);
+        e->written = TRUE;
+        if (!valid) {
+            x->bad = TRUE;
+            continue;
+        }
+        e->row = row;
+        e->col = ck;
+        e->value = cell;
+        e->path = path_key(rp, ck);
+        e->ms = ms;
+        e->set = TRUE;
+    }
+}
+
+/* Second pass: the cells. */
+static void matrix_cells(Ctx *c, Matrix *x)
+{
+    const char *rk;
+    json_t *row;
+    json_object_foreach((json_t *)x->m, rk, row)
     {
         if (region_problem(rk)) {
-            bad = TRUE;
+            x->bad = TRUE;
             continue;
         }
-        g_autofree char *rp = path_key(mpath, rk);
-        if (!json_is_object(row)) {
-            err_val(c, m, rk, row, rp, "expected a mapping of region to milliseconds, got %s",
-                    type_name(row));
-            bad = TRUE;
-            continue;
-        }
-        int i = region_index(c, names, rk);
-        const char *ck;
-        json_t *cell;
-        json_object_foreach(row, ck, cell)
-        {
-            const char *problem = region_problem(ck);
-            if (problem) {
-                err_key(c, row, ck, rp, "region \"%.80s\" %s", ck, problem);
-                bad = TRUE;
-                continue;
-            }
-            int j = region_index(c, names, ck);
-            double ms;
-            gboolean valid = get_num(c, row, ck, rp, 0, FALSE, MAX_LATENCY_MS, &ms);
-            if (i < 0 || j < 0) {
-                continue;
-            }
-            Cell *x = &cells[(gsize)i * r + (gsize)j];
-            x->written = TRUE;
-            if (!valid) {
-                bad = TRUE;
-                continue;
-            }
-            x->row = row;
-            x->col = ck;
-            x->value = cell;
-            x->path = path_key(rp, ck);
-            x->ms = ms;
-            x->set = TRUE;
-        }
+        matrix_row(c, x, rk, row);
     }
-    /* Pairs: contradictions and missing ones; the symmetric value. */
-    double *sym = g_new(double, (gsize)r *r);
+}
+
+/* Both directions written: they may differ by at most max(5 ms, 20%);
+ * reported at the one written later.  Returns their mean. */
+static double matrix_both(Ctx *c, Matrix *x, Cell *a, Cell *b)
+{
+    double diff = fabs(a->ms - b->ms);
+    double allowed = MAX(CONTRADICTION_MIN_MS, CONTRADICTION_FRACTION * MAX(a->ms, b->ms));
+    Pos pa = {0}, pb = {0};
+    value_pos(c, a->value, &pa);
+    value_pos(c, b->value, &pb);
+    gboolean b_later =
+        pb.src > pa.src ||
+        (pb.src == pa.src && (pb.line > pa.line || (pb.line == pa.line && pb.col > pa.col)));
+    Cell *later = b_later ? b : a, *earlier = b_later ? a : b;
+    Pos *ep = b_later ? &pa : &pb;
+    if (diff > allowed) {
+        err_val(c, later->row, later->col, later->value, later->path,
+                "%g ms contradicts %s = %g ms (at %u:%u): the two directions may "
+                "differ by at most %g ms (max of 5 ms and 20%%)",
+                later->ms, earlier->path, earlier->ms, ep->line, ep->col, allowed);
+        x->bad = TRUE;
+    }
+    return (a->ms + b->ms) / 2;
+}
+
+/* Pairs of distinct regions: contradictions, missing pairs, the symmetric
+ * value. */
+static void matrix_pairs(Ctx *c, Matrix *x)
+{
     GString *missing = g_string_new(NULL);
     guint n_missing = 0;
-    for (guint i = 0; i < r; i++) {
-        for (guint j = i + 1; j < r; j++) {
-            Cell *a = &cells[(gsize)i * r + j], *b = &cells[(gsize)j * r + i];
+    for (guint i = 0; i < x->r; i++) {
+        for (guint j = i + 1; j < x->r; j++) {
+            Cell *a = cell_at(x, i, j), *b = cell_at(x, j, i);
             double v = NAN;
             if (a->set && b->set) {
-                double diff = fabs(a->ms - b->ms);
-                double allowed =
-                    MAX(CONTRADICTION_MIN_MS, CONTRADICTION_FRACTION * MAX(a->ms, b->ms));
-                /* report at the one written later */
-                Pos pa = {0}, pb = {0};
-                value_pos(c, a->value, &pa);
-                value_pos(c, b->value, &pb);
-                gboolean b_later = pb.src > pa.src ||
-                                   (pb.src == pa.src &&
-                                    (pb.line > pa.line || (pb.line == pa.line && pb.col > pa.col)));
-                Cell *later = b_later ? b : a, *earlier = b_later ? a : b;
-                Pos *ep = b_later ? &pa : &pb;
-                if (diff > allowed) {
-                    err_val(c, later->row, later->col, later->value, later->path,
-                            "%g ms contradicts %s = %g ms (at %u:%u): the two directions may "
-                            "differ by at most %g ms (max of 5 ms and 20%%)",
-                            later->ms, earlier->path, earlier->ms, ep->line, ep->col, allowed);
-                    bad = TRUE;
-                }
-                v = (a->ms + b->ms) / 2;
-            } else if (a->set) {
-                v = a->ms;
-            } else if (b->set) {
-                v = b->ms;
+                v = matrix_both(c, x, a, b);
+            } else if (a->set || b->set) {
+                v = a->set ? a->ms : b->ms;
             } else if (!a->written && !b->written) {
                 if (n_missing < MAX_MISSING_SHOWN) {
                     g_string_append_printf(missing, "%s%s <-> %s", n_missing ? ", " : "",
-                                           (char *)g_ptr_array_index(names, i),
-                                           (char *)g_ptr_array_index(names, j));
+                                           (char *)g_ptr_array_index(x->names, i),
+                                           (char *)g_ptr_array_index(x->names, j));
                 }
                 n_missing++;
             }
-            sym[(gsize)i * r + j] = sym[(gsize)j * r + i] = v;
+            x->sym[(gsize)i * x->r + j] = x->sym[(gsize)j * x->r + i] = v;
         }
     }
     if (n_missing) {
         if (n_missing > MAX_MISSING_SHOWN) {
             g_string_append_printf(missing, " and %u more", n_missing - MAX_MISSING_SHOWN);
         }
-        err_val(c, regions, "latencyMs", m, mpath,
+        err_val(c, x->regions, "latencyMs", x->m, MPATH,
                 "%u region pair%s without a latency (every two regions named in the matrix "
                 "need a value in at least one direction): %s",
                 n_missing, n_missing == 1 ? "" : "s", missing->str);
-        bad = TRUE;
+        x->bad = TRUE;
     }
     g_string_free(missing, TRUE);
-    /* A region to itself: not farther than to any other region. */
-    for (guint i = 0; i < r; i++) {
-        Cell *self = &cells[(gsize)i * r + i];
+}
+
+/* A region to itself: not farther than to any other region. */
+static void matrix_self(Ctx *c, Matrix *x)
+{
+    for (guint i = 0; i < x->r; i++) {
+        Cell *self = cell_at(x, i, i);
+        double *row = &x->sym[(gsize)i * x->r];
         if (!self->set) {
             continue;
         }
         int nearest = -1;
-        for (guint j = 0; j < r; j++) {
-            double v = j == i ? NAN : sym[(gsize)i * r + j];
-            if (!isnan(v) && (nearest < 0 || v < sym[(gsize)i * r + (guint)nearest])) {
+        for (guint j = 0; j < x->r; j++) {
+            double v = j == i ? NAN : row[j];
+            if (!isnan(v) && (nearest < 0 || v < row[nearest])) {
                 nearest = (int)j;
             }
         }
-        if (nearest >= 0 && self->ms > sym[(gsize)i * r + (guint)nearest]) {
+        if (nearest >= 0 && self->ms > row[nearest]) {
             err_val(c, self->row, self->col, self->value, self->path,
                     "a region's round trip to itself (%g ms) exceeds its round trip to %s (%g ms)",
-                    self->ms, (char *)g_ptr_array_index(names, (guint)nearest),
-                    sym[(gsize)i * r + (guint)nearest]);
-            bad = TRUE;
+                    self->ms, (char *)g_ptr_array_index(x->names, (guint)nearest), row[nearest]);
+            x->bad = TRUE;
         }
-        sym[(gsize)i * r + i] = self->ms;
+        row[i] = self->ms;
     }
-    if (!bad) {
-        for (guint i = 0; i < r; i++) {
-            for (guint j = i; j < r; j++) {
-                double v = j == i ? (cells[(gsize)i * r + i].set ? sym[(gsize)i * r + i] : NAN)
-                                  : sym[(gsize)i * r + j];
-                if (isnan(v)) {
-                    continue;
-                }
-                double *ms = g_new(double, 1);
-                *ms = v;
-                g_hash_table_replace(
-                    c->policy->latency,
-                    fp_policy_latency_key(g_ptr_array_index(names, i), g_ptr_array_index(names, j)),
-                    ms);
+}
+
+/* The values into the policy, one entry per unordered pair. */
+static void matrix_store(Ctx *c, Matrix *x)
+{
+    for (guint i = 0; i < x->r; i++) {
+        for (guint j = i; j < x->r; j++) {
+            double v = j == i && !cell_at(x, i, i)->set ? NAN : x->sym[(gsize)i * x->r + j];
+            if (isnan(v)) {
+                continue;
             }
+            double *ms = g_new(double, 1);
+            *ms = v;
+            g_hash_table_replace(c->policy->latency,
+                                 fp_policy_latency_key(g_ptr_array_index(x->names, i),
+                                                       g_ptr_array_index(x->names, j)),
+                                 ms);
         }
     }
-    for (gsize k = 0; k < (gsize)r * r; k++) {
-        g_free(cells[k].path);
+}
+
+static void load_matrix(Ctx *c, const json_t *regions, const json_t *m)
+{
+    Matrix x = {.regions = regions, .m = m, .names = g_ptr_array_new_with_free_func(g_free)};
+    /* c->matrix borrows its keys from x.names while reading; rebuilt with
+     * owned keys at the end, as the region set outlives x.names. */
+    c->matrix = g_hash_table_new(g_str_hash, g_str_equal);
+    matrix_names(c, &x);
+    x.r = x.names->len;
+    x.cells = g_new0(Cell, (gsize)x.r * x.r);
+    x.sym = g_new(double, (gsize)x.r *x.r);
+    matrix_cells(c, &x);
+    matrix_pairs(c, &x);
+    matrix_self(c, &x);
+    if (!x.bad) {
+        matrix_store(c, &x);
     }
-    g_free(cells);
-    g_free(sym);
-    /* The region set outlives @names: rebuild it with owned keys. */
+    for (gsize k = 0; k < (gsize)x.r * x.r; k++) {
+        g_free(x.cells[k].path);
+    }
+    g_free(x.cells);
+    g_free(x.sym);
     g_hash_table_unref(c->matrix);
     c->matrix = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    for (guint i = 0; i < names->len; i++) {
-        g_hash_table_add(c->matrix, g_strdup(g_ptr_array_index(names, i)));
+    for (guint i = 0; i < x.names->len; i++) {
+        g_hash_table_add(c->matrix, g_strdup(g_ptr_array_index(x.names, i)));
     }
+    g_ptr_array_unref(x.names);
 }
 
 static void load_regions(Ctx *c, const json_t *root)
@@ -1149,6 +1204,143 @@ static char **load_product_list(Ctx *c, const json_t *prof, const char *key, con
     return list;
 }
 
+/* Optional number member into *out; a present but invalid one sets *bad. */
+static void get_opt_num(Ctx *c, const json_t *obj, const char *key, const char *path, double hi,
+                        double *out, gboolean *bad)
+{
+    double d;
+    if (get_num(c, obj, key, path, 0, FALSE, hi, &d)) {
+        *out = d;
+    } else if (json_object_get(obj, key)) {
+        *bad = TRUE;
+    }
+}
+
+/* The text of a quantity written as a string or a number; NULL otherwise. */
+static char *quantity_text(const json_t *v)
+{
+    if (json_is_string(v)) {
+        return g_strdup(json_string_value(v));
+    }
+    if (json_is_integer(v)) {
+        return g_strdup_printf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    }
+    if (json_is_real(v)) {
+        char buf[G_ASCII_DTOSTR_BUF_SIZE];
+        return g_strdup(g_ascii_formatd(buf, sizeof buf, "%.17g", json_real_value(v)));
+    }
+    return NULL;
+}
+
+static void load_min_memory(Ctx *c, const json_t *prof, const char *path, FpProfile *profile,
+                            gboolean *bad)
+{
+    json_t *mem = json_object_get(prof, "minGPUMemory");
+    if (!mem) {
+        return;
+    }
+    g_autofree char *mp = path_key(path, "minGPUMemory");
+    g_autofree char *text = quantity_text(mem);
+    FpQuantity q;
+    FpQtyResult r = text ? fp_quantity_parse(text, strlen(text), &q) : FP_QTY_FORMAT;
+    if (!text) {
+        err_val(c, prof, "minGPUMemory", mem, mp, "expected a quantity such as \"40Gi\", got %s",
+                type_name(mem));
+    } else if (r != FP_QTY_OK) {
+        err_val(c, prof, "minGPUMemory", mem, mp, "\"%.40s\" is not a quantity: %s", text,
+                fp_quantity_strerror(r));
+    } else if (fp_quantity_to_double(&q) < 1048576.0) {
+        err_val(c, prof, "minGPUMemory", mem, mp,
+                "\"%.40s\" is less than 1Mi (write e.g. \"40Gi\"; a bare number is bytes)", text);
+    } else {
+        profile->min_gpu_memory_gib = fp_quantity_to_double(&q) / 1073741824.0;
+        return;
+    }
+    *bad = TRUE;
+}
+
+/* A string member that must be one of two words: *out gets @values[0] or
+ * [1]; anything else is an error naming both. */
+static void get_choice(Ctx *c, const json_t *prof, const char *key, const char *path,
+                       const char *const words[2], const int values[2], int *out, gboolean *bad)
+{
+    const char *s = get_str(c, prof, key, path);
+    if (!s) {
+        *bad = *bad || json_object_get(prof, key) != NULL;
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!strcmp(s, words[i])) {
+            *out = values[i];
+            return;
+        }
+    }
+    g_autofree char *kp = path_key(path, key);
+    err_val(c, prof, key, json_object_get(prof, key), kp, "\"%.40s\" is not %s or %s", s, words[0],
+            words[1]);
+    *bad = TRUE;
+}
+
+static void load_choices(Ctx *c, const json_t *prof, const char *path, FpProfile *profile,
+                         gboolean *bad)
+{
+    static const char *const packing[2] = {"binpack", "spread"};
+    static const int packing_v[2] = {FP_PACK_BINPACK, FP_PACK_SPREAD};
+    static const char *const cost[2] = {"perGPUHour", "perWork"};
+    static const int cost_v[2] = {FP_COST_PER_GPU_HOUR, FP_COST_PER_WORK};
+    int v = (int)profile->packing;
+    get_choice(c, prof, "packing", path, packing, packing_v, &v, bad);
+    profile->packing = (FpPacking)v;
+    v = (int)profile->cost_mode;
+    get_choice(c, prof, "cost", path, cost, cost_v, &v, bad);
+    profile->cost_mode = (FpCostMode)v;
+}
+
+/* originRegions: checked against the latency matrix once it is known. */
+static void load_profile_origins(Ctx *c, const json_t *prof, const char *path, FpProfile *profile,
+                                 gboolean *bad)
+{
+    if (!json_object_get(prof, "originRegions")) {
+        return;
+    }
+    char **regions = NULL;
+    profile->origin_regions = load_origins(c, prof, path, &regions);
+    if (!profile->origin_regions) {
+        *bad = TRUE;
+        return;
+    }
+    OriginCheck *oc = g_new0(OriginCheck, 1);
+    oc->parent = prof;
+    oc->key = "originRegions";
+    oc->value = json_object_get(prof, "originRegions");
+    oc->path = path_key(path, "originRegions");
+    oc->regions = regions;
+    g_ptr_array_add(c->origin_checks, oc);
+}
+
+static void load_min_spread(Ctx *c, const json_t *prof, const char *path, FpProfile *profile,
+                            gboolean *bad)
+{
+    json_t *spread = json_object_get(prof, "minSpreadPools");
+    if (!spread) {
+        return;
+    }
+    g_autofree char *sp = path_key(path, "minSpreadPools");
+    double s = json_is_number(spread) ? json_number_value(spread) : NAN;
+    if (json_is_number(spread) && s == floor(s) && s >= 0 && s <= MAX_SPREAD) {
+        profile->min_spread = (guint)s;
+        return;
+    }
+    if (json_is_number(spread)) {
+        err_val(c, prof, "minSpreadPools", spread, sp, "%g is not a whole number from 0 to %d", s,
+                MAX_SPREAD);
+    } else {
+        err_val(c, prof, "minSpreadPools", spread, sp,
+                "expected a whole number from 0 to %d, got %s", MAX_SPREAD, type_name(spread));
+    }
+    *bad = TRUE;
+}
+
 static FpProfile *load_profile(Ctx *c, const json_t *profiles, const char *name, const json_t *prof)
 {
     static const char *const keys[] = {
@@ -1163,113 +1355,14 @@ static FpProfile *load_profile(Ctx *c, const json_t *profiles, const char *name,
     gboolean bad = FALSE;
     FpProfile *profile = fp_profile_new(name);
     load_weights(c, prof, path, profile, &bad);
-    double d;
-    if (get_num(c, prof, "maxLatencyMs", path, 0, FALSE, MAX_LATENCY_MS, &d)) {
-        profile->max_latency_ms = d;
-    } else if (json_object_get(prof, "maxLatencyMs")) {
-        bad = TRUE;
-    }
-    if (get_num(c, prof, "maxPricePerGPUHour", path, 0, FALSE, 1e6, &d)) {
-        profile->max_price_per_gpu_hour = d;
-    } else if (json_object_get(prof, "maxPricePerGPUHour")) {
-        bad = TRUE;
-    }
-    json_t *mem = json_object_get(prof, "minGPUMemory");
-    if (mem) {
-        g_autofree char *mp = path_key(path, "minGPUMemory");
-        g_autofree char *text = NULL;
-        if (json_is_string(mem)) {
-            text = g_strdup(json_string_value(mem));
-        } else if (json_is_integer(mem)) {
-            text = g_strdup_printf("%" JSON_INTEGER_FORMAT, json_integer_value(mem));
-        } else if (json_is_real(mem)) {
-            char buf[G_ASCII_DTOSTR_BUF_SIZE];
-            text = g_strdup(g_ascii_formatd(buf, sizeof buf, "%.17g", json_real_value(mem)));
-        }
-        FpQuantity q;
-        FpQtyResult r = text ? fp_quantity_parse(text, strlen(text), &q) : FP_QTY_FORMAT;
-        if (!text) {
-            err_val(c, prof, "minGPUMemory", mem, mp,
-                    "expected a quantity such as \"40Gi\", got %s", type_name(mem));
-            bad = TRUE;
-        } else if (r != FP_QTY_OK) {
-            err_val(c, prof, "minGPUMemory", mem, mp, "\"%.40s\" is not a quantity: %s", text,
-                    fp_quantity_strerror(r));
-            bad = TRUE;
-        } else if (fp_quantity_to_double(&q) < 1048576.0) {
-            err_val(c, prof, "minGPUMemory", mem, mp,
-                    "\"%.40s\" is less than 1Mi (write e.g. \"40Gi\"; a bare number is bytes)",
-                    text);
-            bad = TRUE;
-        } else {
-            profile->min_gpu_memory_gib = fp_quantity_to_double(&q) / 1073741824.0;
-        }
-    }
-    const char *packing = get_str(c, prof, "packing", path);
-    if (packing) {
-        if (!strcmp(packing, "binpack")) {
-            profile->packing = FP_PACK_BINPACK;
-        } else if (!strcmp(packing, "spread")) {
-            profile->packing = FP_PACK_SPREAD;
-        } else {
-            g_autofree char *pp = path_key(path, "packing");
-            err_val(c, prof, "packing", json_object_get(prof, "packing"), pp,
-                    "\"%.40s\" is not binpack or spread", packing);
-            bad = TRUE;
-        }
-    } else if (json_object_get(prof, "packing")) {
-        bad = TRUE;
-    }
-    const char *cost = get_str(c, prof, "cost", path);
-    if (cost) {
-        if (!strcmp(cost, "perGPUHour")) {
-            profile->cost_mode = FP_COST_PER_GPU_HOUR;
-        } else if (!strcmp(cost, "perWork")) {
-            profile->cost_mode = FP_COST_PER_WORK;
-        } else {
-            g_autofree char *cp = path_key(path, "cost");
-            err_val(c, prof, "cost", json_object_get(prof, "cost"), cp,
-                    "\"%.40s\" is not perGPUHour or perWork", cost);
-            bad = TRUE;
-        }
-    } else if (json_object_get(prof, "cost")) {
-        bad = TRUE;
-    }
+    get_opt_num(c, prof, "maxLatencyMs", path, MAX_LATENCY_MS, &profile->max_latency_ms, &bad);
+    get_opt_num(c, prof, "maxPricePerGPUHour", path, 1e6, &profile->max_price_per_gpu_hour, &bad);
+    load_min_memory(c, prof, path, profile, &bad);
+    load_choices(c, prof, path, profile, &bad);
     profile->allowed_skus = load_product_list(c, prof, "allowedSKUs", path, &bad);
     profile->sku_preference = load_product_list(c, prof, "skuPreference", path, &bad);
-    if (json_object_get(prof, "originRegions")) {
-        char **regions = NULL;
-        profile->origin_regions = load_origins(c, prof, path, &regions);
-        if (!profile->origin_regions) {
-            bad = TRUE;
-        } else {
-            OriginCheck *oc = g_new0(OriginCheck, 1);
-            oc->parent = prof;
-            oc->key = "originRegions";
-            oc->value = json_object_get(prof, "originRegions");
-            oc->path = path_key(path, "originRegions");
-            oc->regions = regions;
-            g_ptr_array_add(c->origin_checks, oc);
-        }
-    }
-    json_t *spread = json_object_get(prof, "minSpreadPools");
-    if (spread) {
-        g_autofree char *sp = path_key(path, "minSpreadPools");
-        double s = json_is_number(spread) ? json_number_value(spread) : NAN;
-        if (!json_is_number(spread) || s != floor(s) || s < 0 || s > MAX_SPREAD) {
-            if (json_is_number(spread)) {
-                err_val(c, prof, "minSpreadPools", spread, sp,
-                        "%g is not a whole number from 0 to %d", s, MAX_SPREAD);
-            } else {
-                err_val(c, prof, "minSpreadPools", spread, sp,
-                        "expected a whole number from 0 to %d, got %s", MAX_SPREAD,
-                        type_name(spread));
-            }
-            bad = TRUE;
-        } else {
-            profile->min_spread = (guint)s;
-        }
-    }
+    load_profile_origins(c, prof, path, profile, &bad);
+    load_min_spread(c, prof, path, profile, &bad);
     if (bad) {
         fp_profile_free(profile);
         return NULL;

@@ -63,8 +63,25 @@ static void candidate_from_state(FpCandidate *cand, const FpNodeState *st, const
     }
 }
 
-FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const FpPod *pod,
-                                   const FpCandidates *c)
+/* One evaluation in progress: the placement being built and the engine's
+ * candidates (those that passed kube-scheduler's checks, when asked). */
+typedef struct {
+    FpView *view;
+    const FpPolicy *policy;
+    const FpPod *pod;
+    const FpCandidates *c;
+    FpPlacement *p;
+    char *resource_id;  /* the demand's resource, interned */
+    bool state_facts;   /* read the facts the view keeps per node */
+    FpCandidate *cands; /* m of them */
+    guint *index;       /* with kube checks: cands[k] is request entry index[k] */
+    guint m;
+    FpNodeFacts *facts; /* facts computed here for candidates without state facts */
+    GHashTable *owner_pools;
+    FpEvalContext ctx;
+} Eval;
+
+static FpPlacement *placement_new(const FpPolicy *policy, const FpPod *pod, const FpCandidates *c)
 {
     FpPlacement *p = g_new0(FpPlacement, 1);
     p->n = c->n;
@@ -76,31 +93,44 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
     p->kube_reason = g_new0(const char *, c->n);
     p->demand = fp_demand_new(pod, policy);
     p->best = -1;
-    const char *resource = p->demand->resource;
-    char *resource_id = resource ? g_ref_string_new_intern(resource) : NULL;
-    /* The server's names mode reads the facts the view keeps per node for
-     * its policy (their strings live only as long as the node's state, so
-     * not when the placement keeps every verdict's facts). */
-    bool state_facts = c->names != NULL && c->best_node_only;
-    if (state_facts && fp_view_facts_policy(view) != (const void *)policy) {
-        fp_view_use_policy(view, policy);
-    }
-    FpCandidate *cands = g_new0(FpCandidate, c->n);
-    /* Candidates that pass kube-scheduler's checks, when those are asked
-     * for; without them candidate k is request entry k. */
-    g_autofree guint *index = c->kube_checks ? g_new0(guint, c->n) : NULL;
-    guint m = 0;
-
     for (guint i = 0; i < c->n; i++) {
         p->names[i] = c->names ? c->names[i] : c->nodes[i]->name;
     }
     p->names[c->n] = NULL;
-    g_autofree const FpNodeState **states = g_new(const FpNodeState *, MAX(c->n, 1));
+    return p;
+}
 
-    fp_view_read_lock(view);
-    fp_view_nodes_locked(view, p->names, c->name_hashes, c->n, states);
+/* kube-scheduler's own checks for request entry @i; false (and the verdict
+ * written) when they fail. */
+static bool passes_kube_checks(Eval *e, guint i, const FpNode *node, const FpNodeState *st)
+{
+    FpResList taken = {0};
+    if (st) {
+        fp_res_list_copy(&taken, &st->used);
+        for (guint k = 0; k < st->assumed.len; k++) {
+            fp_res_list_add(&taken, st->assumed.items[k].name, st->assumed.items[k].value);
+        }
+    }
+    FpPlacement *p = e->p;
+    p->kube_reason[i] = fp_kube_feasible(e->pod, node, &taken);
+    fp_res_list_clear(&taken);
+    if (!p->kube_reason[i]) {
+        return true;
+    }
+    p->verdicts[i].pass = false;
+    p->verdicts[i].reason = p->kube_reason[i];
+    fp_node_facts(e->policy, node, &p->verdicts[i].facts);
+    return false;
+}
+
+/* The engine's candidates from the request and the view (under its lock). */
+static void gather_candidates(Eval *e)
+{
+    const FpCandidates *c = e->c;
+    FpPlacement *p = e->p;
+    g_autofree const FpNodeState **states = g_new(const FpNodeState *, MAX(c->n, 1));
+    fp_view_nodes_locked(e->view, p->names, c->name_hashes, c->n, states);
     for (guint i = 0; i < c->n; i++) {
-        const char *name = p->names[i];
         const FpNodeState *st = states[i];
         if (i + 4 < c->n && states[i + 4]) {
             /* the lines candidate_from_state reads beyond the first */
@@ -113,122 +143,154 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
         if (node && !c->best_node_only) {
             p->nodes[i] = fp_node_ref((FpNode *)node);
         }
-        if (c->kube_checks && node) {
-            FpResList taken = {0};
-            if (st) {
-                fp_res_list_copy(&taken, &st->used);
-                for (guint k = 0; k < st->assumed.len; k++) {
-                    fp_res_list_add(&taken, st->assumed.items[k].name, st->assumed.items[k].value);
-                }
-            }
-            p->kube_reason[i] = fp_kube_feasible(pod, node, &taken);
-            fp_res_list_clear(&taken);
-            if (p->kube_reason[i]) {
-                p->verdicts[i].pass = false;
-                p->verdicts[i].reason = p->kube_reason[i];
-                fp_node_facts(policy, node, &p->verdicts[i].facts);
-                continue;
-            }
+        if (c->kube_checks && node && !passes_kube_checks(e, i, node, st)) {
+            continue;
         }
-        FpCandidate *cand = &cands[m];
+        FpCandidate *cand = &e->cands[e->m];
         cand->node = node;
-        cand->name = name;
+        cand->name = p->names[i];
         if (st) {
-            candidate_from_state(cand, st, policy, resource, resource_id, state_facts);
+            candidate_from_state(cand, st, e->policy, p->demand->resource, e->resource_id,
+                                 e->state_facts);
         }
-        if (index) {
-            index[m] = i;
+        if (e->index) {
+            e->index[e->m] = i;
         }
-        m++;
+        e->m++;
     }
+}
 
-    /* Facts of the other candidates (full-Node requests, a view without
-     * current facts) come from the (policy, node) cache: extender/wire/protocol.c
-     * reuses the Nodes of full-Node requests while their bytes do not
-     * change. */
-    g_autofree FpNodeFacts *facts = NULL;
-    g_autofree guint *missing = g_new(guint, MAX(m, 1));
+/* Facts of the other candidates (full-Node requests, a view without
+ * current facts) come from the (policy, node) cache: extender/wire/protocol.c
+ * reuses the Nodes of full-Node requests while their bytes do not change. */
+static void fill_missing_facts(Eval *e)
+{
+    g_autofree guint *missing = g_new(guint, MAX(e->m, 1));
     guint n_missing = 0;
-    for (guint k = 0; k < m; k++) {
-        if (cands[k].node && !cands[k].facts) {
+    for (guint k = 0; k < e->m; k++) {
+        if (e->cands[k].node && !e->cands[k].facts) {
             missing[n_missing++] = k;
         }
     }
-    if (n_missing > 0) {
-        facts = g_new(FpNodeFacts, n_missing);
-        g_autofree const FpNode **nodes = g_new(const FpNode *, n_missing);
-        for (guint k = 0; k < n_missing; k++) {
-            nodes[k] = cands[missing[k]].node;
-        }
-        fp_node_facts_cached(policy, nodes, n_missing, facts,
-                             2 * (fp_view_node_count(view) + n_missing) + 1024);
-        for (guint k = 0; k < n_missing; k++) {
-            cands[missing[k]].facts = &facts[k];
-        }
+    if (n_missing == 0) {
+        return;
     }
+    e->facts = g_new(FpNodeFacts, n_missing);
+    g_autofree const FpNode **nodes = g_new(const FpNode *, n_missing);
+    for (guint k = 0; k < n_missing; k++) {
+        nodes[k] = e->cands[missing[k]].node;
+    }
+    fp_node_facts_cached(e->policy, nodes, n_missing, e->facts,
+                         2 * (fp_view_node_count(e->view) + n_missing) + 1024);
+    for (guint k = 0; k < n_missing; k++) {
+        e->cands[missing[k]].facts = &e->facts[k];
+    }
+}
 
-    FpEvalContext ctx = {
-        .policy = policy, .demand = p->demand, .skip_facts_copy = c->best_node_only};
-    GHashTable *owner_pools = NULL;
-    if (resource) {
-        ctx.pool_stats = fp_view_pool_stats_locked(view, policy, resource);
+/* Pool totals, and the workload's replicas per pool for failover spread. */
+static void pool_context(Eval *e)
+{
+    const FpDemand *d = e->p->demand;
+    if (d->resource) {
+        e->ctx.pool_stats = fp_view_pool_stats_locked(e->view, e->policy, d->resource);
     }
-    if (p->demand->min_spread > 0 && pod->owner_uid) {
-        owner_pools = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        ctx.workload_pools = fp_view_owner_pools_locked(view, policy, pod->owner_uid, owner_pools);
-        for (guint k = 0; k < m; k++) {
-            if (!cands[k].node) {
-                continue;
-            }
-            const FpNodeFacts *nf = cands[k].facts;
-            const char *pool = nf->pool && *nf->pool ? nf->pool : cands[k].name;
-            cands[k].workload_replicas_in_pool =
-                GPOINTER_TO_UINT(g_hash_table_lookup(owner_pools, pool));
+    if (d->min_spread == 0 || !e->pod->owner_uid) {
+        return;
+    }
+    e->owner_pools = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    e->ctx.workload_pools =
+        fp_view_owner_pools_locked(e->view, e->policy, e->pod->owner_uid, e->owner_pools);
+    for (guint k = 0; k < e->m; k++) {
+        FpCandidate *cand = &e->cands[k];
+        if (!cand->node) {
+            continue;
+        }
+        const char *pool = cand->facts->pool && *cand->facts->pool ? cand->facts->pool : cand->name;
+        cand->workload_replicas_in_pool =
+            GPOINTER_TO_UINT(g_hash_table_lookup(e->owner_pools, pool));
+    }
+}
+
+static void run_engine(Eval *e)
+{
+    FpPlacement *p = e->p;
+    if (!e->index) {
+        fp_evaluate(&e->ctx, e->cands, e->m, p->verdicts);
+        return;
+    }
+    FpVerdict *out = g_new0(FpVerdict, e->m ? e->m : 1);
+    fp_evaluate(&e->ctx, e->cands, e->m, out);
+    for (guint k = 0; k < e->m; k++) {
+        p->verdicts[e->index[k]] = out[k];
+    }
+    g_free(out);
+}
+
+/* best_node_only: hold the best node, and clear the facts that borrow from
+ * nodes this placement holds no reference on, before the lock goes. */
+static void keep_best_node(Eval *e)
+{
+    FpPlacement *p = e->p;
+    for (guint k = 0; k < e->m && p->best >= 0; k++) {
+        if ((e->index ? e->index[k] : k) == (guint)p->best && e->cands[k].node) {
+            p->nodes[p->best] = fp_node_ref((FpNode *)e->cands[k].node);
+            /* the same facts, borrowed from the node now held */
+            fp_node_facts(e->policy, p->nodes[p->best], &p->verdicts[p->best].facts);
+            break;
         }
     }
-    if (index) {
-        FpVerdict *out = g_new0(FpVerdict, m ? m : 1);
-        fp_evaluate(&ctx, cands, m, out);
-        for (guint k = 0; k < m; k++) {
-            p->verdicts[index[k]] = out[k];
+    /* The others' facts were not copied (skip_facts_copy: zeroed), but for
+     * kube-scheduler's failures, which borrow from their nodes. */
+    for (guint i = 0; e->index && i < p->n; i++) {
+        if (p->kube_reason[i]) {
+            memset(&p->verdicts[i].facts, 0, sizeof p->verdicts[i].facts);
         }
-        g_free(out);
-    } else {
-        fp_evaluate(&ctx, cands, m, p->verdicts);
     }
-    p->best = fp_placement_best(p);
+}
+
+FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const FpPod *pod,
+                                   const FpCandidates *c)
+{
+    Eval e = {.view = view, .policy = policy, .pod = pod, .c = c};
+    e.p = placement_new(policy, pod, c);
+    const char *resource = e.p->demand->resource;
+    e.resource_id = resource ? g_ref_string_new_intern(resource) : NULL;
+    /* The server's names mode reads the facts the view keeps per node for
+     * its policy (their strings live only as long as the node's state, so
+     * not when the placement keeps every verdict's facts). */
+    e.state_facts = c->names != NULL && c->best_node_only;
+    if (e.state_facts && fp_view_facts_policy(view) != (const void *)policy) {
+        fp_view_use_policy(view, policy);
+    }
+    e.cands = g_new0(FpCandidate, c->n);
+    e.index = c->kube_checks ? g_new0(guint, c->n) : NULL;
+    e.ctx = (FpEvalContext){
+        .policy = policy, .demand = e.p->demand, .skip_facts_copy = c->best_node_only};
+
+    fp_view_read_lock(view);
+    gather_candidates(&e);
+    fill_missing_facts(&e);
+    pool_context(&e);
+    run_engine(&e);
+    e.p->best = fp_placement_best(e.p);
     if (c->best_node_only) {
-        /* The others' facts borrow from nodes this placement holds no
-         * reference on: clear them before the lock goes. */
-        for (guint k = 0; k < m && p->best >= 0; k++) {
-            if ((index ? index[k] : k) == (guint)p->best && cands[k].node) {
-                p->nodes[p->best] = fp_node_ref((FpNode *)cands[k].node);
-                /* the same facts, borrowed from the node now held */
-                fp_node_facts(policy, p->nodes[p->best], &p->verdicts[p->best].facts);
-                break;
-            }
-        }
-        /* The others' facts were not copied (skip_facts_copy: zeroed), but
-         * for kube-scheduler's failures, which borrow from their nodes. */
-        for (guint i = 0; index && i < p->n; i++) {
-            if (p->kube_reason[i]) {
-                memset(&p->verdicts[i].facts, 0, sizeof p->verdicts[i].facts);
-            }
-        }
+        keep_best_node(&e);
     }
     fp_view_read_unlock(view);
 
-    g_free(cands);
-    if (resource_id) {
-        g_ref_string_release(resource_id);
+    g_free(e.cands);
+    g_free(e.index);
+    g_free(e.facts);
+    if (e.resource_id) {
+        g_ref_string_release(e.resource_id);
     }
-    if (ctx.pool_stats) {
-        g_hash_table_unref(ctx.pool_stats);
+    if (e.ctx.pool_stats) {
+        g_hash_table_unref(e.ctx.pool_stats);
     }
-    if (owner_pools) {
-        g_hash_table_unref(owner_pools);
+    if (e.owner_pools) {
+        g_hash_table_unref(e.owner_pools);
     }
-    return p;
+    return e.p;
 }
 
 int fp_placement_best(const FpPlacement *p)

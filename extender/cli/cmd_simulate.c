@@ -71,6 +71,32 @@ static void placement_free(gpointer p)
     g_free(x);
 }
 
+static FpSelReq *copy_reqs(const FpSelReq *src, guint n)
+{
+    FpSelReq *dst = g_new0(FpSelReq, n + 1);
+    for (guint k = 0; k < n; k++) {
+        dst[k].key = g_strdup(src[k].key);
+        dst[k].op = src[k].op;
+        dst[k].values = g_strdupv(src[k].values);
+    }
+    return dst;
+}
+
+static void copy_affinity(FpPod *pod, const FpPod *tmpl)
+{
+    pod->has_required_affinity = tmpl->has_required_affinity;
+    pod->n_affinity_terms = tmpl->n_affinity_terms;
+    pod->affinity_terms = g_new0(FpSelTerm, tmpl->n_affinity_terms + 1);
+    for (guint t = 0; t < tmpl->n_affinity_terms; t++) {
+        const FpSelTerm *src = &tmpl->affinity_terms[t];
+        FpSelTerm *dst = &pod->affinity_terms[t];
+        dst->n_exprs = src->n_exprs;
+        dst->exprs = copy_reqs(src->exprs, src->n_exprs);
+        dst->n_fields = src->n_fields;
+        dst->fields = copy_reqs(src->fields, src->n_fields);
+    }
+}
+
 /* A replica of @tmpl: its own name and UID, the template's owner (or one made
  * up from the template, so replicas of a bare Pod are one workload too). */
 static FpPod *replica_of(const FpPod *tmpl, guint index)
@@ -93,27 +119,7 @@ static FpPod *replica_of(const FpPod *tmpl, guint index)
         pod->node_selector = g_hash_table_ref(tmpl->node_selector);
     }
     /* Affinity and tolerations: deep copies keep ownership simple. */
-    pod->has_required_affinity = tmpl->has_required_affinity;
-    pod->n_affinity_terms = tmpl->n_affinity_terms;
-    pod->affinity_terms = g_new0(FpSelTerm, tmpl->n_affinity_terms + 1);
-    for (guint t = 0; t < tmpl->n_affinity_terms; t++) {
-        const FpSelTerm *src = &tmpl->affinity_terms[t];
-        FpSelTerm *dst = &pod->affinity_terms[t];
-        dst->n_exprs = src->n_exprs;
-        dst->exprs = g_new0(FpSelReq, src->n_exprs + 1);
-        for (guint k = 0; k < src->n_exprs; k++) {
-            dst->exprs[k].key = g_strdup(src->exprs[k].key);
-            dst->exprs[k].op = src->exprs[k].op;
-            dst->exprs[k].values = g_strdupv(src->exprs[k].values);
-        }
-        dst->n_fields = src->n_fields;
-        dst->fields = g_new0(FpSelReq, src->n_fields + 1);
-        for (guint k = 0; k < src->n_fields; k++) {
-            dst->fields[k].key = g_strdup(src->fields[k].key);
-            dst->fields[k].op = src->fields[k].op;
-            dst->fields[k].values = g_strdupv(src->fields[k].values);
-        }
-    }
+    copy_affinity(pod, tmpl);
     pod->n_tolerations = tmpl->n_tolerations;
     pod->tolerations = g_new0(FpToleration, tmpl->n_tolerations + 1);
     for (guint t = 0; t < tmpl->n_tolerations; t++) {
@@ -231,13 +237,24 @@ static double pct(const FpPoolStat *s)
     return s->allocatable > 0 ? 100.0 * (double)(s->used + s->assumed) / (double)s->allocatable : 0;
 }
 
-int fp_cmd_simulate(int argc, char **argv)
+/* One simulated burst: the inputs, and what happened so far. */
+typedef struct {
+    FpCli cli;
+    int replicas;
+    GHashTable *groups;    /* "pool\x1fregion\x1fsku" -> Group */
+    GPtrArray *placements; /* Placement, in arrival order */
+    StrandedScan scan;
+    guint placed, unplaced;
+    double total_cost;
+    GList *sorted; /* the groups, sorted (after the burst) */
+} Sim;
+
+/* Options into @sim; FP_EXIT_OK or FP_EXIT_USAGE after saying why. */
+static int parse_args(Sim *sim, int argc, char **argv)
 {
-    FpCli cli = {0};
-    int replicas = 0;
-    g_autofree GOptionEntry *common = fp_cli_option_entries(&cli);
+    g_autofree GOptionEntry *common = fp_cli_option_entries(&sim->cli);
     GOptionEntry extra[] = {
-        {"replicas", 'n', 0, G_OPTION_ARG_INT, &replicas,
+        {"replicas", 'n', 0, G_OPTION_ARG_INT, &sim->replicas,
          "Replicas of each pod to place, one after another (required)", "N"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -251,183 +268,235 @@ int fp_cmd_simulate(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
         fprintf(stderr, "flexplace simulate: %s\n", error->message);
-        fp_cli_free(&cli);
         return FP_EXIT_USAGE;
     }
-    if (argc > 1 || replicas <= 0 || replicas > SIMULATE_MAX_REPLICAS) {
+    if (argc > 1 || sim->replicas <= 0 || sim->replicas > SIMULATE_MAX_REPLICAS) {
         fprintf(stderr, "flexplace simulate: --replicas N (1..%d) and --pod FILE are required\n",
                 SIMULATE_MAX_REPLICAS);
-        fp_cli_free(&cli);
         return FP_EXIT_USAGE;
     }
-    int rc = fp_cli_load(&cli, "simulate");
+    return FP_EXIT_OK;
+}
+
+/* The pod arrives pending, then the bind verb assumes it on @node.  False
+ * (with *why) when the view refuses, which cannot happen single-threaded
+ * after a passing verdict. */
+static bool bind_replica(Sim *sim, FpPod *pod, const FpDemand *d, const char *node,
+                         const char *label, const char **why)
+{
+    g_autofree char *uid = g_strdup(pod->uid);
+    g_autofree char *ns = g_strdup(pod->ns);
+    fp_view_apply_pod(sim->cli.view, pod);
+    return !d->resource ||
+           fp_view_assume(sim->cli.view, uid, ns, label, node, d->resource, d->count, 1e9, why);
+}
+
+/* Count a placed replica in its pool/region/SKU group @g. */
+static void account(Sim *sim, Group *g, const FpVerdict *v, const FpDemand *d)
+{
+    g->replicas++;
+    g->gpus += d->resource ? d->count : 0;
+    if (v->facts.price_per_gpu_hour >= 0 && d->resource) {
+        g->cost_per_hour += v->facts.price_per_gpu_hour * (double)d->count;
+        sim->total_cost += v->facts.price_per_gpu_hour * (double)d->count;
+    }
+    if (d->n_origins) {
+        double lat = fp_weighted_latency(sim->cli.policy, d, v->facts.region);
+        g->latency_sum += lat;
+        g->latency_max = MAX(g->latency_max, lat);
+        g->latency_n++;
+    }
+}
+
+/* Place replica @r of template @tmpl as kube-scheduler and the bind verb
+ * would. */
+static void place_replica(Sim *sim, const FpPod *tmpl, guint r)
+{
+    FpPod *pod = replica_of(tmpl, r);
+    g_autoptr(FpPlacement) p = fp_cli_place(&sim->cli, pod);
+    Placement *rec = g_new0(Placement, 1);
+    rec->pod = g_strdup_printf("%s/%s", pod->ns, pod->name);
+    g_ptr_array_add(sim->placements, rec);
+    const FpDemand *d = p->demand;
+    if (d->resource) {
+        g_hash_table_add(sim->scan.resources, (gpointer)g_intern_string(d->resource));
+        sim->scan.largest = MAX(sim->scan.largest, d->count);
+    }
+    int best = fp_placement_best(p);
+    if (best < 0) {
+        rec->reason = dominant_reason(p);
+        sim->unplaced++;
+        fp_pod_unref(pod);
+        return;
+    }
+    const FpVerdict *v = &p->verdicts[best];
+    const char *node = p->nodes[best]->name;
+    /* The pool before the burst's first replica in it is bound. */
+    Group *g = group_for(sim->groups, v, d->resource);
+    if (g->replicas == 0) {
+        pool_stat_lookup(&sim->cli, d->resource, g->pool, &g->before);
+    }
+    const char *why = NULL;
+    if (!bind_replica(sim, pod, d, node, rec->pod, &why)) {
+        rec->reason = g_strdup(why);
+        sim->unplaced++;
+        return;
+    }
+    rec->node = g_strdup(node);
+    rec->score = v->score;
+    sim->placed++;
+    account(sim, g, v, d);
+}
+
+/* Pool utilisation after the burst, and stranded GPUs. */
+static void finish(Sim *sim)
+{
+    sim->sorted = g_list_sort(g_hash_table_get_values(sim->groups), group_cmp);
+    for (GList *l = sim->sorted; l; l = l->next) {
+        Group *g = l->data;
+        pool_stat_lookup(&sim->cli, g->resource, g->pool, &g->after);
+    }
+    fp_view_read_lock(sim->cli.view);
+    fp_view_foreach_node_locked(sim->cli.view, scan_stranded, &sim->scan);
+    fp_view_read_unlock(sim->cli.view);
+}
+
+static json_t *group_json(const Group *g)
+{
+    json_t *e =
+        json_pack("{s:s, s:s, s:s, s:i, s:I, s:f, s:f, s:f}", "pool", g->pool, "region", g->region,
+                  "sku", g->sku, "replicas", g->replicas, "gpus", (json_int_t)g->gpus,
+                  "utilizationBefore", pct(&g->before) / 100, "utilizationAfter",
+                  pct(&g->after) / 100, "costPerHour", g->cost_per_hour);
+    json_object_set_new(e, "latencyMeanMs",
+                        g->latency_n ? json_real(g->latency_sum / g->latency_n) : json_null());
+    json_object_set_new(e, "latencyMaxMs", g->latency_n ? json_real(g->latency_max) : json_null());
+    return e;
+}
+
+static void print_json(Sim *sim, guint total)
+{
+    json_t *jg = json_array();
+    for (GList *l = sim->sorted; l; l = l->next) {
+        json_array_append_new(jg, group_json(l->data));
+    }
+    json_t *jp = json_array();
+    for (guint i = 0; i < sim->placements->len; i++) {
+        Placement *x = g_ptr_array_index(sim->placements, i);
+        json_array_append_new(
+            jp, x->node ? json_pack("{s:s, s:s, s:i}", "pod", x->pod, "node", x->node, "score",
+                                    x->score)
+                        : json_pack("{s:s, s:n, s:s}", "pod", x->pod, "node", "reason", x->reason));
+    }
+    json_t *doc = json_pack("{s:s, s:i, s:i, s:i, s:f, s:o, s:I, s:O, s:o}", "apiVersion",
+                            "flexplace.io/v1alpha1", "replicas", total, "placed", sim->placed,
+                            "unplaced", sim->unplaced, "costPerHour", sim->total_cost, "groups", jg,
+                            "strandedGPUs", (json_int_t)sim->scan.stranded, "strandedNodes",
+                            sim->scan.nodes, "placements", jp);
+    json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+    fputc('\n', stdout);
+    json_decref(doc);
+}
+
+static void print_group_row(const Group *g)
+{
+    g_autofree char *util = g_strdup_printf("%.0f%% -> %.0f%%", pct(&g->before), pct(&g->after));
+    char mean[32] = "-", max[32] = "-";
+    if (g->latency_n) {
+        g_snprintf(mean, sizeof mean, "%.1f ms", g->latency_sum / g->latency_n);
+        g_snprintf(max, sizeof max, "%.1f ms", g->latency_max);
+    }
+    printf("%-18s %-14s %-24s %8u %5" G_GINT64_FORMAT "  %-17s %9.2f %9s %9s\n",
+           *g->pool ? g->pool : "-", *g->region ? g->region : "-", *g->sku ? g->sku : "-",
+           g->replicas, g->gpus, util, g->cost_per_hour, mean, max);
+}
+
+static void print_text(Sim *sim, guint total)
+{
+    FpCli *cli = &sim->cli;
+    const FpPod *first = g_ptr_array_index(cli->pods, 0);
+    const char *policy = cli->policy->source ? cli->policy->source : "-";
+    if (cli->pods->len == 1) {
+        printf("Burst of %u replicas of %s/%s on %s, policy %s\n", total, first->ns, first->name,
+               cli->view_source, policy);
+    } else {
+        printf("Mixed burst of %u replicas (%d of each of %u pods) on %s, policy %s\n", total,
+               sim->replicas, cli->pods->len, cli->view_source, policy);
+    }
+    printf("Placed %u, unplaced %u, cost of the placed replicas $%.2f/hour\n\n", sim->placed,
+           sim->unplaced, sim->total_cost);
+    printf("%-18s %-14s %-24s %8s %5s  %-17s %9s %9s %9s\n", "POOL", "REGION", "SKU", "REPLICAS",
+           "GPUS", "POOL UTIL", "$/HOUR", "LAT MEAN", "LAT MAX");
+    for (GList *l = sim->sorted; l; l = l->next) {
+        print_group_row(l->data);
+    }
+    if (sim->unplaced) {
+        printf("\nUnplaced:\n");
+        for (guint i = 0; i < sim->placements->len; i++) {
+            Placement *x = g_ptr_array_index(sim->placements, i);
+            if (!x->node) {
+                printf("  %s: %s\n", x->pod, x->reason);
+            }
+        }
+    }
+    printf("\nGPUs stranded on partly used nodes (free, but fewer than %" G_GINT64_FORMAT
+           " GPUs): %" G_GINT64_FORMAT "\n",
+           sim->scan.largest, sim->scan.stranded);
+    printf("\nPlacements:\n");
+    for (guint i = 0; i < sim->placements->len; i++) {
+        Placement *x = g_ptr_array_index(sim->placements, i);
+        if (x->node) {
+            printf("  %-40s -> %s (score %d)\n", x->pod, x->node, x->score);
+        }
+    }
+}
+
+static void sim_free(Sim *sim)
+{
+    if (sim->scan.nodes) {
+        json_decref(sim->scan.nodes);
+    }
+    if (sim->scan.resources) {
+        g_hash_table_unref(sim->scan.resources);
+    }
+    g_list_free(sim->sorted);
+    if (sim->placements) {
+        g_ptr_array_unref(sim->placements);
+    }
+    if (sim->groups) {
+        g_hash_table_unref(sim->groups);
+    }
+    fp_cli_free(&sim->cli);
+}
+
+int fp_cmd_simulate(int argc, char **argv)
+{
+    Sim sim = {0};
+    int rc = parse_args(&sim, argc, argv);
+    if (rc == FP_EXIT_OK) {
+        rc = fp_cli_load(&sim.cli, "simulate");
+    }
     if (rc != FP_EXIT_OK) {
-        fp_cli_free(&cli);
+        sim_free(&sim);
         return rc;
     }
-
-    GHashTable *groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, group_free);
-    GPtrArray *placements = g_ptr_array_new_with_free_func(placement_free);
-    StrandedScan scan = {.resources = g_hash_table_new(g_str_hash, g_str_equal),
-                         .nodes = json_array()};
-    guint placed = 0, unplaced = 0;
-    double total_cost = 0;
-    for (guint r = 0; r < (guint)replicas; r++) {
-        for (guint t = 0; t < cli.pods->len; t++) {
-            const FpPod *tmpl = g_ptr_array_index(cli.pods, t);
-            FpPod *pod = replica_of(tmpl, r);
-            g_autoptr(FpPlacement) p = fp_cli_place(&cli, pod);
-            Placement *rec = g_new0(Placement, 1);
-            rec->pod = g_strdup_printf("%s/%s", pod->ns, pod->name);
-            g_ptr_array_add(placements, rec);
-            const FpDemand *d = p->demand;
-            if (d->resource) {
-                g_hash_table_add(scan.resources, (gpointer)g_intern_string(d->resource));
-                scan.largest = MAX(scan.largest, d->count);
-            }
-            int best = fp_placement_best(p);
-            if (best < 0) {
-                rec->reason = dominant_reason(p);
-                unplaced++;
-                fp_pod_unref(pod);
-                continue;
-            }
-            const FpVerdict *v = &p->verdicts[best];
-            const char *node = p->nodes[best]->name;
-            Group *g = group_for(groups, v, d->resource);
-            if (g->replicas == 0) {
-                pool_stat_lookup(&cli, d->resource, g->pool, &g->before);
-            }
-            /* The pod arrives pending, then the bind verb assumes it. */
-            char *uid = g_strdup(pod->uid);
-            fp_view_apply_pod(cli.view, pod);
-            if (d->resource) {
-                const char *why = NULL;
-                if (!fp_view_assume(cli.view, uid, tmpl->ns, rec->pod, node, d->resource, d->count,
-                                    1e9, &why)) {
-                    /* Cannot happen single-threaded after a passing verdict. */
-                    rec->reason = g_strdup(why);
-                    unplaced++;
-                    g_free(uid);
-                    continue;
-                }
-            }
-            g_free(uid);
-            rec->node = g_strdup(node);
-            rec->score = v->score;
-            placed++;
-            g->replicas++;
-            g->gpus += d->resource ? d->count : 0;
-            if (v->facts.price_per_gpu_hour >= 0 && d->resource) {
-                g->cost_per_hour += v->facts.price_per_gpu_hour * (double)d->count;
-                total_cost += v->facts.price_per_gpu_hour * (double)d->count;
-            }
-            if (d->n_origins) {
-                double lat = fp_weighted_latency(cli.policy, d, v->facts.region);
-                g->latency_sum += lat;
-                g->latency_max = MAX(g->latency_max, lat);
-                g->latency_n++;
-            }
+    sim.groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, group_free);
+    sim.placements = g_ptr_array_new_with_free_func(placement_free);
+    sim.scan.resources = g_hash_table_new(g_str_hash, g_str_equal);
+    sim.scan.nodes = json_array();
+    for (guint r = 0; r < (guint)sim.replicas; r++) {
+        for (guint t = 0; t < sim.cli.pods->len; t++) {
+            place_replica(&sim, g_ptr_array_index(sim.cli.pods, t), r);
         }
     }
-    /* Pool utilisation after the burst, and stranded GPUs. */
-    GList *list = g_list_sort(g_hash_table_get_values(groups), group_cmp);
-    for (GList *l = list; l; l = l->next) {
-        Group *g = l->data;
-        pool_stat_lookup(&cli, g->resource, g->pool, &g->after);
-    }
-    fp_view_read_lock(cli.view);
-    fp_view_foreach_node_locked(cli.view, scan_stranded, &scan);
-    fp_view_read_unlock(cli.view);
-
-    guint total = (guint)replicas * cli.pods->len;
-    if (cli.format == FP_OUT_JSON) {
-        json_t *jg = json_array();
-        for (GList *l = list; l; l = l->next) {
-            Group *g = l->data;
-            json_t *e = json_pack("{s:s, s:s, s:s, s:i, s:I, s:f, s:f, s:f}", "pool", g->pool,
-                                  "region", g->region, "sku", g->sku, "replicas", g->replicas,
-                                  "gpus", (json_int_t)g->gpus, "utilizationBefore",
-                                  pct(&g->before) / 100, "utilizationAfter", pct(&g->after) / 100,
-                                  "costPerHour", g->cost_per_hour);
-            json_object_set_new(e, "latencyMeanMs",
-                                g->latency_n ? json_real(g->latency_sum / g->latency_n)
-                                             : json_null());
-            json_object_set_new(e, "latencyMaxMs",
-                                g->latency_n ? json_real(g->latency_max) : json_null());
-            json_array_append_new(jg, e);
-        }
-        json_t *jp = json_array();
-        for (guint i = 0; i < placements->len; i++) {
-            Placement *x = g_ptr_array_index(placements, i);
-            json_array_append_new(jp, x->node ? json_pack("{s:s, s:s, s:i}", "pod", x->pod, "node",
-                                                          x->node, "score", x->score)
-                                              : json_pack("{s:s, s:n, s:s}", "pod", x->pod, "node",
-                                                          "reason", x->reason));
-        }
-        json_t *doc =
-            json_pack("{s:s, s:i, s:i, s:i, s:f, s:o, s:I, s:O, s:o}", "apiVersion",
-                      "flexplace.io/v1alpha1", "replicas", total, "placed", placed, "unplaced",
-                      unplaced, "costPerHour", total_cost, "groups", jg, "strandedGPUs",
-                      (json_int_t)scan.stranded, "strandedNodes", scan.nodes, "placements", jp);
-        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
-        fputc('\n', stdout);
-        json_decref(doc);
+    finish(&sim);
+    guint total = (guint)sim.replicas * sim.cli.pods->len;
+    if (sim.cli.format == FP_OUT_JSON) {
+        print_json(&sim, total);
     } else {
-        const FpPod *first = g_ptr_array_index(cli.pods, 0);
-        if (cli.pods->len == 1) {
-            printf("Burst of %u replicas of %s/%s on %s, policy %s\n", total, first->ns,
-                   first->name, cli.view_source, cli.policy->source ? cli.policy->source : "-");
-        } else {
-            printf("Mixed burst of %u replicas (%d of each of %u pods) on %s, policy %s\n", total,
-                   replicas, cli.pods->len, cli.view_source,
-                   cli.policy->source ? cli.policy->source : "-");
-        }
-        printf("Placed %u, unplaced %u, cost of the placed replicas $%.2f/hour\n\n", placed,
-               unplaced, total_cost);
-        printf("%-18s %-14s %-24s %8s %5s  %-17s %9s %9s %9s\n", "POOL", "REGION", "SKU",
-               "REPLICAS", "GPUS", "POOL UTIL", "$/HOUR", "LAT MEAN", "LAT MAX");
-        for (GList *l = list; l; l = l->next) {
-            Group *g = l->data;
-            g_autofree char *util =
-                g_strdup_printf("%.0f%% -> %.0f%%", pct(&g->before), pct(&g->after));
-            char mean[32] = "-", max[32] = "-";
-            if (g->latency_n) {
-                g_snprintf(mean, sizeof mean, "%.1f ms", g->latency_sum / g->latency_n);
-                g_snprintf(max, sizeof max, "%.1f ms", g->latency_max);
-            }
-            printf("%-18s %-14s %-24s %8u %5" G_GINT64_FORMAT "  %-17s %9.2f %9s %9s\n",
-                   *g->pool ? g->pool : "-", *g->region ? g->region : "-", *g->sku ? g->sku : "-",
-                   g->replicas, g->gpus, util, g->cost_per_hour, mean, max);
-        }
-        if (unplaced) {
-            printf("\nUnplaced:\n");
-            for (guint i = 0; i < placements->len; i++) {
-                Placement *x = g_ptr_array_index(placements, i);
-                if (!x->node) {
-                    printf("  %s: %s\n", x->pod, x->reason);
-                }
-            }
-        }
-        printf("\nGPUs stranded on partly used nodes (free, but fewer than %" G_GINT64_FORMAT
-               " GPUs): %" G_GINT64_FORMAT "\n",
-               scan.largest, scan.stranded);
-        printf("\nPlacements:\n");
-        for (guint i = 0; i < placements->len; i++) {
-            Placement *x = g_ptr_array_index(placements, i);
-            if (x->node) {
-                printf("  %-40s -> %s (score %d)\n", x->pod, x->node, x->score);
-            }
-        }
+        print_text(&sim, total);
     }
-    if (unplaced) {
-        rc = FP_EXIT_UNPLACED;
-    }
-    json_decref(scan.nodes);
-    g_hash_table_unref(scan.resources);
-    g_list_free(list);
-    g_ptr_array_unref(placements);
-    g_hash_table_unref(groups);
-    fp_cli_free(&cli);
+    rc = sim.unplaced ? FP_EXIT_UNPLACED : FP_EXIT_OK;
+    sim_free(&sim);
     return rc;
 }

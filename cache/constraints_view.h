@@ -1,0 +1,29 @@
+/*
+ * cache/constraints_view.h - flexplace's hard constraints on a pod over what
+ * the cluster view (and the pool templates) can offer.
+ *
+ * Purpose: collect the kinds of node a pod could get - one offer per
+ * distinct (pool, region, product, capacity type, memory, price) among the
+ * view's nodes that list the demand's GPU resource, plus the caller's pool
+ * templates (nodes an autoscaler can add) - and compute
+ * scoring/constraints.h over them.  The view's read lock is held only while
+ * the offers are gathered and the pure computation runs.
+ *
+ * Ownership: returns a new FpConstraints (fp_constraints_free).  @templates
+ * are borrowed for the call.
+ * Thread context: any thread.
+ */
+#ifndef FP_CACHE_CONSTRAINTS_VIEW_H
+#define FP_CACHE_CONSTRAINTS_VIEW_H
+
+#include "cache/view.h"
+#include "scoring/constraints.h"
+
+G_BEGIN_DECLS
+
+FpConstraints *fp_view_constraints(FpView *view, const FpPolicy *policy, const FpDemand *demand,
+                                   const FpOffer *templates, guint n_templates, bool preferred);
+
+G_END_DECLS
+
+#endif /* FP_CACHE_CONSTRAINTS_VIEW_H */

@@ -1,0 +1,499 @@
+/*
+ * scoring/constraints.c - a demand's hard constraints as node selector
+ * requirements (contract in the header).
+ */
+#include "scoring/constraints.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "scoring/engine_private.h"
+
+/* Region names in the latency table's keys are joined by this byte
+ * (scoring/placement_policy.c). */
+#define LATENCY_KEY_SEP '|'
+
+/* ---- label values ----------------------------------------------------- */
+
+static bool value_char(char c)
+{
+    return g_ascii_isalnum(c) || c == '-' || c == '_' || c == '.';
+}
+
+bool fp_label_value_valid(const char *v)
+{
+    if (!v) {
+        return false;
+    }
+    size_t n = strlen(v);
+    if (n == 0) {
+        return true;
+    }
+    if (n > 63 || !g_ascii_isalnum(v[0]) || !g_ascii_isalnum(v[n - 1])) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!value_char(v[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* An ordered set of non-empty strings (borrowed or copied: copies). */
+typedef struct {
+    GPtrArray *items;
+    GHashTable *seen;
+} StrSet;
+
+static void set_init(StrSet *s)
+{
+    s->items = g_ptr_array_new_with_free_func(g_free);
+    s->seen = g_hash_table_new(g_str_hash, g_str_equal);
+}
+
+static void set_clear(StrSet *s)
+{
+    g_hash_table_unref(s->seen);
+    g_ptr_array_unref(s->items);
+}
+
+static void set_add(StrSet *s, const char *v)
+{
+    if (!v || !*v || g_hash_table_contains(s->seen, v)) {
+        return;
+    }
+    char *copy = g_strdup(v);
+    g_ptr_array_add(s->items, copy);
+    g_hash_table_add(s->seen, copy);
+}
+
+static bool set_has(const StrSet *s, const char *v)
+{
+    return v && g_hash_table_contains(s->seen, v);
+}
+
+/* ---- the hard filters ----------------------------------------------- */
+
+static char *const *allowed_list(const FpDemand *d)
+{
+    return d->allowed_skus ? d->allowed_skus : d->profile->allowed_skus;
+}
+
+const char *fp_constraints_hard_reason(const FpPolicy *policy, const FpDemand *d,
+                                       const FpNodeFacts *f)
+{
+    char *const *allowed = allowed_list(d);
+    if (allowed && fp_sku_list_index(allowed, f->product, NULL) < 0) {
+        return FP_REASON_SKU;
+    }
+    if (d->min_gpu_memory_mib > 0 && !(f->gpu_memory_mib >= d->min_gpu_memory_mib)) {
+        return FP_REASON_GPU_MEMORY;
+    }
+    if (d->n_origins > 0 && d->max_latency_ms >= 0 &&
+        fp_weighted_latency(policy, d, f->region) > d->max_latency_ms) {
+        return FP_REASON_LATENCY;
+    }
+    if (d->max_price >= 0 && (f->price_per_gpu_hour < 0 || f->price_per_gpu_hour > d->max_price)) {
+        return FP_REASON_PRICE;
+    }
+    return NULL;
+}
+
+/* Whether a node of @product passes the memory floor and the price limit
+ * by the policy's SKU table (price: the SKU's, else the policy default). */
+static bool product_passes_table(const FpPolicy *policy, const FpDemand *d, const char *product)
+{
+    const FpSku *sku = fp_policy_find_sku(policy, product, !fp_sku_is_mig(product), NULL);
+    if (d->min_gpu_memory_mib > 0 && !(sku && sku->memory_gib * 1024.0 >= d->min_gpu_memory_mib)) {
+        return false;
+    }
+    if (d->max_price >= 0) {
+        double price = sku && sku->price_per_gpu_hour >= 0 ? sku->price_per_gpu_hour
+                                                           : policy->default_price_per_gpu_hour;
+        if (price < 0 || price > d->max_price) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- the requirement set ------------------------------------------- */
+
+typedef struct {
+    const FpPolicy *policy;
+    const FpDemand *d;
+    const FpOffer *offers;
+    guint n;
+    bool *accepted; /* per offer */
+    StrSet products;
+    bool products_on;
+    StrSet regions;
+    bool regions_on;
+    StrSet excluded_pools;
+} Build;
+
+/* Products known to the cluster or the policy, sorted: offers, then the
+ * SKU table. */
+static GPtrArray *known_products(const Build *b)
+{
+    GPtrArray *out = g_ptr_array_new();
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; i < b->n; i++) {
+        const char *p = b->offers[i].facts.product;
+        if (p && *p && g_hash_table_add(seen, (gpointer)p)) {
+            g_ptr_array_add(out, (gpointer)p);
+        }
+    }
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, b->policy->skus);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        if (g_hash_table_add(seen, key)) {
+            g_ptr_array_add(out, key);
+        }
+    }
+    g_hash_table_unref(seen);
+    return out;
+}
+
+static int cmp_strptr(gconstpointer a, gconstpointer b)
+{
+    return g_strcmp0(*(char *const *)a, *(char *const *)b);
+}
+
+static bool offered_and_accepted(const Build *b, const char *product)
+{
+    for (guint i = 0; i < b->n; i++) {
+        if (b->accepted[i] && g_strcmp0(b->offers[i].facts.product, product) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool product_ok(const Build *b, const char *product)
+{
+    return fp_label_value_valid(product) &&
+           (product_passes_table(b->policy, b->d, product) || offered_and_accepted(b, product));
+}
+
+static void build_products(Build *b)
+{
+    char *const *allowed = allowed_list(b->d);
+    b->products_on = allowed || b->d->min_gpu_memory_mib > 0 || b->d->max_price >= 0;
+    if (!b->products_on) {
+        return;
+    }
+    GPtrArray *known = known_products(b);
+    g_ptr_array_sort(known, cmp_strptr);
+    if (allowed) {
+        for (char *const *e = allowed; *e; e++) {
+            if (!g_str_has_suffix(*e, "-MIG-*") && product_ok(b, *e)) {
+                set_add(&b->products, *e);
+            }
+            for (guint i = 0; i < known->len; i++) {
+                const char *p = known->pdata[i];
+                if (fp_sku_matches(*e, p) && product_ok(b, p)) {
+                    set_add(&b->products, p);
+                }
+            }
+        }
+    } else {
+        for (guint i = 0; i < known->len; i++) {
+            if (product_ok(b, known->pdata[i])) {
+                set_add(&b->products, known->pdata[i]);
+            }
+        }
+    }
+    g_ptr_array_unref(known);
+}
+
+typedef struct {
+    const char *region;
+    double ms;
+} RegionRtt;
+
+static int cmp_rtt(gconstpointer a, gconstpointer b)
+{
+    const RegionRtt *x = a;
+    const RegionRtt *y = b;
+    if (x->ms != y->ms) {
+        return x->ms < y->ms ? -1 : 1;
+    }
+    return strcmp(x->region, y->region);
+}
+
+/* Every region the offers, the matrix and the origins name, with its
+ * weighted round trip, nearest first. */
+static GArray *regions_by_rtt(const Build *b, GHashTable *names)
+{
+    for (guint i = 0; i < b->n; i++) {
+        const char *r = b->offers[i].facts.region;
+        if (r && *r) {
+            g_hash_table_add(names, g_strdup(r));
+        }
+    }
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, b->policy->latency);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        char **pair = g_strsplit(key, (char[]){LATENCY_KEY_SEP, 0}, 2);
+        for (char **p = pair; *p; p++) {
+            if (**p) {
+                g_hash_table_add(names, g_strdup(*p));
+            }
+        }
+        g_strfreev(pair);
+    }
+    for (guint i = 0; i < b->d->n_origins; i++) {
+        g_hash_table_add(names, g_strdup(b->d->origins[i].region));
+    }
+    GArray *out = g_array_new(FALSE, FALSE, sizeof(RegionRtt));
+    g_hash_table_iter_init(&it, names);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        RegionRtt r = {key, fp_weighted_latency(b->policy, b->d, key)};
+        g_array_append_val(out, r);
+    }
+    g_array_sort(out, cmp_rtt);
+    return out;
+}
+
+static void build_regions(Build *b)
+{
+    b->regions_on = b->d->n_origins > 0 && b->d->max_latency_ms >= 0;
+    if (!b->regions_on) {
+        return;
+    }
+    GHashTable *names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    GArray *rtt = regions_by_rtt(b, names);
+    for (guint i = 0; i < rtt->len; i++) {
+        const RegionRtt *r = &g_array_index(rtt, RegionRtt, i);
+        if (r->ms <= b->d->max_latency_ms && fp_label_value_valid(r->region)) {
+            set_add(&b->regions, r->region);
+        }
+    }
+    g_array_unref(rtt);
+    g_hash_table_unref(names);
+}
+
+/* Whether @f passes the product and region requirements and the pools
+ * excluded so far. */
+static bool admitted(const Build *b, const FpNodeFacts *f)
+{
+    return (!b->products_on || set_has(&b->products, f->product)) &&
+           (!b->regions_on || set_has(&b->regions, f->region)) &&
+           !set_has(&b->excluded_pools, f->pool);
+}
+
+/* The correction: a known offer the requirements admit but flexplace
+ * rejects takes its pool out. */
+static void build_pool_exclusions(Build *b)
+{
+    for (guint i = 0; i < b->n; i++) {
+        const FpNodeFacts *f = &b->offers[i].facts;
+        if (!b->accepted[i] && admitted(b, f) && f->pool && *f->pool &&
+            fp_label_value_valid(f->pool)) {
+            set_add(&b->excluded_pools, f->pool);
+        }
+    }
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+static void add_req(GArray *reqs, const char *key, FpSelOp op, const StrSet *values)
+{
+    FpSelReq r = {.key = g_strdup(key), .op = op, .values = g_new0(char *, values->items->len + 1)};
+    for (guint i = 0; i < values->items->len; i++) {
+        r.values[i] = g_strdup(values->items->pdata[i]);
+    }
+    g_array_append_val(reqs, r);
+}
+
+static void emit_required(FpConstraints *c, const Build *b)
+{
+    GArray *reqs = g_array_new(FALSE, TRUE, sizeof(FpSelReq));
+    char **label_product = b->policy->label_product;
+    char **label_region = b->policy->label_region;
+    if (b->products_on && label_product && label_product[0]) {
+        add_req(reqs, label_product[0], FP_SEL_IN, &b->products);
+    }
+    if (b->regions_on && label_region && label_region[0]) {
+        add_req(reqs, label_region[0], FP_SEL_IN, &b->regions);
+    }
+    if (b->excluded_pools.items->len > 0) {
+        for (char **k = b->policy->label_pool; k && *k; k++) {
+            add_req(reqs, *k, FP_SEL_NOT_IN, &b->excluded_pools);
+        }
+    }
+    c->n_required = reqs->len;
+    c->required = (FpSelReq *)(void *)g_array_free(reqs, FALSE);
+}
+
+static void emit_preferred(FpConstraints *c, const Build *b)
+{
+    char **label_region = b->policy->label_region;
+    if (b->d->n_origins == 0 || !label_region || !label_region[0]) {
+        return;
+    }
+    GHashTable *names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    GArray *rtt = regions_by_rtt(b, names);
+    double scale = b->d->max_latency_ms > 0 ? b->d->max_latency_ms : FP_LATENCY_SCALE_MS;
+    c->preferred = g_new0(FpPreferredTerm, FP_CONSTRAINTS_MAX_PREFERRED);
+    for (guint i = 0; i < rtt->len && c->n_preferred < FP_CONSTRAINTS_MAX_PREFERRED; i++) {
+        const RegionRtt *r = &g_array_index(rtt, RegionRtt, i);
+        if ((b->regions_on && !set_has(&b->regions, r->region)) ||
+            !fp_label_value_valid(r->region)) {
+            continue;
+        }
+        FpSelReq *e = g_new0(FpSelReq, 1);
+        e->key = g_strdup(label_region[0]);
+        e->op = FP_SEL_IN;
+        e->values = g_new0(char *, 2);
+        e->values[0] = g_strdup(r->region);
+        long w = lround(100.0 * (1.0 - r->ms / scale));
+        c->preferred[c->n_preferred++] =
+            (FpPreferredTerm){.weight = (int)CLAMP(w, 1, 100), .exprs = e, .n_exprs = 1};
+    }
+    g_array_unref(rtt);
+    g_hash_table_unref(names);
+}
+
+static void join_set(GString *s, const StrSet *set, guint max)
+{
+    for (guint i = 0; i < set->items->len && i < max; i++) {
+        g_string_append_printf(s, "%s%s", i ? ", " : "", (char *)set->items->pdata[i]);
+    }
+    if (set->items->len > max) {
+        g_string_append_printf(s, " and %u more", set->items->len - max);
+    }
+}
+
+static char *summary(const Build *b)
+{
+    GString *s = g_string_new(NULL);
+    if (b->products_on) {
+        join_set(s, &b->products, 8);
+    } else {
+        g_string_append(s, "any GPU");
+    }
+    const FpDemand *d = b->d;
+    if (b->regions_on) {
+        g_string_append_printf(s, " within %g ms of ", d->max_latency_ms);
+        for (guint i = 0; i < d->n_origins; i++) {
+            g_string_append_printf(s, "%s%s", i ? ", " : "", d->origins[i].region);
+        }
+    }
+    if (d->min_gpu_memory_mib > 0) {
+        g_string_append_printf(s, " with at least %g GiB per GPU", d->min_gpu_memory_mib / 1024.0);
+    }
+    if (d->max_price >= 0) {
+        g_string_append_printf(s, " at most $%.2f per GPU-hour", d->max_price);
+    }
+    if (b->excluded_pools.items->len > 0) {
+        g_string_append(s, ", not in pool ");
+        join_set(s, &b->excluded_pools, 4);
+    }
+    return g_string_free(s, FALSE);
+}
+
+static void decide_problem(FpConstraints *c, const Build *b)
+{
+    c->expressible = !(b->products_on && b->products.items->len == 0) &&
+                     !(b->regions_on && b->regions.items->len == 0);
+    if (!c->expressible) {
+        c->problem = g_strdup_printf(
+            "no %s satisfies the pod's constraints (%s): no node or pool can take it",
+            b->products_on && b->products.items->len == 0 ? "GPU product" : "region", c->summary);
+    } else if (c->offers_accepted == 0) {
+        c->problem = g_strdup_printf("no node or pool template offers %s: the pod stays "
+                                     "Pending until one does",
+                                     c->summary);
+    }
+}
+
+FpConstraints *fp_constraints_new(const FpPolicy *policy, const FpDemand *demand,
+                                  const FpOffer *offers, guint n, bool preferred)
+{
+    FpConstraints *c = g_new0(FpConstraints, 1);
+    c->n_offers = n;
+    if (demand->invalid_reason) {
+        c->problem =
+            g_strdup(demand->invalid_detail ? demand->invalid_detail : demand->invalid_reason);
+        return c;
+    }
+    if (!demand->resource) {
+        return c;
+    }
+    c->applies = true;
+    Build b = {.policy = policy, .d = demand, .offers = offers, .n = n};
+    b.accepted = g_new0(bool, n ? n : 1);
+    for (guint i = 0; i < n; i++) {
+        b.accepted[i] = fp_constraints_hard_reason(policy, demand, &offers[i].facts) == NULL;
+        c->offers_accepted += b.accepted[i];
+        c->templates_accepted += b.accepted[i] && offers[i].is_template;
+    }
+    set_init(&b.products);
+    set_init(&b.regions);
+    set_init(&b.excluded_pools);
+    build_products(&b);
+    build_regions(&b);
+    build_pool_exclusions(&b);
+    c->summary = summary(&b);
+    decide_problem(c, &b);
+    if (c->expressible) {
+        emit_required(c, &b);
+        if (preferred) {
+            emit_preferred(c, &b);
+        }
+    }
+    set_clear(&b.products);
+    set_clear(&b.regions);
+    set_clear(&b.excluded_pools);
+    g_free(b.accepted);
+    return c;
+}
+
+static void sel_req_clear(FpSelReq *r)
+{
+    g_free(r->key);
+    g_strfreev(r->values);
+}
+
+void fp_constraints_free(FpConstraints *c)
+{
+    if (!c) {
+        return;
+    }
+    for (guint i = 0; i < c->n_required; i++) {
+        sel_req_clear(&c->required[i]);
+    }
+    g_free(c->required);
+    for (guint i = 0; i < c->n_preferred; i++) {
+        FpSelReq *e = (FpSelReq *)c->preferred[i].exprs;
+        sel_req_clear(e);
+        g_free(e);
+    }
+    g_free(c->preferred);
+    g_free(c->summary);
+    g_free(c->problem);
+    g_free(c);
+}
+
+bool fp_constraints_admit(const FpConstraints *c, GHashTable *labels)
+{
+    for (guint i = 0; i < c->n_required; i++) {
+        const FpSelReq *r = &c->required[i];
+        const char *v = labels ? g_hash_table_lookup(labels, r->key) : NULL;
+        bool in = v && r->values && g_strv_contains((const char *const *)r->values, v);
+        bool ok = r->op == FP_SEL_IN               ? in
+                  : r->op == FP_SEL_NOT_IN         ? !in
+                  : r->op == FP_SEL_EXISTS         ? v != NULL
+                  : r->op == FP_SEL_DOES_NOT_EXIST ? v == NULL
+                                                   : false;
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}

@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "scoring/names.h"
+
 #define REQUIRED_KEY "requiredDuringSchedulingIgnoredDuringExecution"
 #define PREFERRED_KEY "preferredDuringSchedulingIgnoredDuringExecution"
 
@@ -36,53 +38,9 @@ json_t *fp_sel_req_to_json(const FpSelReq *req)
     return out;
 }
 
-static bool alnum(char c)
-{
-    return g_ascii_isalnum(c);
-}
-
-/* A label name part: 1..63 characters, alphanumeric at both ends, '-', '_',
- * '.' between. */
-static bool name_part_valid(const char *s, size_t n)
-{
-    if (n == 0 || n > 63 || !alnum(s[0]) || !alnum(s[n - 1])) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* A DNS subdomain: at most 253 characters of lowercase alphanumerics, '-'
- * and '.', alphanumeric at both ends. */
-static bool dns_subdomain_valid(const char *s, size_t n)
-{
-    if (n == 0 || n > 253 || !alnum(s[0]) || !alnum(s[n - 1])) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        bool ok = (g_ascii_islower(s[i]) || g_ascii_isdigit(s[i]) || s[i] == '-' || s[i] == '.');
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static bool label_key_valid(const char *key)
 {
-    if (!key) {
-        return false;
-    }
-    const char *slash = strchr(key, '/');
-    if (!slash) {
-        return name_part_valid(key, strlen(key));
-    }
-    return dns_subdomain_valid(key, (size_t)(slash - key)) &&
-           name_part_valid(slash + 1, strlen(slash + 1));
+    return key && fp_qualified_name_problem(key, strlen(key)) == NULL;
 }
 
 static bool integer_text(const char *s)

@@ -8,36 +8,16 @@
 #include <string.h>
 
 #include "scoring/engine_private.h"
+#include "scoring/names.h"
 
 /* Region names in the latency table's keys are joined by this byte
  * (scoring/placement_policy.c). */
 #define LATENCY_KEY_SEP '|'
 
-/* ---- label values ----------------------------------------------------- */
-
-static bool value_char(char c)
+/* A value a node label can hold (an empty one never goes in a list). */
+static bool value_ok(const char *v)
 {
-    return g_ascii_isalnum(c) || c == '-' || c == '_' || c == '.';
-}
-
-bool fp_label_value_valid(const char *v)
-{
-    if (!v) {
-        return false;
-    }
-    size_t n = strlen(v);
-    if (n == 0) {
-        return true;
-    }
-    if (n > 63 || !g_ascii_isalnum(v[0]) || !g_ascii_isalnum(v[n - 1])) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!value_char(v[i])) {
-            return false;
-        }
-    }
-    return true;
+    return v && *v && fp_name_problem(v, strlen(v), FP_NAME_LABEL_VALUE) == NULL;
 }
 
 /* An ordered set of non-empty strings (borrowed or copied: copies). */
@@ -174,7 +154,7 @@ static bool offered_and_accepted(const Build *b, const char *product)
 
 static bool product_ok(const Build *b, const char *product)
 {
-    return fp_label_value_valid(product) &&
+    return value_ok(product) &&
            (product_passes_table(b->policy, b->d, product) || offered_and_accepted(b, product));
 }
 
@@ -269,7 +249,7 @@ static void build_regions(Build *b)
     GArray *rtt = regions_by_rtt(b, names);
     for (guint i = 0; i < rtt->len; i++) {
         const RegionRtt *r = &g_array_index(rtt, RegionRtt, i);
-        if (r->ms <= b->d->max_latency_ms && fp_label_value_valid(r->region)) {
+        if (r->ms <= b->d->max_latency_ms && value_ok(r->region)) {
             set_add(&b->regions, r->region);
         }
     }
@@ -292,8 +272,7 @@ static void build_pool_exclusions(Build *b)
 {
     for (guint i = 0; i < b->n; i++) {
         const FpNodeFacts *f = &b->offers[i].facts;
-        if (!b->accepted[i] && admitted(b, f) && f->pool && *f->pool &&
-            fp_label_value_valid(f->pool)) {
+        if (!b->accepted[i] && admitted(b, f) && f->pool && *f->pool && value_ok(f->pool)) {
             set_add(&b->excluded_pools, f->pool);
         }
     }
@@ -342,8 +321,7 @@ static void emit_preferred(FpConstraints *c, const Build *b)
     c->preferred = g_new0(FpPreferredTerm, FP_CONSTRAINTS_MAX_PREFERRED);
     for (guint i = 0; i < rtt->len && c->n_preferred < FP_CONSTRAINTS_MAX_PREFERRED; i++) {
         const RegionRtt *r = &g_array_index(rtt, RegionRtt, i);
-        if ((b->regions_on && !set_has(&b->regions, r->region)) ||
-            !fp_label_value_valid(r->region)) {
+        if ((b->regions_on && !set_has(&b->regions, r->region)) || !value_ok(r->region)) {
             continue;
         }
         FpSelReq *e = g_new0(FpSelReq, 1);

@@ -104,11 +104,6 @@ FpConstraints *fp_constraints_new(const FpPolicy *policy, const FpDemand *demand
 void fp_constraints_free(FpConstraints *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpConstraints, fp_constraints_free)
 
-/* Whether @value is a valid label value (empty, or at most 63 characters,
- * alphanumeric at both ends with '-', '_', '.' between): a value that is
- * not can never equal a node's label. */
-bool fp_label_value_valid(const char *value);
-
 /* Whether a node with @labels (char* -> char*) satisfies every required
  * expression of @c (In, NotIn, Exists, DoesNotExist as kube-scheduler
  * evaluates them). */

@@ -581,7 +581,7 @@ static void test_merge_limits(void **state)
 
     /* Requirements Kubernetes would refuse. */
     char *none[] = {NULL};
-    FpSelReq bad_key[] = {req("-bad/key", FP_SEL_IN, L4_A10G)};
+    FpSelReq bad_key[] = {req("Example.com/key", FP_SEL_IN, L4_A10G)};
     FpSelReq no_values[] = {req("nvidia.com/gpu.product", FP_SEL_IN, none)};
     FpSelReq gt_text[] = {req("n", FP_SEL_GT, L4_A10G)};
     FpAffinityMerge bad = {.required = bad_key, .n_required = 1};

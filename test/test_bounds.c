@@ -93,8 +93,8 @@ static void ok_handler(const FpHttpRequest *req, FpHttpResponse *resp, void *use
 }
 
 static const FpRoute routes[] = {
-    {"POST", "/filter", echo_len},
-    {"GET", "/healthz", ok_handler},
+    {"POST", "/filter", echo_len, NULL},
+    {"GET", "/healthz", ok_handler, NULL},
 };
 
 static FpHttpServer *start(FpHttpConfig cfg)
@@ -710,7 +710,7 @@ static void test_metrics_report_bounds(void **unused)
 
     /* A body that does not decode, counted by reason. */
     GError *limit = g_error_new(FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_LIMIT, "too many");
-    fp_app_count_request_error(app, "filter", limit);
+    fp_verb_count_request_error(&app->verb_metrics, "filter", limit);
     g_error_free(limit);
 
     g_autofree char *after = get_metrics(port);

@@ -53,6 +53,8 @@
 
 #include "cache/yamljson.h"
 #include "extender/server/app.h"
+#include "extender/cli/cmd_serve.h"
+#include "extender/http/listen.h"
 #include "support/fake_api.h"
 #include "support/http_client.h"
 #include "support/support.h"

@@ -215,7 +215,7 @@ static void test_prioritize_after_filter(void **state)
     json_t *ref = post_json(
         s, "/prioritize",
         "{\"Pod\":" GPU_POD("1") ",\"Nodes\":null,\"NodeNames\":[\"h100-a\",\"l4-a\"]}", 200);
-    assert_true(fp_counter_get(s->app->m_prioritize, evaluated_lbl) == 1);
+    assert_true(fp_counter_get(s->app->verb_metrics.prioritize, evaluated_lbl) == 1);
     json_t *f = post_json(s, "/filter",
                           "{\"Pod\":" GPU_POD("1") ",\"Nodes\":null,\"NodeNames\":[\"l4-a\","
                                                    "\"l4-b\",\"h100-a\",\"cordoned\"]}",
@@ -225,7 +225,7 @@ static void test_prioritize_after_filter(void **state)
     json_t *got = post_json(
         s, "/prioritize",
         "{\"Pod\":" GPU_POD("1") ",\"Nodes\":null,\"NodeNames\":[\"l4-a\",\"h100-a\"]}", 200);
-    assert_true(fp_counter_get(s->app->m_prioritize, filter_lbl) == 1);
+    assert_true(fp_counter_get(s->app->verb_metrics.prioritize, filter_lbl) == 1);
     assert_int_equal(json_array_size(got), 2);
     assert_string_equal(json_string_value(json_object_get(json_array_get(got, 0), "Host")), "l4-a");
     assert_int_equal(score_of(got, "l4-a"), score_of(ref, "l4-a"));
@@ -240,8 +240,8 @@ static void test_prioritize_after_filter(void **state)
     for (guint i = 0; i < G_N_ELEMENTS(others); i++) {
         json_decref(post_json(s, "/prioritize", others[i], 200));
     }
-    assert_true(fp_counter_get(s->app->m_prioritize, filter_lbl) == 1);
-    assert_true(fp_counter_get(s->app->m_prioritize, evaluated_lbl) == 4);
+    assert_true(fp_counter_get(s->app->verb_metrics.prioritize, filter_lbl) == 1);
+    assert_true(fp_counter_get(s->app->verb_metrics.prioritize, evaluated_lbl) == 4);
     json_decref(ref);
     server_stop(s);
 }

@@ -107,11 +107,11 @@ static void error_handler(const FpHttpRequest *req, FpHttpResponse *resp, void *
 }
 
 static const FpRoute routes[] = {
-    {"POST", "/filter", echo_handler},    {"POST", "/prioritize", echo_handler},
-    {"POST", "/bind", echo_handler},      {"POST", "/preempt", echo_handler},
-    {"GET", "/healthz", healthz_handler}, {"GET", "/query", query_handler},
-    {"POST", "/slow", slow_handler},      {"GET", "/whoami", whoami_handler},
-    {"POST", "/error", error_handler},
+    {"POST", "/filter", echo_handler, NULL},    {"POST", "/prioritize", echo_handler, NULL},
+    {"POST", "/bind", echo_handler, NULL},      {"POST", "/preempt", echo_handler, NULL},
+    {"GET", "/healthz", healthz_handler, NULL}, {"GET", "/query", query_handler, NULL},
+    {"POST", "/slow", slow_handler, NULL},      {"GET", "/whoami", whoami_handler, NULL},
+    {"POST", "/error", error_handler, NULL},
 };
 #define N_ROUTES ((guint)G_N_ELEMENTS(routes))
 
@@ -1105,10 +1105,10 @@ static void test_port_in_use(void **unused)
 static void test_bad_routes(void **unused)
 {
     static const FpRoute bad[][2] = {
-        {{"POST", "/filter", echo_handler}, {"POST", "filter", echo_handler}},
-        {{"POST", "/filter", echo_handler}, {NULL, "/x", echo_handler}},
-        {{"POST", "/filter", echo_handler}, {"GET", NULL, echo_handler}},
-        {{"POST", "/filter", echo_handler}, {"GET", "/x", NULL}},
+        {{"POST", "/filter", echo_handler, NULL}, {"POST", "filter", echo_handler, NULL}},
+        {{"POST", "/filter", echo_handler, NULL}, {NULL, "/x", echo_handler, NULL}},
+        {{"POST", "/filter", echo_handler, NULL}, {"GET", NULL, echo_handler, NULL}},
+        {{"POST", "/filter", echo_handler, NULL}, {"GET", "/x", NULL, NULL}},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         FpHttpConfig cfg = {.listen = "127.0.0.1:0"};

@@ -41,6 +41,7 @@
 #include "cache/view.h"
 #include "cache/yamljson.h"
 #include "extender/server/app.h"
+#include "extender/cli/cmd_serve.h"
 #include "cache/placement.h"
 #include "extender/cli/podfile.h"
 #include "policies/policy_load.h"

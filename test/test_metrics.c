@@ -256,16 +256,14 @@ static void test_respond(void **state)
     g_autoptr(FpMetrics) m = fp_metrics_new();
     FpCounter *c = fp_metrics_counter(m, "flexplace_test_total", "Test.", NULL);
     fp_counter_add(c, NULL, 5);
-    FpHttpResponse resp = {0};
-    fp_metrics_respond(m, &resp);
-    assert_int_equal(resp.status, 200);
-    assert_string_equal(resp.content_type, "text/plain; version=0.0.4; charset=utf-8");
-    assert_non_null(resp.body);
-    assert_int_equal(resp.body_len, strlen(resp.body));
-    assert_string_equal(resp.body, "# HELP flexplace_test_total Test.\n"
-                                   "# TYPE flexplace_test_total counter\n"
-                                   "flexplace_test_total 5\n");
-    g_free(resp.body);
+    size_t len = 0;
+    g_autofree char *body = fp_metrics_render(m, &len);
+    assert_string_equal(FP_METRICS_CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
+    assert_non_null(body);
+    assert_int_equal(len, strlen(body));
+    assert_string_equal(body, "# HELP flexplace_test_total Test.\n"
+                              "# TYPE flexplace_test_total counter\n"
+                              "flexplace_test_total 5\n");
 }
 
 /* ---- label values ---- */

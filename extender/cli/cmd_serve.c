@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "extender/server/app.h"
+#include "extender/cli/cmd_serve.h"
 #include "extender/cli/commands.h"
 #include "extender/obs/log.h"
 #include "policies/policy_watch.h"
@@ -69,7 +69,7 @@ static gboolean on_tick(gpointer data)
 #endif
     }
     s->was_ready = ready;
-    if (fp_app_view_stale(s->app)) {
+    if (fp_readiness_stale(&s->app->readiness)) {
         fp_log_warn_limited("stale-view", 60,
                             "cluster view is stale: no watch event or bookmark for %.0f s",
                             fp_view_last_event_age(s->app->view));
@@ -300,7 +300,7 @@ int fp_cmd_serve(int argc, char **argv)
     guint tick = g_timeout_add_seconds(1, on_tick, &s);
     g_message("flexplace %s serving on %s (port %u), cluster view: %s, %u nodes, %u pods",
               FP_VERSION, app->cfg.listen, fp_http_server_port(app->http),
-              fp_view_source_name(app->source), fp_view_node_count(app->view),
+              fp_view_source_name(app->readiness.source), fp_view_node_count(app->view),
               fp_view_pod_count(app->view));
     g_main_loop_run(s.loop);
 
@@ -318,7 +318,7 @@ int fp_cmd_serve(int argc, char **argv)
     }
     fp_http_server_stop(app->http, 10000);
     app->http = NULL;
-    atomic_store(&app->shutting_down, true);
+    atomic_store(&app->readiness.shutting_down, true);
     g_source_remove(tick);
     g_source_remove(sig_hup);
     g_source_remove(sig_int);

@@ -25,6 +25,7 @@
  * before MHD splits and decodes it.
  */
 #include "extender/http/http_server.h"
+#include "extender/http/listen.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +64,6 @@
  * client cannot make us reserve much memory it has not sent (past it, the
  * rest of the Content-Length is taken at once, within the body budgets). */
 #define BODY_INITIAL_MAX ((size_t)64 * 1024)
-#define LISTEN_MAX_LEN 512
 #define TLS_FILE_MAX ((gsize)1024 * 1024)
 /* MHD log lines allowed per LOG_WINDOW_US before the rest are counted. */
 #define LOG_BURST 20u
@@ -78,6 +78,7 @@ typedef struct {
     char *method;
     char *path;
     FpHttpHandler handler;
+    void *data; /* the route's own, else the server's user_data */
 } Route;
 
 /* One loaded set of certificate, key and client CA.  Sessions point at it
@@ -117,7 +118,6 @@ struct FpHttpServer {
     char *prefix; /* normalised: "" or "/x" without a trailing slash */
     size_t prefix_len;
     size_t max_body;
-    void *user_data;
     gboolean verify_clients;
     gint active;    /* atomic: requests between first call and completion */
     gint quiescing; /* atomic: set by fp_http_server_quiesce */
@@ -582,7 +582,7 @@ static enum MHD_Result final_call(RequestCtx *ctx, struct MHD_Connection *conn, 
         info->in_handler = TRUE;
         g_mutex_unlock(&s->conn_lock);
     }
-    ctx->route->handler(&req, &resp, s->user_data);
+    ctx->route->handler(&req, &resp, ctx->route->data);
     if (info) {
         g_mutex_lock(&s->conn_lock);
         info->in_handler = FALSE;
@@ -1004,98 +1004,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- start / stop ------------------------------------------------------------------------ */
 
-/* Parse "HOST:PORT", "[V6]:PORT" or ":PORT" (all IPv4 interfaces) into @ss. */
-static gboolean parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *ss_len,
-                             GError **error)
-{
-    if (listen == NULL || *listen == '\0' || strlen(listen) > LISTEN_MAX_LEN) {
-        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_ADDRESS,
-                    "listen address must be HOST:PORT, [IPV6]:PORT or :PORT");
-        return FALSE;
-    }
-    g_autofree char *host = NULL;
-    const char *port_str;
-    gboolean v6 = FALSE;
-    if (listen[0] == '[') {
-        const char *end = strchr(listen, ']');
-        if (end == NULL || end[1] != ':' || end == listen + 1) {
-            g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_ADDRESS,
-                        "listen address '%s': expected [IPV6]:PORT", listen);
-            return FALSE;
-        }
-        host = g_strndup(listen + 1, (gsize)(end - listen - 1));
-        port_str = end + 2;
-        v6 = TRUE;
-    } else {
-        const char *colon = strrchr(listen, ':');
-        if (colon == NULL || memchr(listen, ':', (size_t)(colon - listen)) != NULL) {
-            g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_ADDRESS,
-                        "listen address '%s': expected HOST:PORT (IPv6 as [ADDR]:PORT)", listen);
-            return FALSE;
-        }
-        host = g_strndup(listen, (gsize)(colon - listen));
-        port_str = colon + 1;
-    }
-    guint64 port = 0;
-    size_t digits = strspn(port_str, "0123456789");
-    if (digits == 0 || digits > 5 || port_str[digits] != '\0' ||
-        (port = g_ascii_strtoull(port_str, NULL, 10)) > 65535) {
-        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_ADDRESS,
-                    "listen address '%s': port must be a number from 0 to 65535", listen);
-        return FALSE;
-    }
-
-    memset(ss, 0, sizeof *ss);
-    if (*host == '\0') {
-        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-        sin->sin_family = AF_INET;
-        sin->sin_addr.s_addr = htonl(INADDR_ANY);
-        sin->sin_port = htons((uint16_t)port);
-        *ss_len = sizeof *sin;
-        return TRUE;
-    }
-    struct addrinfo hints = {
-        .ai_family = v6 ? AF_INET6 : AF_UNSPEC,
-        .ai_socktype = SOCK_STREAM,
-        .ai_flags = v6 ? AI_NUMERICHOST : 0,
-    };
-    struct addrinfo *res = NULL;
-    int rc = getaddrinfo(host, NULL, &hints, &res);
-    if (rc != 0 || res == NULL) {
-        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_ADDRESS,
-                    "listen address '%s': cannot resolve '%s': %s", listen, host,
-                    rc ? gai_strerror(rc) : "no address");
-        if (res) {
-            freeaddrinfo(res);
-        }
-        return FALSE;
-    }
-    /* Prefer IPv4 for a name such as "localhost" that resolves to both. */
-    const struct addrinfo *pick = res;
-    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (ai->ai_family == AF_INET) {
-            pick = ai;
-            break;
-        }
-    }
-    if ((pick->ai_family != AF_INET && pick->ai_family != AF_INET6) ||
-        pick->ai_addrlen > sizeof *ss) {
-        freeaddrinfo(res);
-        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_ADDRESS,
-                    "listen address '%s': unsupported address family", listen);
-        return FALSE;
-    }
-    memcpy(ss, pick->ai_addr, pick->ai_addrlen);
-    *ss_len = pick->ai_addrlen;
-    freeaddrinfo(res);
-    if (ss->ss_family == AF_INET) {
-        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-    } else {
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-    }
-    return TRUE;
-}
-
 static char *normalise_prefix(const char *prefix)
 {
     if (prefix == NULL) {
@@ -1178,7 +1086,7 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
 
     struct sockaddr_storage ss;
     socklen_t ss_len = 0;
-    if (!parse_listen(cfg->listen, &ss, &ss_len, error)) {
+    if (!fp_listen_resolve(cfg->listen, &ss, &ss_len, error)) {
         return NULL;
     }
     for (guint i = 0; i < n_routes; i++) {
@@ -1205,7 +1113,6 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
     s->conns = g_hash_table_new(NULL, NULL);
     s->retired = g_ptr_array_new();
     s->quiesced_fd = MHD_INVALID_SOCKET;
-    s->user_data = user_data;
     s->prefix = normalise_prefix(cfg->prefix);
     s->prefix_len = strlen(s->prefix);
     s->max_body =
@@ -1219,6 +1126,7 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
         s->routes[i].method = g_strdup(routes[i].method);
         s->routes[i].path = g_strdup(routes[i].path);
         s->routes[i].handler = routes[i].handler;
+        s->routes[i].data = routes[i].data ? routes[i].data : user_data;
     }
 
     /* poll(), not epoll: with MHD 0.9.75's edge-triggered epoll, a client that

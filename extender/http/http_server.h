@@ -98,10 +98,14 @@ void fp_http_response_error(FpHttpResponse *resp, unsigned int status, const cha
 
 typedef void (*FpHttpHandler)(const FpHttpRequest *req, FpHttpResponse *resp, void *user_data);
 
+/* One route: the handler is called with @data, or with the server's
+ * user_data when @data is NULL.  A route table lets each handler receive
+ * only the environment it needs. */
 typedef struct {
     const char *method; /* "GET" or "POST" */
     const char *path;   /* exact path after the prefix, e.g. "/filter" */
     FpHttpHandler handler;
+    void *data; /* the handler's environment; NULL: user_data */
 } FpRoute;
 
 typedef struct {
@@ -122,7 +126,9 @@ typedef struct {
 
 typedef struct FpHttpServer FpHttpServer;
 
-/* Start serving. Routes are copied. NULL on error with @error set. */
+/* Start serving. Routes are copied (their data pointers are not owned: they
+ * must outlive the server). @user_data goes to every route without data
+ * of its own. NULL on error with @error set. */
 FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *routes, guint n_routes,
                                    void *user_data, GError **error);
 /* The bound port (useful with port 0). */

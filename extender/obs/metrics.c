@@ -913,16 +913,6 @@ char *fp_metrics_render(FpMetrics *m, size_t *len)
     return g_string_free(w.out, FALSE);
 }
 
-void fp_metrics_respond(FpMetrics *m, FpHttpResponse *resp)
-{
-    g_return_if_fail(m != NULL && resp != NULL);
-    size_t len = 0;
-    resp->status = 200;
-    resp->content_type = FP_METRICS_CONTENT_TYPE;
-    resp->body = fp_metrics_render(m, &len);
-    resp->body_len = len;
-}
-
 /* ---- standard collectors ---- */
 
 static void collect_process(FpMetricsWriter *w, void *data)

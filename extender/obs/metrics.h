@@ -73,8 +73,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "extender/http/http_server.h"
-
 G_BEGIN_DECLS
 
 /* Content-Type of the rendered text. */
@@ -232,9 +230,6 @@ void fp_metrics_writer_sample(FpMetricsWriter *w, const char *const *label_names
 /* Render every family and collector.  Returns a g_malloc'ed, NUL-terminated
  * string; *len (may be NULL) receives its length. */
 char *fp_metrics_render(FpMetrics *m, size_t *len);
-
-/* Fill a GET /metrics response: 200, FP_METRICS_CONTENT_TYPE, rendered body. */
-void fp_metrics_respond(FpMetrics *m, FpHttpResponse *resp);
 
 /* Format @v as a Prometheus sample value into @buf (at least
  * FP_METRICS_NUMBER_BUF bytes) and return @buf: integral values with

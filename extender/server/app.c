@@ -1,5 +1,5 @@
 /*
- * extender/server/app.c - build, serve and tear down the extender.
+ * extender/server/app.c - build, wire, serve and tear down the extender.
  */
 #include "extender/server/app.h"
 
@@ -7,23 +7,9 @@
 #include <string.h>
 
 #include "cache/demo_cluster.h"
-#include "cache/informer.h"
-#include "cache/kube_client.h"
 #include "cache/kubeconfig.h"
 #include "cache/snapshot.h"
-
-const char *fp_view_source_name(FpViewSource source)
-{
-    switch (source) {
-    case FP_SOURCE_DEMO:
-        return "demo";
-    case FP_SOURCE_SNAPSHOT:
-        return "snapshot";
-    case FP_SOURCE_LIVE:
-        return "live";
-    }
-    return "unknown";
-}
+#include "extender/http/listen.h"
 
 void fp_app_config_init(FpAppConfig *cfg)
 {
@@ -94,14 +80,14 @@ static gboolean load_view(FpApp *app, GError **error)
     const FpAppConfig *cfg = &app->cfg;
     fp_view_set_limits(app->view, cfg->max_nodes, cfg->max_pods);
     if (cfg->demo) {
-        app->source = FP_SOURCE_DEMO;
+        app->readiness.source = FP_SOURCE_DEMO;
         return fp_demo_cluster_load(app->view, error);
     }
     if (cfg->cluster_file) {
-        app->source = FP_SOURCE_SNAPSHOT;
+        app->readiness.source = FP_SOURCE_SNAPSHOT;
         return fp_snapshot_load_file(app->view, cfg->cluster_file, error);
     }
-    app->source = FP_SOURCE_LIVE;
+    app->readiness.source = FP_SOURCE_LIVE;
     g_autoptr(FpKubeConfig) kc = NULL;
     const char *env_kubeconfig = g_getenv("KUBECONFIG");
     if (cfg->kubeconfig) {
@@ -133,6 +119,52 @@ static gboolean load_view(FpApp *app, GError **error)
     return TRUE;
 }
 
+/* Give each route and collector the parts it reads, once the view (and in
+ * live mode the client and informer) exist. */
+static void wire_parts(FpApp *app)
+{
+    const FpAppConfig *cfg = &app->cfg;
+    app->readiness.view = app->view;
+    app->readiness.informer = app->informer;
+    app->readiness.stale_after_s = cfg->stale_after_s;
+    app->sources = (FpServerSources){
+        .view = app->view,
+        .policies = app->policies,
+        .informer = app->informer,
+        .http = &app->http,
+        .http_metrics = &app->http_metrics,
+        .tls = cfg->tls_cert != NULL,
+    };
+    fp_server_collectors_add(app->metrics, &app->sources);
+    app->extender_env = (FpExtenderEnv){
+        .view = app->view,
+        .policies = app->policies,
+        .readiness = &app->readiness,
+        .decisions = app->decisions,
+        .score_memo = app->score_memo,
+        .metrics = &app->verb_metrics,
+    };
+    app->preempt_env = (FpPreemptEnv){
+        .view = app->view,
+        .policies = app->policies,
+        .readiness = &app->readiness,
+        .metrics = &app->verb_metrics,
+    };
+    app->bind_env.view = app->view;
+    app->bind_env.policies = app->policies;
+    app->bind_env.client = app->client;
+    app->bind_env.readiness = &app->readiness;
+    app->bind_env.timeout_s = cfg->bind_timeout_s;
+    app->bind_env.assume_ttl_s = cfg->assume_ttl_s;
+    app->bind_env.annotate = cfg->annotate;
+    app->bind_verb_env = (FpBindVerbEnv){
+        .bind = &app->bind_env,
+        .decisions = app->decisions,
+        .metrics = &app->verb_metrics,
+    };
+    app->readyz_env = (FpReadyzEnv){.readiness = &app->readiness, .policies = app->policies};
+}
+
 FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
 {
     FpApp *app = g_new0(FpApp, 1);
@@ -140,40 +172,17 @@ FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
     app->view = fp_view_new();
     app->decisions = fp_decision_ring_new(cfg->decision_ring, cfg->decision_nodes);
     app->score_memo = fp_score_memo_new();
-    g_mutex_init(&app->bind_lock);
-    app->ceiling_refused = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    fp_app_metrics_init(app);
+    fp_bind_env_init(&app->bind_env);
+    app->metrics = fp_metrics_new();
+    fp_metrics_add_standard(app->metrics, FP_VERSION);
+    fp_verb_metrics_init(&app->verb_metrics, app->metrics);
     app->policies = fp_policy_store_new(cfg->policy_path, error);
     if (!app->policies || !load_view(app, error)) {
         fp_app_free(app);
         return NULL;
     }
+    wire_parts(app);
     return app;
-}
-
-bool fp_listen_is_loopback(const char *listen)
-{
-    if (!listen) {
-        return false;
-    }
-    const char *colon = strrchr(listen, ':');
-    g_autofree char *host = colon ? g_strndup(listen, (gsize)(colon - listen)) : g_strdup(listen);
-    if (host[0] == '[') {
-        size_t n = strlen(host);
-        if (n < 2 || host[n - 1] != ']') {
-            return false;
-        }
-        host[n - 1] = '\0';
-        memmove(host, host + 1, n - 1);
-    }
-    if (!*host) {
-        return false; /* ":PORT" listens on every interface */
-    }
-    if (g_ascii_strcasecmp(host, "localhost") == 0) {
-        return true;
-    }
-    g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(host);
-    return addr && g_inet_address_get_is_loopback(addr);
 }
 
 gboolean fp_app_serve(FpApp *app, GError **error)
@@ -214,14 +223,14 @@ gboolean fp_app_serve(FpApp *app, GError **error)
         .client_ca = app->cfg.client_ca,
     };
     /* Published atomically: /metrics on the server's own threads reads it. */
-    g_atomic_pointer_set(&app->http, fp_http_server_start(&http, routes, n, app, error));
+    g_atomic_pointer_set(&app->http, fp_http_server_start(&http, routes, n, NULL, error));
     if (!app->http) {
         return FALSE;
     }
     if (app->cfg.metrics_listen) {
         /* Only the read-only GET routes, without the debug endpoint (it names
          * pods): probes and scrapes from the pod network, verbs on loopback. */
-        FpRoute ro[8];
+        FpRoute ro[FP_APP_MAX_ROUTES];
         guint k = 0;
         for (guint i = 0; i < n && k < G_N_ELEMENTS(ro); i++) {
             if (g_str_equal(routes[i].method, "GET") &&
@@ -235,7 +244,7 @@ gboolean fp_app_serve(FpApp *app, GError **error)
         mcfg.threads = 1;
         mcfg.max_body_bytes = 4096;
         mcfg.tls_cert = mcfg.tls_key = mcfg.client_ca = NULL;
-        g_atomic_pointer_set(&app->http_metrics, fp_http_server_start(&mcfg, ro, k, app, error));
+        g_atomic_pointer_set(&app->http_metrics, fp_http_server_start(&mcfg, ro, k, NULL, error));
         if (!app->http_metrics) {
             return FALSE;
         }
@@ -266,8 +275,7 @@ void fp_app_free(FpApp *app)
     fp_view_free(app->view);
     fp_decision_ring_free(app->decisions);
     fp_score_memo_free(app->score_memo);
-    g_hash_table_unref(app->ceiling_refused);
-    g_mutex_clear(&app->bind_lock);
+    fp_bind_env_clear(&app->bind_env);
     fp_metrics_free(app->metrics);
     for (guint i = 0; i < G_N_ELEMENTS(app->route_paths); i++) {
         g_free(app->route_paths[i]);
@@ -276,48 +284,47 @@ void fp_app_free(FpApp *app)
     g_free(app);
 }
 
-bool fp_app_view_stale(FpApp *app)
-{
-    if (app->source != FP_SOURCE_LIVE || app->cfg.stale_after_s <= 0) {
-        return false;
-    }
-    double age = fp_view_last_event_age(app->view);
-    return age < 0 || age > app->cfg.stale_after_s;
-}
-
 bool fp_app_ready(FpApp *app, const char **why)
 {
-    const char *reason = NULL;
-    if (atomic_load(&app->shutting_down)) {
-        reason = "shutting down";
-    } else if (!fp_view_synced(app->view, FP_KIND_NODES)) {
-        reason = "node view not synced yet";
-    } else if (!fp_view_synced(app->view, FP_KIND_PODS)) {
-        reason = "pod view not synced yet";
-    } else if (fp_view_over_limit(app->view, FP_KIND_NODES)) {
-        reason = "the cluster has more nodes than --max-nodes allows";
-    } else if (fp_view_over_limit(app->view, FP_KIND_PODS)) {
-        reason = "the cluster has more pods than --max-pods allows";
-    }
-    if (why) {
-        *why = reason;
-    }
-    return reason == NULL;
+    return fp_readiness_check(&app->readiness, why);
 }
 
 char *fp_app_not_ready_detail(FpApp *app)
 {
-    const char *why = NULL;
-    if (fp_app_ready(app, &why)) {
-        return NULL;
+    return fp_readiness_detail(&app->readiness);
+}
+
+FpRoute *fp_app_routes(FpApp *app, guint *n)
+{
+    if (app->n_routes == 0) {
+        const struct {
+            const char *verb;
+            FpHttpHandler handler;
+            void *env;
+        } verbs[] = {
+            {app->cfg.filter_verb, fp_verb_filter, &app->extender_env},
+            {app->cfg.prioritize_verb, fp_verb_prioritize, &app->extender_env},
+            {app->cfg.bind_verb, fp_verb_bind, &app->bind_verb_env},
+            {app->cfg.preempt_verb, fp_verb_preempt, &app->preempt_env},
+        };
+        G_STATIC_ASSERT(G_N_ELEMENTS(verbs) == G_N_ELEMENTS(app->route_paths));
+        guint k = 0;
+        for (guint i = 0; i < G_N_ELEMENTS(verbs); i++) {
+            if (!verbs[i].verb || !*verbs[i].verb) {
+                continue; /* verb switched off */
+            }
+            app->route_paths[i] = g_strdup_printf("/%s", verbs[i].verb);
+            app->routes[k++] =
+                (FpRoute){"POST", app->route_paths[i], verbs[i].handler, verbs[i].env};
+        }
+        app->routes[k++] = (FpRoute){"GET", "/healthz", fp_probe_healthz, NULL};
+        app->routes[k++] = (FpRoute){"GET", "/readyz", fp_probe_readyz, &app->readyz_env};
+        app->routes[k++] = (FpRoute){"GET", "/version", fp_probe_version, NULL};
+        app->routes[k++] = (FpRoute){"GET", "/metrics", fp_probe_metrics, app->metrics};
+        app->routes[k++] = (FpRoute){"GET", "/debug/decisions", fp_probe_decisions, app->decisions};
+        g_assert(k <= G_N_ELEMENTS(app->routes));
+        app->n_routes = k;
     }
-    g_autofree char *cause = NULL;
-    FpKind kind = fp_view_synced(app->view, FP_KIND_NODES) ? FP_KIND_PODS : FP_KIND_NODES;
-    if (app->informer && !atomic_load(&app->shutting_down) && !fp_view_synced(app->view, kind)) {
-        FpInformerStats st;
-        fp_informer_get_stats(app->informer, kind, &st);
-        cause = g_steal_pointer(&st.last_error);
-        fp_informer_stats_clear(&st);
-    }
-    return cause ? g_strdup_printf("%s: %s", why, cause) : g_strdup(why);
+    *n = app->n_routes;
+    return app->routes;
 }

@@ -28,7 +28,7 @@
  * within the ceilings, the bind is refused (kube-scheduler's filter ran
  * before earlier binds of the burst filled the pool; it retries the pod and
  * now sees the ceiling).  The ceiling check and the assumption are one step
- * under app->bind_lock, so concurrent binds cannot pass a ceiling together.  A
+ * under the bind lock (FpBindEnv), so concurrent binds cannot pass a ceiling together.  A
  * pod is refused this way at most once: when kube-scheduler, having filtered
  * again, still picks a pool at its ceiling, its own checks (which flexplace
  * only approximates) left nothing else, and the bind goes through.
@@ -37,11 +37,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "cache/kobj.h"
-#include "extender/server/app.h"
 #include "extender/server/bind.h"
+
+#include "cache/kobj.h"
 #include "cache/placement.h"
-#include "extender/wire/protocol.h"
 
 /* Compact flexplace.io/placement value: where and why, for `kubectl get pod`. */
 char *fp_placement_summary(const FpVerdict *v, const char *node, guint64 policy_generation)
@@ -82,15 +81,21 @@ static bool valid_name(const char *s)
     return true;
 }
 
-/* GET the pod within the bind's own deadline (the whole bind must finish
+/* The deadline of one API call of the bind (the whole bind must finish
  * inside kube-scheduler's httpTimeout). */
-static json_t *get_pod(FpApp *app, const FpBindingArgs *args, GError **error)
+static guint call_timeout_ms(const FpBindEnv *env)
+{
+    return (guint)(env->timeout_s * 1000);
+}
+
+/* GET the pod within the bind's own deadline. */
+static json_t *get_pod(FpBindEnv *env, const FpBindingArgs *args, GError **error)
 {
     g_autofree char *path =
         g_strdup_printf("/api/v1/namespaces/%s/pods/%s", args->pod_namespace, args->pod_name);
-    FpKubeCallOptions opts = {.timeout_ms = (guint)(app->cfg.bind_timeout_s * 1000)};
+    FpKubeCallOptions opts = {.timeout_ms = call_timeout_ms(env)};
     FpKubeResponse resp = {0};
-    if (!fp_kube_call(app->client, "GET", path, NULL, &opts, &resp, error)) {
+    if (!fp_kube_call(env->client, "GET", path, NULL, &opts, &resp, error)) {
         fp_kube_response_clear(&resp);
         return NULL;
     }
@@ -106,23 +111,23 @@ static json_t *get_pod(FpApp *app, const FpBindingArgs *args, GError **error)
 /* The pod being bound: from the view, else read from the API server.
  * *full says whether it carries everything placement reads: the view keeps
  * pending pods whole (FP_POD_AUTO) but bound ones compact. */
-static FpPod *find_pod(FpApp *app, const FpBindingArgs *args, bool *full, GError **error)
+static FpPod *find_pod(FpBindEnv *env, const FpBindingArgs *args, bool *full, GError **error)
 {
     FpPod *pod = NULL;
     *full = false;
     if (args->pod_uid && *args->pod_uid) {
-        fp_view_read_lock(app->view);
-        const FpPod *p = fp_view_pod_locked(app->view, args->pod_uid);
+        fp_view_read_lock(env->view);
+        const FpPod *p = fp_view_pod_locked(env->view, args->pod_uid);
         if (p) {
             pod = fp_pod_ref((FpPod *)p);
         }
-        fp_view_read_unlock(app->view);
+        fp_view_read_unlock(env->view);
         if (pod) {
             *full = pod->detailed;
             return pod;
         }
     }
-    json_t *obj = get_pod(app, args, error);
+    json_t *obj = get_pod(env, args, error);
     if (!obj) {
         return NULL;
     }
@@ -133,10 +138,10 @@ static FpPod *find_pod(FpApp *app, const FpBindingArgs *args, bool *full, GError
 }
 
 /* After a timeout or a 409: is the pod bound to @node now? */
-static bool pod_bound_to(FpApp *app, const FpBindingArgs *args, const char *node)
+static bool pod_bound_to(FpBindEnv *env, const FpBindingArgs *args, const char *node)
 {
     g_autoptr(GError) error = NULL;
-    json_t *obj = get_pod(app, args, &error);
+    json_t *obj = get_pod(env, args, &error);
     if (!obj) {
         return false;
     }
@@ -149,20 +154,20 @@ static bool pod_bound_to(FpApp *app, const FpBindingArgs *args, const char *node
     return yes;
 }
 
-/* Bound on app->ceiling_refused (UIDs refused once for a pool ceiling). */
+/* Bound on env->ceiling_refused (UIDs refused once for a pool ceiling). */
 #define CEILING_REFUSED_MAX 10000
 
 /* Whether placing @count more GPUs on @v's node takes its pool past the
  * pool's ceiling (pools without a ceiling never are). */
-static bool over_ceiling(FpApp *app, const FpPolicy *policy, const FpVerdict *v,
+static bool over_ceiling(FpView *view, const FpPolicy *policy, const FpVerdict *v,
                          const char *resource, int64_t count)
 {
     if (!v->facts.pool || !*v->facts.pool || !(v->facts.max_utilization < 1.0)) {
         return false;
     }
-    fp_view_read_lock(app->view);
-    GHashTable *stats = fp_view_pool_stats_locked(app->view, policy, resource);
-    fp_view_read_unlock(app->view);
+    fp_view_read_lock(view);
+    GHashTable *stats = fp_view_pool_stats_locked(view, policy, resource);
+    fp_view_read_unlock(view);
     const FpPoolStat *s = g_hash_table_lookup(stats, v->facts.pool);
     bool over = s && (double)(s->used + s->assumed + count) >
                          v->facts.max_utilization * (double)s->allocatable + 1e-9;
@@ -180,16 +185,16 @@ static void collect_name(const FpNodeState *st, void *data)
  * kube-scheduler's own checks (taints, selectors, affinity) only when the
  * pod is @full: the view's copy has no tolerations, and would fail every
  * tainted GPU node. */
-static bool overflow_applies(FpApp *app, const FpPolicy *policy, const FpPod *pod, bool full,
+static bool overflow_applies(FpView *view, const FpPolicy *policy, const FpPod *pod, bool full,
                              const char *node)
 {
     GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
-    fp_view_read_lock(app->view);
-    fp_view_foreach_node_locked(app->view, collect_name, names);
-    fp_view_read_unlock(app->view);
+    fp_view_read_lock(view);
+    fp_view_foreach_node_locked(view, collect_name, names);
+    fp_view_read_unlock(view);
     FpCandidates c = {
         .names = (const char *const *)names->pdata, .n = names->len, .kube_checks = full};
-    FpPlacement *all = fp_placement_evaluate(app->view, policy, pod, &c);
+    FpPlacement *all = fp_placement_evaluate(view, policy, pod, &c);
     bool applies = false;
     for (guint i = 0; i < all->n; i++) {
         if (strcmp(names->pdata[i], node) == 0) {
@@ -204,15 +209,15 @@ static bool overflow_applies(FpApp *app, const FpPolicy *policy, const FpPod *po
     return applies;
 }
 
-/* Under app->bind_lock: may this bind take its pool past the ceiling? */
-static bool ceiling_allows_locked(FpApp *app, const FpPolicy *policy, const FpPod *pod, bool full,
-                                  const char *uid, const char *node)
+/* Under env->lock: may this bind take its pool past the ceiling? */
+static bool ceiling_allows_locked(FpBindEnv *env, const FpPolicy *policy, const FpPod *pod,
+                                  bool full, const char *uid, const char *node)
 {
-    GHashTable *ceiling_refused = app->ceiling_refused;
+    GHashTable *ceiling_refused = env->ceiling_refused;
     if (g_hash_table_remove(ceiling_refused, uid)) {
         return true; /* refused once already: kube-scheduler chose it again */
     }
-    if (overflow_applies(app, policy, pod, full, node)) {
+    if (overflow_applies(env->view, policy, pod, full, node)) {
         return true;
     }
     if (g_hash_table_size(ceiling_refused) >= CEILING_REFUSED_MAX) {
@@ -237,124 +242,218 @@ static json_t *binding_body(const FpBindingArgs *args, const char *annotation)
                      args->node);
 }
 
-FpBindOutcome fp_bind(FpApp *app, const FpBindingArgs *args, char **error_text)
+void fp_bind_env_init(FpBindEnv *env)
 {
-    *error_text = NULL;
+    g_mutex_init(&env->lock);
+    env->ceiling_refused = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+}
+
+void fp_bind_env_clear(FpBindEnv *env)
+{
+    g_clear_pointer(&env->ceiling_refused, g_hash_table_unref);
+    g_mutex_clear(&env->lock);
+}
+
+/* One bind in progress: what each step found, for the steps after it. */
+typedef struct {
+    FpBindEnv *env;
+    const FpBindingArgs *args;
+    bool has_uid;
+    FpPod *pod;       /* the pod being bound (a reference) */
+    bool pod_full;    /* it carries everything placement reads */
+    bool retry;       /* flexplace already assumed it on this node */
+    FpPolicy *policy; /* in force for the whole bind (a reference) */
+    FpPlacement *p;   /* the re-check of the chosen node */
+    bool assumed;     /* this bind recorded the assumption */
+    FpBindOutcome outcome;
+    char *error_text;
+} BindJob;
+
+/* Each step returns TRUE to go on, or FALSE with job->outcome (and
+ * job->error_text unless FP_BIND_OK) set. */
+static bool stop(BindJob *job, FpBindOutcome outcome, char *error_text)
+{
+    job->outcome = outcome;
+    job->error_text = error_text;
+    return false;
+}
+
+static bool refuse(BindJob *job, const char *why)
+{
+    const FpBindingArgs *a = job->args;
+    return stop(job, FP_BIND_REFUSED,
+                g_strdup_printf("flexplace refused to bind %s/%s to %s: %s", a->pod_namespace,
+                                a->pod_name, a->node, why));
+}
+
+/* Step 1: can flexplace bind at all (ready, a live cluster, a valid name)? */
+static bool check_can_bind(BindJob *job)
+{
+    FpBindEnv *env = job->env;
     const char *not_ready = NULL;
-    if (!fp_app_ready(app, &not_ready)) {
-        g_autofree char *detail = fp_app_not_ready_detail(app);
-        *error_text = g_strdup_printf("flexplace not ready: %s", detail ? detail : not_ready);
-        return FP_BIND_REFUSED;
+    if (!fp_readiness_check(env->readiness, &not_ready)) {
+        return stop(job, FP_BIND_REFUSED, fp_readiness_refusal(env->readiness, not_ready));
     }
-    if (!app->client) {
-        *error_text = g_strdup("flexplace cannot bind: it serves a snapshot, not a live cluster "
-                               "(remove bindVerb or run with a kubeconfig or in-cluster)");
-        return FP_BIND_REFUSED;
+    if (!env->client) {
+        return stop(job, FP_BIND_REFUSED,
+                    g_strdup("flexplace cannot bind: it serves a snapshot, not a live cluster "
+                             "(remove bindVerb or run with a kubeconfig or in-cluster)"));
     }
-    if (!valid_name(args->pod_name) || !valid_name(args->pod_namespace)) {
-        *error_text = g_strdup("flexplace cannot bind: invalid pod name or namespace");
-        return FP_BIND_REFUSED;
+    if (!valid_name(job->args->pod_name) || !valid_name(job->args->pod_namespace)) {
+        return stop(job, FP_BIND_REFUSED,
+                    g_strdup("flexplace cannot bind: invalid pod name or namespace"));
     }
+    return true;
+}
+
+/* Step 2: find the pod; one already bound needs no Binding (a retry after
+ * the watch showed it: nothing to do; a move, which Kubernetes does not
+ * allow: refused). */
+static bool load_pod(BindJob *job)
+{
+    const FpBindingArgs *a = job->args;
     g_autoptr(GError) error = NULL;
-    bool pod_full = false;
-    g_autoptr(FpPod) pod = find_pod(app, args, &pod_full, &error);
-    if (!pod) {
-        *error_text = g_strdup_printf("flexplace cannot read pod %s/%s: %s", args->pod_namespace,
-                                      args->pod_name, error->message);
-        return FP_BIND_FAILED;
+    job->pod = find_pod(job->env, a, &job->pod_full, &error);
+    if (!job->pod) {
+        return stop(job, FP_BIND_FAILED,
+                    g_strdup_printf("flexplace cannot read pod %s/%s: %s", a->pod_namespace,
+                                    a->pod_name, error->message));
     }
-    if (pod->node_name && *pod->node_name) {
-        /* A retry after the watch showed the binding: nothing to do, or a
-         * request to move a bound pod, which Kubernetes does not allow. */
-        if (strcmp(pod->node_name, args->node) == 0) {
-            g_info("bind pod=%s/%s node=%s result=ok (already bound)", args->pod_namespace,
-                   args->pod_name, args->node);
-            return FP_BIND_OK;
-        }
-        *error_text =
-            g_strdup_printf("flexplace refused to bind %s/%s to %s: the pod is already "
-                            "bound to %s",
-                            args->pod_namespace, args->pod_name, args->node, pod->node_name);
-        return FP_BIND_REFUSED;
+    const char *bound = job->pod->node_name;
+    if (!bound || !*bound) {
+        return true;
     }
-    bool has_uid = args->pod_uid && *args->pod_uid;
+    if (strcmp(bound, a->node) == 0) {
+        g_info("bind pod=%s/%s node=%s result=ok (already bound)", a->pod_namespace, a->pod_name,
+               a->node);
+        return stop(job, FP_BIND_OK, NULL);
+    }
+    return stop(job, FP_BIND_REFUSED,
+                g_strdup_printf("flexplace refused to bind %s/%s to %s: the pod is already "
+                                "bound to %s",
+                                a->pod_namespace, a->pod_name, a->node, bound));
+}
+
+/* Step 3: re-check the chosen node with every filter: the view may have
+ * moved since filter ran (other binds, watch events).  A retry of a bind
+ * flexplace already assumed here skips the verdict (its own GPUs would
+ * count against it). */
+static bool recheck_node(BindJob *job)
+{
+    FpBindEnv *env = job->env;
+    const FpBindingArgs *a = job->args;
     g_autofree char *assumed_node = NULL;
-    /* A retry of a bind flexplace already checked and assumed here. */
-    bool retry = has_uid && fp_view_assumed_lookup(app->view, args->pod_uid, &assumed_node, NULL) &&
-                 strcmp(assumed_node, args->node) == 0;
-    g_autoptr(FpPolicy) policy = fp_policy_store_get(app->policies);
-    /* Re-check the chosen node with every filter: the view may have moved
-     * since filter ran (other binds, watch events). */
-    const char *names[] = {args->node};
+    job->retry = job->has_uid &&
+                 fp_view_assumed_lookup(env->view, a->pod_uid, &assumed_node, NULL) &&
+                 strcmp(assumed_node, a->node) == 0;
+    job->policy = fp_policy_store_get(env->policies);
+    const char *names[] = {a->node};
     FpCandidates c = {.names = names, .n = 1};
-    g_autoptr(FpPlacement) p = fp_placement_evaluate(app->view, policy, pod, &c);
-    const FpVerdict *v = &p->verdicts[0];
-    if (!v->pass && !retry) {
-        *error_text = g_strdup_printf("flexplace refused to bind %s/%s to %s: %s",
-                                      args->pod_namespace, args->pod_name, args->node, v->reason);
-        return FP_BIND_REFUSED;
+    job->p = fp_placement_evaluate(env->view, job->policy, job->pod, &c);
+    const FpVerdict *v = &job->p->verdicts[0];
+    if (!v->pass && !job->retry) {
+        return refuse(job, v->reason);
     }
-    const char *resource = p->demand->resource;
-    bool assumed = false;
-    if (resource && has_uid) {
-        const char *why = NULL;
-        g_mutex_lock(&app->bind_lock);
-        if (!retry && over_ceiling(app, policy, v, resource, p->demand->count) &&
-            !ceiling_allows_locked(app, policy, pod, pod_full, args->pod_uid, args->node)) {
-            why = FP_REASON_POOL_CEILING;
-        } else if (!fp_view_assume(app->view, args->pod_uid, args->pod_namespace, args->pod_name,
-                                   args->node, resource, p->demand->count, app->cfg.assume_ttl_s,
-                                   &why)) {
-            why = why ? why : "cannot assume";
-        } else {
-            assumed = true;
-        }
-        g_mutex_unlock(&app->bind_lock);
-        if (!assumed) {
-            *error_text = g_strdup_printf("flexplace refused to bind %s/%s to %s: %s",
-                                          args->pod_namespace, args->pod_name, args->node, why);
-            return FP_BIND_REFUSED;
-        }
+    return true;
+}
+
+/* Step 4: record the pod's GPUs as assumed on the node, after the pool
+ * ceiling check, as one step under env->lock. */
+static bool assume_gpus(BindJob *job)
+{
+    FpBindEnv *env = job->env;
+    const FpBindingArgs *a = job->args;
+    const FpDemand *d = job->p->demand;
+    if (!d->resource || !job->has_uid) {
+        return true;
     }
+    const char *why = NULL;
+    g_mutex_lock(&env->lock);
+    if (!job->retry &&
+        over_ceiling(env->view, job->policy, &job->p->verdicts[0], d->resource, d->count) &&
+        !ceiling_allows_locked(env, job->policy, job->pod, job->pod_full, a->pod_uid, a->node)) {
+        why = FP_REASON_POOL_CEILING;
+    } else if (!fp_view_assume(env->view, a->pod_uid, a->pod_namespace, a->pod_name, a->node,
+                               d->resource, d->count, env->assume_ttl_s, &why)) {
+        why = why ? why : "cannot assume";
+    } else {
+        job->assumed = true;
+    }
+    g_mutex_unlock(&env->lock);
+    return job->assumed || refuse(job, why);
+}
+
+/* Step 5: POST the Binding (with the placement annotation) and read the
+ * outcome.  A 409 or a timeout is resolved by reading the pod: a retry of a
+ * bind that already happened, or a timeout after the API server did bind
+ * it, leaves the pod where it should be.  A failure rolls the assumption
+ * back. */
+static void post_binding(BindJob *job)
+{
+    FpBindEnv *env = job->env;
+    const FpBindingArgs *a = job->args;
     g_autofree char *summary =
-        app->cfg.annotate ? fp_placement_summary(v, args->node, policy->generation) : NULL;
-    json_t *body = binding_body(args, summary);
-    g_autofree char *path = g_strdup_printf("/api/v1/namespaces/%s/pods/%s/binding",
-                                            args->pod_namespace, args->pod_name);
+        env->annotate ? fp_placement_summary(&job->p->verdicts[0], a->node, job->policy->generation)
+                      : NULL;
+    json_t *body = binding_body(a, summary);
+    g_autofree char *path =
+        g_strdup_printf("/api/v1/namespaces/%s/pods/%s/binding", a->pod_namespace, a->pod_name);
     long status = 0;
     json_t *reply = NULL;
     g_autoptr(GError) post_error = NULL;
-    gboolean posted =
-        fp_kube_post_json(app->client, path, body, (guint)(app->cfg.bind_timeout_s * 1000), &status,
-                          &reply, &post_error);
+    gboolean posted = fp_kube_post_json(env->client, path, body, call_timeout_ms(env), &status,
+                                        &reply, &post_error);
     json_decref(body);
-    FpBindOutcome outcome;
-    if (posted && status >= 200 && status < 300) {
-        outcome = FP_BIND_OK;
-    } else if ((status == 409 || status == 0) && pod_bound_to(app, args, args->node)) {
-        /* A retry of a bind that already happened, or a timeout after the
-         * API server did bind it: the pod is where it should be. */
-        outcome = FP_BIND_OK;
+    if ((posted && status >= 200 && status < 300) ||
+        ((status == 409 || status == 0) && pod_bound_to(env, a, a->node))) {
+        job->outcome = FP_BIND_OK;
     } else {
         const char *msg = json_string_value(json_object_get(reply, "message"));
-        *error_text = g_strdup_printf("binding %s/%s to %s failed: %s", args->pod_namespace,
-                                      args->pod_name, args->node,
-                                      msg          ? msg
-                                      : post_error ? post_error->message
-                                                   : "unexpected API server reply");
-        outcome = FP_BIND_FAILED;
-        if (assumed) {
-            fp_view_forget_assumed(app->view, args->pod_uid);
+        job->error_text = g_strdup_printf("binding %s/%s to %s failed: %s", a->pod_namespace,
+                                          a->pod_name, a->node,
+                                          msg          ? msg
+                                          : post_error ? post_error->message
+                                                       : "unexpected API server reply");
+        job->outcome = FP_BIND_FAILED;
+        if (job->assumed) {
+            fp_view_forget_assumed(env->view, a->pod_uid);
         }
     }
     json_decref(reply);
-    if (outcome == FP_BIND_OK && has_uid) {
-        g_mutex_lock(&app->bind_lock);
-        g_hash_table_remove(app->ceiling_refused, args->pod_uid);
-        g_mutex_unlock(&app->bind_lock);
+}
+
+/* Step 6: a bound pod is no longer "refused once"; log the outcome. */
+static void settle(BindJob *job)
+{
+    FpBindEnv *env = job->env;
+    const FpBindingArgs *a = job->args;
+    if (job->outcome == FP_BIND_OK && job->has_uid) {
+        g_mutex_lock(&env->lock);
+        g_hash_table_remove(env->ceiling_refused, a->pod_uid);
+        g_mutex_unlock(&env->lock);
     }
-    g_info("bind pod=%s/%s node=%s gpus=%" G_GINT64_FORMAT " result=%s", args->pod_namespace,
-           args->pod_name, args->node, resource ? p->demand->count : 0,
-           outcome == FP_BIND_OK ? "ok" : "error");
-    return outcome;
+    const FpDemand *d = job->p->demand;
+    g_info("bind pod=%s/%s node=%s gpus=%" G_GINT64_FORMAT " result=%s", a->pod_namespace,
+           a->pod_name, a->node, d->resource ? d->count : 0,
+           job->outcome == FP_BIND_OK ? "ok" : "error");
+}
+
+FpBindOutcome fp_bind(FpBindEnv *env, const FpBindingArgs *args, char **error_text)
+{
+    BindJob job = {.env = env, .args = args, .has_uid = args->pod_uid && *args->pod_uid};
+    if (check_can_bind(&job) && load_pod(&job) && recheck_node(&job) && assume_gpus(&job)) {
+        post_binding(&job);
+        settle(&job);
+    }
+    if (job.pod) {
+        fp_pod_unref(job.pod);
+    }
+    if (job.policy) {
+        fp_policy_unref(job.policy);
+    }
+    if (job.p) {
+        fp_placement_free(job.p);
+    }
+    *error_text = job.error_text;
+    return job.outcome;
 }

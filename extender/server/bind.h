@@ -8,11 +8,35 @@
 #define FP_EXTENDER_BIND_H
 
 #include <glib.h>
+#include <stdbool.h>
 
-#include "extender/server/app.h"
+#include "cache/kube_client.h"
+#include "cache/view.h"
+#include "extender/server/readiness.h"
 #include "extender/wire/protocol.h"
+#include "policies/policy_store.h"
 
 G_BEGIN_DECLS
+
+/* What a bind reads and the state binds share.  The pointers are borrowed
+ * (they must outlive every bind); lock and ceiling_refused are owned:
+ * fp_bind_env_init makes them, fp_bind_env_clear frees them. */
+typedef struct {
+    FpView *view;
+    FpPolicyStore *policies;
+    FpKubeClient *client; /* NULL when serving a snapshot: every bind is refused */
+    FpReadiness *readiness;
+    double timeout_s;    /* deadline of each API call a bind makes (--bind-timeout) */
+    double assume_ttl_s; /* how long a bound pod's GPUs stay assumed (--assume-ttl) */
+    bool annotate;       /* write flexplace.io/placement on the Binding */
+    /* Serialises the pool-ceiling check with the assumption. */
+    GMutex lock;
+    /* UIDs refused once for a pool ceiling (bounded; under lock). */
+    GHashTable *ceiling_refused;
+} FpBindEnv;
+
+void fp_bind_env_init(FpBindEnv *env);
+void fp_bind_env_clear(FpBindEnv *env);
 
 typedef enum {
     FP_BIND_OK,      /* bound (or found already bound to that node) */
@@ -22,7 +46,7 @@ typedef enum {
 
 /* Bind @args' pod.  On anything but FP_BIND_OK, *error_text receives the
  * message for ExtenderBindingResult.Error (g_free it). */
-FpBindOutcome fp_bind(FpApp *app, const FpBindingArgs *args, char **error_text);
+FpBindOutcome fp_bind(FpBindEnv *env, const FpBindingArgs *args, char **error_text);
 
 /* The flexplace.io/placement annotation value for a verdict (g_free it). */
 char *fp_placement_summary(const FpVerdict *v, const char *node, guint64 policy_generation);

@@ -1,43 +1,27 @@
 /*
- * extender/server/app_metrics.c - flexplace's metrics: the families the verbs
- * update on the request path (lock-free series handles) and the collectors
- * that read the view, the informer and the policy store at scrape time.
+ * extender/server/collectors.c - the metric collectors that read the view,
+ * the informer, the policy store and the HTTP servers at scrape time.
  */
+#include "extender/server/collectors.h"
+
 #include <string.h>
-
-#include "extender/server/app.h"
-#include "extender/wire/protocol.h"
-#include "scoring/engine.h"
-
-/* Every reason flexplace's filters can give, pre-registered so they render
- * as 0 before the first rejection. */
-static const char *const filter_reasons[] = {
-    FP_REASON_NOT_IN_VIEW,  FP_REASON_INSUFFICIENT_GPUS, FP_REASON_NO_GPU_RESOURCE,
-    FP_REASON_SKU,          FP_REASON_GPU_MEMORY,        FP_REASON_LATENCY,
-    FP_REASON_PRICE,        FP_REASON_NOT_READY,         FP_REASON_UNSCHEDULABLE,
-    FP_REASON_POOL_CEILING,
-};
-
-#define REQUEST_ERRORS_HELP                                                                        \
-    "Request bodies refused with 400, by verb and reason: invalid_json, invalid_request "          \
-    "(not the verb's arguments), limit (more nodes than allowed, JSON nested too deep)."
 
 static void collect_cache(FpMetricsWriter *w, void *data)
 {
-    FpApp *app = data;
+    const FpServerSources *src = data;
     fp_metrics_writer_family(w, "flexplace_cache_objects", "Objects in the cluster view, by kind.",
                              FP_METRIC_GAUGE);
     fp_metrics_writer_sample(w, FP_LABEL_NAMES("kind"), FP_LABELS("nodes"),
-                             fp_view_node_count(app->view));
+                             fp_view_node_count(src->view));
     fp_metrics_writer_sample(w, FP_LABEL_NAMES("kind"), FP_LABELS("pods"),
-                             fp_view_pod_count(app->view));
+                             fp_view_pod_count(src->view));
     fp_metrics_writer_family(w, "flexplace_cache_synced",
                              "1 when the view of a kind has completed its list.", FP_METRIC_GAUGE);
     fp_metrics_writer_sample(w, FP_LABEL_NAMES("kind"), FP_LABELS("nodes"),
-                             fp_view_synced(app->view, FP_KIND_NODES));
+                             fp_view_synced(src->view, FP_KIND_NODES));
     fp_metrics_writer_sample(w, FP_LABEL_NAMES("kind"), FP_LABELS("pods"),
-                             fp_view_synced(app->view, FP_KIND_PODS));
-    double age = fp_view_last_event_age(app->view);
+                             fp_view_synced(src->view, FP_KIND_PODS));
+    double age = fp_view_last_event_age(src->view);
     if (age >= 0) {
         fp_metrics_writer_family(w, "flexplace_cache_last_event_age_seconds",
                                  "Seconds since the last watch event or bookmark (or since a "
@@ -48,14 +32,14 @@ static void collect_cache(FpMetricsWriter *w, void *data)
     fp_metrics_writer_family(w, "flexplace_assumed_gpus",
                              "GPUs flexplace bound pods to that the watch has not shown yet.",
                              FP_METRIC_GAUGE);
-    fp_metrics_writer_sample(w, NULL, NULL, (double)fp_view_assumed_total(app->view));
+    fp_metrics_writer_sample(w, NULL, NULL, (double)fp_view_assumed_total(src->view));
 }
 
 static void collect_policy(FpMetricsWriter *w, void *data)
 {
-    FpApp *app = data;
+    const FpServerSources *src = data;
     FpPolicyStoreStatus st;
-    fp_policy_store_status(app->policies, &st);
+    fp_policy_store_status(src->policies, &st);
     fp_metrics_writer_family(w, "flexplace_policy_generation",
                              "Generation of the policy in force (1 = the first one loaded).",
                              FP_METRIC_GAUGE);
@@ -75,7 +59,7 @@ static void collect_policy(FpMetricsWriter *w, void *data)
 
 static void collect_informer(FpMetricsWriter *w, void *data)
 {
-    FpApp *app = data;
+    const FpServerSources *src = data;
     const struct {
         FpKind kind;
         const char *name;
@@ -84,8 +68,8 @@ static void collect_informer(FpMetricsWriter *w, void *data)
      * dashboards and alerts see the series either way. */
     FpInformerStats st[2];
     memset(st, 0, sizeof st);
-    for (guint k = 0; app->informer && k < 2; k++) {
-        fp_informer_get_stats(app->informer, kinds[k].kind, &st[k]);
+    for (guint k = 0; src->informer && k < 2; k++) {
+        fp_informer_get_stats(src->informer, kinds[k].kind, &st[k]);
     }
     fp_metrics_writer_family(w, "flexplace_watch_restarts_total",
                              "Watch restarts by resource and cause.", FP_METRIC_COUNTER);
@@ -157,12 +141,12 @@ static void scan_pool(const FpNodeState *st, void *data)
 
 static void collect_pools(FpMetricsWriter *w, void *data)
 {
-    FpApp *app = data;
-    g_autoptr(FpPolicy) policy = fp_policy_store_get(app->policies);
+    const FpServerSources *src = data;
+    g_autoptr(FpPolicy) policy = fp_policy_store_get(src->policies);
     PoolScan s = {policy, g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free)};
-    fp_view_read_lock(app->view);
-    fp_view_foreach_node_locked(app->view, scan_pool, &s);
-    fp_view_read_unlock(app->view);
+    fp_view_read_lock(src->view);
+    fp_view_foreach_node_locked(src->view, scan_pool, &s);
+    fp_view_read_unlock(src->view);
     fp_metrics_writer_family(w, "flexplace_pool_gpus",
                              "GPUs by pool, region and SKU: allocatable, used by bound pods, "
                              "assumed by flexplace's binds.",
@@ -188,9 +172,9 @@ static void collect_pools(FpMetricsWriter *w, void *data)
  * buffered, and with TLS the reloads and the serving certificate's expiry. */
 static void collect_http(FpMetricsWriter *w, void *data)
 {
-    FpApp *app = data;
-    FpHttpServer *servers[] = {g_atomic_pointer_get(&app->http),
-                               g_atomic_pointer_get(&app->http_metrics)};
+    const FpServerSources *src = data;
+    FpHttpServer *servers[] = {g_atomic_pointer_get(src->http),
+                               g_atomic_pointer_get(src->http_metrics)};
     FpHttpStats sum = {0};
     gint64 not_after = 0;
     bool any = false;
@@ -237,7 +221,7 @@ static void collect_http(FpMetricsWriter *w, void *data)
     fp_metrics_writer_family(w, "flexplace_http_body_buffered_bytes",
                              "Memory reserved for request bodies being received.", FP_METRIC_GAUGE);
     fp_metrics_writer_sample(w, NULL, NULL, (double)sum.body_bytes);
-    if (app->cfg.tls_cert) {
+    if (src->tls) {
         fp_metrics_writer_family(w, "flexplace_tls_reloads_total",
                                  "TLS certificate reloads after their files changed, by result.",
                                  FP_METRIC_COUNTER);
@@ -254,67 +238,12 @@ static void collect_http(FpMetricsWriter *w, void *data)
     }
 }
 
-void fp_app_count_request_error(FpApp *app, const char *verb, const GError *error)
+void fp_server_collectors_add(FpMetrics *m, const FpServerSources *src)
 {
-    const char *reason = "invalid_request";
-    if (error && error->domain == FP_PROTOCOL_ERROR) {
-        reason = error->code == FP_PROTOCOL_ERROR_JSON    ? "invalid_json"
-                 : error->code == FP_PROTOCOL_ERROR_LIMIT ? "limit"
-                                                          : "invalid_request";
-    }
-    /* Registering again returns the family made in fp_app_metrics_init. */
-    FpCounter *c = fp_metrics_counter(app->metrics, "flexplace_request_errors_total",
-                                      REQUEST_ERRORS_HELP, FP_LABEL_NAMES("verb", "reason"));
-    fp_counter_add(c, FP_LABELS(verb, reason), 1);
-}
-
-void fp_app_metrics_init(FpApp *app)
-{
-    FpMetrics *m = fp_metrics_new();
-    app->metrics = m;
-    fp_metrics_add_standard(m, FP_VERSION);
-    app->m_requests = fp_metrics_counter(m, "flexplace_requests_total",
-                                         "HTTP requests answered, by verb (route) and status code.",
-                                         FP_LABEL_NAMES("verb", "code"));
-    app->m_duration = fp_metrics_histogram(
-        m, "flexplace_request_duration_seconds",
-        "Time from the whole request body to the response being queued, by verb.",
-        FP_LABEL_NAMES("verb"), fp_metrics_duration_buckets, FP_METRICS_DURATION_BUCKETS_N);
-    app->m_rejections = fp_metrics_counter(m, "flexplace_filter_rejections_total",
-                                           "Nodes rejected by the filter verb, by reason.",
-                                           FP_LABEL_NAMES("reason"));
-    app->m_bindings = fp_metrics_counter(m, "flexplace_bindings_total",
-                                         "Bind verb outcomes: ok, refused (the node no longer "
-                                         "fits or flexplace is not ready), failed (API server).",
-                                         FP_LABEL_NAMES("result"));
-    app->m_prioritize = fp_metrics_counter(
-        m, "flexplace_prioritize_total",
-        "Prioritize answers by where the scores came from: the pod's filter in the same "
-        "scheduling cycle (same pod, policy and nodes), or evaluated.",
-        FP_LABEL_NAMES("scores"));
-    fp_counter_with(app->m_prioritize, FP_LABELS("filter"));
-    fp_counter_with(app->m_prioritize, FP_LABELS("evaluated"));
-    for (guint i = 0; i < G_N_ELEMENTS(filter_reasons); i++) {
-        fp_counter_with(app->m_rejections, FP_LABELS(filter_reasons[i]));
-    }
-    const char *results[] = {"ok", "refused", "failed"};
-    for (guint i = 0; i < G_N_ELEMENTS(results); i++) {
-        fp_counter_with(app->m_bindings, FP_LABELS(results[i]));
-    }
-    fp_metrics_add_collector(m, collect_cache, app, NULL);
-    fp_metrics_add_collector(m, collect_policy, app, NULL);
-    fp_metrics_add_collector(m, collect_informer, app, NULL);
-    fp_metrics_add_collector(m, collect_pools, app, NULL);
-    fp_metrics_add_collector(m, collect_http, app, NULL);
-    fp_metrics_counter(m, "flexplace_request_errors_total", REQUEST_ERRORS_HELP,
-                       FP_LABEL_NAMES("verb", "reason"));
-}
-
-void fp_app_observe(FpApp *app, const char *verb, unsigned int status, gint64 start_us)
-{
-    char code[16];
-    g_snprintf(code, sizeof code, "%u", status);
-    fp_counter_add(app->m_requests, FP_LABELS(verb, code), 1);
-    fp_histogram_observe(app->m_duration, FP_LABELS(verb),
-                         (double)(g_get_monotonic_time() - start_us) / G_USEC_PER_SEC);
+    void *data = (void *)src;
+    fp_metrics_add_collector(m, collect_cache, data, NULL);
+    fp_metrics_add_collector(m, collect_policy, data, NULL);
+    fp_metrics_add_collector(m, collect_informer, data, NULL);
+    fp_metrics_add_collector(m, collect_pools, data, NULL);
+    fp_metrics_add_collector(m, collect_http, data, NULL);
 }

@@ -119,6 +119,10 @@ static bool passes_kube_checks(Eval *e, guint i, const FpNode *node, const FpNod
     }
     p->verdicts[i].pass = false;
     p->verdicts[i].reason = p->kube_reason[i];
+    /* As kube-scheduler's plugins report them: a resource shortage is
+     * Unschedulable (preemption may help); selector, affinity, taint and
+     * cordon failures are UnschedulableAndUnresolvable. */
+    p->verdicts[i].unresolvable = !g_str_has_prefix(p->kube_reason[i], "Insufficient ");
     fp_node_facts(e->policy, node, &p->verdicts[i].facts);
     return false;
 }

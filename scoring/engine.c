@@ -372,6 +372,9 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
     if (d->max_price >= 0 && (f->price_per_gpu_hour < 0 || f->price_per_gpu_hour > d->max_price)) {
         return fail(v, FP_REASON_PRICE, true);
     }
+    if (alloc < d->count) {
+        return fail(v, FP_REASON_TOO_FEW_GPUS, true);
+    }
     if (free_gpus < d->count) {
         return fail(v, FP_REASON_INSUFFICIENT_GPUS, false);
     }

@@ -26,6 +26,7 @@ G_BEGIN_DECLS
  * reasons into one event line ("0/40 nodes are available: 12 <reason>"). */
 #define FP_REASON_NOT_IN_VIEW "node not in flexplace cluster view"
 #define FP_REASON_INSUFFICIENT_GPUS "insufficient free GPUs"
+#define FP_REASON_TOO_FEW_GPUS "node has fewer GPUs than the pod requests"
 #define FP_REASON_NO_GPU_RESOURCE "node has no GPUs of the requested resource"
 #define FP_REASON_SKU "GPU SKU not allowed by policy"
 #define FP_REASON_GPU_MEMORY "GPU memory below requirement"
@@ -196,7 +197,10 @@ typedef struct {
  *     default_latency_ms) above demand->max_latency_ms -> LATENCY (unresolvable)
  *  9. price per GPU-hour above demand->max_price (unknown price fails too)
  *     -> PRICE (unresolvable)
- * 10. allocatable - used - assumed < count -> INSUFFICIENT_GPUS (resolvable)
+ * 10. allocatable < count -> TOO_FEW_GPUS (unresolvable: no eviction frees
+ *     GPUs the node does not have); allocatable - used - assumed < count
+ *     -> INSUFFICIENT_GPUS (resolvable: the only "busy" reason, where
+ *     evicting lower-priority pods can help)
  * 11. pool used + assumed + count > max_utilization * pool allocatable (only
  *     for pools in ctx->pool_stats) -> POOL_CEILING (resolvable)
  *

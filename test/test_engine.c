@@ -416,6 +416,11 @@ static const FilterCase filter_cases[] = {
      {NULL}, FP_REASON_INSUFFICIENT_GPUS, false, 0},
     {"hostile counts", H100, "eastus", 8, false, false, INT64_MAX, INT64_MAX, 1,
      {NULL}, FP_REASON_INSUFFICIENT_GPUS, false, 0},
+    /* issue 20: more GPUs than the node has is no case for preemption */
+    {"more than the node has", H100, "eastus", 8, false, false, 0, 0, 9,
+     {NULL}, FP_REASON_TOO_FEW_GPUS, true, 8},
+    {"more than the node has, busy too", H100, "eastus", 8, false, false, 8, 0, 9,
+     {NULL}, FP_REASON_TOO_FEW_GPUS, true, 0},
 };
 /* clang-format on */
 

@@ -114,6 +114,27 @@ static void test_filter_names_mode(void **state)
     server_stop(s);
 }
 
+/* Issue 20: a pod that asks for more GPUs than a node has can never fit
+ * there, whatever is evicted: FailedAndUnresolvableNodes, so kube-scheduler
+ * does not try preemption on it.  Only "busy" (the GPUs exist but are taken)
+ * stays in FailedNodes. */
+static void test_filter_too_few_gpus_unresolvable(void **state)
+{
+    g_autofree char *cluster = small_cluster();
+    Server *s = server_start(cluster, NULL);
+    json_t *got = post_json(
+        s, "/filter",
+        "{\"Pod\":" GPU_POD("8") ",\"NodeNames\":[\"l4-a\",\"l4-b\",\"h100-a\"],\"Nodes\":null}",
+        200);
+    assert_json_eq(got, "{\"Nodes\":null,\"NodeNames\":[\"h100-a\"],\"FailedNodes\":{},"
+                        "\"FailedAndUnresolvableNodes\":{"
+                        "\"l4-a\":\"node has fewer GPUs than the pod requests\","
+                        "\"l4-b\":\"node has fewer GPUs than the pod requests\"},"
+                        "\"Error\":\"\"}");
+    json_decref(got);
+    server_stop(s);
+}
+
 /* Full-object mode: passing Node objects come back unchanged, NodeNames null. */
 static void test_filter_full_mode(void **state)
 {
@@ -528,12 +549,18 @@ int main(void)
 {
     json_object_seed(1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_filter_names_mode), cmocka_unit_test(test_filter_full_mode),
-        cmocka_unit_test(test_prioritize),        cmocka_unit_test(test_prioritize_after_filter),
-        cmocka_unit_test(test_no_gpu_pod),        cmocka_unit_test(test_case_insensitive_keys),
-        cmocka_unit_test(test_bad_annotation),    cmocka_unit_test(test_bad_requests),
-        cmocka_unit_test(test_many_names),        cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_filter_names_mode),
+        cmocka_unit_test(test_filter_full_mode),
+        cmocka_unit_test(test_prioritize),
+        cmocka_unit_test(test_prioritize_after_filter),
+        cmocka_unit_test(test_no_gpu_pod),
+        cmocka_unit_test(test_case_insensitive_keys),
+        cmocka_unit_test(test_bad_annotation),
+        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_many_names),
+        cmocka_unit_test(test_routes),
         cmocka_unit_test(test_captures),
+        cmocka_unit_test(test_filter_too_few_gpus_unresolvable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,8 @@
 
 /* ---- small parsers ------------------------------------------------- */
 
-/* A printable value without blanks, 1..@max bytes, no unexpanded "$". */
+/* A printable ASCII value without blanks or quotes, 1..@max bytes, no
+ * unexpanded "$". */
 static bool plain_value(const char *s, size_t max)
 {
     size_t n = s ? strlen(s) : 0;
@@ -22,7 +23,7 @@ static bool plain_value(const char *s, size_t max)
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c <= ' ' || c == 0x7f || c == '$' || c == '"' || c == '\'') {
+        if (c <= ' ' || c >= 0x7f || c == '$' || c == '"' || c == '\'') {
             return false;
         }
     }

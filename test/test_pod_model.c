@@ -80,6 +80,7 @@ static void test_bad_annotations(void **state)
         {"flexplace.io/model-size", "B", "billions"},
         {"flexplace.io/model", "", "model id"},
         {"flexplace.io/model", "has space", "model id"},
+        {"flexplace.io/model", "llama-\xc3\xa9", "model id"},
         {"flexplace.io/weights-location", "a\tb", "URI"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {

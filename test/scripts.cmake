@@ -27,3 +27,15 @@ if(TEST test_simulate)
   add_dependencies(test_simulate flexplace)
 endif()
 # ---- end burst-safe placement ----
+
+# ---- the docs' examples (test/doc_examples.py) ----
+# Every shell example a Markdown file shows runs against the built binary and
+# its shown output is compared; examples that need a cluster, a registry or
+# minutes are marked in the doc with the reason, and the test counts them.
+if(Python3_Interpreter_FOUND)
+  add_test(NAME doc_examples
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/doc_examples.py
+                   --source ${PROJECT_SOURCE_DIR} --build ${PROJECT_BINARY_DIR})
+  set_tests_properties(doc_examples PROPERTIES LABELS "unit" TIMEOUT 300)
+endif()
+# ---- end the docs' examples ----

@@ -8,6 +8,8 @@
 
 #include "cache/kube_client.h"
 
+#include "cache/dynbuf.h"
+
 #include <string.h>
 
 #include "cache/readfile.h"
@@ -378,9 +380,8 @@ static void handle_add_header(FpKubeHandle *h, const char *line)
 
 typedef struct {
     CURL *curl;
-    GByteArray *body; /* collected body (one-shot), or error body (stream) */
-    size_t cap;       /* cap on body */
-    bool too_large;   /* a 2xx one-shot body passed the cap */
+    FpDynbuf body;  /* collected body (one-shot), or error body (stream) */
+    bool too_large; /* a 2xx one-shot body passed the cap */
     double retry_after;
     long status; /* known once the first body byte arrived */
     const volatile gint *cancel;
@@ -432,29 +433,32 @@ static bool is_2xx(long status)
     return status >= 200 && status < 300;
 }
 
-static void collect_capped(Xfer *x, const char *data, size_t n, size_t cap)
+/* The write callbacks' common first step: the status, and a non-2xx body
+ * kept (its start, for the error message).  TRUE when the bytes were taken
+ * as an error body. */
+static bool took_error_body(Xfer *x, const char *data, size_t n)
 {
-    if (x->body->len < cap) {
-        g_byte_array_append(x->body, (const guint8 *)data, (guint)MIN(n, cap - x->body->len));
+    if (x->status == 0) {
+        curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
     }
+    if (is_2xx(x->status)) {
+        return false;
+    }
+    fp_dynbuf_add_upto(&x->body, data, n, FP_KUBE_MAX_ERROR_BODY);
+    return true;
 }
 
 static size_t oneshot_write_cb(char *data, size_t size, size_t nmemb, void *user)
 {
     Xfer *x = user;
     size_t n = size * nmemb;
-    if (x->status == 0) {
-        curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
-    }
-    if (!is_2xx(x->status)) {
-        collect_capped(x, data, n, FP_KUBE_MAX_ERROR_BODY);
+    if (took_error_body(x, data, n)) {
         return n;
     }
-    if (x->body->len + n > x->cap) {
+    if (fp_dynbuf_add(&x->body, data, n) != FP_DYNBUF_OK) {
         x->too_large = true;
         return 0; /* abort: CURLE_WRITE_ERROR */
     }
-    g_byte_array_append(x->body, (const guint8 *)data, (guint)n);
     return n;
 }
 
@@ -462,11 +466,7 @@ static size_t stream_write_cb(char *data, size_t size, size_t nmemb, void *user)
 {
     Xfer *x = user;
     size_t n = size * nmemb;
-    if (x->status == 0) {
-        curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
-    }
-    if (!is_2xx(x->status)) {
-        collect_capped(x, data, n, FP_KUBE_MAX_ERROR_BODY);
+    if (took_error_body(x, data, n)) {
         return n;
     }
     x->delivered = true;
@@ -481,8 +481,7 @@ static void xfer_init(Xfer *x, CURL *curl, size_t cap, const volatile gint *canc
 {
     memset(x, 0, sizeof(*x));
     x->curl = curl;
-    x->body = g_byte_array_new();
-    x->cap = cap;
+    fp_dynbuf_init(&x->body, cap);
     x->retry_after = -1;
     x->cancel = cancel;
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
@@ -494,7 +493,7 @@ static void xfer_init(Xfer *x, CURL *curl, size_t cap, const volatile gint *canc
 
 static void xfer_clear(Xfer *x)
 {
-    g_byte_array_unref(x->body);
+    fp_dynbuf_free(&x->body);
 }
 
 static FpKubeErrorCode code_for_status(long status)
@@ -526,16 +525,16 @@ static char *describe(const char *method, const char *path)
 /* Set @error for a non-2xx reply whose body (a Status, maybe) is @json or
  * the raw bytes in @body. */
 static void set_http_error(GError **error, const char *method, const char *path, long status,
-                           const json_t *json, const GByteArray *body)
+                           const json_t *json, const FpDynbuf *body)
 {
     g_autofree char *what = describe(method, path);
     const char *reason = json_string_value(json_object_get(json, "reason"));
     const char *message = json_string_value(json_object_get(json, "message"));
     g_autofree char *text = NULL;
-    if (!message && body->len > 0) {
+    if (!message && fp_dynbuf_len(body) > 0) {
         /* not a Status: quote the start of the body, printable bytes only */
-        gsize n = MIN(body->len, 200);
-        text = g_strndup((const char *)body->data, n);
+        gsize n = MIN(fp_dynbuf_len(body), 200);
+        text = g_strndup(fp_dynbuf_ptr(body), n);
         for (char *p = text; *p; p++) {
             if (!g_ascii_isprint(*p)) {
                 *p = ' ';
@@ -581,6 +580,247 @@ void fp_kube_response_clear(FpKubeResponse *resp)
     }
 }
 
+/* One request, as the attempt loop runs it: a one-shot call (a reply body
+ * collected up to a cap, a deadline over every attempt, 429s retried) or a
+ * stream (body bytes handed to fn as they arrive). */
+typedef struct {
+    const char *method;
+    const char *path;
+    const char *payload; /* POST body, or NULL */
+    const volatile gint *cancel;
+    size_t cap; /* reply body cap (one-shot) or error body cap (stream) */
+    /* one-shot */
+    guint timeout_ms;
+    gint64 deadline; /* monotonic */
+    guint throttle_left;
+    /* stream */
+    FpKubeStreamFn fn;
+    void *user;
+    guint idle_timeout_s;
+} Request;
+
+typedef enum {
+    ATTEMPT_OK,
+    ATTEMPT_FAILED, /* @error is set */
+    ATTEMPT_RETRY,
+} AttemptResult;
+
+static void response_reset(FpKubeResponse *resp)
+{
+    resp->status = 0;
+    resp->retry_after = -1;
+    resp->json = NULL;
+}
+
+static void set_cancelled(GError **error, const Request *rq)
+{
+    g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_CANCELLED, "%s %s: cancelled", rq->method,
+                rq->path);
+}
+
+/* The time a one-shot attempt may take (*left_ms); FALSE with @error once
+ * the deadline passed.  Streams have no deadline. */
+static bool attempt_time(const Request *rq, long *left_ms, GError **error)
+{
+    *left_ms = 0;
+    if (rq->fn) {
+        return true;
+    }
+    gint64 left = (rq->deadline - g_get_monotonic_time()) / 1000;
+    if (left <= 0) {
+        g_autofree char *what = describe(rq->method, rq->path);
+        g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_TRANSPORT, "%s: timed out after %u ms",
+                    what, rq->timeout_ms);
+        return false;
+    }
+    *left_ms = (long)left;
+    return true;
+}
+
+/* Set up @h for one attempt of @rq. */
+static void attempt_setup(const Request *rq, FpKubeHandle *h, Xfer *x, long left_ms)
+{
+    CURL *curl = h->curl;
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rq->fn ? stream_write_cb : oneshot_write_cb);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, x);
+    if (rq->fn) {
+        x->fn = rq->fn;
+        x->user = rq->user;
+        if (rq->idle_timeout_s) {
+            curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+            curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, (long)rq->idle_timeout_s);
+        }
+        return;
+    }
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, left_ms);
+    if (strcmp(rq->method, "GET") != 0) {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, rq->method);
+        handle_add_header(h, "Content-Type: application/json");
+        handle_add_header(h, "Expect:");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, rq->payload ? rq->payload : "");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
+                         (long)(rq->payload ? strlen(rq->payload) : 0));
+    }
+}
+
+/* A 401: the first one with a token file re-reads the token and is
+ * retried (when @may_retry); any other is counted.  TRUE to retry. */
+static bool retry_unauthorized(FpKubeClient *client, long status, bool may_retry,
+                               bool *auth_retried)
+{
+    if (status != 401) {
+        return false;
+    }
+    if (may_retry && !*auth_retried && client->cfg->token_file) {
+        note_unauthorized(client);
+        *auth_retried = true;
+        return true;
+    }
+    g_mutex_lock(&client->lock);
+    client->unauthorized++;
+    g_mutex_unlock(&client->lock);
+    return false;
+}
+
+/* A 429 with retries left: wait out its Retry-After (1 s without one)
+ * when the deadline allows.  TRUE when it waited, or was cancelled while
+ * waiting (*cancelled): no retry then. */
+static bool wait_throttled(Request *rq, const Xfer *x, bool *cancelled)
+{
+    double wait_s = x->retry_after >= 0 ? x->retry_after : 1.0;
+    gint64 wait_ms = (gint64)(wait_s * 1000);
+    if (g_get_monotonic_time() + wait_ms * 1000 >= rq->deadline) {
+        return false;
+    }
+    rq->throttle_left--;
+    *cancelled = !sleep_unless_cancelled((guint)wait_ms, rq->cancel);
+    return true;
+}
+
+/* Decode a one-shot reply: a 2xx must carry a JSON object (or nothing);
+ * any other status is an error quoting its Status. */
+static AttemptResult decode_reply(const Request *rq, const Xfer *x, long status,
+                                  FpKubeResponse *resp, GError **error)
+{
+    json_error_t jerr;
+    json_t *json = NULL;
+    size_t len = fp_dynbuf_len(&x->body);
+    if (len > 0) {
+        json = json_loadb(fp_dynbuf_ptr(&x->body), len, 0, &jerr);
+    }
+    if (!is_2xx(status)) {
+        set_http_error(error, rq->method, rq->path, status, json, &x->body);
+        resp->json = json;
+        return ATTEMPT_FAILED;
+    }
+    if (len > 0 && !json_is_object(json)) {
+        g_autofree char *what = describe(rq->method, rq->path);
+        g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_DECODE,
+                    "%s: HTTP %ld with a body that is not a JSON object%s%s", what, status,
+                    json ? "" : ": ", json ? "" : jerr.text);
+        json_decref(json);
+        return ATTEMPT_FAILED;
+    }
+    resp->json = json;
+    return ATTEMPT_OK;
+}
+
+/* What a one-shot attempt came to. */
+static AttemptResult judge_oneshot(FpKubeClient *client, Request *rq, FpKubeHandle *h,
+                                   const Xfer *x, CURLcode res, bool *auth_retried,
+                                   FpKubeResponse *resp, GError **error)
+{
+    if (res != CURLE_OK) {
+        if (res == CURLE_ABORTED_BY_CALLBACK) {
+            set_cancelled(error, rq);
+        } else if (x->too_large) {
+            g_autofree char *what = describe(rq->method, rq->path);
+            g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_TOO_LARGE,
+                        "%s: response body larger than %zu bytes", what, rq->cap);
+        } else {
+            set_transport_error(error, rq->method, rq->path, res, h->errbuf);
+        }
+        return ATTEMPT_FAILED;
+    }
+    if (retry_unauthorized(client, resp->status, true, auth_retried)) {
+        return ATTEMPT_RETRY;
+    }
+    bool cancelled = false;
+    if (resp->status == 429 && rq->throttle_left > 0 && wait_throttled(rq, x, &cancelled)) {
+        if (cancelled) {
+            set_cancelled(error, rq);
+            return ATTEMPT_FAILED;
+        }
+        return ATTEMPT_RETRY;
+    }
+    return decode_reply(rq, x, resp->status, resp, error);
+}
+
+/* What a stream attempt came to. */
+static AttemptResult judge_stream(FpKubeClient *client, const Request *rq, FpKubeHandle *h,
+                                  const Xfer *x, CURLcode res, bool *auth_retried,
+                                  FpKubeResponse *resp, GError **error)
+{
+    long status = resp->status;
+    if ((res == CURLE_WRITE_ERROR && x->fn_stopped) ||
+        (res == CURLE_ABORTED_BY_CALLBACK && rq->cancel && g_atomic_int_get(rq->cancel))) {
+        return ATTEMPT_OK;
+    }
+    if (status != 0 && !is_2xx(status)) {
+        if (retry_unauthorized(client, status, !x->delivered, auth_retried)) {
+            return ATTEMPT_RETRY;
+        }
+        size_t len = fp_dynbuf_len(&x->body);
+        json_t *json = len ? json_loadb(fp_dynbuf_ptr(&x->body), len, 0, NULL) : NULL;
+        set_http_error(error, rq->method, rq->path, status, json, &x->body);
+        resp->json = json;
+        return ATTEMPT_FAILED;
+    }
+    if (res != CURLE_OK) {
+        set_transport_error(error, rq->method, rq->path, res, h->errbuf);
+        return ATTEMPT_FAILED;
+    }
+    return ATTEMPT_OK;
+}
+
+/* The one attempt loop of every request: a fresh handle per attempt
+ * (credentials may have rotated), perform, judge; retried after the first
+ * 401 with a token file and, one-shot, after a 429 within the deadline. */
+static gboolean run_request(FpKubeClient *client, Request *rq, FpKubeResponse *resp, GError **error)
+{
+    FpKubeResponse local_resp = {0};
+    if (!resp) {
+        resp = &local_resp;
+    }
+    response_reset(resp);
+    bool auth_retried = false;
+    AttemptResult result = ATTEMPT_FAILED;
+    for (;;) {
+        long left_ms = 0;
+        if (!attempt_time(rq, &left_ms, error)) {
+            break;
+        }
+        g_autoptr(FpKubeHandle) h = fp_kube_handle_new(client, rq->path, error);
+        if (!h) {
+            break;
+        }
+        Xfer x;
+        xfer_init(&x, h->curl, rq->cap, rq->cancel);
+        attempt_setup(rq, h, &x, left_ms);
+        CURLcode res = curl_easy_perform(h->curl);
+        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+        resp->retry_after = x.retry_after;
+        result = rq->fn ? judge_stream(client, rq, h, &x, res, &auth_retried, resp, error)
+                        : judge_oneshot(client, rq, h, &x, res, &auth_retried, resp, error);
+        xfer_clear(&x);
+        if (result != ATTEMPT_RETRY) {
+            break;
+        }
+    }
+    fp_kube_response_clear(&local_resp);
+    return result == ATTEMPT_OK;
+}
+
 gboolean fp_kube_call(FpKubeClient *client, const char *method, const char *path_and_query,
                       const json_t *body, const FpKubeCallOptions *opts, FpKubeResponse *resp,
                       GError **error)
@@ -590,123 +830,26 @@ gboolean fp_kube_call(FpKubeClient *client, const char *method, const char *path
     if (!opts) {
         opts = &defaults;
     }
-    FpKubeResponse local_resp = {0};
-    if (!resp) {
-        resp = &local_resp;
-    }
-    resp->status = 0;
-    resp->retry_after = -1;
-    resp->json = NULL;
-
-    bool post = strcmp(method, "GET") != 0;
     g_autofree char *payload = NULL;
-    if (body) {
-        payload = json_dumps(body, JSON_COMPACT);
-        if (!payload) {
-            g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_CONFIG,
-                        "cannot serialise the request body");
-            return FALSE;
+    if (body && !(payload = json_dumps(body, JSON_COMPACT))) {
+        if (resp) {
+            response_reset(resp);
         }
+        g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_CONFIG,
+                    "cannot serialise the request body");
+        return FALSE;
     }
-    guint timeout_ms = opts->timeout_ms ? opts->timeout_ms : client->timeout_ms;
-    size_t cap = opts->max_body ? opts->max_body : client->max_body;
-    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-    bool auth_retried = false;
-    guint throttle_left = opts->throttle_retries;
-    gboolean ok = FALSE;
-
-    for (;;) {
-        gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000;
-        if (left_ms <= 0) {
-            g_autofree char *what = describe(method, path_and_query);
-            g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_TRANSPORT, "%s: timed out after %u ms",
-                        what, timeout_ms);
-            break;
-        }
-        g_autoptr(FpKubeHandle) h = fp_kube_handle_new(client, path_and_query, error);
-        if (!h) {
-            break;
-        }
-        Xfer x;
-        xfer_init(&x, h->curl, cap, opts->cancel);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, oneshot_write_cb);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &x);
-        curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, (long)left_ms);
-        if (post) {
-            curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, method);
-            handle_add_header(h, "Content-Type: application/json");
-            handle_add_header(h, "Expect:");
-            curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, payload ? payload : "");
-            curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE, (long)(payload ? strlen(payload) : 0));
-        }
-        CURLcode res = curl_easy_perform(h->curl);
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-        resp->retry_after = x.retry_after;
-        if (res != CURLE_OK) {
-            if (res == CURLE_ABORTED_BY_CALLBACK) {
-                g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_CANCELLED, "%s %s: cancelled",
-                            method, path_and_query);
-            } else if (x.too_large) {
-                g_autofree char *what = describe(method, path_and_query);
-                g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_TOO_LARGE,
-                            "%s: response body larger than %zu bytes", what, cap);
-            } else {
-                set_transport_error(error, method, path_and_query, res, h->errbuf);
-            }
-            xfer_clear(&x);
-            break;
-        }
-        long status = resp->status;
-        if (status == 401 && !auth_retried && client->cfg->token_file) {
-            note_unauthorized(client);
-            auth_retried = true;
-            xfer_clear(&x);
-            continue;
-        }
-        if (status == 401) {
-            g_mutex_lock(&client->lock);
-            client->unauthorized++;
-            g_mutex_unlock(&client->lock);
-        }
-        if (status == 429 && throttle_left > 0) {
-            double wait_s = x.retry_after >= 0 ? x.retry_after : 1.0;
-            gint64 wait_ms = (gint64)(wait_s * 1000);
-            if (g_get_monotonic_time() + wait_ms * 1000 < deadline) {
-                throttle_left--;
-                xfer_clear(&x);
-                if (!sleep_unless_cancelled((guint)wait_ms, opts->cancel)) {
-                    g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_CANCELLED, "%s %s: cancelled",
-                                method, path_and_query);
-                    break;
-                }
-                continue;
-            }
-        }
-        json_error_t jerr;
-        json_t *json = NULL;
-        if (x.body->len > 0) {
-            json = json_loadb((const char *)x.body->data, x.body->len, 0, &jerr);
-        }
-        if (is_2xx(status)) {
-            if (x.body->len > 0 && !json_is_object(json)) {
-                g_autofree char *what = describe(method, path_and_query);
-                g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_DECODE,
-                            "%s: HTTP %ld with a body that is not a JSON object%s%s", what, status,
-                            json ? "" : ": ", json ? "" : jerr.text);
-                json_decref(json);
-            } else {
-                resp->json = json;
-                ok = TRUE;
-            }
-        } else {
-            set_http_error(error, method, path_and_query, status, json, x.body);
-            resp->json = json;
-        }
-        xfer_clear(&x);
-        break;
-    }
-    fp_kube_response_clear(&local_resp);
-    return ok;
+    Request rq = {
+        .method = method,
+        .path = path_and_query,
+        .payload = payload,
+        .cancel = opts->cancel,
+        .cap = opts->max_body ? opts->max_body : client->max_body,
+        .timeout_ms = opts->timeout_ms ? opts->timeout_ms : client->timeout_ms,
+        .throttle_left = opts->throttle_retries,
+    };
+    rq.deadline = g_get_monotonic_time() + (gint64)rq.timeout_ms * 1000;
+    return run_request(client, &rq, resp, error);
 }
 
 gboolean fp_kube_get_json(FpKubeClient *client, const char *path_and_query, json_t **out,
@@ -752,60 +895,14 @@ gboolean fp_kube_stream(FpKubeClient *client, const char *path_and_query,
     if (!opts) {
         opts = &defaults;
     }
-    FpKubeResponse local_resp = {0};
-    if (!resp) {
-        resp = &local_resp;
-    }
-    resp->status = 0;
-    resp->retry_after = -1;
-    resp->json = NULL;
-    bool auth_retried = false;
-    gboolean ok = FALSE;
-    for (;;) {
-        g_autoptr(FpKubeHandle) h = fp_kube_handle_new(client, path_and_query, error);
-        if (!h) {
-            break;
-        }
-        Xfer x;
-        xfer_init(&x, h->curl, FP_KUBE_MAX_ERROR_BODY, opts->stop);
-        x.fn = fn;
-        x.user = user;
-        curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, stream_write_cb);
-        curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &x);
-        if (opts->idle_timeout_s) {
-            curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-            curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_TIME, (long)opts->idle_timeout_s);
-        }
-        CURLcode res = curl_easy_perform(h->curl);
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-        resp->retry_after = x.retry_after;
-        long status = resp->status;
-        if ((res == CURLE_WRITE_ERROR && x.fn_stopped) ||
-            (res == CURLE_ABORTED_BY_CALLBACK && opts->stop && g_atomic_int_get(opts->stop))) {
-            ok = TRUE;
-        } else if (status == 401 && !auth_retried && !x.delivered && client->cfg->token_file) {
-            note_unauthorized(client);
-            auth_retried = true;
-            xfer_clear(&x);
-            continue;
-        } else if (status != 0 && !is_2xx(status)) {
-            if (status == 401) {
-                g_mutex_lock(&client->lock);
-                client->unauthorized++;
-                g_mutex_unlock(&client->lock);
-            }
-            json_t *json =
-                x.body->len ? json_loadb((const char *)x.body->data, x.body->len, 0, NULL) : NULL;
-            set_http_error(error, "GET", path_and_query, status, json, x.body);
-            resp->json = json;
-        } else if (res != CURLE_OK) {
-            set_transport_error(error, "GET", path_and_query, res, h->errbuf);
-        } else {
-            ok = TRUE;
-        }
-        xfer_clear(&x);
-        break;
-    }
-    fp_kube_response_clear(&local_resp);
-    return ok;
+    Request rq = {
+        .method = "GET",
+        .path = path_and_query,
+        .cancel = opts->stop,
+        .cap = FP_KUBE_MAX_ERROR_BODY,
+        .fn = fn,
+        .user = user,
+        .idle_timeout_s = opts->idle_timeout_s,
+    };
+    return run_request(client, &rq, resp, error);
 }

@@ -1,19 +1,20 @@
 /*
  * cache/linebuf.c - NDJSON line framer (see linebuf.h for the rules).
  *
- * The tail buffer never holds more than max + 1 bytes: the +1 is a '\r'
- * that may turn out to be the first half of a CRLF terminator.
+ * The tail (an FpDynbuf, cache/dynbuf.h) never holds more than max + 1
+ * bytes: the +1 is a '\r' that may turn out to be the first half of a CRLF
+ * terminator.
  */
 #include "cache/linebuf.h"
 
 #include <string.h>
 
+#include "cache/dynbuf.h"
+
 struct FpLineBuf {
-    char *buf;   /* unfinished line, not NUL-terminated */
-    size_t len;  /* bytes used in buf */
-    size_t cap;  /* bytes allocated in buf */
-    size_t max;  /* cap on one line, terminator excluded */
-    bool failed; /* a line exceeded max; cleared by reset */
+    FpDynbuf tail; /* unfinished line; capped at max + 1 */
+    size_t max;    /* cap on one line, terminator excluded */
+    bool failed;   /* a line exceeded max; cleared by reset */
 };
 
 FpLineBuf *fp_linebuf_new(size_t max_line)
@@ -22,8 +23,9 @@ FpLineBuf *fp_linebuf_new(size_t max_line)
     if (max_line == 0) {
         max_line = FP_LINEBUF_DEFAULT_MAX;
     }
-    /* Keep max + 1 and the doubling below clear of overflow. */
+    /* Keep max + 1 clear of overflow. */
     lb->max = MIN(max_line, G_MAXSIZE / 4);
+    fp_dynbuf_init(&lb->tail, lb->max + 1);
     return lb;
 }
 
@@ -32,24 +34,26 @@ void fp_linebuf_free(FpLineBuf *lb)
     if (!lb) {
         return;
     }
-    g_free(lb->buf);
+    fp_dynbuf_free(&lb->tail);
     g_free(lb);
 }
 
 void fp_linebuf_reset(FpLineBuf *lb)
 {
-    lb->len = 0;
+    fp_dynbuf_reset(&lb->tail);
     lb->failed = false;
 }
 
 size_t fp_linebuf_pending(const FpLineBuf *lb)
 {
-    return lb->len;
+    return fp_dynbuf_len(&lb->tail);
 }
 
 size_t fp_linebuf_capacity(const FpLineBuf *lb)
 {
-    return lb->cap;
+    /* The dynbuf's allocation has one byte more, for its NUL. */
+    size_t alloc = fp_dynbuf_alloc(&lb->tail);
+    return alloc ? alloc - 1 : 0;
 }
 
 size_t fp_linebuf_max_line(const FpLineBuf *lb)
@@ -63,27 +67,10 @@ static size_t content_len(size_t total, char last)
     return (total > 0 && last == '\r') ? total - 1 : total;
 }
 
-/* Append @n bytes to the tail; the caller has checked len + n <= max + 1. */
-static void tail_append(FpLineBuf *lb, const char *data, size_t n)
-{
-    size_t need = lb->len + n;
-    if (need > lb->cap) {
-        size_t cap = lb->cap ? lb->cap : 256;
-        while (cap < need) {
-            cap *= 2;
-        }
-        cap = MIN(cap, lb->max + 1);
-        lb->buf = g_realloc(lb->buf, cap);
-        lb->cap = cap;
-    }
-    memcpy(lb->buf + lb->len, data, n);
-    lb->len = need;
-}
-
 static FpLineBufResult fail(FpLineBuf *lb)
 {
     lb->failed = true;
-    lb->len = 0;
+    fp_dynbuf_reset(&lb->tail);
     return FP_LINEBUF_TOO_LONG;
 }
 
@@ -100,34 +87,35 @@ FpLineBufResult fp_linebuf_feed(FpLineBuf *lb, const char *data, size_t len, FpL
         if (!nl) {
             /* Unfinished line: keep it, failing early when it is too long. */
             size_t n = (size_t)(end - p);
-            if (content_len(lb->len + n, end[-1]) > lb->max) {
+            if (content_len(fp_dynbuf_len(&lb->tail) + n, end[-1]) > lb->max ||
+                fp_dynbuf_add(&lb->tail, p, n) != FP_DYNBUF_OK) {
                 return fail(lb);
             }
-            tail_append(lb, p, n);
             break;
         }
         size_t seg = (size_t)(nl - p);
         const char *line;
         size_t line_len;
-        if (lb->len == 0) {
+        size_t pending = fp_dynbuf_len(&lb->tail);
+        if (pending == 0) {
             line = p; /* whole line inside this piece: no copy */
             line_len = seg;
         } else {
-            size_t total = lb->len + seg;
-            char last = seg ? nl[-1] : lb->buf[lb->len - 1];
-            if (content_len(total, last) > lb->max) {
+            char last = seg ? nl[-1] : fp_dynbuf_ptr(&lb->tail)[pending - 1];
+            if (content_len(pending + seg, last) > lb->max ||
+                fp_dynbuf_add(&lb->tail, p, seg) != FP_DYNBUF_OK) {
                 return fail(lb);
             }
-            tail_append(lb, p, seg);
-            line = lb->buf;
-            line_len = lb->len;
+            line = fp_dynbuf_ptr(&lb->tail);
+            line_len = fp_dynbuf_len(&lb->tail);
         }
         line_len = content_len(line_len, line_len ? line[line_len - 1] : '\0');
         if (line_len > lb->max) {
             return fail(lb);
         }
-        lb->len = 0; /* the tail (if any) is consumed by this line */
-        if (line_len > 0 && !fn(line, line_len, user)) {
+        bool go_on = line_len == 0 || fn(line, line_len, user);
+        fp_dynbuf_reset(&lb->tail); /* the tail (if any) is consumed by this line */
+        if (!go_on) {
             return FP_LINEBUF_STOPPED;
         }
         p = nl + 1;
@@ -141,11 +129,13 @@ FpLineBufResult fp_linebuf_finish(FpLineBuf *lb, FpLineFn fn, void *user)
         fp_linebuf_reset(lb);
         return FP_LINEBUF_TOO_LONG;
     }
-    size_t n = content_len(lb->len, lb->len ? lb->buf[lb->len - 1] : '\0');
+    const char *tail = fp_dynbuf_ptr(&lb->tail);
+    size_t pending = fp_dynbuf_len(&lb->tail);
+    size_t n = content_len(pending, pending ? tail[pending - 1] : '\0');
     FpLineBufResult result = FP_LINEBUF_OK;
     if (n > lb->max) {
         result = FP_LINEBUF_TOO_LONG;
-    } else if (n > 0 && !fn(lb->buf, n, user)) {
+    } else if (n > 0 && !fn(tail, n, user)) {
         result = FP_LINEBUF_STOPPED;
     }
     fp_linebuf_reset(lb);

@@ -7,7 +7,8 @@
  * callback chunks, down to 1 byte or 0) and hands every complete line to a
  * callback, keeping the unfinished tail.  Lines that arrive whole inside one
  * piece are passed straight from the caller's buffer (no copy); only the tail
- * is copied, into a buffer that grows by doubling up to the line cap.
+ * is copied, into a capped buffer (cache/dynbuf.h) that grows by doubling
+ * up to the line cap.
  *
  * Line rules: a line ends at '\n'; one '\r' right before it is dropped
  * (CRLF); empty lines (after that) are skipped, never emitted; the emitted
@@ -68,7 +69,8 @@ FpLineBufResult fp_linebuf_finish(FpLineBuf *lb, FpLineFn fn, void *user);
 
 /* Bytes of an unfinished line currently held. */
 size_t fp_linebuf_pending(const FpLineBuf *lb);
-/* Bytes allocated for the tail (for memory accounting and tests). */
+/* Bytes the tail's allocation holds (for memory accounting and tests; the
+ * allocation has one byte more, for a NUL). */
 size_t fp_linebuf_capacity(const FpLineBuf *lb);
 size_t fp_linebuf_max_line(const FpLineBuf *lb);
 

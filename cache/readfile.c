@@ -3,6 +3,8 @@
  */
 #include "cache/readfile.h"
 
+#include "cache/dynbuf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -45,47 +47,44 @@ static char *read_capped(const char *path, const char *shown, size_t max_bytes, 
         return NULL;
     }
     /* The file may grow while we read: never read more than max_bytes + 1. */
-    size_t cap = MIN((size_t)st.st_size, max_bytes) + 1;
-    size_t used = 0;
-    char *buf = g_malloc(cap + 1);
-    for (;;) {
-        if (used == cap) {
-            if (cap > max_bytes) {
-                break;
-            }
-            cap = cap > max_bytes / 2 ? max_bytes + 1 : cap * 2;
-            buf = g_realloc(buf, cap + 1);
+    FpDynbuf buf;
+    fp_dynbuf_init(&buf, max_bytes + 1);
+    int e = 0;
+    if (!fp_dynbuf_grow(&buf, MIN((size_t)st.st_size, max_bytes) + 2)) {
+        e = ENOMEM;
+    }
+    while (e == 0) {
+        size_t avail = 0;
+        char *space = fp_dynbuf_space(&buf, &avail);
+        if (!space) {
+            e = fp_dynbuf_len(&buf) > max_bytes ? 0 : ENOMEM;
+            break;
         }
-        ssize_t n = read(fd, buf + used, cap - used);
+        ssize_t n = read(fd, space, avail);
         if (n < 0 && errno == EINTR) {
             continue;
         }
-        if (n < 0) {
-            int e = errno;
-            close(fd);
-            g_free(buf);
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s%s%s", name, sep,
-                        g_strerror(e));
-            return NULL;
-        }
-        if (n == 0) {
+        if (n <= 0) {
+            e = n < 0 ? errno : 0;
             break;
         }
-        used += (size_t)n;
+        fp_dynbuf_commit(&buf, (size_t)n);
     }
     close(fd);
-    if (used > max_bytes) {
-        explicit_bzero(buf, used);
-        g_free(buf);
+    if (e != 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "%s%s%s", name, sep,
+                    g_strerror(e));
+    } else if (fp_dynbuf_len(&buf) > max_bytes) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
                     "%s%sgrew past the limit of %zu bytes while being read", name, sep, max_bytes);
-        return NULL;
+    } else {
+        return fp_dynbuf_steal(&buf, len);
     }
-    buf[used] = '\0';
-    if (len) {
-        *len = used;
+    if (fp_dynbuf_ptr(&buf)) {
+        explicit_bzero((char *)fp_dynbuf_ptr(&buf), fp_dynbuf_len(&buf));
     }
-    return buf;
+    fp_dynbuf_free(&buf);
+    return NULL;
 }
 
 char *fp_read_file_capped(const char *path, size_t max_bytes, size_t *len, GError **error)

@@ -26,6 +26,7 @@
  */
 #include "extender/http/http_server.h"
 #include "extender/http/listen.h"
+#include "cache/dynbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -164,10 +165,8 @@ typedef struct {
     gboolean counted; /* contributes to server->active */
     gboolean answered;
     const Route *route;
-    char *query; /* raw query from the request line, or NULL */
-    char *body;
-    size_t body_len;
-    size_t body_cap;
+    char *query;   /* raw query from the request line, or NULL */
+    FpDynbuf body; /* capped at the server's max_body */
     size_t size_hint;
     gboolean too_large;   /* dropping data: 413 at the final call */
     gboolean over_budget; /* dropping data: 503 at the final call */
@@ -287,6 +286,7 @@ static RequestCtx *ctx_new(FpHttpServer *server)
 {
     RequestCtx *ctx = g_new0(RequestCtx, 1);
     ctx->server = server;
+    fp_dynbuf_init(&ctx->body, server->max_body);
     return ctx;
 }
 
@@ -306,12 +306,39 @@ static void ctx_free(RequestCtx *ctx)
     }
     body_release(ctx);
     g_free(ctx->query);
-    g_free(ctx->body);
+    fp_dynbuf_free(&ctx->body);
     g_free(ctx->client_subject);
     g_free(ctx);
 }
 
-/* Append @n bytes; past the cap switch to counting-and-dropping. */
+/* Drop the body and its budget: the request will be refused. */
+static void body_drop(RequestCtx *ctx, gboolean *why)
+{
+    *why = TRUE;
+    fp_dynbuf_free(&ctx->body);
+    body_release(ctx);
+}
+
+/* The allocation a body of @need bytes (NUL included) grows to: the
+ * Content-Length (small ones) or BODY_INITIAL_MAX first, then the rest of
+ * the Content-Length at once rather than copying the body at every doubling
+ * (a 60 MB full-Node body took ten), else doubling; never past max + 1. */
+static size_t body_next_alloc(const RequestCtx *ctx, size_t need, size_t max)
+{
+    size_t alloc = fp_dynbuf_alloc(&ctx->body);
+    if (alloc == 0) {
+        alloc = MIN(MAX(ctx->size_hint, (size_t)1) + 1, BODY_INITIAL_MAX);
+    } else if (ctx->size_hint >= need - 1 && ctx->size_hint <= max) {
+        alloc = MAX(alloc, ctx->size_hint + 1);
+    }
+    while (alloc < need) {
+        alloc = alloc > (max + 1) / 2 ? max + 1 : alloc * 2;
+    }
+    return alloc;
+}
+
+/* Append @n bytes; past the cap switch to counting-and-dropping.  Growth
+ * is reserved in the server-wide body budget before it is allocated. */
 static void body_append(RequestCtx *ctx, const char *data, size_t n)
 {
     FpHttpServer *s = ctx->server;
@@ -319,53 +346,29 @@ static void body_append(RequestCtx *ctx, const char *data, size_t n)
     if (ctx->too_large || ctx->no_memory || ctx->over_budget) {
         return;
     }
-    if (n > max - ctx->body_len) {
-        ctx->too_large = TRUE;
-        g_clear_pointer(&ctx->body, g_free);
-        ctx->body_len = ctx->body_cap = 0;
-        body_release(ctx);
+    size_t len = fp_dynbuf_len(&ctx->body);
+    if (n > max - len) {
+        body_drop(ctx, &ctx->too_large);
         return;
     }
-    size_t need = ctx->body_len + n + 1; /* <= max + 1: room for the NUL */
-    if (need > ctx->body_cap) {
-        size_t cap = ctx->body_cap;
-        if (cap == 0) {
-            cap = MIN(MAX(ctx->size_hint, (size_t)1) + 1, BODY_INITIAL_MAX);
-        }
-        if (ctx->body_cap > 0 && ctx->size_hint >= need - 1 && ctx->size_hint <= max) {
-            /* The client has sent a first buffer's worth: take the rest of
-             * the Content-Length at once rather than copying the body at
-             * every doubling (a 60 MB full-Node body took ten). */
-            cap = MAX(cap, ctx->size_hint + 1);
-        }
-        while (cap < need) {
-            cap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
-        }
-        /* Reserve the growth in the server-wide budget first. */
-        guint64 grow = (guint64)(cap - ctx->body_cap);
+    size_t need = len + n + 1; /* <= max + 1: room for the NUL */
+    size_t have = fp_dynbuf_alloc(&ctx->body);
+    if (need > have) {
+        size_t alloc = body_next_alloc(ctx, need, max);
+        guint64 grow = (guint64)(alloc - have);
         guint64 before = atomic_fetch_add(&s->body_bytes, grow);
         if (before + grow > (guint64)s->max_total_body) {
             atomic_fetch_sub(&s->body_bytes, grow);
-            ctx->over_budget = TRUE;
-            g_clear_pointer(&ctx->body, g_free);
-            ctx->body_len = ctx->body_cap = 0;
-            body_release(ctx);
+            body_drop(ctx, &ctx->over_budget);
             return;
         }
         ctx->reserved += (size_t)grow;
-        char *grown = g_try_realloc(ctx->body, cap);
-        if (grown == NULL) {
-            ctx->no_memory = TRUE;
-            g_clear_pointer(&ctx->body, g_free);
-            ctx->body_len = ctx->body_cap = 0;
-            body_release(ctx);
+        if (!fp_dynbuf_grow(&ctx->body, alloc)) {
+            body_drop(ctx, &ctx->no_memory);
             return;
         }
-        ctx->body = grown;
-        ctx->body_cap = cap;
     }
-    memcpy(ctx->body + ctx->body_len, data, n);
-    ctx->body_len += n;
+    fp_dynbuf_add(&ctx->body, data, n); /* fits: cannot fail */
 }
 
 /* ---- first call ---------------------------------------------------------------------- */
@@ -559,17 +562,14 @@ static enum MHD_Result final_call(RequestCtx *ctx, struct MHD_Connection *conn, 
     if (ctx->no_memory) {
         return queue_error(ctx, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL, TRUE);
     }
-    if (ctx->body != NULL) {
-        ctx->body[ctx->body_len] = '\0'; /* body_cap > body_len always */
-    }
     FpHttpRequest req = {
         .method = method,
         .path = strip_prefix(s, url),
         .query = ctx->query ? ctx->query : "",
         .content_type =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-        .body = ctx->body ? ctx->body : "",
-        .body_len = ctx->body_len,
+        .body = fp_dynbuf_len(&ctx->body) ? fp_dynbuf_ptr(&ctx->body) : "",
+        .body_len = fp_dynbuf_len(&ctx->body),
         .client_cert_subject = ctx->client_subject,
         .connection = conn,
     };
@@ -590,8 +590,7 @@ static enum MHD_Result final_call(RequestCtx *ctx, struct MHD_Connection *conn, 
     }
     /* The reply is built: the body is no longer needed, so its memory and
      * its share of the budget return now, not when the reply is sent. */
-    g_clear_pointer(&ctx->body, g_free);
-    ctx->body_len = ctx->body_cap = 0;
+    fp_dynbuf_free(&ctx->body);
     body_release(ctx);
     ctx->answered = TRUE;
     return queue_response(conn, &resp, FALSE);

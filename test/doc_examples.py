@@ -47,6 +47,15 @@ A marker on the line before the fence changes how a block runs:
                                     subsequence), "..." matches any value and
                                     a number matches to the digits shown.
 
+  <!-- doc-test: flags=COMMAND -->  before a table: its first column lists
+                                    exactly the long options of `flexplace
+                                    COMMAND --help`; before a usage synopsis
+                                    (an untagged block): every option it
+                                    names is one of them.
+  <!-- doc-test: metrics -->        before a table: every metric family that
+                                    `flexplace serve --demo` exports is in
+                                    its first column.
+
 Directives combine with ";".  Each block runs in a fresh folder holding
 links to the repository's top-level entries and a build/ holding only the
 built binary, which is first on PATH, so `./build/flexplace`, `flexplace`
@@ -103,10 +112,10 @@ def parse_directives(text, where):
     for part in filter(None, (p.strip() for p in text.split(";"))):
         if "=" in part:
             key, value = (s.strip() for s in part.split("=", 1))
-            if key not in ("exit", "files", "server"):
+            if key not in ("exit", "files", "server", "flags"):
                 raise DocError(f"{where}: unknown doc-test directive {key!r}")
             out[key] = value
-        elif part in ("serves", "docker", "json-subset", "continues"):
+        elif part in ("serves", "docker", "json-subset", "continues", "metrics"):
             out[part] = True
         else:
             raise DocError(f"{where}: unknown doc-test directive {part!r}")
@@ -134,6 +143,14 @@ def blocks_of(source, rel):
     prev = ""  # the last non-blank line before the current one
     while i < len(text):
         m = FENCE.match(text[i])
+        if not m and text[i].lstrip().startswith("|") and MARKER.match(prev):
+            start, rows = i, []
+            while i < len(text) and text[i].lstrip().startswith("|"):
+                rows.append(text[i].strip())
+                i += 1
+            yield usage_block(rel, start + 1, "table", rows, MARKER.match(prev).group(1))
+            prev = ""
+            continue
         if not m:
             if text[i].strip():
                 prev = text[i]
@@ -158,7 +175,82 @@ def blocks_of(source, rel):
         elif tag == "" and first.startswith("$ "):
             raise DocError(f"{rel}:{start + 1}: a block with '$ ' prompts must be tagged console")
         elif marker:
-            raise DocError(f"{rel}:{start + 1}: a doc-test marker on a block that is not a shell example")
+            yield usage_block(rel, start + 1, "usage", body, marker.group(1))
+
+
+def usage_block(rel, line, kind, lines, marker):
+    """A flags table or a usage synopsis, checked against --help."""
+    b = Block(rel, line, kind, lines, marker)
+    if set(b.directives) not in ({"flags"}, {"metrics"}) or ("metrics" in b.directives and kind != "table"):
+        raise DocError(
+            f"{b.where()}: only 'flags=COMMAND' (or 'metrics' on a table) marks a table or a block "
+            "that is not a shell example"
+        )
+    return b
+
+
+def check_metrics(env, block):
+    """Every metric family `serve --demo` exports is in the table's first column."""
+    shown = set()
+    for row in block.lines[2:]:
+        shown |= set(re.findall(r"`([a-z_][a-z0-9_]*)`", row.strip("|").split("|")[0]))
+    cwd = env.workdir(block)
+    port = free_port()
+    server = Server(f"flexplace serve --demo --listen=127.0.0.1:{port}", port, cwd, env.environ(cwd), block.where())
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+            text = r.read().decode("utf-8", "replace")
+    finally:
+        server.stop()
+    served = {line.split()[2] for line in text.split("\n") if line.startswith("# TYPE ")}
+    if not served:
+        raise DocError(f"{block.where()}: /metrics listed no metric family")
+    missing = served - shown
+    if missing:
+        raise DocError(f"{block.where()}: metrics served but not in the table: {', '.join(sorted(missing))}")
+    return len(served)
+
+
+LONG_OPTION = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)")
+SHORT_OPTION = re.compile(r"(?<![\w-])-([a-zA-Z])(?![\w-])")
+
+
+def check_flags(env, block):
+    """The long options a table or synopsis shows against COMMAND --help:
+    a table lists exactly the command's options, a synopsis only real ones."""
+    command = block.directives["flags"].split()
+    p = subprocess.run([env.binary, *command, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    helped, short = set(), set()
+    for line in p.stdout.decode("utf-8", "replace").split("\n"):
+        m = re.match(r"^\s+(?:-(\w), )?--([a-z][a-z0-9-]*)", line)
+        if m:
+            helped.add(m.group(2))
+            short.add(m.group(1))
+    helped -= {"help", "help-all"}
+    helped_short = {"-" + s for s in short if s}
+    if p.returncode != 0 or not helped:
+        raise DocError(f"{block.where()}: 'flexplace {' '.join(command)} --help' listed no options")
+    if block.tag == "table":
+        text = "\n".join(row.strip("|").split("|")[0] for row in block.lines[2:])
+    else:
+        text = "\n".join(block.lines)
+    shown = set(LONG_OPTION.findall(text))
+    shown_short = {"-" + s for s in SHORT_OPTION.findall(text)}
+    unknown = {"--" + f for f in shown - helped} | (shown_short - helped_short)
+    missing = helped - shown if block.tag == "table" else set()
+    if unknown or missing:
+        raise DocError(
+            f"{block.where()}: the options shown differ from 'flexplace {' '.join(command)} --help': "
+            + "; ".join(
+                s
+                for s in (
+                    f"not options of the command: {', '.join(sorted(unknown))}" if unknown else "",
+                    f"options the table lacks: {', '.join('--' + f for f in sorted(missing))}" if missing else "",
+                )
+                if s
+            )
+        )
+    return len(shown) + len(shown_short)
 
 
 # ---- console blocks ---------------------------------------------------------
@@ -436,8 +528,13 @@ class Server:
 
 
 def run_block(env, block):
-    """Run one block; raises DocError on a mismatch.  Returns (commands, outputs compared)."""
+    """Run one block; raises DocError on a mismatch.  Returns (commands,
+    outputs compared, a note for the report)."""
     d = block.directives
+    if "metrics" in d:
+        return 0, 0, f"{check_metrics(env, block)} metric families served, each in the table"
+    if block.tag in ("table", "usage"):
+        return 0, 0, f"{check_flags(env, block)} option(s) checked against --help"
     cwd = env.workdir(block)
     server = None
     try:
@@ -453,7 +550,7 @@ def run_block(env, block):
             code = s.stop()
             if code != 0:
                 raise DocError(f"{block.where()}: the server exited {code} on SIGTERM:\n{s.output()}")
-            return 1, 0
+            return 1, 0, "1 server, ready, then stopped"
         if "server" in d:
             port = free_port()
             server = Server(
@@ -476,7 +573,7 @@ def run_block(env, block):
             if code != 0:
                 raise DocError(f"{block.where()}: the server exited {code} on SIGTERM:\n{server.output()}")
             server = None
-        return len(commands), compared
+        return len(commands), compared, f"{len(commands)} command(s), {compared} output(s) compared"
     finally:
         if server:
             server.stop()
@@ -526,11 +623,11 @@ def main():
             print(f"run  {b.where()} ({b.tag})")
             continue
         try:
-            c, k = run_block(env, b)
+            c, k, note = run_block(env, b)
             ran += 1
             commands += c
             compared += k
-            print(f"ok   {b.where()}: {c} command(s), {k} output(s) compared")
+            print(f"ok   {b.where()}: {note}")
         except DocError as e:
             failed.append(b)
             print(f"FAIL {e}")

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Run every shell example the docs show, against the built binary.
 
+Also checks that every relative link of the docs (and its #anchor) resolves.
+
 Usage: doc_examples.py --source DIR --build DIR [--list]
 
 Every Markdown file of the source tree (build folders and .git aside) is
@@ -251,6 +253,47 @@ def check_flags(env, block):
             )
         )
     return len(shown) + len(shown_short)
+
+
+# ---- links -----------------------------------------------------------------
+
+
+def heading_anchors(path):
+    """GitHub's anchors of a Markdown file's headings (fenced blocks aside)."""
+    out, fence = set(), None
+    for line in open(path, encoding="utf-8"):
+        m = FENCE.match(line)
+        if m:
+            fence = None if fence and line.strip().startswith(fence) else (fence or m.group(2))
+            continue
+        h = re.match(r"#{1,6} (.*)", line) if not fence else None
+        if h:
+            out.add(re.sub(r"[^\w\- ]", "", h.group(1).strip().lower()).replace(" ", "-"))
+    return out
+
+
+def check_links(source, files):
+    """Relative links and their #anchors resolve; the list of problems and the count checked."""
+    problems, n = [], 0
+    for rel in files:
+        text, fence = [], None
+        for line in open(os.path.join(source, rel), encoding="utf-8"):
+            m = FENCE.match(line)
+            if m:
+                fence = None if fence and line.strip().startswith(fence) else (fence or m.group(2))
+            elif not fence:
+                text.append(line)
+        for link in re.findall(r"\]\(([^)\s]+)\)", "".join(text)):
+            if re.match(r"[a-z]+:", link):
+                continue
+            n += 1
+            target, _, anchor = link.partition("#")
+            path = os.path.normpath(os.path.join(source, os.path.dirname(rel), target)) if target else os.path.join(source, rel)
+            if not os.path.exists(path):
+                problems.append(f"{rel}: link to a missing file: {link}")
+            elif anchor and path.endswith(".md") and anchor not in heading_anchors(path):
+                problems.append(f"{rel}: link to a missing heading: {link}")
+    return problems, n
 
 
 # ---- console blocks ---------------------------------------------------------
@@ -609,12 +652,17 @@ def main():
     a = ap.parse_args()
     try:
         env = Env(a.source, a.build)
-        blocks = [b for f in doc_files(env.source) for b in blocks_of(env.source, f)]
+        files = list(doc_files(env.source))
+        blocks = [b for f in files for b in blocks_of(env.source, f)]
     except DocError as e:
         print(f"FAIL: {e}")
         return 1
     ran = commands = compared = 0
     skipped, failed = [], []
+    link_problems, links = check_links(env.source, files)
+    for p in link_problems:
+        print(f"FAIL {p}")
+    failed += link_problems
     for b in blocks:
         if "skip" in b.directives:
             skipped.append(b)
@@ -636,7 +684,7 @@ def main():
         print(f"skip {b.where()}: {b.directives['skip']}")
     print(
         f"doc examples: {ran} block(s) run ({commands} command(s), {compared} output(s) compared), "
-        f"{len(skipped)} not run (each with its reason above), {len(failed)} failed"
+        f"{len(skipped)} not run (each with its reason above), {links} link(s) checked, {len(failed)} failed"
     )
     return 1 if failed else 0
 

@@ -448,31 +448,23 @@ static bool took_error_body(Xfer *x, const char *data, size_t n)
     return true;
 }
 
-static size_t oneshot_write_cb(char *data, size_t size, size_t nmemb, void *user)
+/* Body bytes: a stream's go to fn as they arrive; a one-shot reply is
+ * collected up to its cap (past it the transfer aborts: too_large). */
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *user)
 {
     Xfer *x = user;
     size_t n = size * nmemb;
     if (took_error_body(x, data, n)) {
         return n;
+    }
+    if (x->fn) {
+        x->delivered = true;
+        x->fn_stopped = !x->fn(data, n, x->user);
+        return x->fn_stopped ? 0 : n;
     }
     if (fp_dynbuf_add(&x->body, data, n) != FP_DYNBUF_OK) {
         x->too_large = true;
         return 0; /* abort: CURLE_WRITE_ERROR */
-    }
-    return n;
-}
-
-static size_t stream_write_cb(char *data, size_t size, size_t nmemb, void *user)
-{
-    Xfer *x = user;
-    size_t n = size * nmemb;
-    if (took_error_body(x, data, n)) {
-        return n;
-    }
-    x->delivered = true;
-    if (!x->fn(data, n, x->user)) {
-        x->fn_stopped = true;
-        return 0;
     }
     return n;
 }
@@ -641,7 +633,7 @@ static bool attempt_time(const Request *rq, long *left_ms, GError **error)
 static void attempt_setup(const Request *rq, FpKubeHandle *h, Xfer *x, long left_ms)
 {
     CURL *curl = h->curl;
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rq->fn ? stream_write_cb : oneshot_write_cb);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, x);
     if (rq->fn) {
         x->fn = rq->fn;

@@ -24,7 +24,17 @@ typedef struct {
     FpApp *app;
     int signal_received;
     bool was_ready;
+    guint sources[3]; /* SIGTERM, SIGINT, SIGHUP */
 } ServeState;
+
+/* Stop handling signals and free the loop. */
+static void serve_state_clear(ServeState *s)
+{
+    for (guint i = G_N_ELEMENTS(s->sources); i > 0; i--) {
+        g_source_remove(s->sources[i - 1]);
+    }
+    g_main_loop_unref(s->loop);
+}
 
 static gboolean on_stop_signal(gpointer data)
 {
@@ -268,9 +278,9 @@ int fp_cmd_serve(int argc, char **argv)
      * must not kill the process with the default action); they are handled
      * once the loop runs. */
     ServeState s = {.loop = g_main_loop_new(NULL, FALSE)};
-    guint sig_term = g_unix_signal_add(SIGTERM, on_stop_signal, &s);
-    guint sig_int = g_unix_signal_add(SIGINT, on_stop_signal, &s);
-    guint sig_hup = g_unix_signal_add(SIGHUP, on_hup, &s);
+    s.sources[0] = g_unix_signal_add(SIGTERM, on_stop_signal, &s);
+    s.sources[1] = g_unix_signal_add(SIGINT, on_stop_signal, &s);
+    s.sources[2] = g_unix_signal_add(SIGHUP, on_hup, &s);
 
     FpApp *app = fp_app_new(&cfg, &error);
     fp_app_config_clear(&cfg);
@@ -279,10 +289,7 @@ int fp_cmd_serve(int argc, char **argv)
     }
     if (!app) {
         fprintf(stderr, "flexplace serve: %s\n", error->message);
-        g_source_remove(sig_hup);
-        g_source_remove(sig_int);
-        g_source_remove(sig_term);
-        g_main_loop_unref(s.loop);
+        serve_state_clear(&s);
         return FP_EXIT_FAILURE;
     }
     s.app = app;
@@ -320,10 +327,7 @@ int fp_cmd_serve(int argc, char **argv)
     app->http = NULL;
     atomic_store(&app->readiness.shutting_down, true);
     g_source_remove(tick);
-    g_source_remove(sig_hup);
-    g_source_remove(sig_int);
-    g_source_remove(sig_term);
-    g_main_loop_unref(s.loop);
+    serve_state_clear(&s);
     fp_app_free(app);
     g_message("stopped");
     return FP_EXIT_OK;

@@ -106,27 +106,12 @@ bool fp_proc_parse_stat(const char *text, size_t len, FpProcStat *out)
     const char *end = text + len;
     FpProcStat st = {0};
     /* After ')' come field 3 (state) .. ; we want 14, 15, 22, 23, 24. */
-    for (int field = 3; field <= 24; field++) {
-        guint64 *dest = NULL;
-        switch (field) {
-        case 14:
-            dest = &st.utime_ticks;
-            break;
-        case 15:
-            dest = &st.stime_ticks;
-            break;
-        case 22:
-            dest = &st.starttime_ticks;
-            break;
-        case 23:
-            dest = &st.vsize_bytes;
-            break;
-        case 24:
-            dest = &st.rss_pages;
-            break;
-        default:
-            break;
-        }
+    guint64 *const wanted[] = {
+        [14] = &st.utime_ticks, [15] = &st.stime_ticks, [22] = &st.starttime_ticks,
+        [23] = &st.vsize_bytes, [24] = &st.rss_pages,
+    };
+    for (int field = 3; field < (int)G_N_ELEMENTS(wanted); field++) {
+        guint64 *dest = wanted[field];
         if (dest) {
             if (!parse_u64(&p, end, dest) || (p < end && *p != ' ' && *p != '\n')) {
                 return false;
@@ -139,60 +124,63 @@ bool fp_proc_parse_stat(const char *text, size_t len, FpProcStat *out)
     return true;
 }
 
-bool fp_proc_parse_btime(const char *text, size_t len, guint64 *btime)
+/* The first line of @text that starts with @key and a space: *value is
+ * where the text after the key starts, *line_end where the line ends.
+ * FALSE when there is none. */
+static bool find_keyed_line(const char *text, size_t len, const char *key, const char **value,
+                            const char **line_end)
 {
-    if (!text || !btime) {
-        return false;
-    }
+    size_t klen = strlen(key);
     const char *end = text + len;
     const char *line = text;
     while (line < end) {
         const char *nl = memchr(line, '\n', (size_t)(end - line));
-        const char *line_end = nl ? nl : end;
-        if (line_end - line > 6 && memcmp(line, "btime ", 6) == 0) {
-            const char *p = line + 6;
-            guint64 v = 0;
-            if (parse_u64(&p, line_end, &v) && p == line_end) {
-                *btime = v;
-                return true;
-            }
-            return false;
+        const char *eol = nl ? nl : end;
+        if ((size_t)(eol - line) > klen && memcmp(line, key, klen) == 0 && line[klen] == ' ') {
+            *value = line + klen;
+            *line_end = eol;
+            return true;
         }
         line = nl ? nl + 1 : end;
     }
     return false;
 }
 
-bool fp_proc_parse_max_fds(const char *text, size_t len, guint64 *max_fds)
+bool fp_proc_parse_btime(const char *text, size_t len, guint64 *btime)
 {
-    static const char key[] = "Max open files";
-    if (!text || !max_fds) {
+    const char *p = NULL;
+    const char *line_end = NULL;
+    if (!text || !btime || !find_keyed_line(text, len, "btime", &p, &line_end)) {
         return false;
     }
-    const char *end = text + len;
-    const char *line = text;
-    while (line < end) {
-        const char *nl = memchr(line, '\n', (size_t)(end - line));
-        const char *line_end = nl ? nl : end;
-        size_t klen = sizeof(key) - 1;
-        if ((size_t)(line_end - line) > klen && memcmp(line, key, klen) == 0 && line[klen] == ' ') {
-            const char *p = line + klen;
-            while (p < line_end && *p == ' ') {
-                p++;
-            }
-            if ((size_t)(line_end - p) >= 9 && memcmp(p, "unlimited", 9) == 0 &&
-                (p + 9 == line_end || p[9] == ' ')) {
-                *max_fds = G_MAXUINT64;
-                return true;
-            }
-            guint64 v = 0;
-            if (parse_u64(&p, line_end, &v) && (p == line_end || *p == ' ')) {
-                *max_fds = v;
-                return true;
-            }
-            return false;
-        }
-        line = nl ? nl + 1 : end;
+    p++; /* the one space after the key */
+    guint64 v = 0;
+    if (parse_u64(&p, line_end, &v) && p == line_end) {
+        *btime = v;
+        return true;
+    }
+    return false;
+}
+
+bool fp_proc_parse_max_fds(const char *text, size_t len, guint64 *max_fds)
+{
+    const char *p = NULL;
+    const char *line_end = NULL;
+    if (!text || !max_fds || !find_keyed_line(text, len, "Max open files", &p, &line_end)) {
+        return false;
+    }
+    while (p < line_end && *p == ' ') {
+        p++;
+    }
+    if ((size_t)(line_end - p) >= 9 && memcmp(p, "unlimited", 9) == 0 &&
+        (p + 9 == line_end || p[9] == ' ')) {
+        *max_fds = G_MAXUINT64;
+        return true;
+    }
+    guint64 v = 0;
+    if (parse_u64(&p, line_end, &v) && (p == line_end || *p == ' ')) {
+        *max_fds = v;
+        return true;
     }
     return false;
 }

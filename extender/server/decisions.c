@@ -3,6 +3,8 @@
  */
 #include "extender/server/decisions.h"
 
+#include "extender/server/reasons.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -121,8 +123,11 @@ static gint verdict_order(gconstpointer a, gconstpointer b, gpointer data)
 }
 
 /* Add @count rejections for @reason (interned here) to @table. */
-static void count_rejection(GHashTable *table, const char *reason, guint count)
+/* Add @count to @reason's entry in the rejections table (@data): each
+ * distinct reason is interned once (g_intern_string takes a global lock). */
+static void count_rejection(const char *reason, guint count, void *data)
 {
+    GHashTable *table = data;
     const char *r = g_intern_string(reason);
     guint c = GPOINTER_TO_UINT(g_hash_table_lookup(table, r));
     g_hash_table_insert(table, (gpointer)r, GUINT_TO_POINTER(c + count));
@@ -182,37 +187,12 @@ void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod
         d->n_total = p->n;
         g_autofree guint *order = g_new(guint, MAX(p->n, 1));
         guint n_order = 0;
-        /* Reasons are a handful of static strings: count them by pointer in
-         * a short list, then intern each distinct one once
-         * (g_intern_string takes a global lock). */
-        const char *reasons[32];
-        guint counts[32];
-        guint n_reasons = 0;
         for (guint i = 0; i < p->n; i++) {
-            const FpVerdict *v = &p->verdicts[i];
-            if (v->pass) {
+            if (p->verdicts[i].pass) {
                 order[n_order++] = i;
-                d->n_passed++;
-                continue;
             }
-            const char *r = v->reason ? v->reason : "rejected";
-            guint k = 0;
-            while (k < n_reasons && reasons[k] != r) {
-                k++;
-            }
-            if (k == n_reasons) {
-                if (n_reasons == G_N_ELEMENTS(reasons)) {
-                    count_rejection(d->rejections, r, 1);
-                    continue;
-                }
-                reasons[n_reasons] = r;
-                counts[n_reasons++] = 0;
-            }
-            counts[k]++;
         }
-        for (guint k = 0; k < n_reasons; k++) {
-            count_rejection(d->rejections, reasons[k], counts[k]);
-        }
+        d->n_passed = fp_count_reasons(p, count_rejection, d->rejections);
         /* Passing nodes first, best first (only the first max_nodes are
          * kept: select them, then sort those), then rejected ones in
          * request order. */

@@ -16,6 +16,7 @@
 #include "cache/placement.h"
 #include "extender/obs/log.h"
 #include "extender/server/preempt.h"
+#include "extender/server/reasons.h"
 #include "extender/wire/protocol.h"
 
 /* One verb: its name (the metrics' label), how its body decodes, how it is
@@ -88,39 +89,10 @@ static FpPlacement *evaluate(const FpExtenderEnv *env, const FpExtenderArgs *arg
     return p;
 }
 
-/* Count the filter's rejections per distinct reason first (reasons are a
- * handful of static strings), then one metric update per reason, not per
- * node.  Returns how many nodes passed. */
-static guint count_rejections(const FpExtenderEnv *env, const FpPlacement *p, bool count)
+static void count_rejection(const char *reason, guint count, void *data)
 {
-    guint passed = 0;
-    const char *reasons[16];
-    guint counts[16];
-    guint n_reasons = 0;
-    for (guint i = 0; i < p->n; i++) {
-        const FpVerdict *v = &p->verdicts[i];
-        passed += v->pass;
-        if (v->pass || !count) {
-            continue;
-        }
-        guint k = 0;
-        while (k < n_reasons && reasons[k] != v->reason && strcmp(reasons[k], v->reason) != 0) {
-            k++;
-        }
-        if (k == n_reasons) {
-            if (n_reasons == G_N_ELEMENTS(reasons)) {
-                fp_counter_add(env->metrics->rejections, FP_LABELS(v->reason), 1);
-                continue;
-            }
-            reasons[n_reasons] = v->reason;
-            counts[n_reasons++] = 0;
-        }
-        counts[k]++;
-    }
-    for (guint k = 0; k < n_reasons; k++) {
-        fp_counter_add(env->metrics->rejections, FP_LABELS(reasons[k]), counts[k]);
-    }
-    return passed;
+    const FpExtenderEnv *env = data;
+    fp_counter_add(env->metrics->rejections, FP_LABELS(reason), count);
 }
 
 /* The decision's log line (verbosity 2): the top node, its score terms. */
@@ -165,7 +137,16 @@ static void account(const FpExtenderEnv *env, const char *verb, const FpExtender
         fp_log_fields(G_LOG_LEVEL_INFO, verb, "pod", pod, "error", error, NULL);
         return;
     }
-    guint passed = count_rejections(env, p, g_str_equal(verb, "filter"));
+    /* Only the filter's rejections are counted (prioritize sees the
+     * filter's survivors). */
+    guint passed = 0;
+    if (g_str_equal(verb, "filter")) {
+        passed = fp_count_reasons(p, count_rejection, (void *)env);
+    } else {
+        for (guint i = 0; i < p->n; i++) {
+            passed += p->verdicts[i].pass;
+        }
+    }
     if (fp_log_verbosity() >= 2) {
         log_decision(verb, args, p, policy, passed, duration);
     }

@@ -132,6 +132,14 @@ static gboolean parse_nodes(FpExtenderArgs *args, json_t *nodes, GError **error)
     return TRUE;
 }
 
+/* Both decoders' answer to ExtenderArgs without candidates. */
+static FpExtenderArgs *no_candidates(GError **error)
+{
+    g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE,
+                "ExtenderArgs: neither NodeNames nor Nodes is set");
+    return NULL;
+}
+
 /* The DOM decoder: @root (owned) is the parsed body. */
 static FpExtenderArgs *args_from_dom(json_t *root, GError **error)
 {
@@ -174,9 +182,7 @@ static FpExtenderArgs *args_from_dom(json_t *root, GError **error)
             return NULL;
         }
     } else {
-        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE,
-                    "ExtenderArgs: neither NodeNames nor Nodes is set");
-        return NULL;
+        return no_candidates(error);
     }
     return g_steal_pointer(&args);
 }
@@ -522,9 +528,7 @@ static FpExtenderArgs *args_from_scan(const char *body, const FpArgsScan *scan, 
             return NULL;
         }
     } else {
-        g_set_error(error, FP_PROTOCOL_ERROR, FP_PROTOCOL_ERROR_SHAPE,
-                    "ExtenderArgs: neither NodeNames nor Nodes is set");
-        return NULL;
+        return no_candidates(error);
     }
     return g_steal_pointer(&args);
 }
@@ -656,6 +660,31 @@ static inline char *grow(GString *s, gsize n)
     return d;
 }
 
+/* JSON's two-character escape of @c (backslash and a letter, or the quote
+ * or backslash itself), or NULL when it has none (other control characters
+ * are written as \u00XX). */
+static const char *json_short_escape(unsigned char c)
+{
+    switch (c) {
+    case '"':
+        return "\\\"";
+    case '\\':
+        return "\\\\";
+    case '\b':
+        return "\\b";
+    case '\f':
+        return "\\f";
+    case '\n':
+        return "\\n";
+    case '\r':
+        return "\\r";
+    case '\t':
+        return "\\t";
+    default:
+        return NULL;
+    }
+}
+
 static void put_string(GString *s, const char *str)
 {
     /* Node names and reasons need no escapes: one copy. */
@@ -681,31 +710,11 @@ static void put_string(GString *s, const char *str)
         if (c == 0) {
             break;
         }
-        switch (c) {
-        case '"':
-            g_string_append(s, "\\\"");
-            break;
-        case '\\':
-            g_string_append(s, "\\\\");
-            break;
-        case '\b':
-            g_string_append(s, "\\b");
-            break;
-        case '\f':
-            g_string_append(s, "\\f");
-            break;
-        case '\n':
-            g_string_append(s, "\\n");
-            break;
-        case '\r':
-            g_string_append(s, "\\r");
-            break;
-        case '\t':
-            g_string_append(s, "\\t");
-            break;
-        default:
+        const char *esc = json_short_escape(c);
+        if (esc) {
+            g_string_append(s, esc);
+        } else {
             g_string_append_printf(s, "\\u%04X", c);
-            break;
         }
         run = p + 1;
     }
@@ -798,6 +807,35 @@ static char *encode_filter_dom(const FpExtenderArgs *args, const FpVerdict *verd
     return dump(out, len);
 }
 
+/* The candidates that passed, comma-separated (none with @error_text):
+ * Node items copied from the request (or re-encoded), or names. */
+static void put_passing(GString *s, const FpExtenderArgs *args, const FpVerdict *verdicts,
+                        const char *error_text)
+{
+    guint n = fp_extender_args_count(args);
+    bool first = true;
+    for (guint i = 0; !error_text && i < n; i++) {
+        if (!verdicts[i].pass) {
+            continue;
+        }
+        if (!first) {
+            g_string_append_c(s, ',');
+        }
+        first = false;
+        if (!args->nodes) {
+            put_string(s, args->node_names[i]);
+        } else if (args->item_spans) {
+            g_string_append_len(s, args->body + args->item_spans[i].off,
+                                (gssize)args->item_spans[i].len);
+        } else {
+            char *item =
+                json_dumps(json_array_get(args->node_items, i), JSON_COMPACT | JSON_ENCODE_ANY);
+            g_string_append(s, item ? item : "null");
+            free(item);
+        }
+    }
+}
+
 char *fp_encode_filter_result(const FpExtenderArgs *args, const FpVerdict *verdicts,
                               const char *error_text, size_t *len)
 {
@@ -810,39 +848,11 @@ char *fp_encode_filter_result(const FpExtenderArgs *args, const FpVerdict *verdi
     GString *s = g_string_sized_new(128 + (gsize)n * 48);
     if (args->nodes) {
         g_string_append(s, "{\"Nodes\":{\"metadata\":{},\"items\":[");
-        bool first = true;
-        for (guint i = 0; !error_text && i < n; i++) {
-            if (!verdicts[i].pass) {
-                continue;
-            }
-            if (!first) {
-                g_string_append_c(s, ',');
-            }
-            first = false;
-            if (args->item_spans) {
-                g_string_append_len(s, args->body + args->item_spans[i].off,
-                                    (gssize)args->item_spans[i].len);
-            } else {
-                char *item =
-                    json_dumps(json_array_get(args->node_items, i), JSON_COMPACT | JSON_ENCODE_ANY);
-                g_string_append(s, item ? item : "null");
-                free(item);
-            }
-        }
+        put_passing(s, args, verdicts, error_text);
         g_string_append(s, "]},\"NodeNames\":null");
     } else {
         g_string_append(s, "{\"Nodes\":null,\"NodeNames\":[");
-        bool first = true;
-        for (guint i = 0; !error_text && i < n; i++) {
-            if (!verdicts[i].pass) {
-                continue;
-            }
-            if (!first) {
-                g_string_append_c(s, ',');
-            }
-            first = false;
-            put_string(s, args->node_names[i]);
-        }
+        put_passing(s, args, verdicts, error_text);
         g_string_append_c(s, ']');
     }
     g_string_append(s, ",\"FailedNodes\":");

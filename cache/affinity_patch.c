@@ -391,6 +391,8 @@ json_t *fp_affinity_patch(const json_t *pod, const FpAffinityMerge *merge, char 
     Builder b = {.m = merge, .ops = json_array()};
     if (!json_is_object(pod)) {
         problem(&b, "not a Pod object");
+    } else if (merge->n_required == 0 && merge->n_preferred == 0) {
+        return b.ops; /* nothing to add */
     } else if (merge_valid(&b)) {
         narrow_pod(&b, pod);
         annotate(&b, pod);

@@ -2038,6 +2038,470 @@ static void test_mutations(void **state)
     }
 }
 
+/* ---- the admission webhook add-on (manifests/webhook) -------------------
+ *
+ * Rendered on its own (kubectl kustomize manifests/webhook) and checked
+ * against the code: the route the API server calls is a POST route of the
+ * flexplace container's own flags; the Service reaches the container's
+ * --listen port; TLS comes from the Certificate's Secret and no client
+ * certificate is required (the API server presents none); the API server's
+ * side fails open (failurePolicy Ignore, short timeout, no side effects,
+ * CREATE of pods only, admission.k8s.io/v1); cert-manager injects the CA of
+ * that Certificate; opt-in by flexplace's schedulerName; the webhook's own
+ * namespace is excluded; its ClusterRole is exactly nodes and pods get, list,
+ * watch. */
+
+#define WEBHOOK_NAME "flexplace-webhook"
+
+static const struct {
+    const char *resource;
+    const char *verb;
+} webhook_api[] = {
+    {"nodes", "get"}, {"nodes", "list"}, {"nodes", "watch"},
+    {"pods", "get"},  {"pods", "list"},  {"pods", "watch"},
+};
+
+static json_t *render_dir(const char *dir, char **error_out)
+{
+    g_autofree char *kubectl = g_find_program_in_path("kubectl");
+    if (!kubectl) {
+        return NULL;
+    }
+    const char *argv[] = {kubectl, "kustomize", dir, NULL};
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    int status = 0;
+    g_autoptr(GError) error = NULL;
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
+                      &error) ||
+        !g_spawn_check_wait_status(status, &error)) {
+        *error_out = g_strdup_printf("kubectl kustomize %s failed: %s\n%s", dir, error->message,
+                                     err ? err : "");
+        return NULL;
+    }
+    g_autoptr(FpDocs) docs = fp_docs_parse(out, strlen(out), dir, &error);
+    if (!docs) {
+        *error_out = g_strdup_printf("%s does not parse: %s", dir, error->message);
+        return NULL;
+    }
+    json_t *objs = json_array();
+    for (guint i = 0; i < fp_docs_count(docs); i++) {
+        json_array_append_new(objs, json_deep_copy(fp_docs_get(docs, i)));
+    }
+    return objs;
+}
+
+static void wproblem(GPtrArray *problems, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void wproblem(GPtrArray *problems, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    g_ptr_array_add(problems, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+}
+
+/* The webhook's own flags -> its route table: POST @path must be a route. */
+static void check_webhook_route(json_t *ctr, const DockerFacts *docker, const char *path,
+                                GPtrArray *problems)
+{
+    Check c = {.docker = docker, .problems = problems};
+    fp_app_config_init(&c.cfg);
+    c.argv = effective_argv(&c, ctr);
+    apply_serve_flags(&c, c.argv);
+    if (c.cfg.client_ca) {
+        wproblem(problems, "the webhook requires client certificates (--client-ca), which the "
+                           "API server does not present to webhooks");
+    }
+    if (!c.cfg.tls_cert || !c.cfg.tls_key) {
+        wproblem(problems, "the webhook serves without --tls-cert/--tls-key: the API server "
+                           "calls webhooks over HTTPS only");
+    }
+    FpAppConfig demo = c.cfg;
+    demo.listen = (char *)"127.0.0.1:0";
+    demo.demo = true;
+    demo.cluster_file = NULL;
+    demo.kubeconfig = NULL;
+    demo.policy_path = NULL;
+    g_autoptr(GError) error = NULL;
+    FpApp *app = fp_app_new(&demo, &error);
+    bool found = false;
+    if (app) {
+        guint n = 0;
+        FpRoute *routes = fp_app_routes(app, &n);
+        for (guint i = 0; i < n; i++) {
+            found = found ||
+                    (g_str_equal(routes[i].method, "POST") && g_strcmp0(routes[i].path, path) == 0);
+        }
+        fp_app_free(app);
+    }
+    if (!found) {
+        wproblem(problems, "the webhook container serves no POST %s (its flags: --mutate-verb)",
+                 path ? path : "(no path)");
+    }
+    int port = 0;
+    g_autofree char *host = NULL;
+    if (split_hostport(c.cfg.listen, &host, &port)) {
+        bool declared = false;
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(ctr, "ports"), i, p)
+        {
+            declared = declared || json_integer_value(json_object_get(p, "containerPort")) == port;
+        }
+        if (!declared || host_is_loopback(host)) {
+            wproblem(problems,
+                     "the webhook's --listen %s is not a declared container port on "
+                     "the pod network",
+                     c.cfg.listen);
+        }
+    }
+    g_strfreev(c.argv);
+    fp_app_config_clear(&c.cfg);
+}
+
+static void check_webhook_api_side(json_t *wh, GPtrArray *problems)
+{
+    if (g_strcmp0(jstr(wh, "failurePolicy"), "Ignore") != 0) {
+        wproblem(problems, "failurePolicy must be Ignore: flexplace's own failure never blocks "
+                           "a pod (the extender still enforces at filter)");
+    }
+    json_t *t = json_object_get(wh, "timeoutSeconds");
+    if (!json_is_integer(t) || json_integer_value(t) < 1 || json_integer_value(t) > 5) {
+        wproblem(problems, "timeoutSeconds must be set, 1..5: pod creation waits on it");
+    }
+    const char *se = jstr(wh, "sideEffects");
+    if (g_strcmp0(se, "None") != 0) {
+        wproblem(problems, "sideEffects must be None (the webhook only answers)");
+    }
+    if (!json_strv_contains(json_object_get(wh, "admissionReviewVersions"), "v1")) {
+        wproblem(problems, "admissionReviewVersions must include v1 (what flexplace decodes)");
+    }
+    json_t *rules = json_object_get(wh, "rules");
+    json_t *r0 = json_array_get(rules, 0);
+    if (json_array_size(rules) != 1 ||
+        !json_strv_contains(json_object_get(r0, "operations"), "CREATE") ||
+        json_array_size(json_object_get(r0, "operations")) != 1 ||
+        !json_strv_contains(json_object_get(r0, "resources"), "pods") ||
+        json_array_size(json_object_get(r0, "resources")) != 1 ||
+        !json_strv_contains(json_object_get(r0, "apiGroups"), "")) {
+        wproblem(problems, "rules must be exactly CREATE of core pods (what flexplace mutates)");
+    }
+    const char *rp = jstr(wh, "reinvocationPolicy");
+    if (rp && !g_str_equal(rp, "Never")) {
+        wproblem(problems, "reinvocationPolicy must be Never");
+    }
+    bool opt_in = false;
+    size_t i;
+    json_t *mc;
+    json_array_foreach(json_object_get(wh, "matchConditions"), i, mc)
+    {
+        const char *e = jstr(mc, "expression");
+        opt_in = opt_in || (e && strstr(e, "'" SCHEDULER_NAME "'"));
+    }
+    if (!opt_in && !json_object_get(wh, "objectSelector")) {
+        wproblem(problems,
+                 "no opt-in: a matchCondition on schedulerName %s or an "
+                 "objectSelector",
+                 SCHEDULER_NAME);
+    }
+}
+
+static void check_webhook_service(json_t *objs, json_t *wh, json_t *deploy, GPtrArray *problems)
+{
+    json_t *svc_ref = jget(wh, "clientConfig", "service", NULL);
+    json_t *svc = find_object(objs, "Service", jstr(svc_ref, "namespace"), jstr(svc_ref, "name"));
+    if (!svc) {
+        wproblem(problems, "clientConfig.service %s/%s is not a rendered Service",
+                 jstr(svc_ref, "namespace"), jstr(svc_ref, "name"));
+        return;
+    }
+    json_t *ns_sel = json_object_get(wh, "namespaceSelector");
+    g_autofree char *sel = json_dumps(ns_sel, JSON_COMPACT);
+    if (!sel || !strstr(sel, "NotIn") || !strstr(sel, obj_ns(svc))) {
+        wproblem(problems, "namespaceSelector must leave out %s, the webhook's own namespace",
+                 obj_ns(svc));
+    }
+    json_t *want_port = json_object_get(svc_ref, "port");
+    json_t *port = json_array_get(jget(svc, "spec", "ports", NULL), 0);
+    long long p = json_is_integer(want_port) ? json_integer_value(want_port) : 443;
+    if (json_integer_value(json_object_get(port, "port")) != p) {
+        wproblem(problems, "clientConfig.service.port %lld is not the Service's port", p);
+    }
+    json_t *labels = jget(deploy, "spec", "template", "metadata", "labels", NULL);
+    const char *key;
+    json_t *v;
+    json_object_foreach(jget(svc, "spec", "selector", NULL), key, v)
+    {
+        if (!json_equal(json_object_get(labels, key), v)) {
+            wproblem(problems, "Service %s selects %s=%s, which the webhook pods lack",
+                     obj_name(svc), key, json_string_value(v));
+        }
+    }
+    const char *target = jstr(port, "targetPort");
+    json_t *ctr = json_array_get(jget(deploy, "spec", "template", "spec", "containers", NULL), 0);
+    if (target && !find_named(json_object_get(ctr, "ports"), target)) {
+        wproblem(problems, "Service targetPort %s is not a named container port", target);
+    }
+}
+
+/* TLS from the Certificate's Secret; cert-manager injects its CA. */
+static void check_webhook_tls(json_t *objs, json_t *mwc, json_t *wh, json_t *deploy,
+                              GPtrArray *problems)
+{
+    const char *inject =
+        jstr(jget(mwc, "metadata", "annotations", NULL), "cert-manager.io/inject-ca-from");
+    g_auto(GStrv) parts = inject ? g_strsplit(inject, "/", 2) : NULL;
+    json_t *cert =
+        parts && parts[0] && parts[1] ? find_object(objs, "Certificate", parts[0], parts[1]) : NULL;
+    if (!cert) {
+        wproblem(problems, "cert-manager.io/inject-ca-from (%s) names no rendered Certificate",
+                 inject ? inject : "unset");
+        return;
+    }
+    json_t *svc_ref = jget(wh, "clientConfig", "service", NULL);
+    g_autofree char *dns =
+        g_strdup_printf("%s.%s.svc", jstr(svc_ref, "name"), jstr(svc_ref, "namespace"));
+    if (!json_strv_contains(jget(cert, "spec", "dnsNames", NULL), dns)) {
+        wproblem(problems, "Certificate %s does not name %s, the host the API server calls",
+                 obj_name(cert), dns);
+    }
+    const char *secret = jstr(json_object_get(cert, "spec"), "secretName");
+    bool mounted = false;
+    size_t i;
+    json_t *vol;
+    json_array_foreach(jget(deploy, "spec", "template", "spec", "volumes", NULL), i, vol)
+    {
+        mounted =
+            mounted || g_strcmp0(jstr(json_object_get(vol, "secret"), "secretName"), secret) == 0;
+    }
+    if (!mounted) {
+        wproblem(problems, "the webhook pods do not mount Secret %s (the Certificate's)",
+                 secret ? secret : "(none)");
+    }
+}
+
+static void check_webhook_rbac(json_t *objs, json_t *deploy, GPtrArray *problems)
+{
+    const char *sa = jstr(jget(deploy, "spec", "template", "spec", NULL), "serviceAccountName");
+    g_autoptr(GHashTable) have = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    size_t i;
+    json_t *o;
+    bool bound = false;
+    json_array_foreach(objs, i, o)
+    {
+        if (g_strcmp0(obj_kind(o), "ClusterRoleBinding") != 0 &&
+            g_strcmp0(obj_kind(o), "RoleBinding") != 0) {
+            continue;
+        }
+        bool ours = false;
+        size_t k;
+        json_t *s;
+        json_array_foreach(json_object_get(o, "subjects"), k, s)
+        {
+            ours = ours || (g_strcmp0(jstr(s, "name"), sa) == 0 &&
+                            g_strcmp0(jstr(s, "namespace"), obj_ns(deploy)) == 0);
+        }
+        json_t *role = ours ? find_object(objs, jstr(json_object_get(o, "roleRef"), "kind"),
+                                          obj_ns(o), jstr(json_object_get(o, "roleRef"), "name"))
+                            : NULL;
+        if (!role) {
+            continue;
+        }
+        bound = true;
+        size_t a, b, d;
+        json_t *r, *res, *verb;
+        json_array_foreach(json_object_get(role, "rules"), k, r)
+        {
+            json_array_foreach(json_object_get(r, "resources"), a, res)
+            {
+                json_array_foreach(json_object_get(r, "verbs"), b, verb)
+                {
+                    (void)d;
+                    g_hash_table_add(have, g_strdup_printf("%s|%s", json_string_value(res),
+                                                           json_string_value(verb)));
+                }
+            }
+        }
+    }
+    if (!sa || !find_object(objs, "ServiceAccount", obj_ns(deploy), sa) || !bound) {
+        wproblem(problems, "the webhook's ServiceAccount %s is not created and bound",
+                 sa ? sa : "(unset)");
+        return;
+    }
+    for (guint k = 0; k < G_N_ELEMENTS(webhook_api); k++) {
+        g_autofree char *key =
+            g_strdup_printf("%s|%s", webhook_api[k].resource, webhook_api[k].verb);
+        if (!g_hash_table_remove(have, key)) {
+            wproblem(problems, "the webhook's role lacks %s %s", webhook_api[k].resource,
+                     webhook_api[k].verb);
+        }
+    }
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, have);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        wproblem(problems, "the webhook's role grants %s, which the webhook never calls",
+                 (char *)key);
+    }
+}
+
+static GPtrArray *check_webhook(json_t *objs, const DockerFacts *docker)
+{
+    GPtrArray *problems = g_ptr_array_new_with_free_func(g_free);
+    json_t *mwc = find_object(objs, "MutatingWebhookConfiguration", NULL, "flexplace");
+    json_t *deploy = find_object(objs, "Deployment", NULL, WEBHOOK_NAME);
+    json_t *wh = json_array_get(jget(mwc, "webhooks", NULL), 0);
+    if (!mwc || !wh || !deploy) {
+        wproblem(problems, "need MutatingWebhookConfiguration flexplace with one webhook and "
+                           "Deployment " WEBHOOK_NAME);
+        return problems;
+    }
+    json_t *ctr = json_array_get(jget(deploy, "spec", "template", "spec", "containers", NULL), 0);
+    check_webhook_route(ctr, docker, jstr(jget(wh, "clientConfig", "service", NULL), "path"),
+                        problems);
+    check_webhook_api_side(wh, problems);
+    check_webhook_service(objs, wh, deploy, problems);
+    check_webhook_tls(objs, mwc, wh, deploy, problems);
+    check_webhook_rbac(objs, deploy, problems);
+    return problems;
+}
+
+static json_t *render_webhook(void **state)
+{
+    Manifests *m = need_render(state);
+    (void)m;
+    g_autofree char *dir = g_build_filename(FP_SOURCE_DIR, "manifests", "webhook", NULL);
+    g_autofree char *err = NULL;
+    json_t *objs = render_dir(dir, &err);
+    if (!objs) {
+        fail_msg("%s", err ? err : "kubectl missing");
+    }
+    return objs;
+}
+
+static void test_webhook_addon(void **state)
+{
+    Manifests *m = *state;
+    json_t *objs = render_webhook(state);
+    GPtrArray *problems = check_webhook(objs, &m->docker);
+    json_decref(objs);
+    assert_no_problems(problems);
+}
+
+/* Each webhook check can fail: break a copy, expect a problem naming it. */
+static void wmut_fail_closed(json_t *o)
+{
+    json_object_set_new(
+        json_array_get(jget(find_object(o, "MutatingWebhookConfiguration", NULL, "flexplace"),
+                            "webhooks", NULL),
+                       0),
+        "failurePolicy", json_string("Fail"));
+}
+static json_t *wmut_webhook(json_t *o)
+{
+    return json_array_get(
+        jget(find_object(o, "MutatingWebhookConfiguration", NULL, "flexplace"), "webhooks", NULL),
+        0);
+}
+static void wmut_long_timeout(json_t *o)
+{
+    json_object_set_new(wmut_webhook(o), "timeoutSeconds", json_integer(30));
+}
+static void wmut_path(json_t *o)
+{
+    json_object_set_new(jget(wmut_webhook(o), "clientConfig", "service", NULL), "path",
+                        json_string("/admit"));
+}
+static void wmut_updates(json_t *o)
+{
+    json_array_append_new(
+        json_object_get(json_array_get(json_object_get(wmut_webhook(o), "rules"), 0), "operations"),
+        json_string("UPDATE"));
+}
+static void wmut_no_opt_in(json_t *o)
+{
+    json_object_del(wmut_webhook(o), "matchConditions");
+}
+static void wmut_inject(json_t *o)
+{
+    json_t *mwc = find_object(o, "MutatingWebhookConfiguration", NULL, "flexplace");
+    json_object_set_new(jget(mwc, "metadata", "annotations", NULL),
+                        "cert-manager.io/inject-ca-from", json_string("flexplace-system/other"));
+}
+static void wmut_dns(json_t *o)
+{
+    json_t *cert = find_object(o, "Certificate", NULL, WEBHOOK_NAME);
+    json_object_set_new(json_object_get(cert, "spec"), "dnsNames",
+                        json_pack("[s]", "flexplace.example.com"));
+}
+static void wmut_client_ca(json_t *o)
+{
+    json_t *d = find_object(o, "Deployment", NULL, WEBHOOK_NAME);
+    json_array_append_new(
+        json_object_get(json_array_get(jget(d, "spec", "template", "spec", "containers", NULL), 0),
+                        "args"),
+        json_string("--client-ca=/etc/flexplace/tls/ca.crt"));
+}
+static void wmut_role(json_t *o)
+{
+    json_t *role = find_object(o, "ClusterRole", NULL, WEBHOOK_NAME);
+    json_array_append_new(json_object_get(role, "rules"),
+                          json_pack("{s:[s], s:[s], s:[s]}", "apiGroups", "", "resources",
+                                    "pods/binding", "verbs", "create"));
+}
+static void wmut_own_namespace(json_t *o)
+{
+    json_object_del(wmut_webhook(o), "namespaceSelector");
+}
+static void wmut_mutate_off(json_t *o)
+{
+    json_t *d = find_object(o, "Deployment", NULL, WEBHOOK_NAME);
+    json_array_append_new(
+        json_object_get(json_array_get(jget(d, "spec", "template", "spec", "containers", NULL), 0),
+                        "args"),
+        json_string("--mutate-verb="));
+}
+
+static void test_webhook_mutations(void **state)
+{
+    Manifests *m = *state;
+    json_t *objs = render_webhook(state);
+    static const struct {
+        void (*mutate)(json_t *);
+        const char *expect;
+    } cases[] = {
+        {wmut_fail_closed, "failurePolicy"},
+        {wmut_long_timeout, "timeoutSeconds"},
+        {wmut_path, "POST /admit"},
+        {wmut_updates, "CREATE of core pods"},
+        {wmut_no_opt_in, "opt-in"},
+        {wmut_inject, "inject-ca-from"},
+        {wmut_dns, "the host the API server"},
+        {wmut_client_ca, "client certificates"},
+        {wmut_role, "never calls"},
+        {wmut_own_namespace, "own namespace"},
+        {wmut_mutate_off, "POST /mutate"},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        json_t *copy = json_deep_copy(objs);
+        cases[i].mutate(copy);
+        GPtrArray *problems = check_webhook(copy, &m->docker);
+        bool found = false;
+        for (guint k = 0; k < problems->len; k++) {
+            found = found || strstr(g_ptr_array_index(problems, k), cases[i].expect);
+        }
+        if (!found) {
+            for (guint k = 0; k < problems->len; k++) {
+                print_error("  %s\n", (char *)g_ptr_array_index(problems, k));
+            }
+            fail_msg("mutation %u: no problem mentions \"%s\"", i, cases[i].expect);
+        }
+        g_ptr_array_unref(problems);
+        json_decref(copy);
+    }
+    json_decref(objs);
+}
+
 /* The small parsers the checks rely on. */
 static void test_parsers(void **state)
 {
@@ -2102,6 +2566,8 @@ int main(void)
         cmocka_unit_test(test_binary_accepts_flags),
         cmocka_unit_test(test_example_workload),
         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_webhook_addon),
+        cmocka_unit_test(test_webhook_mutations),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -92,6 +92,7 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
     gboolean demo = FALSE;
     gboolean no_annotation = FALSE;
     gboolean insecure_bind = FALSE;
+    gboolean mutate_preferred = cfg->mutate_preferred;
     int decision_ring = (int)cfg->decision_ring;
     int decision_nodes = (int)cfg->decision_nodes;
     int max_body_mib = (int)(cfg->max_body_bytes >> 20);
@@ -114,6 +115,10 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
          "bindVerb route name, empty to disable (default bind)", "NAME"},
         {"preempt-verb", 0, 0, G_OPTION_ARG_STRING, &cfg->preempt_verb,
          "preemptVerb route name, empty to disable (default preempt)", "NAME"},
+        {"mutate-verb", 0, 0, G_OPTION_ARG_STRING, &cfg->mutate_verb,
+         "Route of the admission webhook (POST), empty to disable (default mutate)", "NAME"},
+        {"mutate-preferred", 0, 0, G_OPTION_ARG_NONE, &mutate_preferred,
+         "The webhook also adds the nearest regions as preferred node affinity", NULL},
         {"cluster", 'c', 0, G_OPTION_ARG_FILENAME, &cfg->cluster_file,
          "Serve from a snapshot: kubectl get nodes,pods -A -o json|yaml", "FILE"},
         {"demo", 0, 0, G_OPTION_ARG_NONE, &demo, "Serve the bundled demo cluster", NULL},
@@ -239,6 +244,7 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
     cfg->demo = demo;
     cfg->annotate = !no_annotation;
     cfg->insecure_bind = insecure_bind;
+    cfg->mutate_preferred = mutate_preferred;
     cfg->max_body_bytes = (gint64)max_body_mib << 20;
     return TRUE;
 }

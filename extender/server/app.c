@@ -20,6 +20,7 @@ void fp_app_config_init(FpAppConfig *cfg)
     cfg->prioritize_verb = g_strdup("prioritize");
     cfg->bind_verb = g_strdup("bind");
     cfg->preempt_verb = g_strdup("preempt");
+    cfg->mutate_verb = g_strdup("mutate");
     cfg->threads = 4;
     cfg->max_body_bytes = 256 * 1024 * 1024;
     cfg->connection_timeout_s = 120;
@@ -43,6 +44,7 @@ void fp_app_config_clear(FpAppConfig *cfg)
     g_free(cfg->prioritize_verb);
     g_free(cfg->bind_verb);
     g_free(cfg->preempt_verb);
+    g_free(cfg->mutate_verb);
     g_free(cfg->tls_cert);
     g_free(cfg->tls_key);
     g_free(cfg->client_ca);
@@ -64,6 +66,7 @@ static void config_copy(FpAppConfig *dst, const FpAppConfig *src)
     dst->prioritize_verb = g_strdup(src->prioritize_verb);
     dst->bind_verb = g_strdup(src->bind_verb);
     dst->preempt_verb = g_strdup(src->preempt_verb);
+    dst->mutate_verb = g_strdup(src->mutate_verb);
     dst->tls_cert = g_strdup(src->tls_cert);
     dst->tls_key = g_strdup(src->tls_key);
     dst->client_ca = g_strdup(src->client_ca);
@@ -119,6 +122,11 @@ static gboolean load_view(FpApp *app, GError **error)
     return TRUE;
 }
 
+static bool mutate_ready(void *ctx, const char **why)
+{
+    return fp_readiness_check(ctx, why);
+}
+
 /* Give each route and collector the parts it reads, once the view (and in
  * live mode the client and informer) exist. */
 static void wire_parts(FpApp *app)
@@ -163,6 +171,14 @@ static void wire_parts(FpApp *app)
         .metrics = &app->verb_metrics,
     };
     app->readyz_env = (FpReadyzEnv){.readiness = &app->readiness, .policies = app->policies};
+    app->mutate_env = (FpMutateEnv){
+        .view = app->view,
+        .policies = app->policies,
+        .ready = mutate_ready,
+        .ready_ctx = &app->readiness,
+        .preferred = cfg->mutate_preferred,
+        .reviews = fp_mutate_metrics(app->metrics),
+    };
 }
 
 FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
@@ -306,6 +322,7 @@ FpRoute *fp_app_routes(FpApp *app, guint *n)
             {app->cfg.prioritize_verb, fp_verb_prioritize, &app->extender_env},
             {app->cfg.bind_verb, fp_verb_bind, &app->bind_verb_env},
             {app->cfg.preempt_verb, fp_verb_preempt, &app->preempt_env},
+            {app->cfg.mutate_verb, fp_mutate_handle, &app->mutate_env},
         };
         G_STATIC_ASSERT(G_N_ELEMENTS(verbs) == G_N_ELEMENTS(app->route_paths));
         guint k = 0;

@@ -29,6 +29,7 @@
 #include "extender/server/bind.h"
 #include "extender/server/collectors.h"
 #include "extender/server/decisions.h"
+#include "extender/server/mutate.h"
 #include "extender/server/probes.h"
 #include "extender/server/readiness.h"
 #include "extender/server/score_memo.h"
@@ -46,6 +47,8 @@ typedef struct {
     char *prioritize_verb;
     char *bind_verb;
     char *preempt_verb;
+    char *mutate_verb;     /* the admission webhook's route (extender/server/mutate.h) */
+    bool mutate_preferred; /* the webhook also writes nearest regions as preferred terms */
     int threads;
     gint64 max_body_bytes;
     int connection_timeout_s;
@@ -79,8 +82,9 @@ typedef struct {
 void fp_app_config_init(FpAppConfig *cfg);
 void fp_app_config_clear(FpAppConfig *cfg);
 
-/* The route table's size: the four verbs and five read-only routes. */
-#define FP_APP_MAX_ROUTES 9
+/* The route table's size: the four verbs, the webhook and five read-only
+ * routes. */
+#define FP_APP_MAX_ROUTES 10
 
 typedef struct FpApp FpApp;
 
@@ -104,9 +108,10 @@ struct FpApp {
     FpBindEnv bind_env;
     FpBindVerbEnv bind_verb_env;
     FpReadyzEnv readyz_env;
+    FpMutateEnv mutate_env;
     /* Route table built by fp_app_routes (paths owned here). */
     FpRoute routes[FP_APP_MAX_ROUTES];
-    char *route_paths[4];
+    char *route_paths[5];
     guint n_routes;
 };
 

@@ -864,5 +864,5 @@ int main(void)
         cmocka_unit_test(test_file_caps),         cmocka_unit_test(test_metrics_report_bounds),
         cmocka_unit_test(test_memory_bounded),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

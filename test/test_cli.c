@@ -494,8 +494,7 @@ static void test_shared_pods(void **state)
 {
     char *dir_path = fp_test_shared_data("pods");
     if (!dir_path) {
-        print_message("skipped: ../shared/data/pods not present (set FP_SHARED_DATA)\n");
-        skip();
+        FP_SKIP("shared-data", "../shared/data/pods not present (set FP_SHARED_DATA)");
     }
     GDir *dir = g_dir_open(dir_path, 0, NULL);
     assert_non_null(dir);
@@ -569,8 +568,7 @@ static void test_shared_pod_outcomes(void **state)
         g_free(torch);
         g_free(lws);
         g_free(kaito);
-        print_message("skipped: ../shared/data/pods not present (set FP_SHARED_DATA)\n");
-        skip();
+        FP_SKIP("shared-data", "../shared/data/pods not present (set FP_SHARED_DATA)");
     }
     /* One nvidia.com/gpu with a GKE accelerator nodeSelector no demo node
      * carries: kube-scheduler rejects every node, flexplace none. */
@@ -636,8 +634,7 @@ static void test_shared_nodes(void **state)
 {
     char *dir_path = fp_test_shared_data("nodes");
     if (!dir_path) {
-        print_message("skipped: ../shared/data/nodes not present (set FP_SHARED_DATA)\n");
-        skip();
+        FP_SKIP("shared-data", "../shared/data/nodes not present (set FP_SHARED_DATA)");
     }
     GDir *dir = g_dir_open(dir_path, 0, NULL);
     assert_non_null(dir);
@@ -930,5 +927,5 @@ int main(void)
         cmocka_unit_test(test_shared_nodes),
         cmocka_unit_test(test_server_agrees),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -474,5 +474,5 @@ int main(void)
         cmocka_unit_test(test_first_bad_annotation_wins),
         cmocka_unit_test(test_null_inputs),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

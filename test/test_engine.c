@@ -1072,5 +1072,5 @@ int main(void)
         cmocka_unit_test(test_terms_bounded),
         cmocka_unit_test(test_memo_many_values),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include "cache/view.h"
 #include "cache/placement.h"
 #include "policies/policy_load.h"
+#include "support/support.h"
 
 #define GPU "nvidia.com/gpu"
 #define N_NODES 40
@@ -372,5 +373,5 @@ int main(void)
         cmocka_unit_test(test_use_policy_generations),
         cmocka_unit_test(test_concurrent_readers_and_writers),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -915,7 +915,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unconfirmed_assumption_expires, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_respects_pool_ceiling, setup, teardown),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = FP_RUN_TESTS(tests, NULL, NULL);
     curl_global_cleanup();
     return rc;
 }

@@ -1169,8 +1169,7 @@ static void test_tls_service_manifests(void **unused)
 {
     char *kubectl = g_find_program_in_path("kubectl");
     if (!kubectl) {
-        print_message("kubectl not found: skipping the manifest check\n");
-        skip();
+        FP_SKIP("kubectl", "kubectl not found: no manifest check");
     }
     g_free(kubectl);
     g_autofree char *dir = g_build_filename(FP_SOURCE_DIR, "manifests", "tls-service", NULL);
@@ -1327,7 +1326,7 @@ int main(void)
         cmocka_unit_test(test_tls_client_certs_and_reload),
         cmocka_unit_test(test_tls_service_manifests),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = FP_RUN_TESTS(tests, NULL, NULL);
     curl_global_cleanup();
     return rc;
 }

@@ -483,8 +483,7 @@ static void test_captures(void **state)
     gboolean present = probe != NULL;
     g_free(probe);
     if (!present) {
-        print_message("skipped: ../shared/data/kube-scheduler-captures not present\n");
-        skip();
+        FP_SKIP("shared-data", "../shared/data/kube-scheduler-captures not present");
     }
     g_autofree char *full =
         fp_test_shared_data("kube-scheduler-captures/nodecache-false/filter-001.json");
@@ -562,5 +561,5 @@ int main(void)
         cmocka_unit_test(test_captures),
         cmocka_unit_test(test_filter_too_few_gpus_unresolvable),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -972,8 +972,7 @@ static void test_replay_captures(void **unused)
 {
     g_autofree char *root = fp_test_shared_data("kube-scheduler-captures");
     if (root == NULL) {
-        print_message("FP_SHARED_DATA/kube-scheduler-captures not available\n");
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA/kube-scheduler-captures not available");
     }
     GDir *dir = g_dir_open(root, 0, NULL);
     assert_non_null(dir);
@@ -1340,5 +1339,5 @@ int main(void)
         cmocka_unit_test(test_bad_routes),
         cmocka_unit_test(test_tls),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return FP_RUN_TESTS(tests, group_setup, group_teardown);
 }

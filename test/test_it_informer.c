@@ -767,7 +767,7 @@ static void test_tls_client_certificate(void **state)
     g_autoptr(GError) error = NULL;
     f->tmpdir = g_dir_make_tmp("fp-it-tls-XXXXXX", &error);
     if (!make_pki(f->tmpdir)) {
-        skip();
+        FP_SKIP("openssl", "openssl could not make the test certificates");
     }
     g_autofree char *crt = g_build_filename(f->tmpdir, "server.crt", NULL);
     g_autofree char *key = g_build_filename(f->tmpdir, "server.key", NULL);
@@ -1065,7 +1065,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_readers_while_streaming, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_scale_5000_nodes_50000_pods, setup_plain, teardown),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = FP_RUN_TESTS(tests, NULL, NULL);
     curl_global_cleanup();
     return rc;
 }

@@ -260,8 +260,7 @@ static void test_promtool(void **state)
     Fixture *f = *state;
     g_autofree char *promtool = g_find_program_in_path("promtool");
     if (!promtool) {
-        print_message("skipped: promtool not installed (Debian package prometheus)\n");
-        skip();
+        FP_SKIP("promtool", "promtool not installed (Debian package prometheus)");
     }
     post(f, "/filter", filter_body, 200);
     g_autofree char *metrics = get(f, "/metrics", 200);
@@ -345,5 +344,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics_listener, setup, teardown),
         cmocka_unit_test(test_log_lines),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

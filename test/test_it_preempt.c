@@ -285,9 +285,8 @@ static void test_captures(void **state)
     if (!nodes_path || !tpl_path) {
         g_free(nodes_path);
         g_free(tpl_path);
-        print_message("skipped: ../shared/data/kube-scheduler-captures not present "
-                      "(set FP_SHARED_DATA)\n");
-        skip();
+        FP_SKIP("shared-data", "../shared/data/kube-scheduler-captures not present "
+                               "(set FP_SHARED_DATA)");
     }
     json_t *nodes_req = json_load_file(nodes_path, 0, NULL);
     json_t *tpl_req = json_load_file(tpl_path, 0, NULL);
@@ -366,5 +365,5 @@ int main(void)
         cmocka_unit_test(test_large_maps),
         cmocka_unit_test(test_captures),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -545,8 +545,7 @@ static void test_shared_captures(void **state)
     (void)state;
     json_t *filter = load_shared_json("kube-scheduler-captures/nodecache-false/filter-001.json");
     if (!filter) {
-        print_message("FP_SHARED_DATA not available: skipping the kube-scheduler captures\n");
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA not available: the kube-scheduler captures");
     }
     static const struct {
         const char *name;
@@ -687,8 +686,7 @@ static void test_shared_yaml_nodes(void **state)
         /* Nothing allocated may be live at skip(): it longjmps past cleanups. */
         g_autofree char *path = shared_file("nodes", c->file);
         if (!path) {
-            print_message("FP_SHARED_DATA not available: skipping %s\n", c->file);
-            skip();
+            FP_SKIP("shared-data", "FP_SHARED_DATA not available: %s", c->file);
         }
         g_autoptr(GError) error = NULL;
         g_autoptr(FpDocs) docs = fp_docs_load_file(path, 4 << 20, &error);
@@ -747,8 +745,7 @@ static void test_shared_yaml_pods(void **state)
         /* Nothing allocated may be live at skip(): it longjmps past cleanups. */
         g_autofree char *path = shared_file("pods", c->file);
         if (!path) {
-            print_message("FP_SHARED_DATA not available: skipping %s\n", c->file);
-            skip();
+            FP_SKIP("shared-data", "FP_SHARED_DATA not available: %s", c->file);
         }
         g_autoptr(GError) error = NULL;
         g_autoptr(FpDocs) docs = fp_docs_load_file(path, 4 << 20, &error);
@@ -804,5 +801,5 @@ int main(void)
         cmocka_unit_test(test_shared_yaml_nodes),
         cmocka_unit_test(test_shared_yaml_pods),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -387,5 +387,5 @@ int main(void)
         cmocka_unit_test(test_taint_effects),      cmocka_unit_test(test_unschedulable),
         cmocka_unit_test(test_resources),          cmocka_unit_test(test_order),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -470,5 +470,5 @@ int main(void)
         cmocka_unit_test(test_kubeconfig_env),   cmocka_unit_test(test_in_cluster),
         cmocka_unit_test(test_token_cache),      cmocka_unit_test(test_retry_after),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

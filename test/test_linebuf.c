@@ -326,5 +326,5 @@ int main(void)
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_zero_copy_for_whole_lines),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -1490,8 +1490,7 @@ static Manifests *need_render(void **state)
 {
     Manifests *m = *state;
     if (m->skip_reason) {
-        print_message("[  SKIP    ] %s\n", m->skip_reason);
-        skip();
+        FP_SKIP("kubectl", "%s", m->skip_reason);
     }
     if (m->render_error) {
         fail_msg("%s", m->render_error);
@@ -1638,8 +1637,7 @@ static void test_policy_configmap_file(void **state)
     if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
         g_free(path);
         path = NULL;
-        print_message("[  SKIP    ] manifests/policy-configmap.yaml is not written yet\n");
-        skip();
+        FP_SKIP("policy-configmap", "manifests/policy-configmap.yaml is not written yet");
     }
     g_autoptr(FpPolicyReport) report = fp_policy_report_new();
     g_autoptr(FpPolicy) policy = fp_policy_load_path(path, report);
@@ -1659,8 +1657,7 @@ static void test_binary_accepts_flags(void **state)
         bin = FP_BINARY;
     }
     if (!g_file_test(bin, G_FILE_TEST_IS_EXECUTABLE)) {
-        print_message("[  SKIP    ] %s is not built: cannot try the container's flags\n", bin);
-        skip();
+        FP_SKIP("flexplace-binary", "%s is not built: cannot try the container's flags", bin);
     }
     Check c = {
         .objs = m->objs, .docker = &m->docker, .problems = g_ptr_array_new_with_free_func(g_free)};
@@ -2569,5 +2566,5 @@ int main(void)
         cmocka_unit_test(test_webhook_addon),
         cmocka_unit_test(test_webhook_mutations),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return FP_RUN_TESTS(tests, group_setup, group_teardown);
 }

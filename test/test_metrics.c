@@ -796,8 +796,7 @@ static void test_promtool(void **state)
 {
     g_autofree char *promtool = g_find_program_in_path("promtool");
     if (!promtool) {
-        print_message("promtool not found in PATH (Debian package prometheus): skipped\n");
-        skip();
+        FP_SKIP("promtool", "promtool not found in PATH (Debian package prometheus)");
     }
     g_autoptr(FpMetrics) m = fp_metrics_new();
     FpCounter *req = fp_metrics_counter(m, "flexplace_requests_total",
@@ -856,5 +855,5 @@ int main(void)
         cmocka_unit_test(test_process_metrics_live),
         cmocka_unit_test(test_promtool),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "scoring/model.h"
+#include "support/support.h"
 
 typedef enum { OP_SET, OP_ADD } Op;
 
@@ -233,5 +234,5 @@ int main(void)
         cmocka_unit_test(test_pod_refcount_threads), cmocka_unit_test(test_pod_full_free),
         cmocka_unit_test(test_pod_is_active),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

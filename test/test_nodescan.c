@@ -662,8 +662,7 @@ static void test_captures(void **state)
     };
     char *first = fp_test_shared_data(files[0]);
     if (!first) {
-        print_message("FP_SHARED_DATA not set or absent: skipping the kube-scheduler captures\n");
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA not set or absent: the kube-scheduler captures");
     }
     g_free(first);
     g_autoptr(FpPolicy) policy = fp_policy_new_default();
@@ -714,5 +713,5 @@ int main(void)
         cmocka_unit_test(test_duplicate_keys),     cmocka_unit_test(test_captures),
         cmocka_unit_test(test_pod_cache),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

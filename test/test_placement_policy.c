@@ -344,8 +344,7 @@ static void test_default_skus_match_reference_data(void **state)
     g_autofree char *skus_path = fp_test_shared_data("gpu_skus.csv");
     g_autofree char *prices_path = fp_test_shared_data("gpu_prices.csv");
     if (!skus_path || !prices_path) {
-        print_message("shared data (FP_SHARED_DATA) not present: skipping\n");
-        skip();
+        FP_SKIP("shared-data", "shared data (FP_SHARED_DATA) not present");
     }
     g_autoptr(FpPolicy) p = fp_policy_new_default();
 
@@ -413,5 +412,5 @@ int main(void)
         cmocka_unit_test(test_find_sku),
         cmocka_unit_test(test_default_skus_match_reference_data),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

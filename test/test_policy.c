@@ -542,8 +542,7 @@ static void test_shared_data_facts(void **state)
     /* The SKU product strings of the shared data are valid skus keys. */
     g_autofree char *csv = fp_test_shared_data("gpu_skus.csv");
     if (!csv) {
-        print_message("FP_SHARED_DATA not set: skipping the gpu_skus.csv check\n");
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA not set: the gpu_skus.csv check");
     }
     g_autofree char *text = fp_test_read_file(csv, NULL);
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
@@ -603,8 +602,7 @@ static void test_example_matches_shared_data(void **state)
     g_autofree char *lat_csv = fp_test_shared_data("region_latency_ms.csv");
     g_autofree char *price_csv = fp_test_shared_data("gpu_prices.csv");
     if (!lat_csv || !price_csv) {
-        print_message("FP_SHARED_DATA not set: skipping the comparison with the shared data\n");
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA not set: the comparison with the shared data");
     }
     g_autofree char *path =
         g_build_filename(FP_SOURCE_DIR, "manifests", "policy-configmap.yaml", NULL);
@@ -695,8 +693,7 @@ static void test_cli(void **state)
         bin = FP_BINARY;
     }
     if (!g_file_test(bin, G_FILE_TEST_IS_EXECUTABLE)) {
-        print_message("%s not built: skipping the CLI checks\n", bin);
-        skip();
+        FP_SKIP("flexplace-binary", "%s not built: the CLI checks", bin);
     }
     g_autofree char *example =
         g_build_filename(FP_SOURCE_DIR, "manifests", "policy-configmap.yaml", NULL);
@@ -776,5 +773,5 @@ int main(void)
         cmocka_unit_test(test_example_matches_shared_data),
         cmocka_unit_test(test_cli),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

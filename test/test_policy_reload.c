@@ -374,5 +374,5 @@ int main(void)
         cmocka_unit_test(test_single_file),
         cmocka_unit_test(test_concurrent_readers),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

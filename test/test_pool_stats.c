@@ -13,6 +13,7 @@
 
 #include "cache/node_facts.h"
 #include "cache/view.h"
+#include "support/support.h"
 
 #define GPU "nvidia.com/gpu"
 #define N_NODES 12
@@ -189,5 +190,5 @@ int main(void)
         cmocka_unit_test(test_incremental_equals_rebuild),
         cmocka_unit_test(test_facts_cache),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -507,5 +507,5 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_plans),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return FP_RUN_TESTS(tests, setup, teardown);
 }

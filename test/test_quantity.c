@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "scoring/quantity.h"
+#include "support/support.h"
 
 #define NANO ((__int128)1000000000)
 
@@ -306,5 +307,5 @@ int main(void)
         cmocka_unit_test(test_cap_headroom),
         cmocka_unit_test(test_to_double_and_strerror),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

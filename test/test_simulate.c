@@ -387,8 +387,7 @@ static void test_shared_manifest_on_demo(void **state)
     (void)state;
     char *pod = fp_test_shared_data("pods/vllm-production-stack__vllm-gpu-deployment.yaml");
     if (!pod) {
-        print_message("FP_SHARED_DATA not set or pods/ missing: skipping\n");
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA not set or pods/ missing");
     }
     const char *args[] = {"--demo", "--pod", pod, "--replicas", "3", "-o", "json", NULL};
     Run r = {0};
@@ -423,5 +422,5 @@ int main(void)
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_shared_manifest_on_demo),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

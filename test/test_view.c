@@ -18,6 +18,7 @@
 #include "cache/view.h"
 #include "scoring/engine.h"
 #include "scoring/placement_policy.h"
+#include "support/support.h"
 
 #define GPU "nvidia.com/gpu"
 #define POOL_LABEL "flexplace.io/pool"
@@ -531,5 +532,5 @@ int main(void)
         cmocka_unit_test(test_pool_stats_count_assumed_and_skip_unusable),
         cmocka_unit_test(test_concurrent_assume_never_exceeds_capacity),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -418,8 +418,7 @@ static void test_shared_nodes(void **state)
 {
     g_autofree char *dir = fp_test_shared_data("nodes");
     if (!dir) {
-        print_message("FP_SHARED_DATA not set or nodes/ missing: skipping real-node parsing\n");
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA not set or nodes/ missing: real-node parsing");
     }
     g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
     assert_non_null(d);
@@ -453,5 +452,5 @@ int main(void)
         cmocka_unit_test(test_load_file),    cmocka_unit_test(test_truncations),
         cmocka_unit_test(test_shared_nodes),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

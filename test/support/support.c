@@ -1,5 +1,7 @@
 #include "support.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -9,6 +11,53 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+static int skipped_cases;
+
+/* Is @need a key of the allowed-skips file @path ("need  reason" lines,
+ * '#' comments)? */
+static bool skip_allowed(const char *path, const char *need)
+{
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL)) {
+        return false;
+    }
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    for (guint i = 0; lines[i]; i++) {
+        g_strstrip(lines[i]);
+        size_t n = strcspn(lines[i], " \t");
+        if (lines[i][0] != '#' && n == strlen(need) && strncmp(lines[i], need, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void fp_test_note_skip(const char *test, const char *need, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    g_vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    const char *allowed = g_getenv("FP_ALLOWED_SKIPS");
+    if (allowed && *allowed && !skip_allowed(allowed, need)) {
+        fail_msg("required test %s/%s did not run: %s (needs %s, which %s does not allow to "
+                 "be missing)",
+                 program_invocation_short_name, test, why, need, allowed);
+    }
+    print_message("[  SKIP    ] %s/%s: %s (needs %s)\n", program_invocation_short_name, test, why,
+                  need);
+    skipped_cases++;
+}
+
+int fp_test_exit_code(int failed)
+{
+    if (failed) {
+        return failed;
+    }
+    return skipped_cases ? 77 : 0;
+}
 
 char *fp_test_read_file(const char *path, size_t *len)
 {

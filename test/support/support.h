@@ -20,6 +20,28 @@ char *fp_test_shared_data(const char *rel);
 /* Newly allocated path of @rel under test/data. */
 char *fp_test_data_path(const char *rel);
 
+/* Skipping, honestly.  FP_SKIP(need, fmt, ...) skips the running test case
+ * because @need (a short key: "shared-data", "kubectl", "promtool", ...) is
+ * missing, after printing why; skip() longjmps, so nothing may be allocated
+ * at the call.  The executable then exits 77 (FP_RUN_TESTS), which ctest
+ * reports as skipped (SKIP_RETURN_CODE), never as passed.
+ *
+ * With FP_ALLOWED_SKIPS naming a file (.ci/run sets it to .ci/allowed-skips),
+ * a skip whose @need is not listed there fails the test instead: a test CI
+ * requires cannot pass by not running. */
+#define FP_SKIP(need, ...)                                                                         \
+    do {                                                                                           \
+        fp_test_note_skip(__func__, need, __VA_ARGS__);                                            \
+        skip();                                                                                    \
+    } while (0)
+void fp_test_note_skip(const char *test, const char *need, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+/* The exit code of a test executable: @failed (cmocka's count) when not 0,
+ * else 77 when any case skipped, else 0. */
+int fp_test_exit_code(int failed);
+#define FP_RUN_TESTS(tests, setup, teardown)                                                       \
+    fp_test_exit_code(cmocka_run_group_tests(tests, setup, teardown))
+
 /* Poll @cond every 10 ms until it holds, or fail the test after @ms with
  * the printf-style message after it. */
 #define FP_WAIT_FOR(cond, ms, ...)                                                                 \

@@ -9,6 +9,7 @@
  */
 #include "cache/view.h"
 
+#include "cache/clock.h"
 #include "cache/node_facts.h"
 #include "scoring/hash.h"
 
@@ -36,7 +37,9 @@ typedef struct {
     char *node;
     char *resource;
     int64_t count;
-    gint64 expires_us; /* monotonic */
+    gint64 expires_us; /* fp_clock_now_us() */
+    bool held;         /* the bind's outcome is unknown: kept until the watch or the TTL */
+    char *held_key;    /* "uid\nnode" when in view->held (displaced by a retry elsewhere) */
 } Assumed;
 
 /* What one node adds to one pool-stats entry (it counts when it has a
@@ -81,6 +84,7 @@ struct FpView {
     GHashTable *pods;            /* uid -> FpPod* (owned ref) */
     GHashTable *owners;          /* owner uid -> GHashTable(uid -> FpPod* borrowed) */
     GHashTable *assumed;         /* uid -> Assumed* */
+    GHashTable *held;            /* held_key -> Assumed*: held ones a retry moved away from */
     _Atomic uint64_t generation; /* written under the write lock, read anywhere */
     _Atomic unsigned n_nodes;
     _Atomic unsigned n_pods;
@@ -250,6 +254,7 @@ static void assumed_free(gpointer p)
     g_free(a->name);
     g_free(a->node);
     g_free(a->resource);
+    g_free(a->held_key);
     g_free(a);
 }
 
@@ -381,6 +386,7 @@ FpView *fp_view_new(void)
     view->owners =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
     view->assumed = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, assumed_free);
+    view->held = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, assumed_free);
     view->generation = 1;
     view->touched = g_ptr_array_new();
     view->max[FP_KIND_NODES] = FP_VIEW_DEFAULT_MAX_NODES;
@@ -416,6 +422,7 @@ void fp_view_free(FpView *view)
     for (guint i = 0; i < POOL_STATS_CACHE_SIZE; i++) {
         pool_stats_entry_clear(&view->stats_cache[i]);
     }
+    g_hash_table_destroy(view->held);
     g_hash_table_destroy(view->assumed);
     g_hash_table_destroy(view->owners);
     g_hash_table_destroy(view->states);
@@ -618,7 +625,36 @@ static void unassume(FpView *view, Assumed *a)
         touch(view, st);
         state_gc(view, st);
     }
-    g_hash_table_remove(view->assumed, a->uid);
+    if (a->held_key) {
+        g_hash_table_remove(view->held, a->held_key);
+    } else {
+        g_hash_table_remove(view->assumed, a->uid);
+    }
+}
+
+/* Drop pod @uid's assumption and every held one it left on other nodes. */
+static void unassume_pod(FpView *view, const char *uid)
+{
+    Assumed *a = g_hash_table_lookup(view->assumed, uid);
+    if (a) {
+        unassume(view, a);
+    }
+    if (g_hash_table_size(view->held) == 0) {
+        return;
+    }
+    GPtrArray *drop = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, view->held);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        if (strcmp(((Assumed *)value)->uid, uid) == 0) {
+            g_ptr_array_add(drop, value);
+        }
+    }
+    for (guint i = 0; i < drop->len; i++) {
+        unassume(view, drop->pdata[i]);
+    }
+    g_ptr_array_unref(drop);
 }
 
 /* Remove @pod's contribution (usage, indexes). Does not free it. */
@@ -663,12 +699,12 @@ static void pod_attach(FpView *view, FpPod *pod)
         }
         g_hash_table_insert(set, pod->uid, pod);
     }
-    /* Once the watch shows the pod bound (or finished), its own requests
-     * count and the assumption has served its purpose. */
-    Assumed *a = g_hash_table_lookup(view->assumed, pod->uid);
-    if (a && ((pod->node_name && *pod->node_name) || pod->phase == FP_PHASE_SUCCEEDED ||
-              pod->phase == FP_PHASE_FAILED)) {
-        unassume(view, a);
+    /* Once the watch shows the pod bound (anywhere) or finished, its own
+     * requests count and its assumptions, held ones included, have served
+     * their purpose. */
+    if ((pod->node_name && *pod->node_name) || pod->phase == FP_PHASE_SUCCEEDED ||
+        pod->phase == FP_PHASE_FAILED) {
+        unassume_pod(view, pod->uid);
     }
 }
 
@@ -743,11 +779,8 @@ void fp_view_remove_pod(FpView *view, const char *uid)
         g_hash_table_remove(view->pods, uid);
         view->n_pods--;
     }
-    /* A deleted pod frees its assumption too. */
-    Assumed *a = g_hash_table_lookup(view->assumed, uid);
-    if (a) {
-        unassume(view, a);
-    }
+    /* A deleted pod frees its assumptions too. */
+    unassume_pod(view, uid);
     bump(view);
     g_rw_lock_writer_unlock(&view->lock);
 }
@@ -943,6 +976,9 @@ bool fp_view_assume(FpView *view, const char *uid, const char *ns, const char *n
     NodeState *st = state_get(view, node, false);
     FpPod *pod = uid ? g_hash_table_lookup(view->pods, uid) : NULL;
     Assumed *prev = uid ? g_hash_table_lookup(view->assumed, uid) : NULL;
+    g_autofree char *key = uid ? g_strdup_printf("%s\n%s", uid, node) : NULL;
+    /* This pod's held assumption on @node, left there by a retry elsewhere. */
+    Assumed *held_here = key ? g_hash_table_lookup(view->held, key) : NULL;
     if (!st || !st->pub.node) {
         reason = FP_REASON_NOT_IN_VIEW;
         goto out;
@@ -959,29 +995,45 @@ bool fp_view_assume(FpView *view, const char *uid, const char *ns, const char *n
     int64_t alloc = fp_res_list_get(&st->pub.node->allocatable, resource);
     int64_t taken =
         fp_res_list_get(&st->pub.used, resource) + fp_res_list_get(&st->pub.assumed, resource);
-    if (prev && strcmp(prev->node, node) == 0 && strcmp(prev->resource, resource) == 0) {
+    bool same = prev && strcmp(prev->node, node) == 0;
+    if (same && strcmp(prev->resource, resource) == 0) {
         /* A retried bind: its own earlier assumption does not count against it. */
         taken -= prev->count;
+    }
+    if (held_here && strcmp(held_here->resource, resource) == 0) {
+        taken -= held_here->count;
     }
     if (count > 0 && alloc - taken < count) {
         /* Refused: the call has no effect, an earlier assumption stays. */
         reason = FP_REASON_INSUFFICIENT_GPUS;
         goto out;
     }
-    if (prev) {
+    /* An outcome still unknown here stays unknown for the new record. */
+    bool held = (same && prev->held) || held_here;
+    if (held_here) {
+        unassume(view, held_here);
+    }
+    if (prev && !same && prev->held) {
+        /* Moved while the earlier bind's outcome is unknown: that Binding
+         * may still commit, so its GPUs stay held where they are. */
+        g_hash_table_steal(view->assumed, prev->uid);
+        prev->held_key = g_strdup_printf("%s\n%s", prev->uid, prev->node);
+        g_hash_table_insert(view->held, prev->held_key, prev);
+    } else if (prev) {
         /* Replace the earlier assumption (same node: idempotent; another
          * node: moved). */
         unassume(view, prev);
-        st = state_get(view, node, true);
     }
+    st = state_get(view, node, true);
     Assumed *a = g_new0(Assumed, 1);
+    a->held = held;
     a->uid = g_strdup(uid);
     a->ns = g_strdup(ns);
     a->name = g_strdup(name);
     a->node = g_strdup(node);
     a->resource = g_strdup(resource);
     a->count = count;
-    a->expires_us = g_get_monotonic_time() + (gint64)(ttl_seconds * G_USEC_PER_SEC);
+    a->expires_us = fp_clock_now_us() + (gint64)(ttl_seconds * G_USEC_PER_SEC);
     g_hash_table_insert(view->assumed, a->uid, a);
     fp_res_list_add(&st->pub.assumed, resource, count);
     state_sync_gpu(st);
@@ -1004,28 +1056,89 @@ bool fp_view_forget_assumed(FpView *view, const char *uid)
     g_rw_lock_writer_lock(&view->lock);
     track(view, true);
     Assumed *a = g_hash_table_lookup(view->assumed, uid);
-    if (a) {
+    bool drop = a && !a->held;
+    if (drop) {
         unassume(view, a);
         bump(view);
+    }
+    g_rw_lock_writer_unlock(&view->lock);
+    return drop;
+}
+
+bool fp_view_hold_assumed(FpView *view, const char *uid)
+{
+    g_rw_lock_writer_lock(&view->lock);
+    Assumed *a = g_hash_table_lookup(view->assumed, uid);
+    if (a) {
+        a->held = true;
     }
     g_rw_lock_writer_unlock(&view->lock);
     return a != NULL;
 }
 
+guint fp_view_settle_assumed(FpView *view, const char *uid, const char *node)
+{
+    guint n = 0;
+    g_rw_lock_writer_lock(&view->lock);
+    track(view, true);
+    GPtrArray *drop = g_ptr_array_new();
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, view->held);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        Assumed *a = value;
+        if (strcmp(a->uid, uid) == 0 && strcmp(a->node, node) != 0) {
+            g_ptr_array_add(drop, a);
+        }
+    }
+    for (guint i = 0; i < drop->len; i++) {
+        unassume(view, drop->pdata[i]);
+        n++;
+    }
+    g_ptr_array_unref(drop);
+    Assumed *a = g_hash_table_lookup(view->assumed, uid);
+    if (a && strcmp(a->node, node) == 0) {
+        a->held = false; /* known now: bound there */
+    }
+    if (n) {
+        bump(view);
+    }
+    g_rw_lock_writer_unlock(&view->lock);
+    return n;
+}
+
+guint fp_view_held_count(FpView *view)
+{
+    guint n = 0;
+    g_rw_lock_reader_lock(&view->lock);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, view->assumed);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        n += ((Assumed *)value)->held;
+    }
+    n += g_hash_table_size(view->held);
+    g_rw_lock_reader_unlock(&view->lock);
+    return n;
+}
+
 guint fp_view_expire_assumed(FpView *view)
 {
-    gint64 now = g_get_monotonic_time();
+    gint64 now = fp_clock_now_us();
     guint n = 0;
     g_rw_lock_writer_lock(&view->lock);
     track(view, true);
     GHashTableIter it;
     gpointer value;
     GPtrArray *expired = g_ptr_array_new();
-    g_hash_table_iter_init(&it, view->assumed);
-    while (g_hash_table_iter_next(&it, NULL, &value)) {
-        Assumed *a = value;
-        if (a->expires_us <= now) {
-            g_ptr_array_add(expired, a);
+    GHashTable *tables[] = {view->assumed, view->held};
+    for (guint t = 0; t < G_N_ELEMENTS(tables); t++) {
+        g_hash_table_iter_init(&it, tables[t]);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+            Assumed *a = value;
+            if (a->expires_us <= now) {
+                g_ptr_array_add(expired, a);
+            }
         }
     }
     for (guint i = 0; i < expired->len; i++) {
@@ -1047,6 +1160,10 @@ int64_t fp_view_assumed_total(FpView *view)
     GHashTableIter it;
     gpointer value;
     g_hash_table_iter_init(&it, view->assumed);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        total += ((Assumed *)value)->count;
+    }
+    g_hash_table_iter_init(&it, view->held);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
         total += ((Assumed *)value)->count;
     }
@@ -1323,7 +1440,7 @@ guint64 fp_view_dropped(FpView *view, FpKind kind)
 
 void fp_view_touch(FpView *view)
 {
-    atomic_store(&view->last_event_us, g_get_monotonic_time());
+    atomic_store(&view->last_event_us, fp_clock_now_us());
 }
 
 double fp_view_last_event_age(FpView *view)
@@ -1332,5 +1449,5 @@ double fp_view_last_event_age(FpView *view)
     if (t == 0) {
         return -1;
     }
-    return (double)(g_get_monotonic_time() - t) / G_USEC_PER_SEC;
+    return (double)(fp_clock_now_us() - t) / G_USEC_PER_SEC;
 }

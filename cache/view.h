@@ -108,11 +108,29 @@ void fp_view_replace_pods(FpView *view, GPtrArray *pods);
 bool fp_view_assume(FpView *view, const char *uid, const char *ns, const char *name,
                     const char *node, const char *resource, int64_t count, double ttl_seconds,
                     const char **why);
-/* Roll back an assumption (failed bind). Returns whether one existed. */
+/* Roll back an assumption (the bind definitely failed).  An assumption
+ * held for an unknown outcome (fp_view_hold_assumed) is kept.  Returns
+ * whether one was dropped. */
 bool fp_view_forget_assumed(FpView *view, const char *uid);
-/* Drop assumptions older than their TTL. Returns how many expired. */
+/* The bind of pod @uid ended with its outcome unknown (the Binding POST
+ * timed out or lost its connection, and the pod does not show as bound):
+ * the API server may still commit it.  Its assumption is held: a definite
+ * failure of a later retry does not roll it back, and a retry to another
+ * node leaves it in place (both count) instead of moving it.  Held
+ * assumptions end only when the watch shows the pod bound (on any node),
+ * finished or deleted, when the API server confirms it bound
+ * (fp_view_settle_assumed), or at their TTL.  Returns whether one existed. */
+bool fp_view_hold_assumed(FpView *view, const char *uid);
+/* The API server confirmed pod @uid bound to @node: held assumptions it
+ * left on other nodes can no longer commit and are dropped (returns how
+ * many); the one on @node is no longer unknown. */
+guint fp_view_settle_assumed(FpView *view, const char *uid, const char *node);
+/* How many assumptions are held for an unknown outcome. */
+guint fp_view_held_count(FpView *view);
+/* Drop assumptions older than their TTL (held ones too). Returns how many
+ * expired. */
 guint fp_view_expire_assumed(FpView *view);
-/* Total GPUs currently assumed (all resources). */
+/* Total GPUs currently assumed (all resources, held ones included). */
 int64_t fp_view_assumed_total(FpView *view);
 /* Whether pod @uid has an assumption; if so *node (may be NULL) receives its
  * node name (g_free it) and *count (may be NULL) its GPUs. */

@@ -35,6 +35,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "cache/clock.h"
 #include "extender/server/app.h"
 #include "support/fake_api.h"
 #include "support/http_client.h"
@@ -801,7 +802,7 @@ static void test_unconfirmed_assumption_expires(void **state)
     const char *names[] = {"ghost"};
     const int gpus[] = {2};
     char uids[1][64];
-    const double ttl = 0.5;
+    const double ttl = 60;
     small_cluster(env, names, gpus, 1, uids, ttl, 2);
     /* bound on the server, silently: the informer never hears of it */
     FP_FAKE_API_CTL(env->api, "{\"cmd\":\"modify_pod\",\"name\":\"ghost\",\"node\":\"small-2\","
@@ -824,18 +825,17 @@ static void test_unconfirmed_assumption_expires(void **state)
     g = node_gpus(env->app->view, "small-1");
     assert_int_equal(g.assumed, 0);
 
-    /* the first assumption again, then let it age */
-    gint64 t0 = g_get_monotonic_time();
+    /* the first assumption again, then let it age on a fake clock: due
+     * exactly at its TTL, not a microsecond before */
+    fp_clock_fake_install();
     assert_null(bind_http(env, "ghost", uids[0], "small-2"));
-    if (g_get_monotonic_time() - t0 < (gint64)(ttl * G_USEC_PER_SEC / 2)) {
-        /* not yet due (unless this machine stalled for half the TTL) */
-        assert_int_equal(fp_view_expire_assumed(env->app->view), 0);
-    }
     assert_int_equal(fp_view_assumed_total(env->app->view), 2);
-    g_usleep((gulong)(ttl * G_USEC_PER_SEC) + 100000);
+    fp_clock_fake_advance((gint64)(ttl * G_USEC_PER_SEC) - 1);
+    assert_int_equal(fp_view_expire_assumed(env->app->view), 0);
+    assert_int_equal(fp_view_assumed_total(env->app->view), 2);
+    fp_clock_fake_advance(1);
     assert_int_equal(fp_view_expire_assumed(env->app->view), 1);
-    double waited = (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
-    print_message("assumption expired after %.2f s (ttl %.1f s)\n", waited, ttl);
+    fp_clock_fake_remove();
     assert_int_equal(fp_view_assumed_total(env->app->view), 0);
     g = node_gpus(env->app->view, "small-2");
     assert_int_equal(g.assumed, 0);

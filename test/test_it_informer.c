@@ -181,7 +181,9 @@ static void start_informer(Fixture *f, const FpInformerConfig *cfg)
                 WAIT_MS, "initial sync");
 }
 
-/* Stop the informer; it must not take long even mid-watch. */
+/* Stop the informer.  That it interrupts what it waits for is
+ * test_stop_during_slow_list's check (against a server far slower than any
+ * bound here); this one only catches a hang. */
 static void stop_informer(Fixture *f)
 {
     if (!f->inf) {
@@ -191,7 +193,7 @@ static void stop_informer(Fixture *f)
     fp_informer_stop(f->inf);
     f->inf = NULL;
     gint64 took_ms = (g_get_monotonic_time() - t0) / 1000;
-    if (took_ms > 2500) {
+    if (took_ms > 30000) {
         fail_msg("fp_informer_stop took %" G_GINT64_FORMAT " ms", took_ms);
     }
 }
@@ -369,16 +371,15 @@ static void expire_and_relist(Fixture *f, const char *mode)
     guint64 relists = STAT(f->inf, FP_KIND_NODES, relists);
     CTL(&f->srv, "{\"cmd\":\"delete_node\",\"name\":\"gpu-node-2\",\"silent\":true}");
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"gpu-node-9\",\"gpus\":2,\"silent\":true}");
-    CTL(&f->srv, "{\"cmd\":\"set\",\"list_delay_ms\":700}");
+    json_int_t lists = server_counter(&f->srv, "list_nodes");
+    CTL(&f->srv, "{\"cmd\":\"set\",\"list_delay_ms\":3000}");
     CTL(&f->srv, "{\"cmd\":\"expire\",\"kind\":\"nodes\",\"mode\":\"%s\"}", mode);
-    /* while the (slow) relist runs, readers still see the old view */
-    gint64 until = g_get_monotonic_time() + 500 * 1000;
-    while (g_get_monotonic_time() < until) {
-        assert_true(has_node(f->view, "gpu-node-2"));
-        assert_false(has_node(f->view, "gpu-node-9"));
-        assert_true(fp_view_synced(f->view, FP_KIND_NODES));
-        g_usleep(20000);
-    }
+    /* while the relist is in flight (the server holds its answer for 3 s),
+     * readers still see the old view */
+    FP_WAIT_FOR(server_counter(&f->srv, "list_nodes") > lists, WAIT_MS, "relist sent");
+    assert_true(has_node(f->view, "gpu-node-2"));
+    assert_false(has_node(f->view, "gpu-node-9"));
+    assert_true(fp_view_synced(f->view, FP_KIND_NODES));
     FP_WAIT_FOR(has_node(f->view, "gpu-node-9") && !has_node(f->view, "gpu-node-2"), WAIT_MS,
                 "relisted (%s)", mode);
     CTL(&f->srv, "{\"cmd\":\"set\",\"list_delay_ms\":0}");
@@ -586,20 +587,23 @@ static void test_throttled_list_honours_retry_after(void **state)
 static void test_stop_during_slow_list(void **state)
 {
     Fixture *f = *state;
-    CTL(&f->srv, "{\"cmd\":\"set\",\"list_delay_ms\":5000}");
+    /* The server would answer after 60 s; a stop that waited for it would
+     * take that long, one that aborts takes milliseconds.  The bound sits
+     * far from both, so machine load cannot decide the test. */
+    CTL(&f->srv, "{\"cmd\":\"set\",\"list_delay_ms\":60000}");
     g_autoptr(GError) error = NULL;
     f->inf = fp_informer_start(f->view, f->client, &test_config, &error);
     assert_non_null(f->inf);
     FP_WAIT_FOR(server_counter(&f->srv, "list_nodes") >= 1 &&
                     server_counter(&f->srv, "list_pods") >= 1,
                 WAIT_MS, "lists in flight");
-    g_usleep(200 * 1000);
     gint64 t0 = g_get_monotonic_time();
     fp_informer_stop(f->inf);
     f->inf = NULL;
     gint64 took_ms = (g_get_monotonic_time() - t0) / 1000;
     print_message("stopped during a slow LIST in %" G_GINT64_FORMAT " ms\n", took_ms);
-    assert_true(took_ms < 2000);
+    assert_true(took_ms < 30000);
+    CTL(&f->srv, "{\"cmd\":\"set\",\"list_delay_ms\":0}");
     assert_false(fp_view_synced(f->view, FP_KIND_NODES));
     assert_int_equal(fp_view_node_count(f->view), 0);
 }
@@ -860,11 +864,13 @@ static void test_post_binding(void **state)
     json_decref(reply);
     g_clear_error(&error);
     /* a slow server: the per-call timeout holds */
-    CTL(&f->srv, "{\"cmd\":\"set\",\"bind_mode\":\"timeout\",\"bind_delay_ms\":3000}");
+    CTL(&f->srv, "{\"cmd\":\"set\",\"bind_mode\":\"timeout\",\"bind_delay_ms\":20000}");
     gint64 t0 = g_get_monotonic_time();
     assert_false(fp_kube_post_json(f->client, "/api/v1/namespaces/default/pods/to-bind/binding",
                                    body, 300, &status, NULL, &error));
-    assert_true((g_get_monotonic_time() - t0) / 1000 < 1500);
+    /* 300 ms asked, the server answers after 20 s: anything well below that
+     * is the per-call timeout at work */
+    assert_true((g_get_monotonic_time() - t0) / 1000 < 10000);
     assert_true(g_error_matches(error, FP_KUBE_ERROR, FP_KUBE_ERROR_TRANSPORT));
     g_clear_error(&error);
     json_decref(body);

@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "cache/clock.h"
 #include "cache/view.h"
 #include "scoring/engine.h"
 #include "scoring/placement_policy.h"
@@ -245,10 +246,14 @@ static void test_expire_after_ttl(void **state)
     (void)state;
     FpView *view = view_with_nodes(1, 8);
     const char *why = NULL;
-    assert_true(fp_view_assume(view, "short", "default", "short", "n1", GPU, 2, 0.005, &why));
+    fp_clock_fake_install();
+    assert_true(fp_view_assume(view, "short", "default", "short", "n1", GPU, 2, 2.0, &why));
     assert_true(fp_view_assume(view, "long", "default", "long", "n1", GPU, 3, LONG_TTL, &why));
     assert_int_equal(fp_view_assumed_total(view), 5);
-    g_usleep(30 * 1000);
+    /* a microsecond before its TTL ends, nothing is due */
+    fp_clock_fake_advance(2 * G_USEC_PER_SEC - 1);
+    assert_int_equal(fp_view_expire_assumed(view), 0);
+    fp_clock_fake_advance(1);
     guint64 gen = fp_view_generation(view);
     assert_int_equal(fp_view_expire_assumed(view), 1);
     assert_true(fp_view_generation(view) > gen);
@@ -259,6 +264,79 @@ static void test_expire_after_ttl(void **state)
     gen = fp_view_generation(view);
     assert_int_equal(fp_view_expire_assumed(view), 0);
     assert_int_equal(fp_view_generation(view), gen);
+    fp_clock_fake_remove();
+    fp_view_free(view);
+}
+
+/* A bind whose outcome is unknown keeps its GPUs: a definite failure of a
+ * retry does not free them, a retry elsewhere leaves them held (both
+ * count), and they end only when the watch shows the pod bound or gone,
+ * the API server confirms the binding, or the TTL ends. */
+static void test_unknown_outcome_is_held(void **state)
+{
+    (void)state;
+    FpView *view = view_with_nodes(2, 4);
+    const char *why = NULL;
+    fp_clock_fake_install();
+    fp_view_apply_pod(view, make_pod("a", NULL, 3, FP_PHASE_PENDING));
+    assert_true(assume(view, "a", "n1", 3, &why));
+    assert_true(fp_view_hold_assumed(view, "a"));
+    assert_int_equal(fp_view_held_count(view), 1);
+    /* a retry on the same node that then fails definitively: still held */
+    assert_true(assume(view, "a", "n1", 3, &why));
+    assert_false(fp_view_forget_assumed(view, "a"));
+    assert_int_equal(assumed_of(view, "n1"), 3);
+    /* the next pod cannot take those GPUs */
+    fp_view_apply_pod(view, make_pod("b", NULL, 2, FP_PHASE_PENDING));
+    assert_false(assume(view, "b", "n1", 2, &why));
+    /* a retry of a to n2: n1 stays held, n2 is assumed too */
+    assert_true(assume(view, "a", "n2", 3, &why));
+    assert_int_equal(assumed_of(view, "n1"), 3);
+    assert_int_equal(assumed_of(view, "n2"), 3);
+    assert_int_equal(fp_view_assumed_total(view), 6);
+    assert_int_equal(fp_view_held_count(view), 1); /* the new one's outcome is its own */
+    /* n2's outcome is unknown too; back to n1: its own held GPUs there do
+     * not count against it, and n2 stays held */
+    assert_true(fp_view_hold_assumed(view, "a"));
+    assert_true(assume(view, "a", "n1", 3, &why));
+    assert_int_equal(assumed_of(view, "n1"), 3);
+    assert_int_equal(assumed_of(view, "n2"), 3);
+    assert_int_equal(fp_view_held_count(view), 2);
+    /* the watch shows a bound on n2: every record of a goes, its usage counts */
+    fp_view_apply_pod(view, make_pod("a", "n2", 3, FP_PHASE_PENDING));
+    assert_int_equal(assumed_of(view, "n1"), 0);
+    assert_int_equal(assumed_of(view, "n2"), 0);
+    assert_int_equal(used_of(view, "n2"), 3);
+    assert_int_equal(fp_view_held_count(view), 0);
+
+    /* the API server confirms c on n2: the held one on n1 cannot commit */
+    fp_view_apply_pod(view, make_pod("c", NULL, 1, FP_PHASE_PENDING));
+    assert_true(assume(view, "c", "n1", 1, &why));
+    fp_view_hold_assumed(view, "c");
+    assert_true(assume(view, "c", "n2", 1, &why));
+    assert_int_equal(fp_view_settle_assumed(view, "c", "n2"), 1);
+    assert_int_equal(assumed_of(view, "n1"), 0);
+    assert_int_equal(assumed_of(view, "n2"), 1);
+    fp_view_remove_pod(view, "c");
+    assert_int_equal(fp_view_assumed_total(view), 0);
+
+    /* gone: a deleted pod's held GPUs go */
+    fp_view_apply_pod(view, make_pod("d", NULL, 1, FP_PHASE_PENDING));
+    assert_true(assume(view, "d", "n1", 1, &why));
+    fp_view_hold_assumed(view, "d");
+    fp_view_remove_pod(view, "d");
+    assert_int_equal(fp_view_assumed_total(view), 0);
+
+    /* neither: the TTL ends them, held ones on other nodes included */
+    fp_view_apply_pod(view, make_pod("e", NULL, 1, FP_PHASE_PENDING));
+    assert_true(assume(view, "e", "n1", 1, &why));
+    fp_view_hold_assumed(view, "e");
+    assert_true(assume(view, "e", "n2", 1, &why));
+    fp_clock_fake_advance((gint64)LONG_TTL * G_USEC_PER_SEC);
+    assert_int_equal(fp_view_expire_assumed(view), 2);
+    assert_int_equal(fp_view_assumed_total(view), 0);
+    assert_int_equal(fp_view_held_count(view), 0);
+    fp_clock_fake_remove();
     fp_view_free(view);
 }
 
@@ -526,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_failed_retry_keeps_earlier_assumption),
         cmocka_unit_test(test_forget_rolls_back),
         cmocka_unit_test(test_expire_after_ttl),
+        cmocka_unit_test(test_unknown_outcome_is_held),
         cmocka_unit_test(test_bound_pod_replaces_assumption),
         cmocka_unit_test(test_deleted_pod_drops_assumption),
         cmocka_unit_test(test_relist_retires_assumption),

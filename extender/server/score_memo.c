@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "cache/clock.h"
 #include "cache/view.h"
 
 typedef struct {
@@ -102,7 +103,7 @@ void fp_score_memo_put(FpScoreMemo *memo, const FpExtenderArgs *args, const FpPo
     fresh.pod = fp_pod_ref(args->pod);
     fresh.policy = fp_policy_ref((FpPolicy *)policy);
     fresh.policy_generation = policy->generation;
-    fresh.stored_us = g_get_monotonic_time();
+    fresh.stored_us = fp_clock_now_us();
 
     Entry old;
     g_mutex_lock(&memo->lock);
@@ -128,7 +129,7 @@ guint8 *fp_score_memo_get(FpScoreMemo *memo, const FpExtenderArgs *args, const F
         return NULL;
     }
     guint n = fp_extender_args_count(args);
-    gint64 now = g_get_monotonic_time();
+    gint64 now = fp_clock_now_us();
     guint8 *scores = NULL;
     g_mutex_lock(&memo->lock);
     for (guint i = 0; i < FP_SCORE_MEMO_ENTRIES && !scores; i++) {

@@ -103,7 +103,7 @@ static void test_decode_captures(void **state)
 {
     g_autofree char *dir = capture_path("");
     if (!dir) {
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA has no admission captures");
     }
     for (guint i = 0; i < G_N_ELEMENTS(CAPTURES); i++) {
         const CaptureCase *c = &CAPTURES[i];
@@ -140,7 +140,7 @@ static void test_encode_matches_accepted_reply(void **state)
 {
     g_autofree char *dir = capture_path("");
     if (!dir) {
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA has no admission captures");
     }
     for (guint i = 0; i < G_N_ELEMENTS(CAPTURES); i++) {
         g_autofree char *pf = g_strdup_printf("%s-patch.json", CAPTURES[i].file);
@@ -648,7 +648,7 @@ static void test_replay_captures(void **state)
 {
     g_autofree char *dir = capture_path("");
     if (!dir) {
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA has no admission captures");
     }
     FpView *view = demo_view();
     g_autoptr(FpPolicy) policy = load_policy(REPLAY_POLICY);
@@ -920,5 +920,5 @@ int main(void)
         cmocka_unit_test(test_hard_reason_matches_engine),
         cmocka_unit_test(test_constraints_templates_and_problems),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

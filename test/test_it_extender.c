@@ -478,7 +478,7 @@ static void check_partition(json_t *reply, json_t *input_names)
 
 static void test_captures(void **state)
 {
-    /* skip() longjmps past cleanups: decide before anything is allocated. */
+    /* FP_SKIP longjmps past cleanups: decide before anything is allocated. */
     char *probe = fp_test_shared_data("kube-scheduler-captures/nodecache-true/prioritize-002.json");
     gboolean present = probe != NULL;
     g_free(probe);

@@ -683,7 +683,7 @@ static void test_shared_yaml_nodes(void **state)
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         const YamlNodeCase *c = &cases[i];
-        /* Nothing allocated may be live at skip(): it longjmps past cleanups. */
+        /* Nothing allocated may be live at FP_SKIP: it longjmps past cleanups. */
         g_autofree char *path = shared_file("nodes", c->file);
         if (!path) {
             FP_SKIP("shared-data", "FP_SHARED_DATA not available: %s", c->file);
@@ -742,7 +742,7 @@ static void test_shared_yaml_pods(void **state)
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         const YamlPodCase *c = &cases[i];
-        /* Nothing allocated may be live at skip(): it longjmps past cleanups. */
+        /* Nothing allocated may be live at FP_SKIP: it longjmps past cleanups. */
         g_autofree char *path = shared_file("pods", c->file);
         if (!path) {
             FP_SKIP("shared-data", "FP_SHARED_DATA not available: %s", c->file);

@@ -1485,7 +1485,7 @@ static int group_teardown(void **state)
     return 0;
 }
 
-/* Skip or fail before the test allocates anything (skip() longjmps). */
+/* Skip or fail before the test allocates anything (FP_SKIP longjmps). */
 static Manifests *need_render(void **state)
 {
     Manifests *m = *state;

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 
 #include "cache/yamljson.h"
+#include "extender/cli/cmd_serve.h"
 #include "extender/server/app.h"
 #include "support/http_client.h"
 #include "support/support.h"
@@ -912,6 +913,70 @@ static void test_server_agrees(void **state)
     fp_app_free(app);
 }
 
+/* `serve`'s flags as fp_serve_parse_args reads them: NULL when they parse,
+ * else the error message (g_free it). */
+static char *serve_flags_error(const char *const *flags)
+{
+    GPtrArray *argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (gpointer) "serve");
+    for (guint i = 0; flags[i]; i++) {
+        g_ptr_array_add(argv, (gpointer)flags[i]);
+    }
+    g_ptr_array_add(argv, NULL);
+    FpAppConfig cfg;
+    fp_app_config_init(&cfg);
+    GError *error = NULL;
+    gboolean ok = fp_serve_parse_args((int)argv->len - 1, (char **)argv->pdata, &cfg, &error);
+    fp_app_config_clear(&cfg);
+    g_ptr_array_unref(argv);
+    char *msg = ok ? NULL : g_strdup(error->message);
+    g_clear_error(&error);
+    return msg;
+}
+
+/* Every numeric flag of serve is range-checked with a message that names
+ * it (no undefined double-to-integer conversion, no sub-millisecond bind
+ * timeout that libcurl would read as "none"), and the bind timeout must
+ * leave room under kube-scheduler's httpTimeout. */
+static void test_serve_flag_ranges(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *flags[5];
+        const char *expect; /* in the error; NULL: accepted */
+    } cases[] = {
+        {{"--bind-timeout", "1e300"}, "--bind-timeout must be between"},
+        {{"--bind-timeout", "0.0001"}, "--bind-timeout must be between"},
+        {{"--bind-timeout", "nan"}, "--bind-timeout must be between"},
+        {{"--bind-timeout", "4.5"}, "leaves no room under kube-scheduler's httpTimeout of 5 s"},
+        {{"--bind-timeout", "4.5", "--scheduler-http-timeout", "10"}, NULL},
+        {{"--bind-timeout", "4"}, NULL},
+        {{"--assume-ttl", "1e300"}, "--assume-ttl must be between"},
+        {{"--assume-ttl", "-inf"}, "--assume-ttl must be between"},
+        {{"--assume-ttl", "3"}, "must be longer than kube-scheduler's httpTimeout"},
+        {{"--request-timeout", "0"}, "--request-timeout must be between 1 s"},
+        {{"--max-connections-per-address", "0"}, "--max-connections-per-address"},
+        {{"--max-connections", "100001"}, "--max-connections must be between"},
+        {{"--stale-after", "-1"}, "--stale-after"},
+        {{"--verbosity", "99"}, "--verbosity"},
+        {{"--max-body-mib", "0"}, "--max-body-mib"},
+        {{"--request-timeout", "2", "--max-connections-per-address", "64"}, NULL},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *e = serve_flags_error(cases[i].flags);
+        if (cases[i].expect == NULL) {
+            if (e) {
+                fail_msg("case %u refused: %s", i, e);
+            }
+            continue;
+        }
+        if (!e || !strstr(e, cases[i].expect)) {
+            fail_msg("case %u (%s %s): expected '%s', got '%s'", i, cases[i].flags[0],
+                     cases[i].flags[1], cases[i].expect, e ? e : "(accepted)");
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -926,6 +991,7 @@ int main(void)
         cmocka_unit_test(test_shared_pod_outcomes),
         cmocka_unit_test(test_shared_nodes),
         cmocka_unit_test(test_server_agrees),
+        cmocka_unit_test(test_serve_flag_ranges),
     };
     return FP_RUN_TESTS(tests, NULL, NULL);
 }

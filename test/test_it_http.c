@@ -210,6 +210,14 @@ static void wait_idle(FpHttpServer *s)
     assert_int_equal(fp_http_server_active(s), 0);
 }
 
+/* Wait until the server has @n connections open. */
+static void wait_open(FpHttpServer *s, guint n)
+{
+    FpHttpStats st;
+    FP_WAIT_FOR((fp_http_server_stats(s, &st), st.open_connections >= n), READ_TIMEOUT_MS,
+                "%u connections open", n);
+}
+
 static int raw_connect(guint16 p)
 {
     int fd = fp_test_http_connect(p);
@@ -696,7 +704,7 @@ static void test_slowloris(void **unused)
         "POST /filter HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc",
         "", /* connect and say nothing */
     };
-    FpHttpConfig cfg = {.listen = "127.0.0.1:0", .connection_timeout_s = 1};
+    FpHttpConfig cfg = {.listen = "127.0.0.1:0", .connection_timeout_s = 1, .request_timeout_s = 1};
     FpHttpServer *s = start_server(&cfg);
     guint16 p = fp_http_server_port(s);
     int fds[G_N_ELEMENTS(partial) + 1];
@@ -866,8 +874,9 @@ static void test_small_response_latency(void **unused)
     fp_test_http_client_free(c);
 }
 
-/* With connection_limit reached the server stops accepting; the waiting
- * client is served as soon as a slot frees up. */
+/* With connection_limit reached, a new client is still served: the
+ * connection that waited longest unserved (a stalled request) makes room,
+ * the idle kept-alive one stays. */
 static void test_connection_limit(void **unused)
 {
     FpHttpConfig cfg = {.listen = "127.0.0.1:0", .threads = 1, .connection_limit = 2};
@@ -876,24 +885,27 @@ static void test_connection_limit(void **unused)
     const char *get = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
     int fds[3];
     FpTestHttpReply r;
-    for (int i = 0; i < 2; i++) {
-        fds[i] = raw_connect(p);
-        assert_true(fp_test_http_send(fds[i], get, strlen(get)));
-        assert_true(fp_test_http_read_reply(fds[i], READ_TIMEOUT_MS, &r));
-        assert_int_equal(r.status, 200);
-        fp_test_http_reply_clear(&r);
-    }
-    fds[2] = raw_connect(p); /* completes in the kernel backlog */
-    assert_true(fp_test_http_send(fds[2], get, strlen(get)));
-    assert_false(fp_test_http_read_reply(fds[2], 300, &r));
-    assert_int_equal(r.status, 0);
+    fds[0] = raw_connect(p);
+    assert_true(fp_test_http_send(fds[0], "GET /heal", 9)); /* stalls */
+    wait_open(s, 1);
+    fds[1] = raw_connect(p);
+    assert_true(fp_test_http_send(fds[1], get, strlen(get)));
+    assert_true(fp_test_http_read_reply(fds[1], READ_TIMEOUT_MS, &r));
+    assert_int_equal(r.status, 200);
     fp_test_http_reply_clear(&r);
-    close(fds[0]);
+    fds[2] = raw_connect(p);
+    assert_true(fp_test_http_send(fds[2], get, strlen(get)));
     assert_true(fp_test_http_read_reply(fds[2], READ_TIMEOUT_MS, &r));
     assert_int_equal(r.status, 200);
     fp_test_http_reply_clear(&r);
-    close(fds[1]);
-    close(fds[2]);
+    assert_true(fp_test_http_wait_closed(fds[0], READ_TIMEOUT_MS) >= 0);
+    assert_true(fp_test_http_send(fds[1], get, strlen(get)));
+    assert_true(fp_test_http_read_reply(fds[1], READ_TIMEOUT_MS, &r));
+    assert_int_equal(r.status, 200);
+    fp_test_http_reply_clear(&r);
+    for (int i = 0; i < 3; i++) {
+        close(fds[i]);
+    }
     fp_http_server_stop(s, 1000);
 }
 

@@ -12,6 +12,7 @@
 #endif
 #include <signal.h>
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
 #include "extender/cli/cmd_serve.h"
@@ -87,6 +88,63 @@ static gboolean on_tick(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* One numeric flag's value and the range it must be in. */
+typedef struct {
+    const char *flag;
+    double value;
+    double min;
+    double max;
+    const char *unit;
+} FlagRange;
+
+/* The shortest --bind-timeout: below it libcurl's millisecond timeouts
+ * round towards 0, which it reads as "no timeout". */
+#define BIND_TIMEOUT_MIN_S 0.1
+/* What a bind needs besides its API calls (decode, re-check, assumption,
+ * the reply) and the network to kube-scheduler, under its httpTimeout. */
+#define BIND_HEADROOM_S 1.0
+
+/* Every numeric flag within its range (also refuses nan and inf), with a
+ * message naming the flag, the range and the value given. */
+static gboolean check_ranges(const FlagRange *r, guint n, GError **error)
+{
+    for (guint i = 0; i < n; i++) {
+        if (!(isfinite(r[i].value) && r[i].value >= r[i].min && r[i].value <= r[i].max)) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "--%s must be between %g%s and %g%s (got %g)", r[i].flag, r[i].min,
+                        r[i].unit, r[i].max, r[i].unit, r[i].value);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* A bind's API calls share one deadline of --bind-timeout from the
+ * request's arrival; kube-scheduler gives up on the call after its
+ * httpTimeout and retries the pod.  The deadline must end early enough that
+ * flexplace still answers before that, and an assumption must outlive it. */
+static gboolean check_bind_budget(const FpAppConfig *cfg, GError **error)
+{
+    if (cfg->bind_timeout_s + BIND_HEADROOM_S > cfg->scheduler_http_timeout_s) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--bind-timeout %g s leaves no room under kube-scheduler's httpTimeout of "
+                    "%g s (--scheduler-http-timeout): a bind must answer before kube-scheduler "
+                    "gives up, so use at most %g s, or raise httpTimeout and "
+                    "--scheduler-http-timeout together",
+                    cfg->bind_timeout_s, cfg->scheduler_http_timeout_s,
+                    cfg->scheduler_http_timeout_s - BIND_HEADROOM_S);
+        return FALSE;
+    }
+    if (cfg->assume_ttl_s <= cfg->scheduler_http_timeout_s) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--assume-ttl %g s must be longer than kube-scheduler's httpTimeout "
+                    "(--scheduler-http-timeout %g s): an assumption must outlive its bind",
+                    cfg->assume_ttl_s, cfg->scheduler_http_timeout_s);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **error)
 {
     gboolean demo = FALSE;
@@ -131,7 +189,12 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
          "Seconds a bound pod's GPUs stay assumed if the watch never shows it (default 120)",
          "SECONDS"},
         {"bind-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->bind_timeout_s,
-         "Deadline of the Binding API call, seconds (default 3; keep below httpTimeout)",
+         "One deadline for all the API calls of a bind, from the request's arrival, seconds "
+         "(default 3; at least 1 s below --scheduler-http-timeout)",
+         "SECONDS"},
+        {"scheduler-http-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->scheduler_http_timeout_s,
+         "kube-scheduler's httpTimeout for this extender, seconds: --bind-timeout must fit "
+         "under it (default 5, as in manifests/scheduler-config.yaml)",
          "SECONDS"},
         {"no-placement-annotation", 0, 0, G_OPTION_ARG_NONE, &no_annotation,
          "Do not write the flexplace.io/placement annotation when binding", NULL},
@@ -155,11 +218,17 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
         {"max-body-mib", 0, 0, G_OPTION_ARG_INT, &max_body_mib,
          "Largest request body accepted, MiB (default 256)", "MIB"},
         {"connection-timeout", 0, 0, G_OPTION_ARG_INT, &cfg->connection_timeout_s,
-         "Seconds a connection gets for each request, idle time included; a client that is "
-         "idle, stalled or trickling longer is cut (default 120)",
+         "Seconds a kept-alive connection may stay idle between requests (default 120)", "SECONDS"},
+        {"request-timeout", 0, 0, G_OPTION_ARG_INT, &cfg->request_timeout_s,
+         "Seconds a request gets to arrive (request line, headers and body) and its reply to "
+         "leave; a client stalled or trickling longer is cut (default 5)",
          "SECONDS"},
         {"max-connections", 0, 0, G_OPTION_ARG_INT, &cfg->connection_limit,
-         "Connections served at once; more wait in the listen queue (default 256)", "N"},
+         "Connections held at once; past it a new one displaces the longest-waiting unserved "
+         "one (default 4096)",
+         "N"},
+        {"max-connections-per-address", 0, 0, G_OPTION_ARG_INT, &cfg->per_address_limit,
+         "Connections held at once from one IP address, with the same rule (default 1024)", "N"},
         {"max-nodes", 0, 0, G_OPTION_ARG_INT, &max_nodes,
          "Nodes the cluster view holds; past it flexplace reports not ready (default 10000, "
          "0 = no limit)",
@@ -212,29 +281,29 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
         return FALSE;
     }
     FpLogFormat log_format;
-    if (max_body_mib <= 0 || cfg->threads <= 0 || cfg->threads > 256 ||
-        cfg->connection_timeout_s <= 0 || !(cfg->assume_ttl_s > 0) || !(cfg->bind_timeout_s > 0) ||
-        !(cfg->stale_after_s >= 0)) {
-        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "--threads (1..256), --max-body-mib, --connection-timeout, --assume-ttl and "
-                    "--bind-timeout must be positive");
+    const FlagRange ranges[] = {
+        {"threads", cfg->threads, 1, 256, ""},
+        {"max-body-mib", max_body_mib, 1, 16384, " MiB"},
+        {"connection-timeout", cfg->connection_timeout_s, 1, 86400, " s"},
+        {"request-timeout", cfg->request_timeout_s, 1, 3600, " s"},
+        {"max-connections", cfg->connection_limit, 1, 100000, ""},
+        {"max-connections-per-address", cfg->per_address_limit, 1, 100000, ""},
+        {"assume-ttl", cfg->assume_ttl_s, 1, 86400, " s"},
+        {"bind-timeout", cfg->bind_timeout_s, BIND_TIMEOUT_MIN_S, 600, " s"},
+        {"scheduler-http-timeout", cfg->scheduler_http_timeout_s, 1, 600, " s"},
+        {"stale-after", cfg->stale_after_s, 0, 86400 * 7, " s"},
+        {"max-nodes", max_nodes, 0, 10000000, ""},
+        {"max-pods", max_pods, 0, 100000000, ""},
+        {"decision-ring", decision_ring, 1, 100000, ""},
+        {"decision-nodes", decision_nodes, 0, 100000, ""},
+        {"verbosity", cfg->verbosity, 0, 10, ""},
+    };
+    if (!check_ranges(ranges, G_N_ELEMENTS(ranges), error) || !check_bind_budget(cfg, error)) {
         return FALSE;
     }
     if (!fp_log_format_parse(cfg->log_format, &log_format)) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "--log-format must be text or json");
-        return FALSE;
-    }
-    if (decision_ring <= 0 || decision_ring > 100000 || decision_nodes < 0 ||
-        decision_nodes > 100000) {
-        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "--decision-ring must be 1..100000 and --decision-nodes 0..100000");
-        return FALSE;
-    }
-    if (cfg->connection_limit <= 0 || cfg->connection_limit > 100000 || max_nodes < 0 ||
-        max_pods < 0) {
-        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                    "--max-connections must be 1..100000, --max-nodes and --max-pods 0 or more");
         return FALSE;
     }
     cfg->max_nodes = (guint)max_nodes;

@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -50,7 +51,13 @@
 #define DEFAULT_THREADS 4u
 #define DEFAULT_MAX_BODY ((size_t)128 * 1024 * 1024)
 #define DEFAULT_TIMEOUT_S 120u
-#define DEFAULT_CONNECTION_LIMIT 256u
+#define DEFAULT_REQUEST_TIMEOUT_S 5u
+#define DEFAULT_CONNECTION_LIMIT 4096u
+#define DEFAULT_PER_ADDRESS_LIMIT 1024u
+/* MHD's own connection limit sits this far above ours, so that a new
+ * connection always reaches on_connection, which makes room by cutting the
+ * longest-waiting connection that is not being served (see make_room). */
+#define MHD_LIMIT_SLACK 256u
 #define CONNECTION_MEMORY_LIMIT FP_HTTP_CONNECTION_MEMORY
 /* MHD's own idle timeout fires this long after the watchdog's deadline, so
  * every timeout is the watchdog's (and counted). */
@@ -106,9 +113,11 @@ typedef struct {
 /* One open connection (its MHD socket context).  Fields: conn_lock. */
 typedef struct {
     MHD_socket fd;
-    gint64 milestone_us; /* opened, or its last request completed */
+    gint64 milestone_us; /* opened, request line seen, handler returned, or request completed */
+    gboolean idle;       /* kept alive between requests: the idle deadline applies */
     gboolean in_handler; /* a route handler is running for it */
-    gboolean cut;        /* shut down by the watchdog */
+    gboolean cut;        /* shut down (deadline, or room made for a newer connection) */
+    char *address;       /* the peer's IP address, the key of FpHttpServer.per_address */
     TlsCreds *creds;     /* TLS: the credentials its session uses (a ref) */
 } ConnInfo;
 
@@ -133,8 +142,11 @@ struct FpHttpServer {
     char *client_ca_pem;
     /* Bounds */
     size_t max_total_body;
-    gint64 deadline_us; /* per request, from the connection timeout */
-    guint connection_limit;
+    gint64 deadline_us;      /* a request arriving (or its reply leaving) */
+    gint64 idle_deadline_us; /* a kept-alive connection between requests */
+    guint connection_limit;  /* ours; MHD's is MHD_LIMIT_SLACK higher */
+    guint per_address_limit; /* open connections from one address */
+    GHashTable *per_address; /* address -> open connections (GUINT_TO_POINTER); conn_lock */
     _Atomic guint64 body_bytes;
     _Atomic guint64 rejected[FP_HTTP_REJECT_N];
     _Atomic guint64 connections;
@@ -183,8 +195,8 @@ static void count_reject(FpHttpServer *s, FpHttpReject reason)
 const char *fp_http_reject_name(FpHttpReject reason)
 {
     static const char *const names[FP_HTTP_REJECT_N] = {
-        "body_too_large",   "body_budget",        "malformed",     "timeout",
-        "connection_limit", "client_certificate", "shutting_down",
+        "body_too_large",     "body_budget",   "malformed",     "timeout", "connection_limit",
+        "client_certificate", "shutting_down", "address_limit", "idle",
     };
     return (unsigned)reason < FP_HTTP_REJECT_N ? names[reason] : "unknown";
 }
@@ -584,8 +596,10 @@ static enum MHD_Result final_call(RequestCtx *ctx, struct MHD_Connection *conn, 
     }
     ctx->route->handler(&req, &resp, ctx->route->data);
     if (info) {
+        /* The reply now has the request deadline to leave. */
         g_mutex_lock(&s->conn_lock);
         info->in_handler = FALSE;
+        info->milestone_us = g_get_monotonic_time();
         g_mutex_unlock(&s->conn_lock);
     }
     /* The reply is built: the body is no longer needed, so its memory and
@@ -598,8 +612,27 @@ static enum MHD_Result final_call(RequestCtx *ctx, struct MHD_Connection *conn, 
 
 /* ---- MHD callbacks ---------------------------------------------------------------------- */
 
+/* The connection's ConnInfo, or NULL. */
+static ConnInfo *conn_info(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* A request line arrived: the request deadline runs from now. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    FpHttpServer *s = cls;
+    ConnInfo *info = conn_info(conn);
+    if (info) {
+        g_mutex_lock(&s->conn_lock);
+        if (info->idle) {
+            info->idle = FALSE;
+            info->milestone_us = g_get_monotonic_time();
+        }
+        g_mutex_unlock(&s->conn_lock);
+    }
     RequestCtx *ctx = ctx_new(cls);
     const char *q = uri ? strchr(uri, '?') : NULL;
     if (q != NULL) {
@@ -654,12 +687,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         ctx_free(ctx);
         *con_cls = NULL;
     }
-    /* The next request's deadline runs from now. */
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    ConnInfo *info = ci ? ci->socket_context : NULL;
+    /* Kept alive: the idle deadline runs from now. */
+    ConnInfo *info = conn_info(conn);
     if (info) {
         g_mutex_lock(&s->conn_lock);
+        info->idle = TRUE;
         info->milestone_us = g_get_monotonic_time();
         g_mutex_unlock(&s->conn_lock);
     }
@@ -865,6 +897,71 @@ static void creds_unref(FpHttpServer *s, TlsCreds *c)
 
 /* ---- connections and the watchdog ---------------------------------------------------------- */
 
+/* The peer's IP address as text ("" when MHD does not say). */
+static char *peer_address(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    char text[INET6_ADDRSTRLEN] = "";
+    if (sa && sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof text);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, text, sizeof text);
+    }
+    return g_strdup(text);
+}
+
+/* Under conn_lock: cut the connection that has waited longest without being
+ * served (not in a handler, not cut yet), from @address only when it is not
+ * NULL; returns whether there was one.  That is a slow or stalled client,
+ * or an idle kept-alive one (which reconnects): the newest connection is
+ * the one most likely to carry a request now, so it is kept. */
+static gboolean cut_longest_waiting_locked(FpHttpServer *s, const char *address)
+{
+    ConnInfo *victim = NULL;
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, s->conns);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        ConnInfo *c = key;
+        if (c->cut || c->in_handler || c->fd == MHD_INVALID_SOCKET ||
+            (address && strcmp(c->address, address) != 0)) {
+            continue;
+        }
+        if (!victim || c->milestone_us < victim->milestone_us) {
+            victim = c;
+        }
+    }
+    if (victim) {
+        shutdown(victim->fd, SHUT_RDWR);
+        victim->cut = TRUE;
+    }
+    return victim != NULL;
+}
+
+/* Under conn_lock, for a new connection from @address: keep within the
+ * per-address cap and the connection limit by cutting the longest-waiting
+ * connection (of that address, for the cap).  Slow or hostile clients thus
+ * cannot hold every slot: each new connection, kube-scheduler's included,
+ * displaces the oldest unserved one. */
+static void make_room_locked(FpHttpServer *s, const char *address, guint from_address)
+{
+    if (from_address > s->per_address_limit && cut_longest_waiting_locked(s, address)) {
+        atomic_fetch_add(&s->rejected[FP_HTTP_REJECT_ADDRESS_LIMIT], 1);
+    }
+    guint open = 0;
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, s->conns);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        open += !((ConnInfo *)key)->cut;
+    }
+    if (open > s->connection_limit && cut_longest_waiting_locked(s, NULL)) {
+        atomic_fetch_add(&s->rejected[FP_HTTP_REJECT_CONNECTION_LIMIT], 1);
+    }
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -875,6 +972,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         info->fd = ci ? ci->connect_fd : MHD_INVALID_SOCKET;
         info->milestone_us = g_get_monotonic_time();
+        info->address = peer_address(conn);
         if (s->tls_paths[0]) {
             /* Give the session the current credentials (before its
              * handshake, which runs on this connection's first read). */
@@ -892,12 +990,13 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         }
         g_mutex_lock(&s->conn_lock);
         g_hash_table_add(s->conns, info);
-        guint open = g_hash_table_size(s->conns);
+        guint from_address =
+            GPOINTER_TO_UINT(g_hash_table_lookup(s->per_address, info->address)) + 1;
+        g_hash_table_insert(s->per_address, g_strdup(info->address),
+                            GUINT_TO_POINTER(from_address));
+        make_room_locked(s, info->address, from_address);
         g_mutex_unlock(&s->conn_lock);
         atomic_fetch_add(&s->connections, 1);
-        if (open >= s->connection_limit) {
-            count_reject(s, FP_HTTP_REJECT_CONNECTION_LIMIT);
-        }
         *socket_context = info;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         ConnInfo *info = *socket_context;
@@ -906,10 +1005,18 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         }
         g_mutex_lock(&s->conn_lock);
         g_hash_table_remove(s->conns, info);
+        guint from_address = GPOINTER_TO_UINT(g_hash_table_lookup(s->per_address, info->address));
+        if (from_address > 1) {
+            g_hash_table_insert(s->per_address, g_strdup(info->address),
+                                GUINT_TO_POINTER(from_address - 1));
+        } else {
+            g_hash_table_remove(s->per_address, info->address);
+        }
         g_mutex_unlock(&s->conn_lock);
         if (info->creds) {
             creds_unref(s, info->creds);
         }
+        g_free(info->address);
         g_free(info);
         *socket_context = NULL;
     }
@@ -922,22 +1029,27 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 static void cut_late_connections(FpHttpServer *s, gint64 now)
 {
     guint cut = 0;
+    guint idle = 0;
     g_mutex_lock(&s->conn_lock);
     GHashTableIter it;
     gpointer key;
     g_hash_table_iter_init(&it, s->conns);
     while (g_hash_table_iter_next(&it, &key, NULL)) {
         ConnInfo *info = key;
+        gint64 deadline = info->idle ? s->idle_deadline_us : s->deadline_us;
         if (!info->cut && !info->in_handler && info->fd != MHD_INVALID_SOCKET &&
-            now - info->milestone_us > s->deadline_us) {
+            now - info->milestone_us > deadline) {
             shutdown(info->fd, SHUT_RDWR);
             info->cut = TRUE;
-            cut++;
+            *(info->idle ? &idle : &cut) += 1;
         }
     }
     g_mutex_unlock(&s->conn_lock);
     if (cut) {
         atomic_fetch_add(&s->rejected[FP_HTTP_REJECT_TIMEOUT], cut);
+    }
+    if (idle) {
+        atomic_fetch_add(&s->rejected[FP_HTTP_REJECT_IDLE], idle);
     }
 }
 
@@ -1068,6 +1180,9 @@ static void server_free(FpHttpServer *s)
     if (s->conns) {
         g_hash_table_unref(s->conns);
     }
+    if (s->per_address) {
+        g_hash_table_unref(s->per_address);
+    }
     g_mutex_clear(&s->tls_lock);
     g_mutex_clear(&s->conn_lock);
     g_mutex_clear(&s->wd_lock);
@@ -1110,6 +1225,7 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
     g_mutex_init(&s->wd_lock);
     g_cond_init(&s->wd_cond);
     s->conns = g_hash_table_new(NULL, NULL);
+    s->per_address = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     s->retired = g_ptr_array_new();
     s->quiesced_fd = MHD_INVALID_SOCKET;
     s->prefix = normalise_prefix(cfg->prefix);
@@ -1169,19 +1285,27 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
         opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
     }
     opts[n_opts] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    unsigned int timeout =
-        cfg->connection_timeout_s ? cfg->connection_timeout_s : DEFAULT_TIMEOUT_S;
-    s->deadline_us = (gint64)timeout * G_USEC_PER_SEC;
-    timeout += MHD_TIMEOUT_SLACK_S; /* the watchdog cuts first, and counts it */
+    unsigned int idle_s = cfg->connection_timeout_s ? cfg->connection_timeout_s : DEFAULT_TIMEOUT_S;
+    unsigned int request_s =
+        cfg->request_timeout_s ? cfg->request_timeout_s : DEFAULT_REQUEST_TIMEOUT_S;
+    s->idle_deadline_us = (gint64)idle_s * G_USEC_PER_SEC;
+    s->deadline_us = (gint64)request_s * G_USEC_PER_SEC;
+    /* MHD's own timeout is a backstop: the watchdog cuts first, and counts it */
+    unsigned int timeout = MAX(idle_s, request_s) + MHD_TIMEOUT_SLACK_S;
     unsigned int limit = cfg->connection_limit ? cfg->connection_limit : DEFAULT_CONNECTION_LIMIT;
     limit = MAX(limit, threads); /* MHD splits the limit over the pool threads */
     s->connection_limit = limit;
+    s->per_address_limit =
+        cfg->per_address_limit ? cfg->per_address_limit : DEFAULT_PER_ADDRESS_LIMIT;
+    /* MHD splits its limit evenly over the pool threads: leave each thread
+     * room above ours, so make_room_locked (not MHD) decides who goes. */
+    unsigned int mhd_limit = limit + MAX(MHD_LIMIT_SLACK, threads * 16);
 
     /* The logger goes first so that MHD reports option errors through it. */
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_ARRAY, opts, MHD_OPTION_END);

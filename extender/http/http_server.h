@@ -17,15 +17,26 @@
  *   - request line and headers: MHD's per-connection memory
  *     (FP_HTTP_CONNECTION_MEMORY, 128 KiB) - MHD itself answers 414 or 431
  *     (counted as "malformed", with unparseable requests);
- *   - connections: connection_limit open at once; past it MHD stops
- *     accepting and new clients wait in the kernel's listen queue (counted
- *     each time a connection fills the limit);
- *   - time: every connection must complete each request within
- *     connection_timeout_s of opening or of its previous response (idle
- *     keep-alive included): a watchdog shuts down connections past that
- *     deadline however slowly they trickle bytes, so a slowloris client
- *     holds a connection for at most that long.  MHD's own idle timeout is a
- *     backstop 2 s later.
+ *   - connections: at most connection_limit open at once, and at most
+ *     per_address_limit from one IP address.  A new connection is always
+ *     accepted: when it passes either bound, the connection that has waited
+ *     longest without being served (not in a handler: a request still
+ *     arriving, a reply leaving, or idle keep-alive) is cut to make room -
+ *     of the same address for the per-address cap (counted as
+ *     "address_limit" / "connection_limit").  So slow, stalled or hostile
+ *     clients, from one address or many, loopback included, cannot keep
+ *     kube-scheduler's next connection out; a request being handled is
+ *     never cut.  MHD's own limit is set higher, as a backstop;
+ *   - time, two deadlines enforced by a watchdog however slowly a client
+ *     trickles bytes: a request must arrive (a new connection's first
+ *     request line, headers and body; on a kept-alive connection from its
+ *     request line on) and its reply leave within request_timeout_s
+ *     (counted as "timeout"); a kept-alive connection may sit idle between
+ *     requests for connection_timeout_s (sized for kube-scheduler's idle
+ *     keep-alive; counted as "idle").  A client that trickles the first
+ *     bytes of a request line on a kept-alive connection is idle until the
+ *     line is complete; it had to send one whole request first.  MHD's own
+ *     idle timeout is a backstop 2 s after the longer of the two.
  *
  * TLS: with tls_cert/tls_key the server speaks HTTPS only; with client_ca it
  * requests a client certificate and every request without one that
@@ -113,8 +124,10 @@ typedef struct {
     const char *prefix;          /* path prefix stripped before routing, "" or "/sched" */
     guint threads;               /* MHD thread pool size, default 4 */
     size_t max_body_bytes;       /* 413 past it; default 128 MiB */
-    guint connection_timeout_s;  /* idle/slow connection timeout, default 120 */
-    guint connection_limit;      /* concurrent connections, default 256 */
+    guint connection_timeout_s;  /* idle keep-alive between requests, default 120 */
+    guint request_timeout_s;     /* a request arriving / its reply leaving, default 5 */
+    guint connection_limit;      /* concurrent connections, default 4096 */
+    guint per_address_limit;     /* concurrent connections from one IP address, default 1024 */
     size_t max_total_body_bytes; /* bodies buffered at once; default 2 x max_body_bytes */
     const char *tls_cert;        /* PEM files; NULL = plain HTTP */
     const char *tls_key;
@@ -150,15 +163,18 @@ typedef enum {
     FP_HTTP_REJECT_BODY_TOO_LARGE,   /* 413 */
     FP_HTTP_REJECT_BODY_BUDGET,      /* 503: too many large bodies at once */
     FP_HTTP_REJECT_MALFORMED,        /* MHD answered: bad request, URI or headers too large */
-    FP_HTTP_REJECT_TIMEOUT,          /* cut by the request deadline (slow, stalled or idle) */
-    FP_HTTP_REJECT_CONNECTION_LIMIT, /* a connection filled the limit; later ones wait */
+    FP_HTTP_REJECT_TIMEOUT,          /* cut by the request deadline (slow or stalled) */
+    FP_HTTP_REJECT_CONNECTION_LIMIT, /* cut to make room under the connection limit */
     FP_HTTP_REJECT_CLIENT_CERT,      /* 403: no verified client certificate */
     FP_HTTP_REJECT_SHUTTING_DOWN,    /* 503 after quiesce */
+    FP_HTTP_REJECT_ADDRESS_LIMIT,    /* cut to make room under the per-address cap */
+    FP_HTTP_REJECT_IDLE,             /* kept-alive connection closed at its idle deadline */
     FP_HTTP_REJECT_N,
 } FpHttpReject;
 
 /* "body_too_large", "body_budget", "malformed", "timeout",
- * "connection_limit", "client_certificate", "shutting_down". */
+ * "connection_limit", "client_certificate", "shutting_down", "address_limit",
+ * "idle". */
 const char *fp_http_reject_name(FpHttpReject reason);
 
 typedef struct {

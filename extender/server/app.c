@@ -24,12 +24,15 @@ void fp_app_config_init(FpAppConfig *cfg)
     cfg->threads = 4;
     cfg->max_body_bytes = 256 * 1024 * 1024;
     cfg->connection_timeout_s = 120;
-    cfg->connection_limit = 256;
+    cfg->request_timeout_s = 5;
+    cfg->connection_limit = 4096;
+    cfg->per_address_limit = 1024;
     cfg->max_nodes = FP_VIEW_DEFAULT_MAX_NODES;
     cfg->max_pods = FP_VIEW_DEFAULT_MAX_PODS;
     cfg->stale_after_s = 600;
     cfg->assume_ttl_s = 120;
     cfg->bind_timeout_s = 3;
+    cfg->scheduler_http_timeout_s = 5;
     cfg->annotate = true;
     cfg->log_format = g_strdup("text");
     cfg->decision_ring = 256;
@@ -233,7 +236,9 @@ gboolean fp_app_serve(FpApp *app, GError **error)
         .threads = (guint)app->cfg.threads,
         .max_body_bytes = (size_t)app->cfg.max_body_bytes,
         .connection_timeout_s = (guint)app->cfg.connection_timeout_s,
+        .request_timeout_s = (guint)app->cfg.request_timeout_s,
         .connection_limit = (guint)app->cfg.connection_limit,
+        .per_address_limit = (guint)app->cfg.per_address_limit,
         .tls_cert = app->cfg.tls_cert,
         .tls_key = app->cfg.tls_key,
         .client_ca = app->cfg.client_ca,

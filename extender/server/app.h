@@ -51,8 +51,10 @@ typedef struct {
     bool mutate_preferred; /* the webhook also writes nearest regions as preferred terms */
     int threads;
     gint64 max_body_bytes;
-    int connection_timeout_s;
+    int connection_timeout_s; /* idle keep-alive between requests */
+    int request_timeout_s;    /* a request arriving, its reply leaving */
     int connection_limit;
+    int per_address_limit; /* connections from one IP address */
     char *tls_cert;
     char *tls_key;
     char *client_ca;
@@ -66,9 +68,10 @@ typedef struct {
     double stale_after_s; /* view without events or bookmarks for this long is stale */
     guint max_nodes;      /* view bounds (fp_view_set_limits); 0 = no limit */
     guint max_pods;
-    double assume_ttl_s; /* assumed allocation expiry */
-    double bind_timeout_s;
-    bool annotate; /* write flexplace.io/placement on the pods flexplace binds */
+    double assume_ttl_s;             /* assumed allocation expiry */
+    double bind_timeout_s;           /* one deadline for all of a bind's API calls */
+    double scheduler_http_timeout_s; /* kube-scheduler's extender httpTimeout */
+    bool annotate;                   /* write flexplace.io/placement on the pods flexplace binds */
     /* Policy */
     char *policy_path;
     /* Observability */

@@ -203,9 +203,11 @@ static void collect_http(FpMetricsWriter *w, void *data)
     fp_metrics_writer_family(w, "flexplace_http_rejections_total",
                              "Requests or connections the HTTP server refused or cut, by bound: "
                              "body_too_large (413), body_budget (503), malformed (bad request "
-                             "line or headers over the limit), timeout (request deadline), "
-                             "connection_limit (the limit was reached), client_certificate "
-                             "(403), shutting_down (503).",
+                             "line or headers over the limit), timeout (a request not arrived "
+                             "within its deadline), connection_limit and address_limit (cut "
+                             "to make room for a newer connection), client_certificate "
+                             "(403), shutting_down (503), idle (keep-alive past its idle "
+                             "deadline).",
                              FP_METRIC_COUNTER);
     for (int r = 0; r < FP_HTTP_REJECT_N; r++) {
         fp_metrics_writer_sample(w, FP_LABEL_NAMES("reason"), FP_LABELS(fp_http_reject_name(r)),
@@ -215,7 +217,8 @@ static void collect_http(FpMetricsWriter *w, void *data)
                              FP_METRIC_GAUGE);
     fp_metrics_writer_sample(w, NULL, NULL, sum.open_connections);
     fp_metrics_writer_family(w, "flexplace_http_connection_limit",
-                             "Connections served at once; more wait in the listen queue.",
+                             "Connections held at once; past it the longest-waiting unserved "
+                             "one is cut for a new one.",
                              FP_METRIC_GAUGE);
     fp_metrics_writer_sample(w, NULL, NULL, sum.connection_limit);
     fp_metrics_writer_family(w, "flexplace_http_body_buffered_bytes",

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cache/dynbuf.h"
+#include "support/support.h"
 
 static void test_add_within_cap(void **state)
 {
@@ -192,5 +193,5 @@ int main(void)
         cmocka_unit_test(test_space_commit),
         cmocka_unit_test(test_steal),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -20,6 +20,7 @@
 
 #include "scoring/model_catalog.h"
 #include "scoring/model_fit.h"
+#include "support/support.h"
 
 #define L4_GIB (23034.0 / 1024.0)   /* 22.494 */
 #define H100_GIB (81559.0 / 1024.0) /* 79.648 */
@@ -277,5 +278,5 @@ int main(void)
         cmocka_unit_test(test_catalog_lookup),
         cmocka_unit_test(test_catalog_overrides),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 
 #include "cache/pod_model.h"
 #include "cache/yamljson.h"
+#include "support/support.h"
 
 static FpModelRequest *from_text(const char *json)
 {
@@ -359,8 +360,7 @@ static void test_real_manifests(void **state)
     const char *shared = g_getenv("FP_SHARED_DATA");
     g_autofree char *dir = shared ? g_build_filename(shared, "pods", NULL) : NULL;
     if (!dir || !g_file_test(dir, G_FILE_TEST_IS_DIR)) {
-        print_message("skipped: ../shared/data/pods not present (set FP_SHARED_DATA)\n");
-        skip();
+        FP_SKIP("shared-data", "../shared/data/pods not present (set FP_SHARED_DATA)");
     }
     for (size_t i = 0; i < G_N_ELEMENTS(manifests); i++) {
         const Manifest *m = &manifests[i];
@@ -433,5 +433,5 @@ int main(void)
         cmocka_unit_test(test_tgi_kserve_kaito), cmocka_unit_test(test_context_len),
         cmocka_unit_test(test_real_manifests),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

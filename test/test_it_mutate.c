@@ -31,7 +31,7 @@ static void test_mutate_route(void **state)
 {
     g_autofree char *req_path = fp_test_shared_data("admission-captures/002-request.json");
     if (!req_path) {
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA has no admission captures");
     }
     g_autofree char *policy_path = NULL;
     int fd = g_file_open_tmp("fp-it-mutate-XXXXXX.yaml", &policy_path, NULL);
@@ -81,5 +81,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mutate_route),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 
 #include "extender/http/http_server.h"
 #include "extender/http/listen.h"
+#include "support/support.h"
 
 static void test_parse_forms(void **state)
 {
@@ -120,5 +121,5 @@ int main(void)
         cmocka_unit_test(test_loopback),
         cmocka_unit_test(test_resolve_agrees_with_loopback),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

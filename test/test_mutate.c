@@ -131,7 +131,7 @@ static void test_captures_patched(void **state)
         g_autofree char *rel = g_strdup_printf("admission-captures/%s-request.json", files[i]);
         g_autofree char *path = fp_test_shared_data(rel);
         if (!path) {
-            skip();
+            FP_SKIP("shared-data", "FP_SHARED_DATA has no admission captures");
         }
         g_autofree char *prel = g_strdup_printf("admission-captures/%s-patch.json", files[i]);
         g_autofree char *ppath = fp_test_shared_data(prel);
@@ -310,5 +310,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_templates_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_handler_counts_and_refuses, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "extender/server/reasons.h"
+#include "support/support.h"
 
 static void add_count(const char *reason, guint count, void *data)
 {
@@ -82,5 +83,5 @@ int main(void)
         cmocka_unit_test(test_many_distinct_reasons),
         cmocka_unit_test(test_empty),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

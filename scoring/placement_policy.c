@@ -92,6 +92,24 @@ void fp_pool_free(FpPool *pool)
     g_free(pool);
 }
 
+FpInstanceType *fp_instance_type_new(const char *name)
+{
+    FpInstanceType *it = g_new0(FpInstanceType, 1);
+    it->name = g_strdup(name);
+    it->price_per_gpu_hour = -1.0;
+    return it;
+}
+
+void fp_instance_type_free(FpInstanceType *it)
+{
+    if (!it) {
+        return;
+    }
+    g_free(it->name);
+    g_free(it->product);
+    g_free(it);
+}
+
 /* Weights all 0 (a parser sets those the document names), no limits,
  * binpack, cost per GPU-hour, no SKU lists, no origins, no spread. */
 FpProfile *fp_profile_new(const char *name)
@@ -155,6 +173,7 @@ static void policy_clear(gpointer data)
     g_clear_pointer(&policy->skus, g_hash_table_unref);
     g_clear_pointer(&policy->pools, g_hash_table_unref);
     g_clear_pointer(&policy->latency, g_hash_table_unref);
+    g_clear_pointer(&policy->instance_types, g_hash_table_unref);
     g_clear_pointer(&policy->profiles, g_hash_table_unref);
     g_clear_pointer(&policy->namespaces, g_hash_table_unref);
     g_free(policy->default_profile);
@@ -191,12 +210,15 @@ FpPolicy *fp_policy_new_empty(void)
     policy->pools =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fp_pool_free);
     policy->latency = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    policy->instance_types = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                   (GDestroyNotify)fp_instance_type_free);
     policy->profiles =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fp_profile_free);
     policy->namespaces = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     policy->default_latency_ms = 150.0;
     policy->same_region_latency_ms = 2.0;
     policy->default_price_per_gpu_hour = 4.0;
+    policy->spot_price_factor = FP_DEFAULT_SPOT_PRICE_FACTOR;
     policy->default_profile = g_strdup("default");
     return policy;
 }
@@ -222,8 +244,8 @@ void fp_policy_unref(FpPolicy *policy)
 /*
  * Built-in SKU facts, keyed by the exact nvidia.com/gpu.product value GFD
  * reports (shared data gpu_skus.csv, column gfd_gpu_product).  memory_gib is
- * the vendor spec per GPU from the same file.  MI300X is left out: GFD does
- * not label AMD GPUs, so there is no product string to key it by.
+ * the vendor spec per GPU from the same file.  GFD does not label AMD GPUs:
+ * MI300X is keyed by the product flexplace gives it (AMD-Instinct-MI300X).
  *
  * relative_throughput is a coarse, rough relative LLM-inference throughput
  * per GPU (A100-40GB = 1.0), from the generations' memory bandwidth and
@@ -235,7 +257,8 @@ void fp_policy_unref(FpPolicy *policy)
  * price_per_gpu_hour is one representative on-demand Linux price per GPU
  * from gpu_prices.csv: the AWS us-east-1 rows generated from the AWS Price
  * List API (karpenter-provider-aws, 2026-07-20), smallest instance of the
- * SKU; where AWS has no such SKU, the Azure eastus pay-as-you-go row
+ * SKU; where AWS has no such SKU, the Azure eastus (eastus2 for MI300X)
+ * pay-as-you-go row
  * (karpenter-provider-azure, 2026-06-18).  -1 (unknown: the policy default
  * applies) where the file has no row.  Whole-instance prices divided by
  * GPU count, so host CPU and memory are included.
@@ -278,6 +301,10 @@ static const BuiltinSku builtin_skus[] = {
     {"NVIDIA-H200", 141, 3.3, 7.912},
     /* AWS us-east-1 p6-b200.48xlarge, 113.9328 / 8 */
     {"NVIDIA-B200", 180, 5.0, 14.2416},
+    /* AMD: no GFD product string exists, so flexplace names it
+     * (cache/gpu_inventory.c); 192 GiB (Azure docs), Azure eastus2
+     * Standard_ND96isr_MI300X_v5 48.0 / 8; throughput H100-class */
+    {"AMD-Instinct-MI300X", 192, 3.0, 6.0},
 };
 
 static char **strv_of(const char *const *items, gsize n)

@@ -39,6 +39,12 @@ int fp_term_from_name(const char *name);
 typedef enum { FP_PACK_BINPACK, FP_PACK_SPREAD } FpPacking;
 typedef enum { FP_COST_PER_GPU_HOUR, FP_COST_PER_WORK } FpCostMode;
 
+/* The default spotPriceFactor: spot capacity priced at 40 % of on-demand.
+ * A round figure, not from the reference data (which has no spot prices):
+ * the clouds' spot discounts for GPU instances commonly run 60-70 %; set
+ * the policy's to your own bills. */
+#define FP_DEFAULT_SPOT_PRICE_FACTOR 0.4
+
 /* Facts about one GPU product, keyed by the exact nvidia.com/gpu.product value. */
 typedef struct {
     char *product;
@@ -68,7 +74,24 @@ typedef struct {
     char **sku_preference; /* NULL-terminated, most preferred first; NULL = none */
     char *origin_regions;  /* default origin spec ("eastus=3,westeurope=1"); NULL = none */
     guint min_spread;      /* failover spread: pools a workload should span; 0 = off */
+    /* Whether pods of this profile may get a time-sliced or MPS replica
+     * (scoring/device.h: fp_device_is_shared) for a request of a GPU
+     * resource; default false.  A pod that names a "-SHARED" product in its
+     * gpu-sku may always get one. */
+    bool allow_shared;
+    bool avoid_spot; /* spot / preemptible nodes fail the filter; default false */
 } FpProfile;
+
+/* A policy override of the built-in GPU catalog (scoring/device.h) for one
+ * instance type: what a node of that instance type carries when its labels
+ * do not say. */
+typedef struct {
+    char *name;
+    char *product;             /* GPU product (GFD spelling); NULL = the catalog's */
+    guint gpu_count;           /* 0 = the catalog's (or the node's allocatable) */
+    double memory_gib;         /* per GPU; 0 = the catalog's */
+    double price_per_gpu_hour; /* < 0 = the catalog's, else the SKU table's */
+} FpInstanceType;
 
 typedef struct FpPolicy {
     guint64 generation;   /* set by the policy store; 0 for a policy never installed */
@@ -89,9 +112,13 @@ typedef struct FpPolicy {
     double default_latency_ms;         /* pair missing from the matrix */
     double same_region_latency_ms;     /* a region to itself when not in the matrix */
     double default_price_per_gpu_hour; /* price when neither pool nor SKU knows it */
-    GHashTable *profiles;              /* name -> FpProfile*, owned; always has "default" */
-    GHashTable *namespaces;            /* namespace -> profile name */
-    char *default_profile;             /* "default" unless the document says otherwise */
+    /* Multiplies the on-demand price (SKU table, catalog, default) of a
+     * spot / preemptible node; a pool's own price is taken as is. */
+    double spot_price_factor;
+    GHashTable *instance_types; /* name -> FpInstanceType*, owned: catalog overrides */
+    GHashTable *profiles;       /* name -> FpProfile*, owned; always has "default" */
+    GHashTable *namespaces;     /* namespace -> profile name */
+    char *default_profile;      /* "default" unless the document says otherwise */
 } FpPolicy;
 
 /* The built-in default policy: GFD and well-known labels, the common GPU SKUs,
@@ -132,6 +159,9 @@ FpPool *fp_pool_new(const char *name);
 void fp_pool_free(FpPool *pool);
 FpProfile *fp_profile_new(const char *name);
 void fp_profile_free(FpProfile *profile);
+/* Defaults: product NULL, gpu_count 0, memory 0, price -1. */
+FpInstanceType *fp_instance_type_new(const char *name);
+void fp_instance_type_free(FpInstanceType *it);
 
 G_END_DECLS
 

@@ -6,6 +6,7 @@
 typedef struct {
     FpNode *node; /* ref */
     FpNodeFacts facts;
+    FpGpuInventory *inv; /* ref, or NULL */
 } Entry;
 
 static GRWLock lock;      /* static storage: needs no init */
@@ -16,11 +17,18 @@ static void entry_free(gpointer p)
 {
     Entry *e = p;
     fp_node_unref(e->node);
+    fp_gpu_inventory_unref(e->inv);
     g_free(e);
 }
 
 void fp_node_facts_cached(const FpPolicy *policy, const FpNode *const *nodes, guint n,
                           FpNodeFacts *out, guint capacity)
+{
+    fp_node_facts_inventory_cached(policy, nodes, n, out, NULL, capacity);
+}
+
+void fp_node_facts_inventory_cached(const FpPolicy *policy, const FpNode *const *nodes, guint n,
+                                    FpNodeFacts *out, FpGpuInventory **inv_out, guint capacity)
 {
     if (n == 0) {
         return;
@@ -36,6 +44,9 @@ void fp_node_facts_cached(const FpPolicy *policy, const FpNode *const *nodes, gu
         const Entry *e = same ? g_hash_table_lookup(table, nodes[i]) : NULL;
         if (e) {
             out[i] = e->facts;
+            if (inv_out) {
+                inv_out[i] = fp_gpu_inventory_ref(e->inv);
+            }
         } else {
             miss[n_miss++] = i;
         }
@@ -44,8 +55,13 @@ void fp_node_facts_cached(const FpPolicy *policy, const FpNode *const *nodes, gu
     if (n_miss == 0) {
         return;
     }
+    g_autofree FpGpuInventory **invs = g_new(FpGpuInventory *, n_miss);
     for (guint k = 0; k < n_miss; k++) {
         fp_node_facts(policy, nodes[miss[k]], &out[miss[k]]);
+        invs[k] = fp_gpu_inventory_new(policy, nodes[miss[k]], &out[miss[k]]);
+        if (inv_out) {
+            inv_out[miss[k]] = fp_gpu_inventory_ref(invs[k]);
+        }
     }
     g_rw_lock_writer_lock(&lock);
     if (!table) {
@@ -64,10 +80,14 @@ void fp_node_facts_cached(const FpPolicy *policy, const FpNode *const *nodes, gu
             Entry *e = g_new(Entry, 1);
             e->node = fp_node_ref((FpNode *)node);
             e->facts = out[miss[k]];
+            e->inv = g_steal_pointer(&invs[k]);
             g_hash_table_insert(table, e->node, e);
         }
     }
     g_rw_lock_writer_unlock(&lock);
+    for (guint k = 0; k < n_miss; k++) {
+        fp_gpu_inventory_unref(invs[k]);
+    }
 }
 
 guint fp_node_facts_cache_size(void)

@@ -30,6 +30,7 @@
 
 #include <glib.h>
 
+#include "cache/gpu_inventory.h"
 #include "scoring/engine.h"
 
 G_BEGIN_DECLS
@@ -38,6 +39,13 @@ G_BEGIN_DECLS
  * non-NULL (entries for NULL nodes are left untouched). */
 void fp_node_facts_cached(const FpPolicy *policy, const FpNode *const *nodes, guint n,
                           FpNodeFacts *out, guint capacity);
+
+/* The same, and with @inv_out (may be NULL) each node's GPU inventory
+ * (fp_gpu_inventory_new under @policy): a new reference, or NULL for a node
+ * without GPUs; release with fp_gpu_inventory_unref.  The cache keeps the
+ * inventory beside the facts. */
+void fp_node_facts_inventory_cached(const FpPolicy *policy, const FpNode *const *nodes, guint n,
+                                    FpNodeFacts *out, FpGpuInventory **inv_out, guint capacity);
 
 /* Entries currently held (for tests). */
 guint fp_node_facts_cache_size(void);

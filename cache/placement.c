@@ -18,6 +18,10 @@ void fp_placement_free(FpPlacement *p)
         }
     }
     g_free(p->nodes);
+    for (guint i = 0; p->inventories && i < p->n; i++) {
+        fp_gpu_inventory_unref(p->inventories[i]);
+    }
+    g_free(p->inventories);
     g_free(p->names);
     g_free(p->verdicts);
     g_free(p->kube_reason);
@@ -32,7 +36,7 @@ void fp_placement_free(FpPlacement *p)
  * (the plain path, which test_fast_path holds the fast one to). */
 static void candidate_from_state(FpCandidate *cand, const FpNodeState *st, const FpPolicy *policy,
                                  const char *resource, const char *resource_id,
-                                 bool use_state_facts)
+                                 bool use_state_facts, FpGpuInventory **inv)
 {
     bool has = false;
     int64_t alloc = 0;
@@ -60,6 +64,9 @@ static void candidate_from_state(FpCandidate *cand, const FpNodeState *st, const
         cand->unschedulable = st->unschedulable;
         cand->has_resource = has;
         cand->allocatable = alloc;
+        /* the inventory's resource names are interned like resource_id */
+        cand->device = fp_gpu_inventory_find(st->gpu_inventory, resource_id);
+        *inv = st->gpu_inventory;
     }
 }
 
@@ -76,7 +83,9 @@ typedef struct {
     FpCandidate *cands; /* m of them */
     guint *index;       /* with kube checks: cands[k] is request entry index[k] */
     guint m;
-    FpNodeFacts *facts; /* facts computed here for candidates without state facts */
+    FpNodeFacts *facts;    /* facts computed here for candidates without state facts */
+    FpGpuInventory **invs; /* per candidate: the inventory of its device (borrowed from
+                              the view's state, or a ref held in p->inventories) */
     GHashTable *owner_pools;
     FpEvalContext ctx;
 } Eval;
@@ -91,6 +100,7 @@ static FpPlacement *placement_new(const FpPolicy *policy, const FpPod *pod, cons
     p->nodes = g_new0(FpNode *, c->n);
     p->names = g_new(const char *, c->n + 1);
     p->kube_reason = g_new0(const char *, c->n);
+    p->inventories = g_new0(FpGpuInventory *, c->n);
     p->demand = fp_demand_new(pod, policy);
     p->best = -1;
     for (guint i = 0; i < c->n; i++) {
@@ -155,7 +165,7 @@ static void gather_candidates(Eval *e)
         cand->name = p->names[i];
         if (st) {
             candidate_from_state(cand, st, e->policy, p->demand->resource, e->resource_id,
-                                 e->state_facts);
+                                 e->state_facts, &e->invs[e->m]);
         }
         if (e->index) {
             e->index[e->m] = i;
@@ -181,13 +191,22 @@ static void fill_missing_facts(Eval *e)
     }
     e->facts = g_new(FpNodeFacts, n_missing);
     g_autofree const FpNode **nodes = g_new(const FpNode *, n_missing);
+    g_autofree FpGpuInventory **invs = g_new0(FpGpuInventory *, n_missing);
     for (guint k = 0; k < n_missing; k++) {
         nodes[k] = e->cands[missing[k]].node;
     }
-    fp_node_facts_cached(e->policy, nodes, n_missing, e->facts,
-                         2 * (fp_view_node_count(e->view) + n_missing) + 1024);
+    fp_node_facts_inventory_cached(e->policy, nodes, n_missing, e->facts, invs,
+                                   2 * (fp_view_node_count(e->view) + n_missing) + 1024);
+    const char *resource = e->p->demand->resource;
     for (guint k = 0; k < n_missing; k++) {
-        e->cands[missing[k]].facts = &e->facts[k];
+        guint c = missing[k];
+        e->cands[c].facts = &e->facts[k];
+        e->cands[c].device = resource ? fp_gpu_inventory_find(invs[k], resource) : NULL;
+        e->invs[c] = invs[k];
+        /* the placement holds the reference: entry i of the request */
+        guint i = e->index ? e->index[c] : c;
+        fp_gpu_inventory_unref(e->p->inventories[i]);
+        e->p->inventories[i] = invs[k];
     }
 }
 
@@ -238,8 +257,14 @@ static void keep_best_node(Eval *e)
     for (guint k = 0; k < e->m && p->best >= 0; k++) {
         if ((e->index ? e->index[k] : k) == (guint)p->best && e->cands[k].node) {
             p->nodes[p->best] = fp_node_ref((FpNode *)e->cands[k].node);
-            /* the same facts, borrowed from the node now held */
+            /* the same facts, borrowed from the node now held, and the
+             * device from its inventory, held too */
             fp_node_facts(e->policy, p->nodes[p->best], &p->verdicts[p->best].facts);
+            if (!p->inventories[p->best]) {
+                p->inventories[p->best] = fp_gpu_inventory_ref(e->invs[k]);
+            }
+            p->verdicts[p->best].device = e->cands[k].device;
+            fp_facts_apply_device(&p->verdicts[p->best].facts, e->cands[k].device);
             break;
         }
     }
@@ -267,6 +292,7 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
         fp_view_use_policy(view, policy);
     }
     e.cands = g_new0(FpCandidate, c->n);
+    e.invs = g_new0(FpGpuInventory *, c->n);
     e.index = c->kube_checks ? g_new0(guint, c->n) : NULL;
     e.ctx = (FpEvalContext){
         .policy = policy, .demand = e.p->demand, .skip_facts_copy = c->best_node_only};
@@ -283,6 +309,7 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
     fp_view_read_unlock(view);
 
     g_free(e.cands);
+    g_free(e.invs);
     g_free(e.index);
     g_free(e.facts);
     if (e.resource_id) {

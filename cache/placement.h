@@ -32,7 +32,11 @@ typedef struct {
     const char **names;       /* the candidates' names, borrowed from the FpCandidates */
     int best;                 /* fp_placement_best when evaluated */
     const char **kube_reason; /* with kube checks: kube-scheduler's reason, or NULL */
-    FpDemand *demand;         /* owned */
+    /* refs: the GPU inventories the verdicts' devices (FpVerdict.device)
+     * borrow from; NULL entries where none (with best_node_only: all but
+     * the best's) */
+    FpGpuInventory **inventories;
+    FpDemand *demand; /* owned */
 } FpPlacement;
 
 typedef struct {

@@ -195,10 +195,25 @@ static void state_sync_gpu(NodeState *ns)
     }
 }
 
-/* The request path's copies of the node (view.h): @facts are
- * fp_node_facts(view->facts_policy, node) when the caller computed them,
- * else NULL.  @node NULL drops the Node.  Write lock held. */
-static void state_set_node(FpView *view, NodeState *st, FpNode *node, const FpNodeFacts *facts)
+/* The node's GPU inventory under @policy (NULL without a policy), its
+ * problems logged once per node. */
+static FpGpuInventory *inventory_of(const FpPolicy *policy, const FpNode *node,
+                                    const FpNodeFacts *facts)
+{
+    if (!policy || !node) {
+        return NULL;
+    }
+    FpGpuInventory *inv = fp_gpu_inventory_new(policy, node, facts);
+    fp_gpu_inventory_warn_once(node->name, inv);
+    return inv;
+}
+
+/* The request path's copies of the node (view.h): @facts and @inv are
+ * fp_node_facts(view->facts_policy, node) and its inventory when the caller
+ * computed them (@inv: transfer full), else NULL.  @node NULL drops the
+ * Node.  Write lock held. */
+static void state_set_node(FpView *view, NodeState *st, FpNode *node, const FpNodeFacts *facts,
+                           FpGpuInventory *inv)
 {
     if (st->pub.node) {
         fp_node_unref((FpNode *)st->pub.node);
@@ -206,6 +221,7 @@ static void state_set_node(FpView *view, NodeState *st, FpNode *node, const FpNo
     st->pub.node = node;
     fp_res_list_clear(&st->pub.ext_allocatable);
     facts_release(&st->pub.facts);
+    g_clear_pointer(&st->pub.gpu_inventory, fp_gpu_inventory_unref);
     st->pub.ready = node && node->ready;
     st->pub.unschedulable = node && node->unschedulable;
     st->pub.facts_policy = node ? view->facts_policy : NULL;
@@ -222,9 +238,11 @@ static void state_set_node(FpView *view, NodeState *st, FpNode *node, const FpNo
     }
     if (facts) {
         st->pub.facts = *facts; /* interned by the caller: taken over */
+        st->pub.gpu_inventory = inv;
     } else {
         fp_node_facts(view->facts_policy, node, &st->pub.facts);
         facts_intern(&st->pub.facts);
+        st->pub.gpu_inventory = inventory_of(view->facts_policy, node, &st->pub.facts);
     }
     state_sync_gpu(st);
 }
@@ -237,6 +255,7 @@ static void node_state_free(gpointer p)
     }
     fp_res_list_clear(&st->pub.ext_allocatable);
     facts_release(&st->pub.facts);
+    g_clear_pointer(&st->pub.gpu_inventory, fp_gpu_inventory_unref);
     for (guint j = 0; j < st->pub.n_gpu; j++) {
         g_ref_string_release((char *)st->pub.gpu[j].resource);
     }
@@ -725,7 +744,7 @@ void fp_view_apply_node(FpView *view, FpNode *node)
     if (!st->pub.node) {
         view->n_nodes++;
     }
-    state_set_node(view, st, node, NULL);
+    state_set_node(view, st, node, NULL, NULL);
     touch(view, st);
     bump(view);
     g_rw_lock_writer_unlock(&view->lock);
@@ -737,7 +756,7 @@ void fp_view_remove_node(FpView *view, const char *name)
     track(view, true);
     NodeState *st = state_get(view, name, false);
     if (st && st->pub.node) {
-        state_set_node(view, st, NULL, NULL);
+        state_set_node(view, st, NULL, NULL, NULL);
         view->n_nodes--;
         touch(view, st);
         state_gc(view, st);
@@ -791,11 +810,13 @@ void fp_view_replace_nodes(FpView *view, GPtrArray *nodes)
      * the policy current then (recomputed below if it changed meanwhile). */
     guint n_new = nodes ? nodes->len : 0;
     g_autofree FpNodeFacts *facts = g_new(FpNodeFacts, MAX(n_new, 1));
+    g_autofree FpGpuInventory **invs = g_new0(FpGpuInventory *, MAX(n_new, 1));
     g_rw_lock_reader_lock(&view->lock);
     FpPolicy *policy = view->facts_policy ? fp_policy_ref(view->facts_policy) : NULL;
     g_rw_lock_reader_unlock(&view->lock);
     for (guint i = 0; i < n_new; i++) {
         fp_node_facts(policy, g_ptr_array_index(nodes, i), &facts[i]);
+        invs[i] = inventory_of(policy, g_ptr_array_index(nodes, i), &facts[i]);
         facts_intern(&facts[i]);
     }
 
@@ -810,7 +831,7 @@ void fp_view_replace_nodes(FpView *view, GPtrArray *nodes)
     while (g_hash_table_iter_next(&it, NULL, &value)) {
         NodeState *st = value;
         if (st->pub.node) {
-            state_set_node(view, st, NULL, NULL);
+            state_set_node(view, st, NULL, NULL, NULL);
         }
         g_ptr_array_add(empty, st);
     }
@@ -827,9 +848,11 @@ void fp_view_replace_nodes(FpView *view, GPtrArray *nodes)
         if (!st->pub.node) { /* else a duplicate name in the list: last wins */
             view->n_nodes++;
         }
-        state_set_node(view, st, node, facts_current ? &facts[i] : NULL);
+        state_set_node(view, st, node, facts_current ? &facts[i] : NULL,
+                       facts_current ? invs[i] : NULL);
         if (facts_current) {
             facts[i].pool = NULL; /* taken over */
+            invs[i] = NULL;
         }
     }
     for (guint i = 0; i < empty->len; i++) {
@@ -841,6 +864,9 @@ void fp_view_replace_nodes(FpView *view, GPtrArray *nodes)
     for (guint i = 0; i < n_new; i++) {
         if (facts[i].pool) { /* not installed: dropped, or the policy changed */
             facts_release(&facts[i]);
+        }
+        if (invs[i]) {
+            fp_gpu_inventory_unref(invs[i]);
         }
     }
     if (policy) {
@@ -870,7 +896,9 @@ static void refresh_facts(NodeState *st, gpointer policy)
 {
     st->pub.facts_policy = policy;
     facts_release(&st->pub.facts);
+    g_clear_pointer(&st->pub.gpu_inventory, fp_gpu_inventory_unref);
     fp_node_facts(policy, st->pub.node, &st->pub.facts);
+    st->pub.gpu_inventory = inventory_of(policy, st->pub.node, &st->pub.facts);
     facts_intern(&st->pub.facts);
 }
 

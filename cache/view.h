@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cache/gpu_inventory.h"
 #include "scoring/engine.h"
 #include "scoring/model.h"
 
@@ -71,6 +72,10 @@ typedef struct {
     /* fp_node_facts(facts_policy, node), its strings interned
      * (GRefString): like the rest, valid only while the lock is held. */
     FpNodeFacts facts;
+    /* The node's GPU inventory under facts_policy (a reference; NULL
+     * without GPUs), computed when the Node or the policy changes: the
+     * device class of each GPU resource. */
+    FpGpuInventory *gpu_inventory;
     FpGpuSlot gpu[FP_VIEW_GPU_SLOTS];
     FpResList used;            /* extended resources requested by active pods bound here */
     FpResList assumed;         /* extended resources assumed by flexplace's bind verb */

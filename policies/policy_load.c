@@ -640,6 +640,57 @@ static void load_skus(Ctx *c, const json_t *root)
     }
 }
 
+/* instanceTypes: <instance type>: {gpuProduct, gpuCount, memoryGiB,
+ * pricePerGPUHour}: overrides of the built-in GPU catalog. */
+static void load_instance_types(Ctx *c, const json_t *root)
+{
+    static const char *const keys[] = {"gpuProduct", "gpuCount", "memoryGiB", "pricePerGPUHour",
+                                       NULL};
+    json_t *types = get_obj(c, root, "instanceTypes", "");
+    if (!types) {
+        return;
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(types, name, v)
+    {
+        g_autofree char *p = path_key("instanceTypes", name);
+        const char *problem = fp_name_problem(name, strlen(name), FP_NAME_LABEL_VALUE);
+        if (problem) {
+            err_key(c, types, name, "instanceTypes", "\"%.80s\" %s", name, problem);
+            continue;
+        }
+        if (!json_is_object(v)) {
+            err_val(c, types, name, v, p, "expected a mapping, got %s", type_name(v));
+            continue;
+        }
+        check_keys(c, v, p, keys);
+        FpInstanceType *it = fp_instance_type_new(name);
+        const char *product = get_str(c, v, "gpuProduct", p);
+        if (product) {
+            const char *bad = fp_product_problem(product, strlen(product), false);
+            if (bad) {
+                g_autofree char *pp = path_key(p, "gpuProduct");
+                err_val(c, v, "gpuProduct", json_object_get(v, "gpuProduct"), pp, "\"%.80s\" %s",
+                        product, bad);
+            } else {
+                it->product = g_strdup(product);
+            }
+        }
+        double d;
+        if (get_num(c, v, "gpuCount", p, 1, FALSE, 1024, &d)) {
+            it->gpu_count = (guint)d;
+        }
+        if (get_num(c, v, "memoryGiB", p, 0, TRUE, 1e6, &d)) {
+            it->memory_gib = d;
+        }
+        if (get_num(c, v, "pricePerGPUHour", p, 0, FALSE, 1e6, &d)) {
+            it->price_per_gpu_hour = d;
+        }
+        g_hash_table_replace(c->policy->instance_types, g_strdup(name), it);
+    }
+}
+
 static const char *pool_name_problem(const char *s)
 {
     return fp_name_problem(s, strlen(s), FP_NAME_LABEL_VALUE);
@@ -1205,6 +1256,23 @@ static char **load_product_list(Ctx *c, const json_t *prof, const char *key, con
 }
 
 /* Optional number member into *out; a present but invalid one sets *bad. */
+/* An optional true/false @key of @obj into *out; *bad when not a boolean. */
+static void get_opt_bool(Ctx *c, const json_t *obj, const char *key, const char *path, bool *out,
+                         gboolean *bad)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        return;
+    }
+    if (!json_is_boolean(v)) {
+        g_autofree char *p = path_key(path, key);
+        err_val(c, obj, key, v, p, "expected true or false, got %s", type_name(v));
+        *bad = TRUE;
+        return;
+    }
+    *out = json_is_true(v);
+}
+
 static void get_opt_num(Ctx *c, const json_t *obj, const char *key, const char *path, double hi,
                         double *out, gboolean *bad)
 {
@@ -1343,9 +1411,19 @@ static void load_min_spread(Ctx *c, const json_t *prof, const char *path, FpProf
 
 static FpProfile *load_profile(Ctx *c, const json_t *profiles, const char *name, const json_t *prof)
 {
-    static const char *const keys[] = {
-        "weights",     "maxLatencyMs",  "maxPricePerGPUHour", "minGPUMemory",   "packing", "cost",
-        "allowedSKUs", "skuPreference", "originRegions",      "minSpreadPools", NULL};
+    static const char *const keys[] = {"weights",
+                                       "maxLatencyMs",
+                                       "maxPricePerGPUHour",
+                                       "minGPUMemory",
+                                       "packing",
+                                       "cost",
+                                       "allowedSKUs",
+                                       "skuPreference",
+                                       "originRegions",
+                                       "minSpreadPools",
+                                       "allowShared",
+                                       "avoidSpot",
+                                       NULL};
     g_autofree char *path = path_key("profiles", name);
     if (!json_is_object(prof)) {
         err_val(c, profiles, name, prof, path, "expected a mapping, got %s", type_name(prof));
@@ -1363,6 +1441,8 @@ static FpProfile *load_profile(Ctx *c, const json_t *profiles, const char *name,
     profile->sku_preference = load_product_list(c, prof, "skuPreference", path, &bad);
     load_profile_origins(c, prof, path, profile, &bad);
     load_min_spread(c, prof, path, profile, &bad);
+    get_opt_bool(c, prof, "allowShared", path, &profile->allow_shared, &bad);
+    get_opt_bool(c, prof, "avoidSpot", path, &profile->avoid_spot, &bad);
     if (bad) {
         fp_profile_free(profile);
         return NULL;
@@ -1459,9 +1539,9 @@ static gboolean is_header_key(const char *key)
 static void load_root(Ctx *c, const json_t *root)
 {
     static const char *const keys[] = {
-        "apiVersion", "kind",           "metadata", "gpuResources",           "nodeLabels",
-        "skus",       "pools",          "regions",  "defaultPricePerGPUHour", "profiles",
-        "namespaces", "defaultProfile", NULL};
+        "apiVersion", "kind",           "metadata",        "gpuResources",           "nodeLabels",
+        "skus",       "pools",          "regions",         "defaultPricePerGPUHour", "profiles",
+        "namespaces", "defaultProfile", "spotPriceFactor", "instanceTypes",          NULL};
     check_keys(c, root, "", keys);
     gboolean bad;
     char **res = get_str_list(c, root, "gpuResources", "", FALSE, MAX_GPU_RESOURCES,
@@ -1478,6 +1558,10 @@ static void load_root(Ctx *c, const json_t *root)
     if (get_num(c, root, "defaultPricePerGPUHour", "", 0, FALSE, 1e6, &d)) {
         c->policy->default_price_per_gpu_hour = d;
     }
+    if (get_num(c, root, "spotPriceFactor", "", 0, FALSE, 1, &d)) {
+        c->policy->spot_price_factor = d;
+    }
+    load_instance_types(c, root);
     load_profiles(c, root);
     load_namespaces(c, root);
     const char *def = get_str(c, root, "defaultProfile", "");

@@ -301,7 +301,8 @@ static char *profile_names(const FpPolicy *policy)
 }
 
 /* Picks the GPU resource: the policy's GPU resources in order, then MIG
- * resources in the pod's request order. */
+ * and time-sliced (nvidia.com/gpu.shared) resources in the pod's request
+ * order. */
 static void resolve_resource(FpDemand *d, const FpPod *pod, const FpPolicy *policy)
 {
     for (char **r = policy->gpu_resources; r && *r; r++) {
@@ -314,7 +315,9 @@ static void resolve_resource(FpDemand *d, const FpPod *pod, const FpPolicy *poli
     }
     for (guint i = 0; i < pod->requests.len; i++) {
         const FpResAmount *a = &pod->requests.items[i];
-        if (a->value > 0 && g_str_has_prefix(a->name, "nvidia.com/mig-") &&
+        if (a->value > 0 &&
+            (g_str_has_prefix(a->name, "nvidia.com/mig-") ||
+             strcmp(a->name, "nvidia.com/gpu.shared") == 0) &&
             fp_policy_is_gpu_resource(policy, a->name)) {
             d->resource = g_strdup(a->name);
             d->count = a->value;

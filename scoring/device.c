@@ -4,7 +4,6 @@
  */
 #include "scoring/device.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #define MIG_INFIX "-MIG-"

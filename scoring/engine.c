@@ -123,6 +123,17 @@ void fp_node_facts(const FpPolicy *policy, const FpNode *node, FpNodeFacts *out)
     }
 }
 
+void fp_facts_apply_device(FpNodeFacts *f, const FpDeviceClass *d)
+{
+    if (!d) {
+        return;
+    }
+    f->product = d->product;
+    f->gpu_memory_mib = d->memory_mib;
+    f->price_per_gpu_hour = d->price_per_hour;
+    f->relative_throughput = d->relative_throughput;
+}
+
 double fp_weighted_latency(const FpPolicy *policy, const FpDemand *demand, const char *region)
 {
     double sum = 0;
@@ -153,11 +164,12 @@ typedef enum {
 /* What the filter pass learnt about one candidate, reused by the terms. */
 typedef struct {
     FilterStatus status;
-    double latency_ms;        /* weighted RTT, when the pod has origins */
-    int64_t allocatable;      /* of demand->resource */
-    const FpPoolStat *stat;   /* the node's pool in ctx->pool_stats, or NULL */
-    int sku_index;            /* of the product in the preference list, -1 when none */
-    const FpNodeFacts *facts; /* the candidate's facts (the caller's, or the verdict's) */
+    double latency_ms;           /* weighted RTT, when the pod has origins */
+    int64_t allocatable;         /* of demand->resource */
+    const FpPoolStat *stat;      /* the node's pool in ctx->pool_stats, or NULL */
+    int sku_index;               /* of the product in the preference list, -1 when none */
+    const FpNodeFacts *facts;    /* the candidate's facts (the caller's, or the verdict's) */
+    const FpDeviceClass *device; /* the candidate's, or NULL (facts' whole GPU) */
 } CandScratch;
 
 /* ---- per-request memo of label-value facts ------------------------------
@@ -249,8 +261,9 @@ static MemoSlot *memo_get(Memo *m, const char *key, bool *fresh)
 /* Per-request scratch shared by the candidates. */
 typedef struct {
     const FpEvalContext *ctx;
-    char *const *allowed;    /* demand's, else the profile's allow-list */
-    char *const *preference; /* demand's, else the profile's preference list */
+    const FpProfile *profile; /* the demand's, else the fallback */
+    char *const *allowed;     /* demand's, else the profile's allow-list */
+    char *const *preference;  /* demand's, else the profile's preference list */
     guint n_preference;
     Memo products; /* product -> value: allowed, index: preference */
     Memo regions;  /* region -> number: latency */
@@ -288,6 +301,17 @@ static const FpPoolStat *pool_stat_for(EvalState *st, const char *pool)
     return s->ptr;
 }
 
+/* Filter 6a (engine.h): whether this pod may get a shared replica @dev.
+ * An allow-list that matched a shared product named its "-SHARED" entry
+ * (terms.c: fp_sku_matches), so the pod asked for sharing. */
+static bool shared_allowed(const EvalState *st, const FpDemand *d, const FpDeviceClass *dev)
+{
+    if (st->profile->allow_shared || strcmp(dev->resource, "nvidia.com/gpu.shared") == 0) {
+        return true;
+    }
+    return st->allowed && fp_sku_list_index(st->allowed, dev->product, NULL) >= 0;
+}
+
 static FilterStatus fail(FpVerdict *v, const char *reason, bool unresolvable)
 {
     v->pass = false;
@@ -311,9 +335,11 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
         f = c->facts;
         if (!ctx->skip_facts_copy) {
             v->facts = *c->facts;
+            fp_facts_apply_device(&v->facts, d->resource ? c->device : NULL);
         }
     } else {
         fp_node_facts(ctx->policy, node, &v->facts);
+        fp_facts_apply_device(&v->facts, d->resource ? c->device : NULL);
     }
     sc->facts = f;
     if (node && d->resource) {
@@ -355,12 +381,27 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
     if (alloc <= 0) {
         return fail(v, FP_REASON_NO_GPU_RESOURCE, true);
     }
-    const MemoSlot *product = product_facts(st, f->product);
+    const FpDeviceClass *dev = c->device;
+    sc->device = dev;
+    if (f == &v->facts || !ctx->skip_facts_copy) {
+        v->device = dev; /* with the facts, as engine.h says */
+    }
+    const MemoSlot *product = product_facts(st, dev ? dev->product : f->product);
     sc->sku_index = product->index;
     if (!product->value) {
         return fail(v, FP_REASON_SKU, true);
     }
-    if (d->min_gpu_memory_mib > 0 && !(f->gpu_memory_mib >= d->min_gpu_memory_mib)) {
+    if (dev && fp_device_is_shared(dev) && !shared_allowed(st, d, dev)) {
+        return fail(v, FP_REASON_SHARED, true);
+    }
+    if (dev && dev->spot && st->profile->avoid_spot) {
+        return fail(v, FP_REASON_SPOT, true);
+    }
+    double memory = dev ? dev->memory_mib : f->gpu_memory_mib;
+    if (d->min_gpu_memory_mib > 0 && !(memory > 0)) {
+        return fail(v, dev ? FP_REASON_GPU_MEMORY_UNKNOWN : FP_REASON_GPU_MEMORY, true);
+    }
+    if (d->min_gpu_memory_mib > 0 && !(memory >= d->min_gpu_memory_mib)) {
         return fail(v, FP_REASON_GPU_MEMORY, true);
     }
     if (d->n_origins > 0) {
@@ -369,7 +410,8 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
             return fail(v, FP_REASON_LATENCY, true);
         }
     }
-    if (d->max_price >= 0 && (f->price_per_gpu_hour < 0 || f->price_per_gpu_hour > d->max_price)) {
+    double price = dev ? dev->price_per_hour : f->price_per_gpu_hour;
+    if (d->max_price >= 0 && (price < 0 || price > d->max_price)) {
         return fail(v, FP_REASON_PRICE, true);
     }
     if (alloc < d->count) {
@@ -408,6 +450,7 @@ void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, Fp
 
     EvalState st = {
         .ctx = ctx,
+        .profile = profile,
         .allowed = d->allowed_skus ? d->allowed_skus : profile->allowed_skus,
         .preference = d->sku_preference ? d->sku_preference : profile->sku_preference,
     };
@@ -462,6 +505,10 @@ void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, Fp
                 .pool_stat = sc[i].stat,
                 .sku_index = sc[i].sku_index,
                 .sku_n = st.n_preference,
+                .price =
+                    sc[i].device ? sc[i].device->price_per_hour : sc[i].facts->price_per_gpu_hour,
+                .throughput = sc[i].device ? sc[i].device->relative_throughput
+                                           : sc[i].facts->relative_throughput,
             };
             for (int t = 0; t < FP_N_TERMS; t++) {
                 double value = 0;

@@ -17,6 +17,7 @@
 #ifndef FP_SCORING_ENGINE_H
 #define FP_SCORING_ENGINE_H
 
+#include "scoring/device.h"
 #include "scoring/model.h"
 #include "scoring/placement_policy.h"
 
@@ -30,6 +31,9 @@ G_BEGIN_DECLS
 #define FP_REASON_NO_GPU_RESOURCE "node has no GPUs of the requested resource"
 #define FP_REASON_SKU "GPU SKU not allowed by policy"
 #define FP_REASON_GPU_MEMORY "GPU memory below requirement"
+#define FP_REASON_GPU_MEMORY_UNKNOWN "GPU memory unknown (node labels)"
+#define FP_REASON_SHARED "shared GPU replica not allowed by profile"
+#define FP_REASON_SPOT "spot capacity avoided by profile"
 #define FP_REASON_LATENCY "region latency above limit"
 #define FP_REASON_PRICE "GPU price above limit"
 #define FP_REASON_NOT_READY "node not ready"
@@ -149,6 +153,10 @@ typedef struct {
     bool unschedulable;
     bool has_resource;
     int64_t allocatable;
+    /* The device class of demand->resource on this node (the node's GPU
+     * inventory, cache/gpu_inventory.h), or NULL: then the device is taken
+     * to be a whole GPU with the facts' product, memory and price. */
+    const FpDeviceClass *device;
 } FpCandidate;
 
 typedef struct {
@@ -161,7 +169,13 @@ typedef struct {
     double total;                 /* weighted mean of the active terms, in [0,1] */
     int score;                    /* 0..10 for kube-scheduler */
     int64_t gpus_free;            /* of the requested resource, before this pod */
+    /* The candidate's facts; with a device, product, gpu_memory_mib,
+     * price_per_gpu_hour and relative_throughput are the device's
+     * (fp_facts_apply_device). */
     FpNodeFacts facts;
+    /* The candidate's device (borrowed), or NULL; left NULL with the facts
+     * when skip_facts_copy leaves those out. */
+    const FpDeviceClass *device;
 } FpVerdict;
 
 /* Context shared by the candidates of one request. */
@@ -189,14 +203,22 @@ typedef struct {
  *  3. pod requests no GPU -> passes, every term inactive, score 0 (neutral)
  *  4. not Ready -> NOT_READY; spec.unschedulable -> UNSCHEDULABLE (unresolvable)
  *  5. allocatable of the resource 0 -> NO_GPU_RESOURCE (unresolvable)
- *  6. product not in demand->allowed_skus, else profile->allowed_skus (an
- *     unknown product never is) -> SKU (unresolvable)
- *  7. per-GPU memory below demand->min_gpu_memory_mib, or unknown while a
- *     minimum is set -> GPU_MEMORY (unresolvable)
+ * The device is the candidate's device class (its product, memory, price
+ * and throughput), else the facts' whole GPU.
+ *  6. the device's product not in demand->allowed_skus, else
+ *     profile->allowed_skus (an unknown product never is) -> SKU
+ *     (unresolvable)
+ * 6a. a time-sliced or MPS replica (fp_device_is_shared) unless the profile
+ *     sets allow_shared, the pod's allow-list named its "-SHARED" product
+ *     (matched in 6), or the pod requests nvidia.com/gpu.shared -> SHARED
+ *     (unresolvable)
+ * 6b. a spot device while the profile sets avoid_spot -> SPOT (unresolvable)
+ *  7. with a minimum set: device memory unknown (0) -> GPU_MEMORY_UNKNOWN,
+ *     below demand->min_gpu_memory_mib -> GPU_MEMORY (unresolvable)
  *  8. weighted mean RTT from the origins to the node's region (no region:
  *     default_latency_ms) above demand->max_latency_ms -> LATENCY (unresolvable)
- *  9. price per GPU-hour above demand->max_price (unknown price fails too)
- *     -> PRICE (unresolvable)
+ *  9. the device's price per hour above demand->max_price (unknown price
+ *     fails too) -> PRICE (unresolvable)
  * 10. allocatable < count -> TOO_FEW_GPUS (unresolvable: no eviction frees
  *     GPUs the node does not have); allocatable - used - assumed < count
  *     -> INSUFFICIENT_GPUS (resolvable: the only "busy" reason, where
@@ -212,11 +234,11 @@ typedef struct {
  * Terms (each in [0,1]; inactive terms are left out of the mean):
  *  latency  clamp(1 - L/S), S = the effective latency limit, else 250 ms;
  *           inactive without origins
- *  cost     price per GPU-hour (perGPUHour) or price / relative throughput
- *           (perWork), min-max normalised over the passing candidates:
- *           (max - c) / (max - min), 1 when all are equal, 0 for an
- *           unknown price (no pool, SKU or policy default price)
- *  headroom clamp((cap - after) / cap), cap = max_utilization * allocatable
+ *  cost     the device's price per hour (perGPUHour) or price / relative
+ *           throughput (perWork; a slice's throughput is its fraction of
+ *           the GPU's, so a slice and a whole GPU tie), min-max normalised over the passing
+ * candidates: (max - c) / (max - min), 1 when all are equal, 0 for an unknown price (no pool, SKU
+ * or policy default price) headroom clamp((cap - after) / cap), cap = max_utilization * allocatable
  *           and after = used + assumed + count, over the node's pool when
  *           pool_stats has it, else over the node itself
  *  packing  binpack: (used + assumed + count) / allocatable;
@@ -230,6 +252,11 @@ typedef struct {
  * none); score = fp_score_to_extender(total).  gpus_free is set (>= 0) for
  * every node that has the resource, whatever the verdict. */
 void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, FpVerdict *out);
+
+/* Overlay device @d (may be NULL: nothing changes) on @f: product,
+ * gpu_memory_mib, price_per_gpu_hour and relative_throughput become the
+ * device's (strings borrowed from @d). */
+void fp_facts_apply_device(FpNodeFacts *f, const FpDeviceClass *d);
 
 /* Weighted mean round trip (ms) from @demand's origins to @region; a node
  * without region ("") counts default_latency_ms.  0 without origins. */

@@ -75,6 +75,9 @@ typedef struct {
      * profile's): fp_sku_list_index's answer and the list's length. */
     int sku_index;
     guint sku_n;
+    /* The device's price per hour (< 0 unknown) and relative throughput. */
+    double price;
+    double throughput;
 } FpTermInput;
 
 /* One score term (the plug-in point: a const table, not a switch). */

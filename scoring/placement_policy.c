@@ -455,8 +455,9 @@ bool fp_policy_is_gpu_resource(const FpPolicy *policy, const char *resource)
             has_nvidia = true;
         }
     }
-    return has_nvidia && g_str_has_prefix(resource, MIG_RESOURCE_PREFIX) &&
-           resource[strlen(MIG_RESOURCE_PREFIX)] != '\0';
+    return has_nvidia && ((g_str_has_prefix(resource, MIG_RESOURCE_PREFIX) &&
+                           resource[strlen(MIG_RESOURCE_PREFIX)] != '\0') ||
+                          strcmp(resource, "nvidia.com/gpu.shared") == 0);
 }
 
 /* ---- SKU table lookups ------------------------------------------------- */

@@ -146,7 +146,8 @@ double fp_policy_latency(const FpPolicy *policy, const char *a, const char *b, b
 /* Profile by name, or NULL. */
 const FpProfile *fp_policy_profile(const FpPolicy *policy, const char *name);
 /* Whether @resource is one of the policy's GPU resources, or a MIG resource
- * (nvidia.com/mig-*) when nvidia.com/gpu is one. */
+ * (nvidia.com/mig-*) or the time-sliced nvidia.com/gpu.shared when
+ * nvidia.com/gpu is one. */
 bool fp_policy_is_gpu_resource(const FpPolicy *policy, const char *resource);
 
 /* Helpers for builders.  Defaults: SKU memory 0 (unknown), throughput 1.0,

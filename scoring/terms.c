@@ -131,14 +131,13 @@ static bool term_latency(const FpTermInput *in, double *value)
  * An unknown price is NaN, which the engine scores as the worst. */
 static bool term_cost(const FpTermInput *in, double *value)
 {
-    const FpNodeFacts *f = in->facts;
-    if (!(f->price_per_gpu_hour >= 0)) {
+    if (!(in->price >= 0)) {
         *value = NAN;
         return true;
     }
-    double price = f->price_per_gpu_hour;
+    double price = in->price;
     if (in->ctx->demand->profile->cost_mode == FP_COST_PER_WORK) {
-        double tp = f->relative_throughput > 0 ? f->relative_throughput : 1.0;
+        double tp = in->throughput > 0 ? in->throughput : 1.0;
         price /= tp;
     }
     *value = price;

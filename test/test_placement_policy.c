@@ -106,7 +106,7 @@ static void test_gpu_resources(void **state)
         {"nvidia.com/mig-1g.5gb", true},
         {"nvidia.com/mig-3g.20gb", true},
         {"nvidia.com/mig-", false},
-        {"nvidia.com/gpu.shared", false},
+        {"nvidia.com/gpu.shared", true}, /* time-slicing with renameByDefault */
         {"nvidia.com/gpux", false},
         {"cpu", false},
         {"", false},

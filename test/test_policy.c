@@ -250,7 +250,7 @@ static const BadCase bad_cases[] = {
      "colour: blue\n",
      {"p.yaml:1:1: unknown key \"colour\" (known keys: apiVersion, kind, metadata, gpuResources, "
       "nodeLabels, skus, pools, regions, defaultPricePerGPUHour, profiles, namespaces, "
-      "defaultProfile)"}},
+      "defaultProfile, spotPriceFactor, instanceTypes)"}},
     {"every error in a profile",
      "profiles:\n"
      "  fast:\n"
@@ -432,7 +432,8 @@ static void test_error_cap(void **state)
     assert_string_equal(g_ptr_array_index(r->errors, 0),
                         "cap.yaml:1:1: unknown key \"unknown0\" (known keys: apiVersion, kind, "
                         "metadata, gpuResources, nodeLabels, skus, pools, regions, "
-                        "defaultPricePerGPUHour, profiles, namespaces, defaultProfile)");
+                        "defaultPricePerGPUHour, profiles, namespaces, defaultProfile, "
+                        "spotPriceFactor, instanceTypes)");
     assert_string_equal(g_ptr_array_index(r->errors, FP_POLICY_MAX_ERRORS),
                         "... and 4900 more errors");
     g_autofree char *joined = fp_policy_report_join_errors(r, "\n");

@@ -602,9 +602,8 @@ static const char *intern(const char *s)
     return g_ref_string_new_intern(s ? s : "");
 }
 
-static void inventory_clear(gpointer data)
+static void inventory_free(FpGpuInventory *inv)
 {
-    FpGpuInventory *inv = data;
     for (guint i = 0; i < inv->n; i++) {
         FpDeviceClass *d = &inv->classes[i];
         const char *strs[] = {d->resource, d->product, d->base, d->model, d->profile, d->origin};
@@ -612,6 +611,7 @@ static void inventory_clear(gpointer data)
             g_ref_string_release((char *)strs[k]);
         }
     }
+    g_free(inv);
 }
 
 /* The resources to describe: those the node lists, then those its labels
@@ -688,6 +688,130 @@ static guint list_resources(const Ctx *c, const char **out, int64_t *alloc, bool
     return n;
 }
 
+/* ---- sharing equal inventories ------------------------------------------
+ *
+ * Nodes of one pool carry the same labels, so most inventories are equal:
+ * one copy serves them all (less memory, and the request path reads a few
+ * hot inventories instead of one per node).  The table holds a reference on
+ * each entry; holders take and drop theirs atomically without the lock.
+ * An entry whose only reference is the table's cannot be reached without
+ * the lock, so the sweep frees those under it. */
+
+static GMutex intern_lock;
+static GHashTable *intern_table; /* FpGpuInventory* (its own key), a reference each */
+static guint intern_sweep_at = 256;
+
+static guint32 mix(guint32 h, guint64 v)
+{
+    for (int i = 0; i < 8; i++) {
+        h = (h ^ (guint32)(v & 0xff)) * 16777619u;
+        v >>= 8;
+    }
+    return h;
+}
+
+static guint64 bits(double d)
+{
+    guint64 b;
+    memcpy(&b, &d, sizeof b);
+    return b;
+}
+
+static guint inventory_hash(gconstpointer p)
+{
+    const FpGpuInventory *inv = p;
+    guint32 h = mix(2166136261u, inv->n);
+    for (guint i = 0; i < inv->n; i++) {
+        const FpDeviceClass *d = &inv->classes[i];
+        /* strings are interned: equal content, equal address */
+        const void *ptrs[] = {d->resource, d->product, d->base,   d->model,
+                              d->profile,  d->origin,  d->problem};
+        for (guint k = 0; k < G_N_ELEMENTS(ptrs); k++) {
+            h = mix(h, (guint64)(uintptr_t)ptrs[k]);
+        }
+        h = mix(h, ((guint64)d->kind << 48) ^ ((guint64)d->source << 40) ^
+                       ((guint64)d->share_num << 24) ^ ((guint64)d->share_den << 8) ^
+                       ((guint64)d->memory_isolated << 1) ^ (guint64)d->spot);
+        h = mix(h, d->labelled_count);
+        h = mix(h, bits(d->memory_mib) ^ bits(d->price_per_hour) ^ bits(d->relative_throughput));
+    }
+    return h;
+}
+
+static gboolean class_equal(const FpDeviceClass *a, const FpDeviceClass *b)
+{
+    return a->resource == b->resource && a->product == b->product && a->base == b->base &&
+           a->model == b->model && a->profile == b->profile && a->origin == b->origin &&
+           a->problem == b->problem && a->kind == b->kind && a->source == b->source &&
+           a->share_num == b->share_num && a->share_den == b->share_den &&
+           a->labelled_count == b->labelled_count && a->memory_isolated == b->memory_isolated &&
+           a->spot == b->spot && bits(a->memory_mib) == bits(b->memory_mib) &&
+           bits(a->price_per_hour) == bits(b->price_per_hour) &&
+           bits(a->relative_throughput) == bits(b->relative_throughput);
+}
+
+static gboolean inventory_equal(gconstpointer pa, gconstpointer pb)
+{
+    const FpGpuInventory *a = pa;
+    const FpGpuInventory *b = pb;
+    if (a->n != b->n) {
+        return FALSE;
+    }
+    for (guint i = 0; i < a->n; i++) {
+        if (!class_equal(&a->classes[i], &b->classes[i])) {
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* Free entries nobody but the table holds.  Lock held. */
+static void intern_sweep(void)
+{
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, intern_table);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        FpGpuInventory *inv = key;
+        if (g_atomic_int_get(&inv->refs_) == 1) {
+            g_hash_table_iter_steal(&it);
+            fp_gpu_inventory_unref(inv);
+        }
+    }
+    intern_sweep_at = MAX(256u, 2 * g_hash_table_size(intern_table));
+}
+
+static FpGpuInventory *intern_inventory(FpGpuInventory *inv)
+{
+    g_mutex_lock(&intern_lock);
+    if (!intern_table) {
+        intern_table = g_hash_table_new(inventory_hash, inventory_equal);
+    }
+    FpGpuInventory *found = g_hash_table_lookup(intern_table, inv);
+    if (found) {
+        fp_gpu_inventory_ref(found);
+    } else {
+        if (g_hash_table_size(intern_table) >= intern_sweep_at) {
+            intern_sweep();
+        }
+        g_hash_table_add(intern_table, fp_gpu_inventory_ref(inv));
+    }
+    g_mutex_unlock(&intern_lock);
+    if (found) {
+        fp_gpu_inventory_unref(inv);
+        return found;
+    }
+    return inv;
+}
+
+guint fp_gpu_inventory_shared_count(void)
+{
+    g_mutex_lock(&intern_lock);
+    guint n = intern_table ? g_hash_table_size(intern_table) : 0;
+    g_mutex_unlock(&intern_lock);
+    return n;
+}
+
 FpGpuInventory *fp_gpu_inventory_new(const FpPolicy *policy, const FpNode *node,
                                      const FpNodeFacts *facts)
 {
@@ -704,8 +828,8 @@ FpGpuInventory *fp_gpu_inventory_new(const FpPolicy *policy, const FpNode *node,
     if (n == 0) {
         return NULL;
     }
-    FpGpuInventory *inv =
-        g_atomic_rc_box_alloc0(sizeof(FpGpuInventory) + n * sizeof(FpDeviceClass));
+    FpGpuInventory *inv = g_malloc0(sizeof(FpGpuInventory) + n * sizeof(FpDeviceClass));
+    inv->refs_ = 1;
     Draft dr;
     for (guint i = 0; i < n; i++) {
         build_class(&c, &dr, resources[i], alloc[i]);
@@ -726,18 +850,21 @@ FpGpuInventory *fp_gpu_inventory_new(const FpPolicy *policy, const FpNode *node,
             inv->problem = d->problem;
         }
     }
-    return inv;
+    return intern_inventory(inv);
 }
 
 FpGpuInventory *fp_gpu_inventory_ref(FpGpuInventory *inv)
 {
-    return inv ? g_atomic_rc_box_acquire(inv) : NULL;
+    if (inv) {
+        g_atomic_int_inc(&inv->refs_);
+    }
+    return inv;
 }
 
 void fp_gpu_inventory_unref(FpGpuInventory *inv)
 {
-    if (inv) {
-        g_atomic_rc_box_release_full(inv, inventory_clear);
+    if (inv && g_atomic_int_dec_and_test(&inv->refs_)) {
+        inventory_free(inv);
     }
 }
 

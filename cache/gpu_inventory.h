@@ -37,10 +37,12 @@
  * that says so), fraction unknown (priced as a whole GPU), and set
  * `problem`.  At most FP_GPU_INVENTORY_MAX classes are kept.
  *
- * Memory: one allocation per node with GPUs (16 bytes + 96 per class; a
- * node with one GPU resource: 112 bytes), strings interned (GRefString)
- * and shared by every node with the same value.  Nodes without GPUs have
- * none (NULL).
+ * Memory: equal inventories are shared: every node whose labels, pool
+ * price and region give the same classes holds the same inventory (16
+ * bytes + 96 per class), so a node costs one pointer in the view; strings
+ * are interned (GRefString).  Nodes without GPUs have none (NULL).  The
+ * table of shared inventories frees those no node holds any more when it
+ * has doubled since its last sweep.
  *
  * Ownership: refcounted (atomic); immutable once built; the classes'
  * strings live as long as the inventory.
@@ -60,6 +62,7 @@ G_BEGIN_DECLS
 
 typedef struct {
     guint n;
+    gint refs_;          /* private: the reference count */
     const char *problem; /* the first class's problem, or NULL */
     FpDeviceClass classes[];
 } FpGpuInventory;
@@ -75,6 +78,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpGpuInventory, fp_gpu_inventory_unref)
 
 /* The class of @resource (compared by content), or NULL.  @inv may be NULL. */
 const FpDeviceClass *fp_gpu_inventory_find(const FpGpuInventory *inv, const char *resource);
+
+/* Distinct inventories currently shared (for tests and the memory
+ * statement). */
+guint fp_gpu_inventory_shared_count(void);
 
 /* Bytes held by @inv (for the memory statement and tests). */
 gsize fp_gpu_inventory_size(const FpGpuInventory *inv);

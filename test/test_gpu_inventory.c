@@ -656,6 +656,38 @@ static void test_bad_labels(void **state)
     }
 }
 
+/* Nodes with equal labels share one inventory; one nobody holds is freed
+ * by a later sweep. */
+static void test_shared_inventories(void **state)
+{
+    g_autoptr(FpPolicy) policy = fp_policy_new_default();
+    FpGpuInventory *first = NULL;
+    for (guint i = 0; i < 100; i++) {
+        g_autofree char *name = g_strdup_printf("ts-%u", i);
+        g_autoptr(FpNode) node = node_of(name, T4_SHARED, T4_SHARED_ALLOC);
+        FpGpuInventory *inv = inventory_of(policy, node);
+        if (!first) {
+            first = inv;
+        } else {
+            assert_ptr_equal(inv, first);
+            fp_gpu_inventory_unref(inv);
+        }
+    }
+    assert_true(fp_gpu_inventory_shared_count() >= 1);
+    assert_int_equal(first->refs_, 2); /* ours and the table's */
+    fp_gpu_inventory_unref(first);
+    /* distinct ones, enough to sweep: the table does not keep growing */
+    for (guint i = 0; i < 2000; i++) {
+        g_autofree char *mem = g_strdup_printf("%u", 10000 + i);
+        const char *const labels[] = {"nvidia.com/gpu.product", "NVIDIA-L4",
+                                      "nvidia.com/gpu.memory", mem, NULL};
+        g_autoptr(FpNode) node = node_of("l4", labels, T4_SHARED_ALLOC);
+        g_autoptr(FpGpuInventory) inv = inventory_of(policy, node);
+        assert_non_null(inv);
+    }
+    assert_true(fp_gpu_inventory_shared_count() < 1024);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -669,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_instance_type_only),
         cmocka_unit_test(test_spot),
         cmocka_unit_test(test_bad_labels),
+        cmocka_unit_test(test_shared_inventories),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

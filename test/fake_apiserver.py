@@ -56,6 +56,10 @@ Control API: POST /_control on the control port (plain HTTP, loopback), body
   bulk {nodes, pods}         synthetic objects served by LIST only
   stats                      request counters, active watches, bindings
   bindings                   recorded binding requests
+  set_nodepools {items}      serve these Karpenter NodePools at GET
+                             /apis/karpenter.sh/v1/nodepools (LIST only);
+                             items null: the resource is absent (404), as
+                             in a cluster without Karpenter (the default)
   shutdown
 kind is "nodes", "pods" or "all".
 
@@ -249,6 +253,7 @@ class State:
     def __init__(self, args):
         self.cond = threading.Condition()
         self.rv = args.rv_start
+        self.nodepools = None  # Karpenter absent until set_nodepools
         # a fresh server has no history before its first resourceVersion:
         # watches from older ones (a client that saw the previous server)
         # are too old, as after a real API server's restart
@@ -511,6 +516,16 @@ class Handler(BaseHTTPRequestHandler):
                 with st.cond:
                     st.counters["unauthorized"] += 1
                 return self.send_status(401, "Unauthorized", "Unauthorized")
+        if parts == ["apis", "karpenter.sh", "v1", "nodepools"] and method == "GET":
+            with st.cond:
+                st.counters["list_nodepools"] = st.counters.get("list_nodepools", 0) + 1
+                items = st.nodepools
+            if items is None:
+                return self.send_status(404, "NotFound", "the server could not find the "
+                                        "requested resource")
+            return self.send_json(200, {"apiVersion": "karpenter.sh/v1", "kind": "NodePoolList",
+                                        "metadata": {"resourceVersion": str(st.rv)},
+                                        "items": items})
         # /api/v1/nodes, /api/v1/pods, /api/v1/namespaces/NS/pods[/NAME[/binding]]
         if parts[:2] != ["api", "v1"]:
             return self.send_status(404, "NotFound", "no such path")
@@ -924,6 +939,12 @@ def dispatch(st, c):
                     "last_paths": list(st.last_paths)}
         if cmd == "bindings":
             return {"bindings": list(st.bindings)}
+        if cmd == "set_nodepools":
+            items = c.get("items")
+            if items is not None and not isinstance(items, list):
+                raise ValueError("items must be a list or null")
+            st.nodepools = items
+            return {}
         if cmd == "shutdown":
             return {}
     raise ValueError("unknown command %r" % cmd)

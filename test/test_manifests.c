@@ -2054,8 +2054,8 @@ static const struct {
     const char *resource;
     const char *verb;
 } webhook_api[] = {
-    {"nodes", "get"}, {"nodes", "list"}, {"nodes", "watch"},
-    {"pods", "get"},  {"pods", "list"},  {"pods", "watch"},
+    {"nodes", "get"}, {"nodes", "list"}, {"nodes", "watch"},    {"pods", "get"},
+    {"pods", "list"}, {"pods", "watch"}, {"nodepools", "list"},
 };
 
 static json_t *render_dir(const char *dir, char **error_out)

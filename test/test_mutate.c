@@ -46,7 +46,7 @@ static bool fixture_ready(void *ctx, const char **why)
     return f->ready;
 }
 
-static GArray *fixture_templates(void *ctx)
+static GArray *fixture_templates(void *ctx, const FpPolicy *policy)
 {
     Fixture *f = ctx;
     return f->templates ? g_array_ref(f->templates) : NULL;

@@ -151,6 +151,7 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
     gboolean no_annotation = FALSE;
     gboolean insecure_bind = FALSE;
     gboolean mutate_preferred = cfg->mutate_preferred;
+    gboolean nodepools = cfg->nodepools;
     int decision_ring = (int)cfg->decision_ring;
     int decision_nodes = (int)cfg->decision_nodes;
     int max_body_mib = (int)(cfg->max_body_bytes >> 20);
@@ -177,6 +178,9 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
          "Route of the admission webhook (POST), empty to disable (default mutate)", "NAME"},
         {"mutate-preferred", 0, 0, G_OPTION_ARG_NONE, &mutate_preferred,
          "The webhook also adds the nearest regions as preferred node affinity", NULL},
+        {"karpenter-nodepools", 0, 0, G_OPTION_ARG_NONE, &nodepools,
+         "The webhook also counts Karpenter NodePools (karpenter.sh/v1) as pools it can offer",
+         NULL},
         {"cluster", 'c', 0, G_OPTION_ARG_FILENAME, &cfg->cluster_file,
          "Serve from a snapshot: kubectl get nodes,pods -A -o json|yaml", "FILE"},
         {"demo", 0, 0, G_OPTION_ARG_NONE, &demo, "Serve the bundled demo cluster", NULL},
@@ -314,6 +318,7 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
     cfg->annotate = !no_annotation;
     cfg->insecure_bind = insecure_bind;
     cfg->mutate_preferred = mutate_preferred;
+    cfg->nodepools = nodepools;
     cfg->max_body_bytes = (gint64)max_body_mib << 20;
     return TRUE;
 }

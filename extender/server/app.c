@@ -130,6 +130,11 @@ static bool mutate_ready(void *ctx, const char **why)
     return fp_readiness_check(ctx, why);
 }
 
+static GArray *mutate_templates(void *ctx, const FpPolicy *policy)
+{
+    return fp_nodepool_source_offers(ctx, policy);
+}
+
 /* Give each route and collector the parts it reads, once the view (and in
  * live mode the client and informer) exist. */
 static void wire_parts(FpApp *app)
@@ -180,6 +185,8 @@ static void wire_parts(FpApp *app)
         .ready = mutate_ready,
         .ready_ctx = &app->readiness,
         .preferred = cfg->mutate_preferred,
+        .templates = app->nodepools ? mutate_templates : NULL,
+        .templates_ctx = app->nodepools,
         .reviews = fp_mutate_metrics(app->metrics),
     };
 }
@@ -199,6 +206,10 @@ FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
     if (!app->policies || !load_view(app, error)) {
         fp_app_free(app);
         return NULL;
+    }
+    if (cfg->nodepools && app->client && cfg->mutate_verb && *cfg->mutate_verb) {
+        /* Pool templates for the webhook: NodePools change rarely. */
+        app->nodepools = fp_nodepool_source_start(app->client, 60);
     }
     wire_parts(app);
     return app;
@@ -287,6 +298,7 @@ void fp_app_free(FpApp *app)
     if (app->informer) {
         fp_informer_stop(app->informer);
     }
+    fp_nodepool_source_stop(app->nodepools);
     if (app->client) {
         fp_kube_client_free(app->client);
     }

@@ -23,6 +23,7 @@
 
 #include "cache/informer.h"
 #include "cache/kube_client.h"
+#include "cache/nodepool.h"
 #include "cache/view.h"
 #include "extender/http/http_server.h"
 #include "extender/obs/metrics.h"
@@ -49,6 +50,7 @@ typedef struct {
     char *preempt_verb;
     char *mutate_verb;     /* the admission webhook's route (extender/server/mutate.h) */
     bool mutate_preferred; /* the webhook also writes nearest regions as preferred terms */
+    bool nodepools;        /* list Karpenter NodePools as pool templates (live mode) */
     int threads;
     gint64 max_body_bytes;
     int connection_timeout_s; /* idle keep-alive between requests */
@@ -112,6 +114,7 @@ struct FpApp {
     FpBindVerbEnv bind_verb_env;
     FpReadyzEnv readyz_env;
     FpMutateEnv mutate_env;
+    FpNodePoolSource *nodepools; /* --karpenter-nodepools in live mode, or NULL */
     /* Route table built by fp_app_routes (paths owned here). */
     FpRoute routes[FP_APP_MAX_ROUTES];
     char *route_paths[5];

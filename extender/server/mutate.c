@@ -58,7 +58,7 @@ static void unchanged(Decision *d, char *warning)
 static FpConstraints *constraints_for(const FpMutateEnv *env, const FpPolicy *policy,
                                       const FpDemand *demand)
 {
-    GArray *tmpl = env->templates ? env->templates(env->templates_ctx) : NULL;
+    GArray *tmpl = env->templates ? env->templates(env->templates_ctx, policy) : NULL;
     FpConstraints *c = fp_view_constraints(env->view, policy, demand,
                                            tmpl ? (const FpOffer *)(void *)tmpl->data : NULL,
                                            tmpl ? tmpl->len : 0, env->preferred);

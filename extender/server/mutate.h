@@ -51,9 +51,9 @@ typedef struct {
     /* Whether the view can answer (NULL: always); *why a static reason. */
     bool (*ready)(void *ctx, const char **why);
     void *ready_ctx;
-    /* Pool templates (nodes an autoscaler can add), or NULL: a new array
-     * of FpOffer whose strings live as long as the env. */
-    GArray *(*templates)(void *ctx);
+    /* Pool templates (nodes an autoscaler can add) under @policy, or NULL:
+     * a new array of FpOffer whose strings outlive the call. */
+    GArray *(*templates)(void *ctx, const FpPolicy *policy);
     void *templates_ctx;
     bool preferred; /* also add the nearest regions as preferred terms */
     /* flexplace_admission_reviews_total{result}; may be NULL. */

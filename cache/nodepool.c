@@ -1,0 +1,490 @@
+/*
+ * cache/nodepool.c - Karpenter NodePools as pool templates (contract in the
+ * header).
+ */
+#include "cache/nodepool.h"
+
+#include <string.h>
+
+#include "cache/kobj.h"
+#include "scoring/engine.h"
+#include "scoring/quantity.h"
+
+G_DEFINE_QUARK(fp - nodepool - error - quark, fp_nodepool_error)
+
+#define CAPACITY_KEY "karpenter.sh/capacity-type"
+#define NODEPOOL_PATH "/apis/karpenter.sh/v1/nodepools"
+
+static const char *const GPU_NAME_KEYS[] = {"karpenter.k8s.aws/instance-gpu-name",
+                                            "karpenter.azure.com/sku-gpu-name", NULL};
+static const char *const CAPACITY_TYPES[] = {"on-demand", "spot", "reserved", NULL};
+
+void fp_pool_template_free(FpPoolTemplate *t)
+{
+    if (!t) {
+        return;
+    }
+    g_free(t->name);
+    if (t->labels) {
+        g_hash_table_unref(t->labels);
+    }
+    for (guint i = 0; i < t->n_requirements; i++) {
+        g_free(t->requirements[i].key);
+        g_strfreev(t->requirements[i].values);
+    }
+    g_free(t->requirements);
+    g_strfreev(t->products);
+    g_strfreev(t->regions);
+    g_strfreev(t->capacity_types);
+    g_strfreev(t->gpu_names);
+    g_free(t->pool);
+    fp_res_list_clear(&t->limits);
+    g_free(t);
+}
+
+static bool shape(GError **error, const char *name, const char *what)
+{
+    g_set_error(error, FP_NODEPOOL_ERROR, FP_NODEPOOL_ERROR_SHAPE, "NodePool %s: %s",
+                name ? name : "(unnamed)", what);
+    return false;
+}
+
+static bool read_labels(FpPoolTemplate *t, const json_t *labels, GError **error)
+{
+    t->labels = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    if (!labels || json_is_null(labels)) {
+        return true;
+    }
+    if (!json_is_object(labels)) {
+        return shape(error, t->name, "spec.template.metadata.labels is not a map");
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)labels, key, v)
+    {
+        if (!json_is_string(v)) {
+            return shape(error, t->name, "a template label value is not a string");
+        }
+        g_hash_table_replace(t->labels, g_strdup(key), g_strdup(json_string_value(v)));
+    }
+    return true;
+}
+
+static bool op_from(const char *s, FpSelOp *op)
+{
+    static const struct {
+        const char *name;
+        FpSelOp op;
+    } ops[] = {{"In", FP_SEL_IN},         {"NotIn", FP_SEL_NOT_IN},
+               {"Exists", FP_SEL_EXISTS}, {"DoesNotExist", FP_SEL_DOES_NOT_EXIST},
+               {"Gt", FP_SEL_GT},         {"Lt", FP_SEL_LT}};
+    for (guint i = 0; s && i < G_N_ELEMENTS(ops); i++) {
+        if (g_str_equal(s, ops[i].name)) {
+            *op = ops[i].op;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool read_requirement(FpPoolTemplate *t, const json_t *r, FpSelReq *out, GError **error)
+{
+    const char *key = json_string_value(json_object_get(r, "key"));
+    if (!json_is_object(r) || !key ||
+        !op_from(json_string_value(json_object_get(r, "operator")), &out->op)) {
+        return shape(error, t->name, "a requirement needs a key and a known operator");
+    }
+    json_t *values = json_object_get(r, "values");
+    if (values && !json_is_null(values) && !json_is_array(values)) {
+        return shape(error, t->name, "requirement values is not a list");
+    }
+    if (json_array_size(values) > FP_NODEPOOL_MAX_VALUES) {
+        g_set_error(error, FP_NODEPOOL_ERROR, FP_NODEPOOL_ERROR_LIMIT,
+                    "NodePool %s: requirement %s has more than %d values", t->name, key,
+                    FP_NODEPOOL_MAX_VALUES);
+        return false;
+    }
+    out->key = g_strdup(key);
+    out->values = g_new0(char *, json_array_size(values) + 1);
+    size_t i;
+    json_t *v;
+    json_array_foreach(values, i, v)
+    {
+        if (!json_is_string(v)) {
+            return shape(error, t->name, "a requirement value is not a string");
+        }
+        out->values[i] = g_strdup(json_string_value(v));
+    }
+    return true;
+}
+
+static bool read_requirements(FpPoolTemplate *t, const json_t *reqs, GError **error)
+{
+    if (!reqs || json_is_null(reqs)) {
+        return true;
+    }
+    if (!json_is_array(reqs) || json_array_size(reqs) > FP_NODEPOOL_MAX_VALUES) {
+        return shape(error, t->name, "spec.template.spec.requirements is not a (short) list");
+    }
+    t->requirements = g_new0(FpSelReq, json_array_size(reqs) + 1);
+    size_t i;
+    json_t *r;
+    json_array_foreach(reqs, i, r)
+    {
+        /* Counted first, so a half-read requirement is freed too. */
+        t->n_requirements++;
+        if (!read_requirement(t, r, &t->requirements[i], error)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool read_limits(FpPoolTemplate *t, const json_t *limits, GError **error)
+{
+    json_t *list = json_object_get(limits, "resources"); /* v1beta1 */
+    if (!list) {
+        list = (json_t *)limits;
+    }
+    if (!list || json_is_null(list)) {
+        return true;
+    }
+    if (!json_is_object(list)) {
+        return shape(error, t->name, "spec.limits is not a map of resources");
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(list, name, v)
+    {
+        g_autofree char *text =
+            json_is_string(v)    ? g_strdup(json_string_value(v))
+            : json_is_integer(v) ? g_strdup_printf("%" JSON_INTEGER_FORMAT, json_integer_value(v))
+                                 : NULL;
+        FpQuantity q;
+        if (!text || fp_quantity_parse(text, strlen(text), &q) != FP_QTY_OK) {
+            return shape(error, t->name, "a limit is not a quantity");
+        }
+        fp_res_list_set(&t->limits, name,
+                        g_str_equal(name, "cpu") ? fp_quantity_milli(&q) : fp_quantity_value(&q));
+    }
+    return true;
+}
+
+/* Values of @keys: the first template label under one of them, else the
+ * "In" values of a requirement on one of them. */
+static char **values_for(const FpPoolTemplate *t, char *const *keys)
+{
+    for (char *const *k = keys; k && *k; k++) {
+        const char *v = g_hash_table_lookup(t->labels, *k);
+        if (v && *v) {
+            return g_strsplit(v, "\x01", 1); /* a one-element copy */
+        }
+    }
+    for (char *const *k = keys; k && *k; k++) {
+        for (guint i = 0; i < t->n_requirements; i++) {
+            const FpSelReq *r = &t->requirements[i];
+            if (r->op == FP_SEL_IN && g_str_equal(r->key, *k)) {
+                return g_strdupv(r->values);
+            }
+        }
+    }
+    return g_new0(char *, 1);
+}
+
+static char **capacity_types(const FpPoolTemplate *t)
+{
+    const char *label = g_hash_table_lookup(t->labels, CAPACITY_KEY);
+    if (label) {
+        return g_strsplit(label, "\x01", 1);
+    }
+    GPtrArray *out = g_ptr_array_new();
+    bool constrained = false;
+    for (const char *const *c = CAPACITY_TYPES; *c; c++) {
+        bool ok = true;
+        for (guint i = 0; i < t->n_requirements; i++) {
+            const FpSelReq *r = &t->requirements[i];
+            if (!g_str_equal(r->key, CAPACITY_KEY)) {
+                continue;
+            }
+            bool listed = g_strv_contains((const char *const *)r->values, *c);
+            if (r->op == FP_SEL_IN) {
+                constrained = true;
+                ok = ok && listed;
+            } else if (r->op == FP_SEL_NOT_IN) {
+                constrained = true;
+                ok = ok && !listed;
+            }
+        }
+        if (ok) {
+            g_ptr_array_add(out, g_strdup(*c));
+        }
+    }
+    if (!constrained) {
+        /* Karpenter launches on-demand capacity unless a NodePool asks
+         * for another type. */
+        g_ptr_array_set_size(out, 0);
+        g_ptr_array_add(out, g_strdup("on-demand"));
+    }
+    g_ptr_array_add(out, NULL);
+    return (char **)g_ptr_array_free(out, FALSE);
+}
+
+static void derive(FpPoolTemplate *t, const FpPolicy *policy)
+{
+    t->products = values_for(t, policy->label_product);
+    t->regions = values_for(t, policy->label_region);
+    t->gpu_names = values_for(t, (char *const *)GPU_NAME_KEYS);
+    t->capacity_types = capacity_types(t);
+    for (char **k = policy->label_pool; k && *k && !t->pool; k++) {
+        const char *v = g_hash_table_lookup(t->labels, *k);
+        if (v && *v) {
+            t->pool = g_strdup(v);
+        }
+    }
+    if (!t->pool) {
+        t->pool = g_strdup(t->name);
+    }
+}
+
+FpPoolTemplate *fp_nodepool_parse(const json_t *obj, const FpPolicy *policy, GError **error)
+{
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    const char *api = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+    g_autoptr(FpPoolTemplate) t = g_new0(FpPoolTemplate, 1);
+    t->name = g_strdup(name);
+    /* Items of a LIST carry no kind; a document that names another does. */
+    if (!json_is_object(obj) || !name || !*name || (kind && !g_str_equal(kind, "NodePool")) ||
+        (api && !g_str_has_prefix(api, "karpenter.sh/"))) {
+        shape(error, name, "not a karpenter.sh NodePool with a name");
+        return NULL;
+    }
+    json_t *spec = json_object_get(obj, "spec");
+    json_t *tmpl = json_object_get(spec, "template");
+    if (!read_labels(t, json_object_get(json_object_get(tmpl, "metadata"), "labels"), error) ||
+        !read_requirements(t, json_object_get(json_object_get(tmpl, "spec"), "requirements"),
+                           error) ||
+        !read_limits(t, json_object_get(spec, "limits"), error)) {
+        return NULL;
+    }
+    derive(t, policy);
+    guint combos = MAX(g_strv_length(t->products), 1) * MAX(g_strv_length(t->regions), 1);
+    if (combos > FP_NODEPOOL_MAX_OFFERS) {
+        g_set_error(error, FP_NODEPOOL_ERROR, FP_NODEPOOL_ERROR_LIMIT,
+                    "NodePool %s: %u product and region combinations, more than %d", name, combos,
+                    FP_NODEPOOL_MAX_OFFERS);
+        return NULL;
+    }
+    return g_steal_pointer(&t);
+}
+
+/* The node this template makes with @product and @region, as a Node. */
+static FpNode *template_node(const FpPoolTemplate *t, const FpPolicy *policy, const char *product,
+                             const char *region)
+{
+    FpNode *n = fp_node_new(t->name);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, t->labels);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        fp_node_set_label(n, k, v);
+    }
+    if (*product && policy->label_product && policy->label_product[0]) {
+        fp_node_set_label(n, policy->label_product[0], product);
+    }
+    if (*region && policy->label_region && policy->label_region[0]) {
+        fp_node_set_label(n, policy->label_region[0], region);
+    }
+    fp_node_set_label(n, CAPACITY_KEY, t->capacity_types[0]);
+    fp_node_set_label(n, "karpenter.sh/nodepool", t->name);
+    return n;
+}
+
+void fp_nodepool_offers(const FpPoolTemplate *t, const FpPolicy *policy, GArray *offers)
+{
+    char *none[] = {(char *)"", NULL};
+    char **products = t->products && t->products[0] ? t->products : none;
+    char **regions = t->regions && t->regions[0] ? t->regions : none;
+    for (char **p = products; *p; p++) {
+        for (char **r = regions; *r; r++) {
+            g_autoptr(FpNode) n = template_node(t, policy, *p, *r);
+            FpOffer o = {.name = g_intern_string(t->name), .is_template = true};
+            fp_node_facts(policy, n, &o.facts);
+            o.facts.pool = g_intern_string(t->pool);
+            o.facts.region = g_intern_string(o.facts.region);
+            o.facts.zone = g_intern_string(o.facts.zone);
+            o.facts.product = g_intern_string(o.facts.product);
+            o.facts.instance_type = g_intern_string(o.facts.instance_type);
+            o.facts.capacity_type = g_intern_string(o.facts.capacity_type);
+            g_array_append_val(offers, o);
+        }
+    }
+}
+
+/* The items of a LIST (new reference), or NULL with *absent on a 404. */
+static json_t *fetch_items(FpKubeClient *client, gboolean *absent, GError **error)
+{
+    *absent = FALSE;
+    json_t *list = NULL;
+    long status = 0;
+    GError *err = NULL;
+    if (!fp_kube_get_json(client, NODEPOOL_PATH, &list, &status, &err)) {
+        json_decref(list);
+        if (status == 404) {
+            *absent = TRUE;
+            g_error_free(err);
+            return NULL;
+        }
+        g_set_error(error, FP_NODEPOOL_ERROR, FP_NODEPOOL_ERROR_API, "listing NodePools: %s",
+                    err ? err->message : "failed");
+        g_clear_error(&err);
+        return NULL;
+    }
+    json_t *items = json_object_get(list, "items");
+    json_t *out = json_is_array(items) ? json_incref(items) : json_array();
+    json_decref(list);
+    return out;
+}
+
+gboolean fp_nodepools_fetch(FpKubeClient *client, const FpPolicy *policy, GPtrArray *out,
+                            gboolean *absent, guint *skipped, GError **error)
+{
+    GError *err = NULL;
+    json_t *items = fetch_items(client, absent, &err);
+    if (!items) {
+        if (err) {
+            g_propagate_error(error, err);
+            return FALSE;
+        }
+        return TRUE; /* absent */
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        if (out->len >= FP_NODEPOOL_MAX_POOLS) {
+            break;
+        }
+        FpPoolTemplate *t = fp_nodepool_parse(item, policy, &err);
+        if (t) {
+            g_ptr_array_add(out, t);
+        } else {
+            g_debug("skipping a NodePool: %s", err->message);
+            g_clear_error(&err);
+            if (skipped) {
+                (*skipped)++;
+            }
+        }
+    }
+    json_decref(items);
+    return TRUE;
+}
+
+/* ---- the live source ----------------------------------------------- */
+
+struct FpNodePoolSource {
+    FpKubeClient *client;
+    guint interval_s;
+    GMutex lock;
+    GCond cond;
+    bool stop;
+    json_t *items; /* last good list, or NULL */
+    guint64 lists;
+    gboolean absent;
+    GThread *thread;
+};
+
+static void refresh(FpNodePoolSource *s)
+{
+    gboolean absent = FALSE;
+    GError *error = NULL;
+    json_t *items = fetch_items(s->client, &absent, &error);
+    g_mutex_lock(&s->lock);
+    if (items || absent) {
+        json_decref(s->items);
+        s->items = items;
+        s->absent = absent;
+        s->lists++;
+    }
+    g_mutex_unlock(&s->lock);
+    if (error) {
+        g_warning("%s (keeping the last list)", error->message);
+        g_error_free(error);
+    }
+}
+
+static gpointer source_main(gpointer data)
+{
+    FpNodePoolSource *s = data;
+    g_mutex_lock(&s->lock);
+    while (!s->stop) {
+        g_mutex_unlock(&s->lock);
+        refresh(s);
+        g_mutex_lock(&s->lock);
+        gint64 until = g_get_monotonic_time() + (gint64)s->interval_s * G_TIME_SPAN_SECOND;
+        while (!s->stop && g_cond_wait_until(&s->cond, &s->lock, until)) {
+        }
+    }
+    g_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+FpNodePoolSource *fp_nodepool_source_start(FpKubeClient *client, guint interval_s)
+{
+    FpNodePoolSource *s = g_new0(FpNodePoolSource, 1);
+    s->client = client;
+    s->interval_s = MAX(interval_s, 1);
+    g_mutex_init(&s->lock);
+    g_cond_init(&s->cond);
+    s->thread = g_thread_new("nodepools", source_main, s);
+    return s;
+}
+
+void fp_nodepool_source_stop(FpNodePoolSource *s)
+{
+    if (!s) {
+        return;
+    }
+    g_mutex_lock(&s->lock);
+    s->stop = true;
+    g_cond_broadcast(&s->cond);
+    g_mutex_unlock(&s->lock);
+    g_thread_join(s->thread);
+    json_decref(s->items);
+    g_mutex_clear(&s->lock);
+    g_cond_clear(&s->cond);
+    g_free(s);
+}
+
+GArray *fp_nodepool_source_offers(FpNodePoolSource *s, const FpPolicy *policy)
+{
+    GArray *offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
+    g_mutex_lock(&s->lock);
+    json_t *items = s->items ? json_incref(s->items) : NULL;
+    g_mutex_unlock(&s->lock);
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        if (i >= FP_NODEPOOL_MAX_POOLS) {
+            break;
+        }
+        g_autoptr(FpPoolTemplate) t = fp_nodepool_parse(item, policy, NULL);
+        if (t) {
+            fp_nodepool_offers(t, policy, offers);
+        }
+    }
+    json_decref(items);
+    return offers;
+}
+
+guint64 fp_nodepool_source_lists(FpNodePoolSource *s, gboolean *absent)
+{
+    g_mutex_lock(&s->lock);
+    guint64 n = s->lists;
+    if (absent) {
+        *absent = s->absent;
+    }
+    g_mutex_unlock(&s->lock);
+    return n;
+}

@@ -1,0 +1,110 @@
+/*
+ * cache/nodepool.h - Karpenter NodePools as pool templates: the kinds of
+ * node an autoscaler can add to the cluster.
+ *
+ * Purpose: a pool with no node yet exists only in the autoscaler.  A
+ * karpenter.sh/v1 NodePool's template labels and requirements say which
+ * GPU products, regions and capacity types its nodes can have, and its
+ * limits how much it may grow.  fp_nodepool_parse reads one NodePool;
+ * fp_nodepool_offers turns templates into offers (scoring/constraints.h)
+ * under a policy, so the webhook's constraints include pools at zero nodes;
+ * fp_nodepools_fetch lists them from the API server, where a cluster without
+ * Karpenter answers 404 (not an error: no templates).
+ *
+ * What a NodePool says, read through the policy's label keys:
+ *   product   a template label under a key of policy->label_product, else a
+ *             requirement "In" on such a key (each value one product);
+ *             unknown ("") otherwise - Karpenter's own GPU labels
+ *             (karpenter.k8s.aws/instance-gpu-name, karpenter.azure.com/
+ *             sku-gpu-name) are kept as gpu_names, not guessed into
+ *             products;
+ *   region    likewise over policy->label_region; unknown otherwise;
+ *   capacity  karpenter.sh/capacity-type In values, minus NotIn values of
+ *             spot / on-demand / reserved; Karpenter's default on-demand
+ *             when unconstrained;
+ *   pool      the first key of policy->label_pool among the template
+ *             labels, else the NodePool's name (karpenter.sh/nodepool);
+ *   limits    spec.limits (v1), or spec.limits.resources (v1beta1), by
+ *             resource name.
+ * Bounds: at most FP_NODEPOOL_MAX_VALUES values per requirement and
+ * FP_NODEPOOL_MAX_OFFERS offers per NodePool; a NodePool past them is
+ * refused with an error naming it.
+ *
+ * Ownership: FpPoolTemplate owns its strings; offers' strings are interned
+ * (g_intern_string: they live for the process, and a cluster has a
+ * handful of NodePools).  Thread context: any thread.
+ */
+#ifndef FP_CACHE_NODEPOOL_H
+#define FP_CACHE_NODEPOOL_H
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "cache/kube_client.h"
+#include "scoring/constraints.h"
+#include "scoring/placement_policy.h"
+
+G_BEGIN_DECLS
+
+#define FP_NODEPOOL_MAX_VALUES 64
+#define FP_NODEPOOL_MAX_OFFERS 256
+#define FP_NODEPOOL_MAX_POOLS 512
+
+#define FP_NODEPOOL_ERROR (fp_nodepool_error_quark())
+GQuark fp_nodepool_error_quark(void);
+typedef enum {
+    FP_NODEPOOL_ERROR_SHAPE, /* not a NodePool, or a field of the wrong type */
+    FP_NODEPOOL_ERROR_LIMIT, /* over a bound above */
+    FP_NODEPOOL_ERROR_API,   /* the API server failed (not 404) */
+} FpNodePoolError;
+
+typedef struct {
+    char *name;
+    GHashTable *labels; /* spec.template.metadata.labels, char* -> char* */
+    FpSelReq *requirements;
+    guint n_requirements;
+    char **products;       /* NULL-terminated; empty = unknown */
+    char **regions;        /* NULL-terminated; empty = unknown */
+    char **capacity_types; /* NULL-terminated, never empty */
+    char **gpu_names;      /* Karpenter's GPU name requirement values */
+    char *pool;            /* the pool name nodes of it carry */
+    FpResList limits;
+} FpPoolTemplate;
+
+/* One NodePool object (karpenter.sh/v1, or v1beta1).  NULL with @error. */
+FpPoolTemplate *fp_nodepool_parse(const json_t *obj, const FpPolicy *policy, GError **error);
+void fp_pool_template_free(FpPoolTemplate *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPoolTemplate, fp_pool_template_free)
+
+/* Append to @offers (FpOffer) one offer per (product, region) of @t, with
+ * facts as fp_node_facts computes them for a node carrying the template's
+ * labels and those values (price and memory from the policy's SKU table).
+ * A template without a known product still offers "" (an unknown GPU). */
+void fp_nodepool_offers(const FpPoolTemplate *t, const FpPolicy *policy, GArray *offers);
+
+/* LIST /apis/karpenter.sh/v1/nodepools into @out (FpPoolTemplate*, owned by
+ * the array).  TRUE with *absent set when the API has no such resource
+ * (404); FALSE with @error when the call fails otherwise.  NodePools that
+ * do not parse are skipped and counted in *skipped (may be NULL). */
+gboolean fp_nodepools_fetch(FpKubeClient *client, const FpPolicy *policy, GPtrArray *out,
+                            gboolean *absent, guint *skipped, GError **error);
+
+/* ---- the live source ----------------------------------------------- */
+
+typedef struct FpNodePoolSource FpNodePoolSource;
+
+/* LIST NodePools now and then every @interval_s seconds on a thread of its
+ * own, keeping the last good list: a 404 empties it (Karpenter absent or
+ * removed), any other failure keeps it and is logged (rate-limited).
+ * @client must outlive the source. */
+FpNodePoolSource *fp_nodepool_source_start(FpKubeClient *client, guint interval_s);
+void fp_nodepool_source_stop(FpNodePoolSource *source);
+/* The offers of the last good list under @policy: a new array of FpOffer
+ * (interned strings), empty when there are none. */
+GArray *fp_nodepool_source_offers(FpNodePoolSource *source, const FpPolicy *policy);
+/* Completed LISTs, and whether the last one found the resource absent. */
+guint64 fp_nodepool_source_lists(FpNodePoolSource *source, gboolean *absent);
+
+G_END_DECLS
+
+#endif /* FP_CACHE_NODEPOOL_H */

@@ -4,6 +4,8 @@
  */
 #include "scoring/device.h"
 
+#include "scoring/engine.h"
+
 #include <string.h>
 
 #define MIG_INFIX "-MIG-"
@@ -120,6 +122,18 @@ char *fp_device_describe(const FpDeviceClass *d, char *buf, gsize size)
         }
         break;
     }
+    return buf;
+}
+
+char *fp_verdict_device_name(const FpVerdict *v, char *buf, gsize size)
+{
+    if (size == 0) {
+        return buf;
+    }
+    if (v && v->device) {
+        return fp_device_describe(v->device, buf, size);
+    }
+    g_strlcpy(buf, v && v->facts.product ? v->facts.product : "", size);
     return buf;
 }
 

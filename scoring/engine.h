@@ -253,6 +253,11 @@ typedef struct {
  * every node that has the resource, whatever the verdict. */
 void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, FpVerdict *out);
 
+/* The name of the device a verdict's pod gets, for people (score,
+ * simulate, decisions, metrics): fp_device_describe of v->device, else the
+ * facts' product, else "" (into @buf, at most @size bytes; returns @buf). */
+char *fp_verdict_device_name(const FpVerdict *v, char *buf, gsize size);
+
 /* Overlay device @d (may be NULL: nothing changes) on @f: product,
  * gpu_memory_mib, price_per_gpu_hour and relative_throughput become the
  * device's (strings borrowed from @d). */

@@ -145,9 +145,9 @@ static void test_request_metrics(void **state)
     assert_true(sample(after, "flexplace_filter_rejections_total{reason=\"node not ready\"}") == 1);
     /* Pool GPUs: pool-l4 counts only its schedulable, Ready nodes (2 x 4). */
     assert_true(sample(after, "flexplace_pool_gpus{pool=\"pool-l4\",region=\"us-east-1\","
-                              "sku=\"NVIDIA-L4\",state=\"allocatable\"}") == 16);
+                              "sku=\"L4\",state=\"allocatable\"}") == 16);
     assert_true(sample(after, "flexplace_pool_gpus{pool=\"pool-l4\",region=\"us-east-1\","
-                              "sku=\"NVIDIA-L4\",state=\"used\"}") == 5);
+                              "sku=\"L4\",state=\"used\"}") == 5);
 }
 
 static void test_policy_reload_metrics(void **state)

@@ -311,9 +311,10 @@ void fp_cli_print_table(FILE *out, const FpCli *cli, const FpPod *pod, const FpP
                 p->demand->resource ? fp_res_list_get(&node->allocatable, p->demand->resource) : 0;
             g_autofree char *free_cell =
                 g_strdup_printf("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT, v->gpus_free, alloc);
+            char device[FP_DEVICE_DESCRIBE_MAX];
+            fp_verdict_device_name(v, device, sizeof device);
             fprintf(out, "%-4u %-22s %-16s %-14s %-24s %-6s", r + 1, node->name,
-                    or_dash(v->facts.pool), or_dash(v->facts.region), or_dash(v->facts.product),
-                    free_cell);
+                    or_dash(v->facts.pool), or_dash(v->facts.region), or_dash(device), free_cell);
             if (wide) {
                 char price[32], mem[32];
                 if (v->facts.price_per_gpu_hour >= 0) {
@@ -406,6 +407,9 @@ json_t *fp_cli_placement_json(const FpCli *cli, const FpPod *pod, const FpPlacem
         json_object_set_new(e, "region", json_string(v->facts.region ? v->facts.region : ""));
         json_object_set_new(e, "zone", json_string(v->facts.zone ? v->facts.zone : ""));
         json_object_set_new(e, "sku", json_string(v->facts.product ? v->facts.product : ""));
+        char device[FP_DEVICE_DESCRIBE_MAX];
+        json_object_set_new(e, "device",
+                            json_string(fp_verdict_device_name(v, device, sizeof device)));
         json_object_set_new(e, "instanceType",
                             json_string(v->facts.instance_type ? v->facts.instance_type : ""));
         json_object_set_new(e, "gpusFree", json_integer(v->gpus_free));

@@ -34,6 +34,7 @@ typedef struct {
     char *pool;
     char *region;
     char *sku;
+    char *device; /* fp_verdict_device_name: what the group's pods got */
     char *resource;
     guint replicas;
     int64_t gpus;
@@ -51,6 +52,7 @@ static void group_free(gpointer p)
     g_free(g->pool);
     g_free(g->region);
     g_free(g->sku);
+    g_free(g->device);
     g_free(g->resource);
     g_free(g);
 }
@@ -142,14 +144,17 @@ static FpPod *replica_of(const FpPod *tmpl, guint index)
 
 static Group *group_for(GHashTable *groups, const FpVerdict *v, const char *resource)
 {
+    char device[FP_DEVICE_DESCRIBE_MAX];
+    fp_verdict_device_name(v, device, sizeof device);
     g_autofree char *key =
-        g_strdup_printf("%s\x1f%s\x1f%s", v->facts.pool, v->facts.region, v->facts.product);
+        g_strdup_printf("%s\x1f%s\x1f%s", v->facts.pool, v->facts.region, device);
     Group *g = g_hash_table_lookup(groups, key);
     if (!g) {
         g = g_new0(Group, 1);
         g->pool = g_strdup(v->facts.pool);
         g->region = g_strdup(v->facts.region);
         g->sku = g_strdup(v->facts.product);
+        g->device = g_strdup(device);
         g->resource = g_strdup(resource);
         g_hash_table_insert(groups, g_steal_pointer(&key), g);
     }
@@ -368,6 +373,7 @@ static json_t *group_json(const Group *g)
                   "sku", g->sku, "replicas", g->replicas, "gpus", (json_int_t)g->gpus,
                   "utilizationBefore", pct(&g->before) / 100, "utilizationAfter",
                   pct(&g->after) / 100, "costPerHour", g->cost_per_hour);
+    json_object_set_new(e, "device", json_string(g->device));
     json_object_set_new(e, "latencyMeanMs",
                         g->latency_n ? json_real(g->latency_sum / g->latency_n) : json_null());
     json_object_set_new(e, "latencyMaxMs", g->latency_n ? json_real(g->latency_max) : json_null());
@@ -407,7 +413,7 @@ static void print_group_row(const Group *g)
         g_snprintf(max, sizeof max, "%.1f ms", g->latency_max);
     }
     printf("%-18s %-14s %-24s %8u %5" G_GINT64_FORMAT "  %-17s %9.2f %9s %9s\n",
-           *g->pool ? g->pool : "-", *g->region ? g->region : "-", *g->sku ? g->sku : "-",
+           *g->pool ? g->pool : "-", *g->region ? g->region : "-", *g->device ? g->device : "-",
            g->replicas, g->gpus, util, g->cost_per_hour, mean, max);
 }
 

@@ -50,6 +50,8 @@ char *fp_placement_summary(const FpVerdict *v, const char *node, guint64 policy_
     json_object_set_new(o, "pool", json_string(v->facts.pool ? v->facts.pool : ""));
     json_object_set_new(o, "region", json_string(v->facts.region ? v->facts.region : ""));
     json_object_set_new(o, "sku", json_string(v->facts.product ? v->facts.product : ""));
+    char device[FP_DEVICE_DESCRIBE_MAX];
+    json_object_set_new(o, "device", json_string(fp_verdict_device_name(v, device, sizeof device)));
     json_object_set_new(o, "score", json_integer(v->score));
     json_t *terms = json_object();
     for (int t = 0; t < FP_N_TERMS; t++) {

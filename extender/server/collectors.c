@@ -4,6 +4,8 @@
  */
 #include "extender/server/collectors.h"
 
+#include "cache/node_facts.h"
+
 #include <string.h>
 
 static void collect_cache(FpMetricsWriter *w, void *data)
@@ -107,6 +109,7 @@ static void collect_informer(FpMetricsWriter *w, void *data)
 typedef struct {
     const FpPolicy *policy;
     GHashTable *groups; /* "pool\x1fregion\x1fsku" -> gint64[3] */
+    guint n_nodes;
 } PoolScan;
 
 static void scan_pool(const FpNodeState *st, void *data)
@@ -114,36 +117,49 @@ static void scan_pool(const FpNodeState *st, void *data)
     PoolScan *s = data;
     FpNodeFacts facts;
     fp_node_facts(s->policy, st->node, &facts);
-    int64_t alloc = 0, used = 0, assumed = 0;
+    /* the view's inventory when it is under this policy, else the cache's */
+    g_autoptr(FpGpuInventory) own = NULL;
+    const FpGpuInventory *inv = st->gpu_inventory;
+    if (st->facts_policy != s->policy) {
+        fp_node_facts_inventory_cached(s->policy, &st->node, 1, &facts, &own,
+                                       2 * s->n_nodes + 1024);
+        inv = own;
+    }
     for (guint i = 0; i < st->node->allocatable.len; i++) {
         const char *r = st->node->allocatable.items[i].name;
-        if (fp_policy_is_gpu_resource(s->policy, r)) {
-            alloc += st->node->allocatable.items[i].value;
-            used += fp_res_list_get(&st->used, r);
-            assumed += fp_res_list_get(&st->assumed, r);
+        int64_t alloc = st->node->allocatable.items[i].value;
+        if (alloc <= 0 || !fp_policy_is_gpu_resource(s->policy, r)) {
+            continue;
         }
+        /* the sku label names the device: "A100-SXM4-40GB MIG 1g.5gb (1/7),
+         * 4.75 GiB", "T4 shared 1/4", else the GPU product */
+        const FpDeviceClass *d = fp_gpu_inventory_find(inv, r);
+        char device[FP_DEVICE_DESCRIBE_MAX];
+        if (d) {
+            fp_device_describe(d, device, sizeof device);
+        } else {
+            g_strlcpy(device, facts.product ? facts.product : "", sizeof device);
+        }
+        char *key = g_strdup_printf("%s\x1f%s\x1f%s", facts.pool, facts.region, device);
+        gint64 *v = g_hash_table_lookup(s->groups, key);
+        if (!v) {
+            v = g_new0(gint64, 3);
+            g_hash_table_insert(s->groups, key, v);
+        } else {
+            g_free(key);
+        }
+        v[0] += alloc;
+        v[1] += fp_res_list_get(&st->used, r);
+        v[2] += fp_res_list_get(&st->assumed, r);
     }
-    if (alloc <= 0) {
-        return;
-    }
-    char *key = g_strdup_printf("%s\x1f%s\x1f%s", facts.pool, facts.region, facts.product);
-    gint64 *v = g_hash_table_lookup(s->groups, key);
-    if (!v) {
-        v = g_new0(gint64, 3);
-        g_hash_table_insert(s->groups, key, v);
-    } else {
-        g_free(key);
-    }
-    v[0] += alloc;
-    v[1] += used;
-    v[2] += assumed;
 }
 
 static void collect_pools(FpMetricsWriter *w, void *data)
 {
     const FpServerSources *src = data;
     g_autoptr(FpPolicy) policy = fp_policy_store_get(src->policies);
-    PoolScan s = {policy, g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free)};
+    PoolScan s = {policy, g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free),
+                  fp_view_node_count(src->view)};
     fp_view_read_lock(src->view);
     fp_view_foreach_node_locked(src->view, scan_pool, &s);
     fp_view_read_unlock(src->view);

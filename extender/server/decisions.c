@@ -28,6 +28,7 @@ typedef struct {
     char *uid;
     char *profile;
     char *resource;
+    char *device; /* the best node's device (fp_verdict_device_name), or NULL */
     gint64 count;
     guint64 policy_generation;
     gint64 duration_us;
@@ -66,6 +67,7 @@ static void decision_free(Decision *d)
     g_free(d->uid);
     g_free(d->profile);
     g_free(d->resource);
+    g_free(d->device);
     g_free(d->error);
     g_free(d->bound_node);
     g_free(d);
@@ -184,6 +186,11 @@ void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod
         d->profile = g_strdup(p->demand->profile_name);
         d->resource = g_strdup(p->demand->resource);
         d->count = p->demand->count;
+        if (p->best >= 0) {
+            char device[FP_DEVICE_DESCRIBE_MAX];
+            d->device =
+                g_strdup(fp_verdict_device_name(&p->verdicts[p->best], device, sizeof device));
+        }
         d->n_total = p->n;
         g_autofree guint *order = g_new(guint, MAX(p->n, 1));
         guint n_order = 0;
@@ -261,6 +268,7 @@ static json_t *decision_json(const Decision *d, guint max_nodes)
     json_object_set_new(o, "policyGeneration", json_integer((json_int_t)d->policy_generation));
     json_object_set_new(o, "profile", d->profile ? json_string(d->profile) : json_null());
     json_object_set_new(o, "resource", d->resource ? json_string(d->resource) : json_null());
+    json_object_set_new(o, "device", d->device ? json_string(d->device) : json_null());
     json_object_set_new(o, "count", json_integer(d->count));
     json_object_set_new(o, "durationMicros", json_integer(d->duration_us));
     json_object_set_new(o, "nodes", json_integer(d->n_total));

@@ -51,7 +51,18 @@ Control API: POST /_control on the control port (plain HTTP, loopback), body
   set {...}                  knobs: chunk_size, chunk_delay_ms, list_delay_ms,
                              fail_lists, fail_watches, fail_status,
                              retry_after, expire_continue, bind_mode
-                             (auto|conflict|error|timeout), bind_delay_ms
+                             (auto|conflict|error|timeout|commit_slow|
+                             commit_drop), bind_delay_ms, bind_fault_every,
+                             get_delay_ms
+                             bind_mode: timeout waits bind_delay_ms, then
+                             commits and answers (a late commit);
+                             commit_slow commits at once and answers after
+                             bind_delay_ms; commit_drop commits and closes the
+                             connection without an answer.  With
+                             bind_fault_every N > 0 only every Nth binding
+                             gets the mode (the others: auto); a list of
+                             modes: the faulty bindings take them in turn.
+                             get_delay_ms: a GET of one object waits that long
   set_token {token}          the bearer token required from now on
   bulk {nodes, pods}         synthetic objects served by LIST only
   stats                      request counters, active watches, bindings
@@ -272,7 +283,9 @@ class State:
                       "list_delay_ms": 0, "fail_lists": 0, "fail_watches": 0,
                       "fail_status": 500, "retry_after": None,
                       "expire_continue": 0, "bind_mode": "auto",
-                      "bind_delay_ms": 0}
+                      "bind_delay_ms": 0, "bind_fault_every": 0,
+                      "get_delay_ms": 0}
+        self.binding_seq = 0
         self.token = None
         self.token_file = args.token_file
         self.bulk = {"nodes": 0, "pods": 0}
@@ -545,6 +558,10 @@ class Handler(BaseHTTPRequestHandler):
             key = rest[1] if kind == "nodes" else "%s/%s" % (ns or "default",
                                                              rest[1])
             with st.cond:
+                get_delay = st.knobs["get_delay_ms"]
+            if get_delay:
+                time.sleep(get_delay / 1000.0)
+            with st.cond:
                 obj = copy.deepcopy(st.objects[kind].get(key))
             if obj is None:
                 return self.send_status(404, "NotFound", '%s "%s" not found'
@@ -801,6 +818,13 @@ class Handler(BaseHTTPRequestHandler):
         with st.cond:
             mode = st.knobs["bind_mode"]
             delay = st.knobs["bind_delay_ms"]
+            every = st.knobs["bind_fault_every"]
+            st.binding_seq += 1
+            if every and st.binding_seq % every:
+                mode = "auto"
+            elif isinstance(mode, list):  # the faulty ones take turns
+                mode = mode[(st.binding_seq // max(every, 1)) % len(mode)]
+            rec["mode"] = mode
         if mode == "timeout" and delay:
             time.sleep(delay / 1000.0)
         with st.cond:
@@ -851,6 +875,16 @@ class Handler(BaseHTTPRequestHandler):
                 {"type": "PodScheduled", "status": "True"})
             st._put("pods", key, p)
             rec["status"] = 201
+        if mode == "commit_drop":
+            # committed, but the client never hears: the connection closes
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return None
+        if mode == "commit_slow" and delay:
+            time.sleep(delay / 1000.0)
         self.send_json(201, status_obj(201, "", "", status="Success"))
 
     # -- control --

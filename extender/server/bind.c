@@ -7,14 +7,26 @@
  * "assumed" on it before the Binding is even created, so the very next
  * filter and prioritize see them.  The record is dropped when the watch shows
  * the pod bound (its own requests count from then on) or deleted, when the
- * Binding fails (rolled back), or after --assume-ttl.
+ * Binding is refused (rolled back), or after --assume-ttl.
  *
  * Order of one bind: decode -> re-check the node with the full filter set
  * (counting assumed GPUs) -> record the assumption atomically (check and
  * record under the view's write lock, so two concurrent binds cannot both
  * take the last GPU) -> POST pods/binding with the pod UID as precondition
- * -> on failure roll back.  A 409 "already assigned" to the same node (a
- * retried bind) counts as success; a timeout is resolved by reading the pod.
+ * -> on refusal roll back.  A 409 "already assigned" to the same node (a
+ * retried bind) counts as success; no answer is resolved by reading the pod.
+ *
+ * Time: one deadline per bind (fp_bind_deadline: --bind-timeout from the
+ * request's arrival) bounds every API call it makes together, so a bind
+ * answers before kube-scheduler's httpTimeout.  The POST may use all but a
+ * quarter of what is left; the rest is for reading the pod.
+ *
+ * Unknown outcomes: a POST without an answer (timeout, connection lost) or
+ * with a 504 may still commit.  If the pod does not show bound, its GPUs
+ * stay assumed - held - until the watch shows it bound (anywhere) or gone,
+ * or --assume-ttl passes, while kube-scheduler gets an error and retries:
+ * freeing them would let the next pod be placed on GPUs the late Binding
+ * then takes (cache/view.h, fp_view_hold_assumed).
  *
  * Retries: a pod the view already shows bound to the node is answered at
  * once (no API call); a pod flexplace has already assumed on that node skips
@@ -34,11 +46,13 @@
  * only approximates) left nothing else, and the bind goes through.
  */
 #include <jansson.h>
+#include <stdarg.h>
 #include <math.h>
 #include <string.h>
 
 #include "extender/server/bind.h"
 
+#include "cache/clock.h"
 #include "cache/kobj.h"
 #include "cache/placement.h"
 
@@ -83,21 +97,36 @@ static bool valid_name(const char *s)
     return true;
 }
 
-/* The deadline of one API call of the bind (the whole bind must finish
- * inside kube-scheduler's httpTimeout). */
-static guint call_timeout_ms(const FpBindEnv *env)
+/* An API call is not started with less than this left of the bind's
+ * deadline: it could not finish, and libcurl reads a 0 timeout as none. */
+#define MIN_CALL_MS 20
+
+/* Milliseconds left until @deadline_us (fp_clock_now_us() time), less
+ * @reserve_us kept for later calls; 0 when fewer than MIN_CALL_MS. */
+static guint ms_left(gint64 deadline_us, gint64 reserve_us)
 {
-    return (guint)(env->timeout_s * 1000);
+    gint64 left = (deadline_us - reserve_us - fp_clock_now_us()) / 1000;
+    return left < MIN_CALL_MS ? 0 : (guint)MIN(left, (gint64)G_MAXUINT);
 }
 
-/* GET the pod within the bind's own deadline. */
-static json_t *get_pod(FpBindEnv *env, const FpBindingArgs *args, GError **error)
+/* GET the pod within what is left of the bind's deadline. */
+static json_t *get_pod(gint64 deadline_us, FpBindEnv *env, const FpBindingArgs *args, long *status,
+                       GError **error)
 {
     g_autofree char *path =
         g_strdup_printf("/api/v1/namespaces/%s/pods/%s", args->pod_namespace, args->pod_name);
-    FpKubeCallOptions opts = {.timeout_ms = call_timeout_ms(env)};
+    FpKubeCallOptions opts = {.timeout_ms = ms_left(deadline_us, 0)};
+    if (opts.timeout_ms == 0) {
+        g_set_error(error, FP_KUBE_ERROR, FP_KUBE_ERROR_TRANSPORT,
+                    "the bind's deadline (--bind-timeout) has passed");
+        return NULL;
+    }
     FpKubeResponse resp = {0};
-    if (!fp_kube_call(env->client, "GET", path, NULL, &opts, &resp, error)) {
+    gboolean ok = fp_kube_call(env->client, "GET", path, NULL, &opts, &resp, error);
+    if (status) {
+        *status = resp.status;
+    }
+    if (!ok) {
         fp_kube_response_clear(&resp);
         return NULL;
     }
@@ -113,7 +142,8 @@ static json_t *get_pod(FpBindEnv *env, const FpBindingArgs *args, GError **error
 /* The pod being bound: from the view, else read from the API server.
  * *full says whether it carries everything placement reads: the view keeps
  * pending pods whole (FP_POD_AUTO) but bound ones compact. */
-static FpPod *find_pod(FpBindEnv *env, const FpBindingArgs *args, bool *full, GError **error)
+static FpPod *find_pod(gint64 deadline_us, FpBindEnv *env, const FpBindingArgs *args, bool *full,
+                       GError **error)
 {
     FpPod *pod = NULL;
     *full = false;
@@ -129,7 +159,7 @@ static FpPod *find_pod(FpBindEnv *env, const FpBindingArgs *args, bool *full, GE
             return pod;
         }
     }
-    json_t *obj = get_pod(env, args, error);
+    json_t *obj = get_pod(deadline_us, env, args, NULL, error);
     if (!obj) {
         return NULL;
     }
@@ -139,21 +169,34 @@ static FpPod *find_pod(FpBindEnv *env, const FpBindingArgs *args, bool *full, GE
     return pod;
 }
 
-/* After a timeout or a 409: is the pod bound to @node now? */
-static bool pod_bound_to(FpBindEnv *env, const FpBindingArgs *args, const char *node)
+/* Where the API server says the pod is, after a Binding POST whose answer
+ * did not settle it. */
+typedef enum {
+    POD_ON_NODE,   /* bound to the bind's node */
+    POD_ELSEWHERE, /* bound to another node */
+    POD_GONE,      /* deleted, or replaced by a pod of another UID */
+    POD_NOT_BOUND, /* still pending */
+    POD_NOT_READ,  /* the GET failed or ran out of time */
+} PodWhere;
+
+static PodWhere where_is_pod(gint64 deadline_us, FpBindEnv *env, const FpBindingArgs *args)
 {
     g_autoptr(GError) error = NULL;
-    json_t *obj = get_pod(env, args, &error);
+    long status = 0;
+    json_t *obj = get_pod(deadline_us, env, args, &status, &error);
     if (!obj) {
-        return false;
+        return status == 404 ? POD_GONE : POD_NOT_READ;
     }
     const char *bound =
         json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
     const char *uid = json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
-    bool yes = bound && g_str_equal(bound, node) &&
-               (!args->pod_uid || !*args->pod_uid || (uid && g_str_equal(uid, args->pod_uid)));
+    PodWhere where = args->pod_uid && *args->pod_uid && !(uid && g_str_equal(uid, args->pod_uid))
+                         ? POD_GONE
+                     : !bound || !*bound              ? POD_NOT_BOUND
+                     : g_str_equal(bound, args->node) ? POD_ON_NODE
+                                                      : POD_ELSEWHERE;
     json_decref(obj);
-    return yes;
+    return where;
 }
 
 /* Bound on env->ceiling_refused (UIDs refused once for a pool ceiling). */
@@ -260,6 +303,7 @@ void fp_bind_env_clear(FpBindEnv *env)
 typedef struct {
     FpBindEnv *env;
     const FpBindingArgs *args;
+    gint64 deadline_us; /* fp_clock_now_us() time by which every API call has ended */
     bool has_uid;
     FpPod *pod;       /* the pod being bound (a reference) */
     bool pod_full;    /* it carries everything placement reads */
@@ -267,6 +311,7 @@ typedef struct {
     FpPolicy *policy; /* in force for the whole bind (a reference) */
     FpPlacement *p;   /* the re-check of the chosen node */
     bool assumed;     /* this bind recorded the assumption */
+    bool unknown;     /* the Binding may yet commit: the assumption is held */
     FpBindOutcome outcome;
     char *error_text;
 } BindJob;
@@ -315,7 +360,7 @@ static bool load_pod(BindJob *job)
 {
     const FpBindingArgs *a = job->args;
     g_autoptr(GError) error = NULL;
-    job->pod = find_pod(job->env, a, &job->pod_full, &error);
+    job->pod = find_pod(job->deadline_us, job->env, a, &job->pod_full, &error);
     if (!job->pod) {
         return stop(job, FP_BIND_FAILED,
                     g_strdup_printf("flexplace cannot read pod %s/%s: %s", a->pod_namespace,
@@ -385,15 +430,72 @@ static bool assume_gpus(BindJob *job)
     return job->assumed || refuse(job, why);
 }
 
-/* Step 5: POST the Binding (with the placement annotation) and read the
- * outcome.  A 409 or a timeout is resolved by reading the pod: a retry of a
- * bind that already happened, or a timeout after the API server did bind
- * it, leaves the pod where it should be.  A failure rolls the assumption
- * back. */
+/* What the Binding POST's answer says: bound, refused for good, or
+ * unknown - no answer (timeout, connection lost) or a 504 (the API server's
+ * own timeout): the Binding may still commit. */
+typedef enum { POSTED_BOUND, POSTED_REFUSED, POSTED_UNKNOWN } Posted;
+
+static Posted classify_post(gboolean posted, long status)
+{
+    if (posted && status >= 200 && status < 300) {
+        return POSTED_BOUND;
+    }
+    return status == 0 || status == 504 ? POSTED_UNKNOWN : POSTED_REFUSED;
+}
+
+static void fail(BindJob *job, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void fail(BindJob *job, const char *fmt, ...)
+{
+    const FpBindingArgs *a = job->args;
+    va_list ap;
+    va_start(ap, fmt);
+    g_autofree char *why = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    job->outcome = FP_BIND_FAILED;
+    job->error_text = g_strdup_printf("binding %s/%s to %s failed: %s", a->pod_namespace,
+                                      a->pod_name, a->node, why);
+}
+
+/* The Binding was refused for good, or the pod is elsewhere or gone: roll
+ * this bind's assumption back (one held for an earlier unknown outcome
+ * stays, fp_view_forget_assumed). */
+static void roll_back(BindJob *job)
+{
+    if (job->assumed) {
+        fp_view_forget_assumed(job->env->view, job->args->pod_uid);
+    }
+}
+
+/* The pod is bound to the bind's node: held assumptions it left on other
+ * nodes can no longer commit. */
+static void bound(BindJob *job)
+{
+    job->outcome = FP_BIND_OK;
+    if (job->has_uid) {
+        fp_view_settle_assumed(job->env->view, job->args->pod_uid, job->args->node);
+    }
+}
+
+/* Step 5: POST the Binding (with the placement annotation) within the
+ * bind's deadline, keeping a quarter of the budget to read the pod when the
+ * answer does not settle it: a 409 (a retry of a bind that went through?)
+ * or no answer (did it commit?).  Bound to this node: success.  Refused for
+ * good, bound elsewhere or gone: the assumption is rolled back.  Still
+ * unknown (the pod is pending or could not be read, and the Binding may
+ * yet commit): the assumption is held (fp_view_hold_assumed) until the
+ * watch shows the pod bound or gone, or --assume-ttl passes, and
+ * kube-scheduler gets an error and retries the pod. */
 static void post_binding(BindJob *job)
 {
     FpBindEnv *env = job->env;
     const FpBindingArgs *a = job->args;
+    gint64 reserve_us = (gint64)(env->timeout_s * G_USEC_PER_SEC / 4);
+    guint post_ms = ms_left(job->deadline_us, reserve_us);
+    if (post_ms == 0) {
+        roll_back(job);
+        fail(job, "no time left for the Binding within --bind-timeout (%g s)", env->timeout_s);
+        return;
+    }
     g_autofree char *summary =
         env->annotate ? fp_placement_summary(&job->p->verdicts[0], a->node, job->policy->generation)
                       : NULL;
@@ -403,25 +505,50 @@ static void post_binding(BindJob *job)
     long status = 0;
     json_t *reply = NULL;
     g_autoptr(GError) post_error = NULL;
-    gboolean posted = fp_kube_post_json(env->client, path, body, call_timeout_ms(env), &status,
-                                        &reply, &post_error);
+    gboolean posted =
+        fp_kube_post_json(env->client, path, body, post_ms, &status, &reply, &post_error);
     json_decref(body);
-    if ((posted && status >= 200 && status < 300) ||
-        ((status == 409 || status == 0) && pod_bound_to(env, a, a->node))) {
-        job->outcome = FP_BIND_OK;
-    } else {
-        const char *msg = json_string_value(json_object_get(reply, "message"));
-        job->error_text = g_strdup_printf("binding %s/%s to %s failed: %s", a->pod_namespace,
-                                          a->pod_name, a->node,
-                                          msg          ? msg
-                                          : post_error ? post_error->message
-                                                       : "unexpected API server reply");
-        job->outcome = FP_BIND_FAILED;
-        if (job->assumed) {
-            fp_view_forget_assumed(env->view, a->pod_uid);
-        }
-    }
+    const char *msg = json_string_value(json_object_get(reply, "message"));
+    g_autofree char *answer = g_strdup(msg          ? msg
+                                       : post_error ? post_error->message
+                                                    : "unexpected API server reply");
     json_decref(reply);
+    Posted p = classify_post(posted, status);
+    if (p == POSTED_BOUND) {
+        bound(job);
+        return;
+    }
+    if (p == POSTED_REFUSED && status != 409) {
+        roll_back(job);
+        fail(job, "%s", answer);
+        return;
+    }
+    switch (where_is_pod(job->deadline_us, env, a)) {
+    case POD_ON_NODE:
+        bound(job);
+        return;
+    case POD_ELSEWHERE:
+    case POD_GONE:
+        roll_back(job);
+        fail(job, "%s", answer);
+        return;
+    case POD_NOT_BOUND:
+    case POD_NOT_READ:
+        break;
+    }
+    if (p == POSTED_REFUSED) { /* a 409 and the pod not bound: a UID or other conflict */
+        roll_back(job);
+        fail(job, "%s", answer);
+        return;
+    }
+    if (job->assumed) {
+        fp_view_hold_assumed(env->view, a->pod_uid);
+    }
+    job->unknown = true;
+    fail(job,
+         "outcome unknown (%s); the pod's GPUs stay assumed on %s until the watch shows the pod "
+         "bound or deleted, or --assume-ttl passes",
+         answer, a->node);
 }
 
 /* Step 6: a bound pod is no longer "refused once"; log the outcome. */
@@ -437,12 +564,23 @@ static void settle(BindJob *job)
     const FpDemand *d = job->p->demand;
     g_info("bind pod=%s/%s node=%s gpus=%" G_GINT64_FORMAT " result=%s", a->pod_namespace,
            a->pod_name, a->node, d->resource ? d->count : 0,
-           job->outcome == FP_BIND_OK ? "ok" : "error");
+           job->outcome == FP_BIND_OK ? "ok"
+           : job->unknown             ? "unknown"
+                                      : "error");
 }
 
-FpBindOutcome fp_bind(FpBindEnv *env, const FpBindingArgs *args, char **error_text)
+gint64 fp_bind_deadline(const FpBindEnv *env, gint64 arrived_us)
 {
-    BindJob job = {.env = env, .args = args, .has_uid = args->pod_uid && *args->pod_uid};
+    return arrived_us + (gint64)(env->timeout_s * G_USEC_PER_SEC);
+}
+
+FpBindOutcome fp_bind(FpBindEnv *env, const FpBindingArgs *args, gint64 deadline_us,
+                      char **error_text)
+{
+    BindJob job = {.env = env,
+                   .args = args,
+                   .deadline_us = deadline_us,
+                   .has_uid = args->pod_uid && *args->pod_uid};
     if (check_can_bind(&job) && load_pod(&job) && recheck_node(&job) && assume_gpus(&job)) {
         post_binding(&job);
         settle(&job);

@@ -9,6 +9,7 @@
  * evaluate through cache/placement.c (the view's read lock is held only
  * there), encode, then record the decision and log one line.
  */
+#include "cache/clock.h"
 #include "extender/server/verbs.h"
 
 #include <string.h>
@@ -248,7 +249,11 @@ static void answer_bind(void *data, const void *decoded, FpHttpResponse *resp, g
     const FpBindVerbEnv *env = data;
     const FpBindingArgs *args = decoded;
     g_autofree char *error_text = NULL;
-    FpBindOutcome outcome = fp_bind(env->bind, args, &error_text);
+    /* The bind's one deadline runs from the request's arrival (@start, on
+     * the real monotonic clock; the bind reads fp_clock_now_us()). */
+    gint64 arrived = fp_clock_now_us() - (g_get_monotonic_time() - start);
+    FpBindOutcome outcome =
+        fp_bind(env->bind, args, fp_bind_deadline(env->bind, arrived), &error_text);
     const char *result = outcome == FP_BIND_OK        ? "ok"
                          : outcome == FP_BIND_REFUSED ? "refused"
                                                       : "failed";

@@ -268,8 +268,7 @@ static void test_real_nodes(void **state)
 {
     g_autofree char *dir = fp_test_shared_data("nodes");
     if (!dir || !g_file_test(dir, G_FILE_TEST_IS_DIR)) {
-        print_message("FP_SHARED_DATA not available: skipping the real node files\n");
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA not available: no real node files");
     }
     g_autoptr(FpPolicy) policy = fp_policy_new_default();
     guint failed = 0;
@@ -703,5 +702,5 @@ int main(void)
         cmocka_unit_test(test_bad_labels),
         cmocka_unit_test(test_shared_inventories),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

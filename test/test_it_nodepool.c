@@ -64,7 +64,7 @@ static void test_real_examples(void **state)
 {
     g_autofree char *dir = fp_test_shared_data("karpenter");
     if (!dir) {
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA has no karpenter examples");
     }
     g_autoptr(FpPolicy) policy = fp_policy_new_default();
     guint refused = 0;
@@ -339,5 +339,5 @@ int main(void)
         cmocka_unit_test(test_pool_at_zero_nodes), cmocka_unit_test(test_hostile_nodepools),
         cmocka_unit_test(test_fetch_from_api),     cmocka_unit_test(test_source),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -60,12 +60,24 @@ static char *const *allowed_list(const FpDemand *d)
     return d->allowed_skus ? d->allowed_skus : d->profile->allowed_skus;
 }
 
+/* Spot or preemptible capacity by the facts' capacity type (the first
+ * capacity label present): "spot" in any case, or "true" (GKE's
+ * cloud.google.com/gke-spot), as cache/gpu_inventory.c reads the labels. */
+static bool facts_spot(const FpNodeFacts *f)
+{
+    const char *c = f->capacity_type;
+    return c && (g_ascii_strcasecmp(c, "spot") == 0 || strcmp(c, "true") == 0);
+}
+
 const char *fp_constraints_hard_reason(const FpPolicy *policy, const FpDemand *d,
                                        const FpNodeFacts *f)
 {
     char *const *allowed = allowed_list(d);
     if (allowed && fp_sku_list_index(allowed, f->product, NULL) < 0) {
         return FP_REASON_SKU;
+    }
+    if (d->profile->avoid_spot && facts_spot(f)) {
+        return FP_REASON_SPOT;
     }
     if (d->min_gpu_memory_mib > 0 && !(f->gpu_memory_mib >= d->min_gpu_memory_mib)) {
         return FP_REASON_GPU_MEMORY;
@@ -289,6 +301,31 @@ static void add_req(GArray *reqs, const char *key, FpSelOp op, const StrSet *val
     g_array_append_val(reqs, r);
 }
 
+/* avoid_spot: every capacity label the policy reads NotIn its spot values
+ * (the spellings clouds write: "spot" for Karpenter and AKS, "SPOT" for EKS
+ * managed node groups; "true" for GKE's spot and preemptible labels). */
+static void add_spot_exclusions(GArray *reqs, const FpPolicy *policy)
+{
+    StrSet spot, yes;
+    set_init(&spot);
+    set_init(&yes);
+    set_add(&spot, "spot");
+    set_add(&spot, "Spot");
+    set_add(&spot, "SPOT");
+    set_add(&yes, "true");
+    bool gke_preemptible = false;
+    for (char **k = policy->label_capacity_type; k && *k; k++) {
+        bool flag = strstr(*k, "spot") || strstr(*k, "preemptible");
+        add_req(reqs, *k, FP_SEL_NOT_IN, flag ? &yes : &spot);
+        gke_preemptible = gke_preemptible || g_str_equal(*k, "cloud.google.com/gke-preemptible");
+    }
+    if (!gke_preemptible) {
+        add_req(reqs, "cloud.google.com/gke-preemptible", FP_SEL_NOT_IN, &yes);
+    }
+    set_clear(&spot);
+    set_clear(&yes);
+}
+
 static void emit_required(FpConstraints *c, const Build *b)
 {
     GArray *reqs = g_array_new(FALSE, TRUE, sizeof(FpSelReq));
@@ -304,6 +341,9 @@ static void emit_required(FpConstraints *c, const Build *b)
         for (char **k = b->policy->label_pool; k && *k; k++) {
             add_req(reqs, *k, FP_SEL_NOT_IN, &b->excluded_pools);
         }
+    }
+    if (b->d->profile->avoid_spot) {
+        add_spot_exclusions(reqs, b->policy);
     }
     c->n_required = reqs->len;
     c->required = (FpSelReq *)(void *)g_array_free(reqs, FALSE);
@@ -367,6 +407,9 @@ static char *summary(const Build *b)
     }
     if (d->max_price >= 0) {
         g_string_append_printf(s, " at most $%.2f per GPU-hour", d->max_price);
+    }
+    if (d->profile->avoid_spot) {
+        g_string_append(s, ", not on spot capacity");
     }
     if (b->excluded_pools.items->len > 0) {
         g_string_append(s, ", not in pool ");

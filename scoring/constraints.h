@@ -23,6 +23,9 @@
  *   region   In [R]  when the demand has origins and a latency limit: the
  *            known regions (offers, the latency matrix, the origins) whose
  *            weighted round trip is within it, nearest first;
+ *   capacity NotIn the spot values, one per capacity label key (and
+ *            cloud.google.com/gke-preemptible), when the profile avoids
+ *            spot;
  *   pool     NotIn [X], one per pool label key, when a known offer would
  *            pass the two above but flexplace rejects it (a pool priced
  *            above the limit, a node whose memory label is below the floor):
@@ -91,7 +94,7 @@ typedef struct {
     bool expressible;
 } FpConstraints;
 
-/* Why flexplace's filters 6-9 (SKU, memory, latency, price) reject a node
+/* Why flexplace's filters 6, 6b, 7-9 (SKU, spot, memory, latency, price) reject a node
  * with @facts for @demand, or NULL: the same rules as fp_evaluate's, for
  * nodes and templates alike. */
 const char *fp_constraints_hard_reason(const FpPolicy *policy, const FpDemand *demand,

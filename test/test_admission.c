@@ -901,6 +901,56 @@ static void test_constraints_templates_and_problems(void **state)
     fp_view_free(view);
 }
 
+/* A profile that avoids spot: every capacity label NotIn its spot values,
+ * and the hard filter agrees. */
+static void test_constraints_avoid_spot(void **state)
+{
+    g_autoptr(FpPolicy) policy =
+        load_policy("profiles:\n  default: {weights: {cost: 1}, avoidSpot: true}\n");
+    FpView *view = demo_view();
+    json_t *pj = parse("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":"
+                       "\"c\",\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"1\"}}}]}}");
+    g_autoptr(FpPod) pod = fp_pod_from_json(pj, FP_POD_FULL, NULL);
+    json_decref(pj);
+    g_autoptr(FpDemand) d = fp_demand_new(pod, policy);
+    g_autoptr(FpConstraints) c = fp_view_constraints(view, policy, d, NULL, 0, false);
+    assert_true(c->expressible);
+    assert_non_null(strstr(c->summary, "not on spot capacity"));
+    const struct {
+        const char *key, *value;
+        bool admitted;
+    } cases[] = {
+        {"karpenter.sh/capacity-type", "on-demand", true},
+        {"karpenter.sh/capacity-type", "spot", false},
+        {"eks.amazonaws.com/capacityType", "SPOT", false},
+        {"eks.amazonaws.com/capacityType", "ON_DEMAND", true},
+        {"kubernetes.azure.com/scalesetpriority", "spot", false},
+        {"cloud.google.com/gke-spot", "true", false},
+        {"cloud.google.com/gke-preemptible", "true", false},
+        {"some.other/label", "spot", true},
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+        GHashTable *labels = g_hash_table_new(g_str_hash, g_str_equal);
+        g_hash_table_insert(labels, (char *)cases[i].key, (char *)cases[i].value);
+        if (fp_constraints_admit(c, labels) != cases[i].admitted) {
+            fail_msg("%s=%s: admitted %d", cases[i].key, cases[i].value, !cases[i].admitted);
+        }
+        g_hash_table_unref(labels);
+    }
+    FpNodeFacts spot = {.pool = "",
+                        .region = "",
+                        .zone = "",
+                        .product = "NVIDIA-L4",
+                        .instance_type = "",
+                        .capacity_type = "spot",
+                        .gpu_memory_mib = 24576,
+                        .price_per_gpu_hour = 1};
+    assert_string_equal(fp_constraints_hard_reason(policy, d, &spot), FP_REASON_SPOT);
+    spot.capacity_type = "on-demand";
+    assert_null(fp_constraints_hard_reason(policy, d, &spot));
+    fp_view_free(view);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -919,6 +969,7 @@ int main(void)
         cmocka_unit_test(test_affinity_admits_only_accepted_nodes),
         cmocka_unit_test(test_hard_reason_matches_engine),
         cmocka_unit_test(test_constraints_templates_and_problems),
+        cmocka_unit_test(test_constraints_avoid_spot),
     };
     return FP_RUN_TESTS(tests, NULL, NULL);
 }

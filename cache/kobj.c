@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "cache/pod_model.h"
 #include "cache/yamljson.h"
 #include "scoring/quantity.h"
 
@@ -963,6 +964,7 @@ FpPod *fp_pod_from_json(const json_t *obj, FpPodDetail detail, GError **error)
     nano_list_to_res(reqs, !full, &pod->requests);
     if (full) {
         pod->resource_keys = sorted_keys(keys);
+        pod->model = fp_pod_model_from_json(obj);
     }
 
     if (!get_object(obj, "status", NULL, &status, error) ||

@@ -148,6 +148,7 @@ static void invalid(FpModelRequest *req, const char *key, const char *what, cons
         shown[i] = g_ascii_isprint(value[i]) ? value[i] : '?';
     }
     shown[i] = '\0';
+    req->invalid_key = key;
     req->invalid =
         g_strdup_printf("%s: %s, got \"%s%s\"", key, what, shown, value && value[i] ? "..." : "");
 }

@@ -691,6 +691,145 @@ static void load_instance_types(Ctx *c, const json_t *root)
     }
 }
 
+/* A model catalog entry name: a Hugging Face id or preset, printable ASCII
+ * without blanks, 1..256 bytes. */
+static const char *model_name_problem(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 256) {
+        return "must be 1..256 characters";
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f) {
+            return "must be printable ASCII without blanks";
+        }
+    }
+    return NULL;
+}
+
+/* One entry of `models`: merged over the built-in entry of that name. */
+static void load_model(Ctx *c, const json_t *models, const char *name, const json_t *v)
+{
+    static const char *const keys[] = {
+        "params",     "activeParams",    "layers",     "kvHeads", "headDim",      "dtype",
+        "weightsGiB", "kvBytesPerToken", "maxContext", "experts", "quantization", NULL};
+    g_autofree char *p = path_key("models", name);
+    const char *problem = model_name_problem(name);
+    if (problem) {
+        err_key(c, models, name, "models", "\"%.80s\" %s", name, problem);
+        return;
+    }
+    if (!json_is_object(v)) {
+        err_val(c, models, name, v, p, "expected a mapping, got %s", type_name(v));
+        return;
+    }
+    check_keys(c, v, p, keys);
+    const FpModelSpec *builtin = fp_model_catalog_find(NULL, name);
+    bool same = builtin && g_ascii_strcasecmp(builtin->name, name) == 0;
+    FpModelSpec *spec = same ? fp_model_spec_copy(builtin, name) : fp_model_spec_new(name);
+    fp_model_spec_set_string(&spec->source, "policy");
+    double d;
+    if (get_num(c, v, "params", p, 0, TRUE, 1e5, &d)) {
+        spec->params_b = d;
+    }
+    if (get_num(c, v, "activeParams", p, 0, TRUE, 1e5, &d)) {
+        spec->active_params_b = d;
+    }
+    if (get_num(c, v, "weightsGiB", p, 0, TRUE, 1e6, &d)) {
+        spec->weights_gib = d;
+    }
+    const struct {
+        const char *key;
+        int *field;
+        double hi;
+    } ints[] = {{"layers", &spec->layers, 10000},
+                {"kvHeads", &spec->kv_heads, 10000},
+                {"headDim", &spec->head_dim, 65536},
+                {"kvBytesPerToken", &spec->kv_bytes_per_token, 1e9},
+                {"maxContext", &spec->max_context, G_MAXINT32},
+                {"experts", &spec->experts, 100000}};
+    for (size_t i = 0; i < G_N_ELEMENTS(ints); i++) {
+        if (get_num(c, v, ints[i].key, p, 1, FALSE, ints[i].hi, &d)) {
+            if (d != floor(d)) {
+                g_autofree char *kp = path_key(p, ints[i].key);
+                err_val(c, v, ints[i].key, json_object_get(v, ints[i].key), kp,
+                        "expected a whole number, got %.10g", d);
+            } else {
+                *ints[i].field = (int)d;
+            }
+        }
+    }
+    const char *dtype = get_str(c, v, "dtype", p);
+    if (dtype) {
+        if (fp_model_bytes_per_param(NULL, dtype) <= 0) {
+            g_autofree char *kp = path_key(p, "dtype");
+            err_val(c, v, "dtype", json_object_get(v, "dtype"), kp,
+                    "unknown dtype \"%.40s\": bf16, fp16, fp32, bfloat16, float16, float32", dtype);
+        } else {
+            fp_model_spec_set_string(&spec->dtype, dtype);
+        }
+    }
+    const char *quant = get_str(c, v, "quantization", p);
+    if (quant) {
+        if (fp_model_bytes_per_param(quant, NULL) <= 0) {
+            g_autofree char *kp = path_key(p, "quantization");
+            err_val(c, v, "quantization", json_object_get(v, "quantization"), kp,
+                    "unknown quantization \"%.40s\" (e.g. fp8, awq, gptq, mxfp4)", quant);
+        } else {
+            fp_model_spec_set_string(&spec->quant, quant);
+        }
+    }
+    if (spec->weights_gib <= 0 && spec->params_b <= 0) {
+        err_val(c, models, name, v, p,
+                "needs weightsGiB or params (the fit needs the weight size)");
+    }
+    g_hash_table_replace(c->policy->models, g_strdup(name), spec);
+}
+
+/* `models`: catalog additions and overrides; `modelFit`: the formula's constants. */
+static void load_models(Ctx *c, const json_t *root)
+{
+    json_t *models = get_obj(c, root, "models", "");
+    const char *name;
+    json_t *v;
+    json_object_foreach(models, name, v)
+    {
+        load_model(c, models, name, v);
+    }
+    static const char *const keys[] = {"weightFactor",
+                                       "overheadGiB",
+                                       "overheadWeightFactor",
+                                       "defaultUtilization",
+                                       "vllmUtilization",
+                                       "defaultContext",
+                                       NULL};
+    json_t *fit = get_obj(c, root, "modelFit", "");
+    if (!fit) {
+        return;
+    }
+    check_keys(c, fit, "modelFit", keys);
+    FpFitConstants *k = &c->policy->fit;
+    double d;
+    if (get_num(c, fit, "weightFactor", "modelFit", 1, FALSE, 10, &d)) {
+        k->weight_factor = d;
+    }
+    if (get_num(c, fit, "overheadGiB", "modelFit", 0, FALSE, 1000, &d)) {
+        k->overhead_gib = d;
+    }
+    if (get_num(c, fit, "overheadWeightFactor", "modelFit", 0, FALSE, 10, &d)) {
+        k->overhead_weight_factor = d;
+    }
+    if (get_num(c, fit, "defaultUtilization", "modelFit", 0, TRUE, 1, &d)) {
+        k->default_utilization = d;
+    }
+    if (get_num(c, fit, "vllmUtilization", "modelFit", 0, TRUE, 1, &d)) {
+        k->vllm_utilization = d;
+    }
+    if (get_num(c, fit, "defaultContext", "modelFit", 1, FALSE, G_MAXINT32, &d)) {
+        k->default_context = (int64_t)d;
+    }
+}
+
 static const char *pool_name_problem(const char *s)
 {
     return fp_name_problem(s, strlen(s), FP_NAME_LABEL_VALUE);
@@ -1538,10 +1677,23 @@ static gboolean is_header_key(const char *key)
 
 static void load_root(Ctx *c, const json_t *root)
 {
-    static const char *const keys[] = {
-        "apiVersion", "kind",           "metadata",        "gpuResources",           "nodeLabels",
-        "skus",       "pools",          "regions",         "defaultPricePerGPUHour", "profiles",
-        "namespaces", "defaultProfile", "spotPriceFactor", "instanceTypes",          NULL};
+    static const char *const keys[] = {"apiVersion",
+                                       "kind",
+                                       "metadata",
+                                       "gpuResources",
+                                       "nodeLabels",
+                                       "skus",
+                                       "pools",
+                                       "regions",
+                                       "defaultPricePerGPUHour",
+                                       "profiles",
+                                       "namespaces",
+                                       "defaultProfile",
+                                       "spotPriceFactor",
+                                       "instanceTypes",
+                                       "models",
+                                       "modelFit",
+                                       NULL};
     check_keys(c, root, "", keys);
     gboolean bad;
     char **res = get_str_list(c, root, "gpuResources", "", FALSE, MAX_GPU_RESOURCES,
@@ -1552,6 +1704,7 @@ static void load_root(Ctx *c, const json_t *root)
     }
     load_labels(c, root);
     load_skus(c, root);
+    load_models(c, root);
     load_pools(c, root);
     load_regions(c, root);
     double d;

@@ -356,6 +356,46 @@ static const FpProfile *resolve_profile(FpDemand *d, const FpPod *pod, const FpP
     return profile;
 }
 
+/* The model terms of @req: a malformed model annotation or a tensor-parallel
+ * degree above the GPUs requested makes the demand invalid; otherwise the
+ * plan, or a note saying why there is none. */
+static void resolve_model(FpDemand *d, const FpModelRequest *req, const FpPolicy *policy)
+{
+    if (req->invalid) {
+        d->invalid_reason =
+            g_strconcat(FP_REASON_BAD_ANNOTATION_PREFIX,
+                        req->invalid_key ? req->invalid_key : "flexplace.io/model", NULL);
+        d->invalid_detail = g_strdup(req->invalid);
+        return;
+    }
+    const char *name = req->name ? req->name : "the model";
+    if (d->resource && req->tensor_parallel > d->count) {
+        d->invalid_reason = g_strdup(FP_REASON_TP_GPUS);
+        d->invalid_detail = g_strdup_printf(
+            "%s is served with tensor parallel %d but the pod requests %" G_GINT64_FORMAT
+            " %s: each tensor-parallel rank needs a GPU of its own",
+            name, req->tensor_parallel, d->count, d->resource);
+        return;
+    }
+    const FpModelSpec *spec = fp_model_catalog_find(policy->models, req->name);
+    d->model_known = fp_model_plan(req, spec, &policy->fit, &d->model_plan);
+    if (d->model_known) {
+        return;
+    }
+    if (!req->name) {
+        d->model_note = g_strdup("the pod names no model and no model-size: no model terms");
+    } else if (!spec) {
+        d->model_note = g_strdup_printf("model %s is not in the model catalog: no model terms "
+                                        "(add it to the policy's models, or set "
+                                        "flexplace.io/model-size)",
+                                        req->name);
+    } else {
+        d->model_note = g_strdup_printf("model %s has no weight size in the catalog: no model "
+                                        "terms (set flexplace.io/model-size)",
+                                        req->name);
+    }
+}
+
 FpDemand *fp_demand_new(const FpPod *pod, const FpPolicy *policy)
 {
     FpDemand *d = g_new0(FpDemand, 1);
@@ -435,6 +475,9 @@ FpDemand *fp_demand_new(const FpPod *pod, const FpPolicy *policy)
             bad = true;
         }
     }
+    if (!bad && pod->model) {
+        resolve_model(d, pod->model, policy);
+    }
     return d;
 }
 
@@ -453,5 +496,6 @@ void fp_demand_free(FpDemand *demand)
     g_free(demand->origins);
     g_free(demand->invalid_reason);
     g_free(demand->invalid_detail);
+    g_free(demand->model_note);
     g_free(demand);
 }

@@ -404,6 +404,14 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
     if (d->min_gpu_memory_mib > 0 && !(memory >= d->min_gpu_memory_mib)) {
         return fail(v, FP_REASON_GPU_MEMORY, true);
     }
+    if (d->model_known && memory > 0) {
+        /* the memory of the device the pod gets (a MIG slice, a replica) */
+        FpFit fit;
+        fp_model_fit(&d->model_plan, &ctx->policy->fit, memory / 1024.0, &fit);
+        if (!fit.fits) {
+            return fail(v, FP_REASON_MODEL_FIT, true);
+        }
+    }
     if (d->n_origins > 0) {
         sc->latency_ms = latency_for(st, f->region);
         if (d->max_latency_ms >= 0 && sc->latency_ms > d->max_latency_ms) {

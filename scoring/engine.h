@@ -39,6 +39,9 @@ G_BEGIN_DECLS
 #define FP_REASON_NOT_READY "node not ready"
 #define FP_REASON_UNSCHEDULABLE "node unschedulable"
 #define FP_REASON_POOL_CEILING "pool at its burst ceiling"
+#define FP_REASON_MODEL_FIT "model does not fit GPU memory"
+/* An invalid pod: it asks fewer GPUs than its tensor-parallel degree. */
+#define FP_REASON_TP_GPUS "fewer GPUs than tensor-parallel degree"
 /* Malformed annotations: every node fails with one of these. */
 #define FP_REASON_BAD_ANNOTATION_PREFIX "invalid annotation "
 
@@ -76,6 +79,14 @@ typedef struct {
      * with it), and a longer human message. NULL when valid. */
     char *invalid_reason;
     char *invalid_detail;
+    /* The model the pod serves (pod->model, scoring/model_fit.h), looked up
+     * in policy->models and then the built-in catalog.  model_known: its
+     * weight size is known and model_plan holds (the fit filter applies);
+     * otherwise model_note says once why there are no model terms (NULL
+     * when the pod names no model at all). */
+    bool model_known;
+    FpModelPlan model_plan; /* borrows the policy's or the built-in catalog entry */
+    char *model_note;
 } FpDemand;
 
 /* Resolve @pod's demand under @policy.  Never NULL: malformed annotations are
@@ -98,7 +109,10 @@ typedef struct {
  *  max-latency-ms, max-price-per-gpu-hour  finite numbers >= 0
  *  spread-min-pools  an integer 1..64
  * invalid_reason is "invalid annotation <key>"; invalid_detail says what is
- * wrong, quoting at most a short printable prefix of the value. */
+ * wrong, quoting at most a short printable prefix of the value.  The
+ * model annotations (cache/pod_model.h) are checked the same way, and a
+ * GPU pod whose tensor-parallel degree exceeds the GPUs it requests is
+ * invalid with FP_REASON_TP_GPUS (vLLM would refuse to start). */
 FpDemand *fp_demand_new(const FpPod *pod, const FpPolicy *policy);
 void fp_demand_free(FpDemand *demand);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpDemand, fp_demand_free)
@@ -215,6 +229,10 @@ typedef struct {
  * 6b. a spot device while the profile sets avoid_spot -> SPOT (unresolvable)
  *  7. with a minimum set: device memory unknown (0) -> GPU_MEMORY_UNKNOWN,
  *     below demand->min_gpu_memory_mib -> GPU_MEMORY (unresolvable)
+ *  7b. with demand->model_known and the device's memory known: the
+ *     model's per-device need (fp_model_fit with policy->fit) above that
+ *     memory x utilisation -> MODEL_FIT (unresolvable); unknown memory
+ *     passes (nothing to judge by)
  *  8. weighted mean RTT from the origins to the node's region (no region:
  *     default_latency_ms) above demand->max_latency_ms -> LATENCY (unresolvable)
  *  9. the device's price per hour above demand->max_price (unknown price

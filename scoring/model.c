@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include "scoring/model_fit.h"
+
 /* ---- resource lists -------------------------------------------------- */
 
 static FpResAmount *res_find(const FpResList *list, const char *name)
@@ -237,6 +239,7 @@ static void pod_clear(gpointer data)
         g_free(pod->tolerations[i].value);
     }
     g_free(pod->tolerations);
+    fp_model_request_free(pod->model);
     char *owner[] = {pod->owner_kind, pod->owner_name, pod->owner_uid};
     for (guint i = 0; i < G_N_ELEMENTS(owner); i++) {
         if (owner[i]) {

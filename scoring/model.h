@@ -167,6 +167,9 @@ typedef struct FpPod {
     char *owner_name;
     char *owner_uid;
     char *resource_version; /* may be NULL */
+    /* What the pod says about the model it serves (scoring/model_fit.h),
+     * owned; NULL when it says nothing.  Only on detailed pods. */
+    struct FpModelRequest *model;
     /* Decoded with everything placement reads (labels, annotations,
      * selectors, tolerations); false for the live cache's compact pods. */
     bool detailed;

@@ -15,6 +15,17 @@ FpModelSpec *fp_model_spec_new(const char *name)
     return spec;
 }
 
+FpModelSpec *fp_model_spec_copy(const FpModelSpec *src, const char *name)
+{
+    FpModelSpec *spec = g_new(FpModelSpec, 1);
+    *spec = *src;
+    spec->name = g_strdup(name ? name : src->name);
+    spec->dtype = g_strdup(src->dtype ? src->dtype : "-");
+    spec->quant = g_strdup(src->quant ? src->quant : "-");
+    spec->source = g_strdup(src->source ? src->source : "policy");
+    return spec;
+}
+
 void fp_model_spec_free(FpModelSpec *spec)
 {
     if (!spec) {

@@ -49,6 +49,8 @@ extern const size_t fp_model_catalog_builtin_len;
 
 /* An empty entry owning a copy of @name; dtype and quant "-", source "policy". */
 FpModelSpec *fp_model_spec_new(const char *name);
+/* An owned copy of @src named @name (its strings copied too). */
+FpModelSpec *fp_model_spec_copy(const FpModelSpec *src, const char *name);
 /* Frees an entry made by fp_model_spec_new (and its strings). NULL is fine. */
 void fp_model_spec_free(FpModelSpec *spec);
 /* Replace one of @spec's owned strings (dtype, quant, source) by a copy of @value. */

@@ -56,7 +56,7 @@ typedef enum {
 const char *fp_engine_name(FpEngine engine);
 
 /* What a pod says about its model.  0 / NULL = not stated. */
-typedef struct {
+typedef struct FpModelRequest {
     char *name;          /* model id or preset as written */
     char *name_from;     /* where the name was read ("annotation flexplace.io/model",
                             "vllm --model", "env MODEL_ID", ...) */
@@ -74,6 +74,7 @@ typedef struct {
     /* A malformed flexplace.io/ model annotation: what is wrong (the pod is
      * invalid).  Engine args that do not parse are ignored, not invalid. */
     char *invalid;
+    const char *invalid_key; /* the annotation key @invalid is about (static) */
 } FpModelRequest;
 
 FpModelRequest *fp_model_request_new(void);

@@ -177,6 +177,7 @@ static void policy_clear(gpointer data)
     g_clear_pointer(&policy->profiles, g_hash_table_unref);
     g_clear_pointer(&policy->namespaces, g_hash_table_unref);
     g_free(policy->default_profile);
+    g_clear_pointer(&policy->models, g_hash_table_unref);
 }
 
 static char **empty_strv(void)
@@ -220,6 +221,9 @@ FpPolicy *fp_policy_new_empty(void)
     policy->default_price_per_gpu_hour = 4.0;
     policy->spot_price_factor = FP_DEFAULT_SPOT_PRICE_FACTOR;
     policy->default_profile = g_strdup("default");
+    policy->models =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fp_model_spec_free);
+    fp_fit_constants_default(&policy->fit);
     return policy;
 }
 

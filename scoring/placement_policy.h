@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "scoring/model_fit.h"
+
 G_BEGIN_DECLS
 
 /* Score terms, in the order they are reported. */
@@ -119,6 +121,11 @@ typedef struct FpPolicy {
     GHashTable *profiles;       /* name -> FpProfile*, owned; always has "default" */
     GHashTable *namespaces;     /* namespace -> profile name */
     char *default_profile;      /* "default" unless the document says otherwise */
+    /* Model catalog additions and overrides: name -> FpModelSpec*, owned
+     * (fp_model_spec_free); searched before the built-in table
+     * (scoring/model_catalog.h).  Empty by default. */
+    GHashTable *models;
+    FpFitConstants fit; /* the fit formula's constants; fp_fit_constants_default() */
 } FpPolicy;
 
 /* The built-in default policy: GFD and well-known labels, the common GPU SKUs,

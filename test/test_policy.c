@@ -250,7 +250,7 @@ static const BadCase bad_cases[] = {
      "colour: blue\n",
      {"p.yaml:1:1: unknown key \"colour\" (known keys: apiVersion, kind, metadata, gpuResources, "
       "nodeLabels, skus, pools, regions, defaultPricePerGPUHour, profiles, namespaces, "
-      "defaultProfile, spotPriceFactor, instanceTypes)"}},
+      "defaultProfile, spotPriceFactor, instanceTypes, models, modelFit)"}},
     {"every error in a profile",
      "profiles:\n"
      "  fast:\n"
@@ -433,7 +433,7 @@ static void test_error_cap(void **state)
                         "cap.yaml:1:1: unknown key \"unknown0\" (known keys: apiVersion, kind, "
                         "metadata, gpuResources, nodeLabels, skus, pools, regions, "
                         "defaultPricePerGPUHour, profiles, namespaces, defaultProfile, "
-                        "spotPriceFactor, instanceTypes)");
+                        "spotPriceFactor, instanceTypes, models, modelFit)");
     assert_string_equal(g_ptr_array_index(r->errors, FP_POLICY_MAX_ERRORS),
                         "... and 4900 more errors");
     g_autofree char *joined = fp_policy_report_join_errors(r, "\n");

@@ -124,12 +124,26 @@ static int node_unschedulable(FpView *view, const char *node)
 
 /* ---- fixture ---------------------------------------------------------------- */
 
+/* A thread that reads the view while the informer writes it
+ * (test_readers_while_streaming). */
+typedef struct {
+    FpView *view;
+    volatile gint stop;
+    guint64 rounds;
+    guint64 violations;
+    GThread *thread;
+} Reader;
+
 typedef struct {
     Server srv;
     FpView *view;
     FpKubeClient *client;
     FpInformer *inf;
     char *tmpdir;
+    /* Readers live in the fixture, not on a test's stack: a test that fails
+     * while they run leaves them to teardown, which stops and joins them
+     * before the view goes. */
+    Reader readers[2];
 } Fixture;
 
 static const FpInformerConfig test_config = {
@@ -219,9 +233,22 @@ static int setup_plain(void **state)
     return 0;
 }
 
+static void stop_readers(Fixture *f)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(f->readers); i++) {
+        Reader *r = &f->readers[i];
+        if (r->thread) {
+            g_atomic_int_set(&r->stop, 1);
+            g_thread_join(r->thread);
+            r->thread = NULL;
+        }
+    }
+}
+
 static int teardown(void **state)
 {
     Fixture *f = *state;
+    stop_readers(f);
     stop_informer(f);
     fp_kube_client_free(f->client);
     fp_view_free(f->view);
@@ -884,13 +911,6 @@ static void test_post_binding(void **state)
 /* ---- concurrency ---------------------------------------------------------- */
 
 typedef struct {
-    FpView *view;
-    volatile gint stop;
-    guint64 rounds;
-    guint64 violations;
-} Reader;
-
-typedef struct {
     const char *node;
     int64_t sum;
 } PodSum;
@@ -922,6 +942,12 @@ static gpointer reader_thread(gpointer data)
         fp_view_foreach_node_locked(r->view, check_node, r);
         fp_view_read_unlock(r->view);
         r->rounds++;
+        /* Leave the cores to the informer now and then: two readers that
+         * never pause can starve it of CPU on a loaded 2-core machine
+         * (ASan makes each round slower still). */
+        if (r->rounds % 16 == 0) {
+            g_usleep(1000);
+        }
     }
     return NULL;
 }
@@ -930,10 +956,10 @@ static void test_readers_while_streaming(void **state)
 {
     Fixture *f = *state;
     start_informer(f, NULL);
-    Reader readers[2] = {{.view = f->view}, {.view = f->view}};
-    GThread *threads[2];
+    Reader *readers = f->readers;
     for (int i = 0; i < 2; i++) {
-        threads[i] = g_thread_new("reader", reader_thread, &readers[i]);
+        readers[i].view = f->view;
+        readers[i].thread = g_thread_new("reader", reader_thread, &readers[i]);
     }
     const char *nodes[] = {"gpu-node-1", "gpu-node-2", "gpu-node-3"};
     for (int i = 0; i < 60; i++) {
@@ -957,9 +983,8 @@ static void test_readers_while_streaming(void **state)
      * every change before it has been applied */
     sync_rv(f, FP_KIND_PODS);
     assert_int_equal(fp_view_pod_count(f->view), 3);
+    stop_readers(f);
     for (int i = 0; i < 2; i++) {
-        g_atomic_int_set(&readers[i].stop, 1);
-        g_thread_join(threads[i]);
         print_message("reader %d: %" G_GUINT64_FORMAT " rounds\n", i, readers[i].rounds);
         assert_true(readers[i].rounds > 10);
         assert_int_equal(readers[i].violations, 0);

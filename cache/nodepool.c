@@ -197,7 +197,7 @@ static char **capacity_types(const FpPoolTemplate *t)
     if (label) {
         return g_strsplit(label, "\x01", 1);
     }
-    GPtrArray *out = g_ptr_array_new();
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
     bool constrained = false;
     for (const char *const *c = CAPACITY_TYPES; *c; c++) {
         bool ok = true;

@@ -274,7 +274,8 @@ static void test_fetch_from_api(void **state)
     json_array_append_new(items, parse(H200_POOL));
     json_array_append_new(items, parse("{\"metadata\":{\"name\":\"broken\"},\"spec\":"
                                        "{\"limits\":{\"cpu\":\"x\"}}}"));
-    fp_fake_api_ctl_json(api, json_pack("{s:s, s:o}", "cmd", "set_nodepools", "items", items));
+    json_decref(
+        fp_fake_api_ctl_json(api, json_pack("{s:s, s:o}", "cmd", "set_nodepools", "items", items)));
     assert_true(fp_nodepools_fetch(client, policy, pools, &absent, &skipped, &error));
     assert_false(absent);
     assert_int_equal(pools->len, 2);
@@ -314,7 +315,8 @@ static void test_source(void **state)
 
     json_t *items = json_array();
     json_array_append_new(items, parse(L4_POOL));
-    fp_fake_api_ctl_json(api, json_pack("{s:s, s:o}", "cmd", "set_nodepools", "items", items));
+    json_decref(
+        fp_fake_api_ctl_json(api, json_pack("{s:s, s:o}", "cmd", "set_nodepools", "items", items)));
     guint64 seen = fp_nodepool_source_lists(src, NULL);
     FP_WAIT_FOR(fp_nodepool_source_lists(src, &absent) > seen && !absent, 10000, "NodePools");
     offers = fp_nodepool_source_offers(src, policy);

@@ -157,5 +157,5 @@ int main(void)
         cmocka_unit_test(test_mig_slices),
         cmocka_unit_test(test_amd),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

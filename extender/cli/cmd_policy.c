@@ -133,6 +133,12 @@ static char *limits_text(const FpProfile *pr)
     if (pr->min_spread) {
         ADD("minSpreadPools=%u", pr->min_spread);
     }
+    if (pr->allow_shared) {
+        ADD("allowShared=true");
+    }
+    if (pr->avoid_spot) {
+        ADD("avoidSpot=true");
+    }
 #undef ADD
     return g_string_free(s, FALSE);
 }
@@ -208,6 +214,8 @@ static void print_text(const FpPolicy *p, const FpPolicyReport *r)
     printf("defaults: %g ms for a pair not in the matrix, %g ms within a region, "
            "%g USD per GPU-hour\n",
            p->default_latency_ms, p->same_region_latency_ms, p->default_price_per_gpu_hour);
+    printf("spot price factor: %g; instance types overriding the built-in catalog: %u\n",
+           p->spot_price_factor, g_hash_table_size(p->instance_types));
     for (guint i = 0; i < r->notes->len; i++) {
         printf("note: %s\n", (char *)g_ptr_array_index(r->notes, i));
     }
@@ -272,6 +280,8 @@ static json_t *policy_json(const FpPolicy *p)
         json_object_set_new(j, "originRegions",
                             pr->origin_regions ? json_string(pr->origin_regions) : json_null());
         json_object_set_new(j, "minSpreadPools", json_integer(pr->min_spread));
+        json_object_set_new(j, "allowShared", json_boolean(pr->allow_shared));
+        json_object_set_new(j, "avoidSpot", json_boolean(pr->avoid_spot));
         json_object_set_new(profiles, pr->name, j);
     }
     json_object_set_new(o, "profiles", profiles);

@@ -28,7 +28,8 @@ static const char PROBLEM_PRODUCT_LONG[] = "GPU product label longer than 63 cha
     "GPU sharing without a valid replica count (nvidia.com/gpu.replicas 1..1024)"
 static const char PROBLEM_MIG_MEMORY[] =
     "MIG resource without its nvidia.com/mig-<profile>.memory label";
-static const char PROBLEM_MIG_PROFILE[] = "MIG profile name not of the form <g>g.<memory>gb";
+static const char PROBLEM_MIG_PROFILE[] =
+    "MIG profile name not of the form <g>g.<memory>gb with g at most the GPU's compute slices";
 static const char PROBLEM_NO_LABELS[] = "GPU capacity without any label naming the GPU";
 static const char PROBLEM_TOO_MANY[] = "more GPU resources than flexplace keeps (16)";
 
@@ -429,11 +430,12 @@ static void class_mig_mixed(const Ctx *c, Draft *dr, const char *profile)
     }
     draft_base(dr, dr->product[0] ? dr->product : (base ? base : ""));
     guint g = fp_device_mig_compute(dr->profile);
-    if (g == 0) {
+    guint slices = fp_device_mig_slices(dr->base);
+    if (g == 0 || g > slices) { /* no MIG profile takes more than the GPU */
         dr->d.problem = dr->d.problem ? dr->d.problem : PROBLEM_MIG_PROFILE;
     } else {
         dr->d.share_num = (uint16_t)g;
-        dr->d.share_den = (uint16_t)fp_device_mig_slices(dr->base);
+        dr->d.share_den = (uint16_t)slices;
     }
     g_snprintf(key, sizeof key, "nvidia.com/mig-%s.count", dr->profile);
     dr->d.labelled_count = (uint16_t)CLAMP(parse_count(label(c, key)), 0, 65535);
@@ -479,11 +481,13 @@ static void class_gfd(const Ctx *c, Draft *dr, bool renamed_shared)
         set_str(dr->profile, sizeof dr->profile, prof, plen);
         dr->d.kind = FP_DEVICE_MIG;
         guint g = fp_device_mig_compute(dr->profile);
-        dr->d.share_num = (uint16_t)g;
-        dr->d.share_den = g ? (uint16_t)fp_device_mig_slices(dr->base) : 0;
-        if (g == 0) {
+        guint slices = fp_device_mig_slices(dr->base);
+        if (g == 0 || g > slices) {
+            g = 0;
             dr->d.problem = PROBLEM_MIG_PROFILE;
         }
+        dr->d.share_num = (uint16_t)g;
+        dr->d.share_den = g ? (uint16_t)slices : 0;
         const FpSku *exact = fp_policy_find_sku(c->policy, product, false, NULL);
         dr->d.memory_mib = c->gfd_memory;
         if (exact && exact->memory_gib > 0) {

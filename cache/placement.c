@@ -4,6 +4,8 @@
 #include "cache/placement.h"
 
 #include "cache/node_facts.h"
+#include "scoring/hash.h"
+#include "scoring/short_list.h"
 
 #include <string.h>
 
@@ -249,6 +251,31 @@ static void run_engine(Eval *e)
     g_free(out);
 }
 
+/* The short list (scoring/short_list.h): tie keys of the passing
+ * candidates from the name hashes the request brought, else from the names. */
+static void apply_short_list(Eval *e)
+{
+    FpPlacement *p = e->p;
+    guint k = e->c->short_list ? fp_short_list_size(e->policy, p->demand) : 0;
+    g_autofree guint32 *tie = NULL;
+    if (k > 0) {
+        guint32 seed = fp_short_list_seed(e->pod);
+        tie = g_new(guint32, MAX(p->n, 1));
+        for (guint i = 0; i < p->n; i++) {
+            if (p->verdicts[i].pass) {
+                guint32 h = e->c->name_hashes ? e->c->name_hashes[i] : fp_fnv1a_str(p->names[i]);
+                tie[i] = fp_short_list_tie(seed, h);
+            }
+        }
+    }
+    p->short_list = k;
+    p->listed = fp_short_list_apply(p->verdicts, p->n, tie, k);
+    p->passed = 0;
+    for (guint i = 0; i < p->n; i++) {
+        p->passed += p->verdicts[i].pass;
+    }
+}
+
 /* best_node_only: hold the best node, and clear the facts that borrow from
  * nodes this placement holds no reference on, before the lock goes. */
 static void keep_best_node(Eval *e)
@@ -302,6 +329,7 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
     fill_missing_facts(&e);
     pool_context(&e);
     run_engine(&e);
+    apply_short_list(&e);
     e.p->best = fp_placement_best(e.p);
     if (c->best_node_only) {
         keep_best_node(&e);
@@ -329,7 +357,7 @@ int fp_placement_best(const FpPlacement *p)
     int best = -1;
     for (guint i = 0; i < p->n; i++) {
         const FpVerdict *v = &p->verdicts[i];
-        if (!v->pass) {
+        if (!v->pass || v->omit) {
             continue;
         }
         if (best < 0) {

@@ -37,6 +37,9 @@ typedef struct {
      * the best's) */
     FpGpuInventory **inventories;
     FpDemand *demand; /* owned */
+    guint passed;     /* verdicts that passed */
+    guint short_list; /* K applied (FpCandidates.short_list), 0 = none */
+    guint listed;     /* passing verdicts on the answer (not omitted) */
 } FpPlacement;
 
 typedef struct {
@@ -55,6 +58,10 @@ typedef struct {
      * best verdict carries facts; the others' are zeroed (NULL strings),
      * since nothing would keep their strings alive after the view's lock. */
     bool best_node_only;
+    /* Apply the demand's short list (scoring/short_list.h): verdicts left
+     * out of the filter's answer get omit set, and best is the best of
+     * those left in. */
+    bool short_list;
 } FpCandidates;
 
 FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const FpPod *pod,
@@ -62,8 +69,9 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
 void fp_placement_free(FpPlacement *placement);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPlacement, fp_placement_free)
 
-/* Index of the best passing candidate (highest total, then highest score,
- * then lexically smallest name: deterministic), or -1 when none passed. */
+/* Index of the best passing candidate not omitted by the short list
+ * (highest total, then highest score, then lexically smallest name:
+ * deterministic), or -1 when none passed. */
 int fp_placement_best(const FpPlacement *placement);
 
 G_END_DECLS

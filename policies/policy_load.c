@@ -18,6 +18,7 @@
 #include "cache/yamljson.h"
 #include "scoring/names.h"
 #include "scoring/quantity.h"
+#include "scoring/short_list.h"
 
 #define MAX_LATENCY_MS 600000.0
 #define MAX_WEIGHT 1000.0
@@ -1548,6 +1549,30 @@ static void load_min_spread(Ctx *c, const json_t *prof, const char *path, FpProf
     *bad = TRUE;
 }
 
+/* shortList: a whole number 0..FP_SHORT_LIST_MAX (scoring/short_list.h). */
+static gboolean load_short_list(Ctx *c, const json_t *obj, const char *path, guint *out)
+{
+    json_t *v = json_object_get(obj, "shortList");
+    if (!v) {
+        return FALSE;
+    }
+    g_autofree char *p = path_key(path, "shortList");
+    double d = json_is_number(v) ? json_number_value(v) : NAN;
+    if (json_is_number(v) && d == floor(d) && d >= 0 && d <= FP_SHORT_LIST_MAX) {
+        *out = (guint)d;
+        return TRUE;
+    }
+    if (json_is_number(v)) {
+        err_val(c, obj, "shortList", v, p,
+                "%g is not a whole number from 0 (every passing node) to %u", d, FP_SHORT_LIST_MAX);
+    } else {
+        err_val(c, obj, "shortList", v, p,
+                "expected a whole number from 0 (every passing node) to %u, got %s",
+                FP_SHORT_LIST_MAX, type_name(v));
+    }
+    return FALSE;
+}
+
 static FpProfile *load_profile(Ctx *c, const json_t *profiles, const char *name, const json_t *prof)
 {
     static const char *const keys[] = {"weights",
@@ -1562,6 +1587,7 @@ static FpProfile *load_profile(Ctx *c, const json_t *profiles, const char *name,
                                        "minSpreadPools",
                                        "allowShared",
                                        "avoidSpot",
+                                       "shortList",
                                        NULL};
     g_autofree char *path = path_key("profiles", name);
     if (!json_is_object(prof)) {
@@ -1582,6 +1608,12 @@ static FpProfile *load_profile(Ctx *c, const json_t *profiles, const char *name,
     load_min_spread(c, prof, path, profile, &bad);
     get_opt_bool(c, prof, "allowShared", path, &profile->allow_shared, &bad);
     get_opt_bool(c, prof, "avoidSpot", path, &profile->avoid_spot, &bad);
+    guint k;
+    if (load_short_list(c, prof, path, &k)) {
+        profile->short_list = (int)k;
+    } else if (json_object_get(prof, "shortList")) {
+        bad = TRUE;
+    }
     if (bad) {
         fp_profile_free(profile);
         return NULL;
@@ -1677,23 +1709,12 @@ static gboolean is_header_key(const char *key)
 
 static void load_root(Ctx *c, const json_t *root)
 {
-    static const char *const keys[] = {"apiVersion",
-                                       "kind",
-                                       "metadata",
-                                       "gpuResources",
-                                       "nodeLabels",
-                                       "skus",
-                                       "pools",
-                                       "regions",
-                                       "defaultPricePerGPUHour",
-                                       "profiles",
-                                       "namespaces",
-                                       "defaultProfile",
-                                       "spotPriceFactor",
-                                       "instanceTypes",
-                                       "models",
-                                       "modelFit",
-                                       NULL};
+    static const char *const keys[] = {"apiVersion",      "kind",          "metadata",
+                                       "gpuResources",    "nodeLabels",    "skus",
+                                       "pools",           "regions",       "defaultPricePerGPUHour",
+                                       "profiles",        "namespaces",    "defaultProfile",
+                                       "spotPriceFactor", "instanceTypes", "models",
+                                       "modelFit",        "shortList",     NULL};
     check_keys(c, root, "", keys);
     gboolean bad;
     char **res = get_str_list(c, root, "gpuResources", "", FALSE, MAX_GPU_RESOURCES,
@@ -1715,6 +1736,7 @@ static void load_root(Ctx *c, const json_t *root)
         c->policy->spot_price_factor = d;
     }
     load_instance_types(c, root);
+    load_short_list(c, root, "", &c->policy->short_list);
     load_profiles(c, root);
     load_namespaces(c, root);
     const char *def = get_str(c, root, "defaultProfile", "");

@@ -175,8 +175,10 @@ typedef struct {
 
 typedef struct {
     bool pass;
-    bool unresolvable;            /* FailedAndUnresolvableNodes: no preemption can help */
-    const char *reason;           /* static string (or demand->invalid_reason); NULL when passed */
+    bool unresolvable;  /* FailedAndUnresolvableNodes: no preemption can help */
+    bool omit;          /* left out of the filter's answer by the short list (scoring/short_list.h):
+                           in neither NodeNames nor a fail map; fp_evaluate leaves it false */
+    const char *reason; /* static string (or demand->invalid_reason); NULL when passed */
     double term[FP_N_TERMS];      /* each in [0,1] */
     bool term_active[FP_N_TERMS]; /* false: term does not apply to this pod (no origin,
                                      no SKU preference, no spread) and is left out */

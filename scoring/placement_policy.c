@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "scoring/engine_private.h"
+#include "scoring/short_list.h"
 
 /* Separates the two region names of a latency key; no region or label
  * value can contain it. */
@@ -111,7 +112,8 @@ void fp_instance_type_free(FpInstanceType *it)
 }
 
 /* Weights all 0 (a parser sets those the document names), no limits,
- * binpack, cost per GPU-hour, no SKU lists, no origins, no spread. */
+ * binpack, cost per GPU-hour, no SKU lists, no origins, no spread, the
+ * policy's short list. */
 FpProfile *fp_profile_new(const char *name)
 {
     FpProfile *profile = g_new0(FpProfile, 1);
@@ -121,6 +123,7 @@ FpProfile *fp_profile_new(const char *name)
     profile->min_gpu_memory_gib = 0;
     profile->packing = FP_PACK_BINPACK;
     profile->cost_mode = FP_COST_PER_GPU_HOUR;
+    profile->short_list = -1;
     return profile;
 }
 
@@ -224,6 +227,7 @@ FpPolicy *fp_policy_new_empty(void)
     policy->models =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fp_model_spec_free);
     fp_fit_constants_default(&policy->fit);
+    policy->short_list = FP_SHORT_LIST_DEFAULT;
     return policy;
 }
 

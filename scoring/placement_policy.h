@@ -82,6 +82,8 @@ typedef struct {
      * gpu-sku may always get one. */
     bool allow_shared;
     bool avoid_spot; /* spot / preemptible nodes fail the filter; default false */
+    int short_list;  /* best passing nodes filter returns (scoring/short_list.h);
+                        0 = every one, -1 = the policy's */
 } FpProfile;
 
 /* A policy override of the built-in GPU catalog (scoring/device.h) for one
@@ -126,6 +128,7 @@ typedef struct FpPolicy {
      * (scoring/model_catalog.h).  Empty by default. */
     GHashTable *models;
     FpFitConstants fit; /* the fit formula's constants; fp_fit_constants_default() */
+    guint short_list; /* best passing nodes filter returns (scoring/short_list.h); 0 = every one */
 } FpPolicy;
 
 /* The built-in default policy: GFD and well-known labels, the common GPU SKUs,
@@ -135,10 +138,10 @@ FpPolicy *fp_policy_new_default(void);
  * empty label lists and gpu_resources, no SKUs, pools, matrix or profiles
  * (the engine then uses built-in default weights), default_latency_ms 150,
  * same_region_latency_ms 2, default_price_per_gpu_hour 4.0, default_profile
- * "default".  Every table frees its keys with g_free and its values with the
- * matching free function (latency values: g_free'd double), so insert
- * g_strdup'ed keys.  Policies must come from here or fp_policy_new_default()
- * (the refcount lives in a g_atomic_rc_box header). */
+ * "default", short_list FP_SHORT_LIST_DEFAULT (scoring/short_list.h).  Every table frees its keys
+ * with g_free and its values with the matching free function (latency values: g_free'd double), so
+ * insert g_strdup'ed keys.  Policies must come from here or fp_policy_new_default() (the refcount
+ * lives in a g_atomic_rc_box header). */
 FpPolicy *fp_policy_new_empty(void);
 FpPolicy *fp_policy_ref(FpPolicy *policy);
 void fp_policy_unref(FpPolicy *policy);
@@ -160,7 +163,7 @@ bool fp_policy_is_gpu_resource(const FpPolicy *policy, const char *resource);
 /* Helpers for builders.  Defaults: SKU memory 0 (unknown), throughput 1.0,
  * price -1 (unknown); pool price -1, max_utilization 1.0, cloud NULL;
  * profile weights all 0, no limits (-1 / 0), binpack, per GPU-hour, no SKU
- * lists, no origins, min_spread 0. */
+ * lists, no origins, min_spread 0, short_list -1 (the policy's). */
 FpSku *fp_sku_new(const char *product);
 void fp_sku_free(FpSku *sku);
 FpPool *fp_pool_new(const char *name);

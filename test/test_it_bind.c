@@ -263,7 +263,35 @@ typedef struct {
     gint failed;     /* binds answered with an API failure */
     gint unknown;    /* ... of them "outcome unknown" */
     gint bound_late; /* pods found bound by the watch after an error */
+    /* The short list's spread: how often each node was listed, and answers
+     * that named more than the policy's shortList or carried reasons. */
+    GMutex lock;
+    GHashTable *listed; /* node name -> times listed */
+    guint answers;
+    guint oversized;
 } Burst;
+
+/* Count one filter answer's names (the short list under the default 20). */
+static void note_listed(Burst *b, json_t *fr)
+{
+    json_t *names = json_object_get(fr, "NodeNames");
+    bool bad = json_array_size(names) > 20 ||
+               json_object_size(json_object_get(fr, "FailedNodes")) != 0 ||
+               json_object_size(json_object_get(fr, "FailedAndUnresolvableNodes")) != 0;
+    g_mutex_lock(&b->lock);
+    b->answers++;
+    b->oversized += bad;
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v)
+    {
+        const char *name = json_string_value(v);
+        gpointer old = g_hash_table_lookup(b->listed, name);
+        g_hash_table_replace(b->listed, g_strdup(name),
+                             GUINT_TO_POINTER(GPOINTER_TO_UINT(old) + 1));
+    }
+    g_mutex_unlock(&b->lock);
+}
 
 static int pod_gpus(int i)
 {
@@ -317,6 +345,7 @@ static gboolean schedule_pod(Burst *b, FpTestHttpClient *client, BurstPod *pod)
             g_string_free(err, TRUE);
             return FALSE;
         }
+        note_listed(b, fr);
         char *names_text = json_dumps(names, JSON_COMPACT);
         g_autofree char *prio_body =
             g_strdup_printf("{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":%s}", pj, names_text);
@@ -490,6 +519,8 @@ static void test_burst_1000_pods(void **state)
     assert_int_equal(fp_view_pod_count(env->app->view), BURST_PODS);
 
     Burst b = {.env = env, .pods = pods};
+    g_mutex_init(&b.lock);
+    b.listed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     GString *names = g_string_new("[");
     const char *prefixes[] = {"l4", "a10g", "h100"};
     const int counts[] = {L4_NODES, A10G_NODES, H100_NODES};
@@ -608,6 +639,21 @@ static void test_burst_1000_pods(void **state)
     print_message("  over-committed nodes: %u; view sampled %u times, L4 peak %" G_GINT64_FORMAT
                   " GPUs (ceiling %" G_GINT64_FORMAT ")\n",
                   overcommitted, sampler.rounds, sampler.l4_max, l4_cap);
+    /* The short list's spread over the burst: nodes ever listed, and how
+     * many of the answers listed the most-listed node. */
+    guint most = 0;
+    GHashTableIter li;
+    gpointer lv;
+    g_hash_table_iter_init(&li, b.listed);
+    while (g_hash_table_iter_next(&li, NULL, &lv)) {
+        most = MAX(most, GPOINTER_TO_UINT(lv));
+    }
+    print_message("  short list: %u filter answers of at most 20 names; %u of 200 nodes listed "
+                  "at least once; the most-listed node in %u answers; %u pods placed on %u "
+                  "distinct nodes\n",
+                  b.answers, g_hash_table_size(b.listed), most, BURST_PODS,
+                  g_hash_table_size(by_node));
+    assert_int_equal(b.oversized, 0);
 
     assert_int_equal(unplaced, 0);
     assert_int_equal(g_hash_table_size(bound_pods), BURST_PODS);
@@ -629,6 +675,8 @@ static void test_burst_1000_pods(void **state)
 
     g_hash_table_unref(by_node);
     g_hash_table_unref(bound_pods);
+    g_hash_table_unref(b.listed);
+    g_mutex_clear(&b.lock);
     json_decref(bindings);
     for (int i = 0; i < BURST_PODS; i++) {
         g_free(pods[i].error);
@@ -688,6 +736,8 @@ static void test_burst_1000_pods_with_faults(void **state)
                     FAULT_EVERY, FAULT_DELAY_MS);
 
     Burst b = {.env = env, .pods = pods, .faults = true};
+    g_mutex_init(&b.lock);
+    b.listed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     GString *names = g_string_new("[");
     for (int i = 0; i < FAULT_NODES; i++) {
         g_string_append_printf(names, "%s\"l4-%03d\"", i ? "," : "", i);
@@ -798,6 +848,8 @@ static void test_burst_1000_pods_with_faults(void **state)
     }
     g_free(pods);
     g_free(b.names_json);
+    g_hash_table_unref(b.listed);
+    g_mutex_clear(&b.lock);
 }
 
 /* ---- how a single bind ends ---------------------------------------------------- */

@@ -95,7 +95,17 @@ static void test_filter_names_mode(void **state)
         "{\"Pod\":" GPU_POD("1") ",\"Nodes\":null,\"NodeNames\":[\"l4-a\",\"l4-b\",\"h100-a\","
                                  "\"cordoned\",\"notready\",\"cpu-only\",\"ghost\"]}",
         200);
+    /* Two pass: the short list (scoring/short_list.h) names them and
+     * leaves every other node out of both maps. */
     assert_json_eq(got, "{\"Nodes\":null,\"NodeNames\":[\"l4-a\",\"h100-a\"],"
+                        "\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
+    json_decref(got);
+    /* None passes: every node with its reason. */
+    got = post_json(s, "/filter",
+                    "{\"Pod\":" GPU_POD("1") ",\"Nodes\":null,\"NodeNames\":[\"l4-b\","
+                                             "\"cordoned\",\"notready\",\"cpu-only\",\"ghost\"]}",
+                    200);
+    assert_json_eq(got, "{\"Nodes\":null,\"NodeNames\":[],"
                         "\"FailedNodes\":{\"l4-b\":\"insufficient free GPUs\"},"
                         "\"FailedAndUnresolvableNodes\":{"
                         "\"cordoned\":\"node unschedulable\",\"notready\":\"node not ready\","
@@ -103,12 +113,13 @@ static void test_filter_names_mode(void **state)
                         "\"ghost\":\"node not in flexplace cluster view\"},"
                         "\"Error\":\"\"}");
     json_decref(got);
-    /* Four GPUs fit only the H100 node (l4-a has 3 free). */
+    /* Four GPUs: l4-a has 3 free (busy), and no node fits. */
     got = post_json(s, "/filter",
-                    "{\"Pod\":" GPU_POD("4") ",\"NodeNames\":[\"l4-a\",\"h100-a\"],\"Nodes\":null}",
+                    "{\"Pod\":" GPU_POD("4") ",\"NodeNames\":[\"l4-a\",\"l4-b\"],\"Nodes\":null}",
                     200);
-    assert_json_eq(got, "{\"Nodes\":null,\"NodeNames\":[\"h100-a\"],"
-                        "\"FailedNodes\":{\"l4-a\":\"insufficient free GPUs\"},"
+    assert_json_eq(got, "{\"Nodes\":null,\"NodeNames\":[],"
+                        "\"FailedNodes\":{\"l4-a\":\"insufficient free GPUs\","
+                        "\"l4-b\":\"insufficient free GPUs\"},"
                         "\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
     json_decref(got);
     server_stop(s);
@@ -123,10 +134,9 @@ static void test_filter_too_few_gpus_unresolvable(void **state)
     g_autofree char *cluster = small_cluster();
     Server *s = server_start(cluster, NULL);
     json_t *got = post_json(
-        s, "/filter",
-        "{\"Pod\":" GPU_POD("8") ",\"NodeNames\":[\"l4-a\",\"l4-b\",\"h100-a\"],\"Nodes\":null}",
+        s, "/filter", "{\"Pod\":" GPU_POD("8") ",\"NodeNames\":[\"l4-a\",\"l4-b\"],\"Nodes\":null}",
         200);
-    assert_json_eq(got, "{\"Nodes\":null,\"NodeNames\":[\"h100-a\"],\"FailedNodes\":{},"
+    assert_json_eq(got, "{\"Nodes\":null,\"NodeNames\":[],\"FailedNodes\":{},"
                         "\"FailedAndUnresolvableNodes\":{"
                         "\"l4-a\":\"node has fewer GPUs than the pod requests\","
                         "\"l4-b\":\"node has fewer GPUs than the pod requests\"},"
@@ -168,10 +178,9 @@ static void test_filter_full_mode(void **state)
     /* Byte-identical objects, in request order: l4-a (index 0), h100-a (2). */
     assert_true(json_equal(json_array_get(out, 0), json_array_get(items, 0)));
     assert_true(json_equal(json_array_get(out, 1), json_array_get(items, 2)));
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(got, "FailedNodes"), "l4-b")),
-        "insufficient free GPUs");
-    assert_int_equal(json_object_size(json_object_get(got, "FailedAndUnresolvableNodes")), 3);
+    /* the short list: nodes that fail are in neither map while some pass */
+    assert_int_equal(json_object_size(json_object_get(got, "FailedNodes")), 0);
+    assert_int_equal(json_object_size(json_object_get(got, "FailedAndUnresolvableNodes")), 0);
     json_decref(got);
     json_decref(items);
     json_decref(req);
@@ -267,6 +276,182 @@ static void test_prioritize_after_filter(void **state)
     server_stop(s);
 }
 
+/* ---- the short list (scoring/short_list.h) ---------------------------------- */
+
+#define SL_CHEAP 8
+#define SL_DEAR 40
+
+static const char short_list_policy[] = "apiVersion: flexplace.io/v1alpha1\n"
+                                        "kind: PlacementPolicy\n"
+                                        "shortList: 5\n"
+                                        "pools:\n"
+                                        "  - {name: cheap, pricePerGPUHour: 0.5}\n"
+                                        "  - {name: dear, pricePerGPUHour: 2.0}\n"
+                                        "profiles:\n"
+                                        "  default: {weights: {cost: 1}}\n"
+                                        "  flat: {weights: {packing: 1}}\n"
+                                        "  wide: {weights: {cost: 1}, shortList: 0}\n";
+
+/* 8 "cheap" and 40 "dear" empty 8-GPU nodes, a policy file beside them. */
+static char *short_list_cluster(const char *dir, char **policy_path)
+{
+    GString *s = g_string_new("{\"kind\":\"List\",\"apiVersion\":\"v1\",\"items\":[");
+    for (int i = 0; i < SL_CHEAP + SL_DEAR; i++) {
+        bool cheap = i < SL_CHEAP;
+        g_string_append_printf(
+            s,
+            "%s{\"kind\":\"Node\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"%s-%02d\","
+            "\"labels\":{\"flexplace.io/pool\":\"%s\",\"nvidia.com/gpu.product\":\"NVIDIA-L4\","
+            "\"nvidia.com/gpu.memory\":\"23034\"}},\"spec\":{},\"status\":{\"allocatable\":"
+            "{\"nvidia.com/gpu\":\"8\"},\"capacity\":{\"nvidia.com/gpu\":\"8\"},"
+            "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+            i ? "," : "", cheap ? "cheap" : "dear", cheap ? i : i - SL_CHEAP,
+            cheap ? "cheap" : "dear");
+    }
+    g_string_append(s, "]}");
+    char *path = g_build_filename(dir, "cluster.json", NULL);
+    assert_true(g_file_set_contents(path, s->str, -1, NULL));
+    g_string_free(s, TRUE);
+    *policy_path = g_build_filename(dir, "policy.yaml", NULL);
+    assert_true(g_file_set_contents(*policy_path, short_list_policy, -1, NULL));
+    return path;
+}
+
+/* Every node of the short-list cluster and a name it does not know. */
+static char *short_list_names(void)
+{
+    GString *s = g_string_new("[");
+    for (int i = 0; i < SL_CHEAP + SL_DEAR; i++) {
+        bool cheap = i < SL_CHEAP;
+        g_string_append_printf(s, "\"%s-%02d\",", cheap ? "cheap" : "dear",
+                               cheap ? i : i - SL_CHEAP);
+    }
+    g_string_append(s, "\"ghost\"]");
+    return g_string_free(s, FALSE);
+}
+
+static char *sl_pod(int i, const char *profile, int gpus)
+{
+    g_autofree char *ann =
+        profile ? g_strdup_printf(",\"annotations\":{\"flexplace.io/profile\":\"%s\"}", profile)
+                : g_strdup("");
+    return g_strdup_printf("{\"metadata\":{\"name\":\"sl-%d\",\"namespace\":\"default\","
+                           "\"uid\":\"uid-sl-%d\"%s},\"spec\":{\"containers\":[{\"name\":\"c\","
+                           "\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"%d\"}}}]}}",
+                           i, i, ann, gpus);
+}
+
+static json_t *sl_filter(Server *s, const char *pod, const char *names)
+{
+    g_autofree char *body =
+        g_strdup_printf("{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":%s}", pod, names);
+    return post_json(s, "/filter", body, 200);
+}
+
+/* More nodes pass than the policy's shortList (5): filter names the 5 best
+ * (all from the cheap pool), leaves every other node out of both maps, and
+ * the prioritize kube-scheduler then sends for those 5 is answered from the
+ * filter's scores.  Among equals, each pod gets its own subset; one pod
+ * always gets the same one.  Nothing fits: every node with its reason.  A
+ * profile's shortList: 0 returns every passing node with the reasons. */
+static void test_short_list(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("fp-it-short-XXXXXX", NULL);
+    assert_non_null(dir);
+    g_autofree char *policy = NULL;
+    g_autofree char *cluster = short_list_cluster(dir, &policy);
+    g_autofree char *names = short_list_names();
+    Server *s = g_new0(Server, 1);
+    s->app = fp_test_app_start(cluster, NULL, policy);
+    s->port = fp_http_server_port(s->app->http);
+
+    /* the best 5, nothing else */
+    g_autofree char *pod0 = sl_pod(0, NULL, 1);
+    json_t *got = sl_filter(s, pod0, names);
+    json_t *listed = json_object_get(got, "NodeNames");
+    assert_int_equal(json_array_size(listed), 5);
+    size_t i;
+    json_t *v;
+    json_array_foreach(listed, i, v)
+    {
+        assert_true(g_str_has_prefix(json_string_value(v), "cheap-"));
+    }
+    assert_int_equal(json_object_size(json_object_get(got, "FailedNodes")), 0);
+    assert_int_equal(json_object_size(json_object_get(got, "FailedAndUnresolvableNodes")), 0);
+    assert_string_equal(json_string_value(json_object_get(got, "Error")), "");
+
+    /* kube-scheduler's prioritize of exactly those: from the filter's scores */
+    const char *const filter_lbl[] = {"filter", NULL};
+    char *listed_text = json_dumps(listed, JSON_COMPACT);
+    g_autofree char *prio_body =
+        g_strdup_printf("{\"Pod\":%s,\"Nodes\":null,\"NodeNames\":%s}", pod0, listed_text);
+    free(listed_text);
+    json_t *prio = post_json(s, "/prioritize", prio_body, 200);
+    assert_true(fp_counter_get(s->app->verb_metrics.prioritize, filter_lbl) == 1);
+    assert_int_equal(json_array_size(prio), 5); /* the cheapest: score 10 each */
+    json_array_foreach(prio, i, v)
+    {
+        assert_int_equal(json_integer_value(json_object_get(v, "Score")), 10);
+    }
+    json_decref(prio);
+
+    /* the same pod again: the same list */
+    json_t *again = sl_filter(s, pod0, names);
+    assert_true(json_equal(json_object_get(again, "NodeNames"), listed));
+    json_decref(again);
+    json_decref(got);
+
+    /* among equals (packing on empty nodes: all 48 alike), pods spread */
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (int p = 1; p <= 30; p++) {
+        g_autofree char *pod = sl_pod(p, "flat", 1);
+        json_t *r = sl_filter(s, pod, names);
+        assert_int_equal(json_array_size(json_object_get(r, "NodeNames")), 5);
+        json_array_foreach(json_object_get(r, "NodeNames"), i, v)
+        {
+            g_hash_table_add(seen, g_strdup(json_string_value(v)));
+        }
+        json_decref(r);
+    }
+    print_message("30 pods, short list of 5 among 48 equal nodes: %u distinct nodes listed\n",
+                  g_hash_table_size(seen));
+    assert_true(g_hash_table_size(seen) >= 30);
+    g_hash_table_unref(seen);
+
+    /* nothing fits: every node with its reason, as without a short list */
+    g_autofree char *big = sl_pod(100, NULL, 16);
+    got = sl_filter(s, big, names);
+    assert_int_equal(json_array_size(json_object_get(got, "NodeNames")), 0);
+    json_t *un = json_object_get(got, "FailedAndUnresolvableNodes");
+    assert_int_equal(json_object_size(un), SL_CHEAP + SL_DEAR + 1);
+    assert_string_equal(json_string_value(json_object_get(un, "dear-07")),
+                        "node has fewer GPUs than the pod requests");
+    assert_string_equal(json_string_value(json_object_get(un, "ghost")),
+                        "node not in flexplace cluster view");
+    json_decref(got);
+
+    /* a profile without a short list: every passing node, every reason */
+    g_autofree char *wide = sl_pod(101, "wide", 1);
+    got = sl_filter(s, wide, names);
+    assert_int_equal(json_array_size(json_object_get(got, "NodeNames")), SL_CHEAP + SL_DEAR);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(got, "FailedAndUnresolvableNodes"), "ghost")),
+                        "node not in flexplace cluster view");
+    json_decref(got);
+
+    /* the nominated-node call: one node, kept */
+    got = sl_filter(s, pod0, "[\"dear-39\"]");
+    assert_json_eq(got, "{\"Nodes\":null,\"NodeNames\":[\"dear-39\"],\"FailedNodes\":{},"
+                        "\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
+    json_decref(got);
+
+    server_stop(s);
+    g_autofree char *c1 = g_build_filename(dir, "cluster.json", NULL);
+    g_unlink(c1);
+    g_unlink(policy);
+    g_rmdir(dir);
+}
+
 /* A pod that requests no GPU passes every known node with a neutral score. */
 static void test_no_gpu_pod(void **state)
 {
@@ -282,7 +467,8 @@ static void test_no_gpu_pod(void **state)
                         "\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
     json_decref(got);
     got = post_json(s, "/prioritize", body, 200);
-    assert_json_eq(got, "[{\"Host\":\"l4-b\",\"Score\":0},{\"Host\":\"cpu-only\",\"Score\":0}]");
+    /* score 0 everywhere: left out (kube-scheduler adds nothing either way) */
+    assert_json_eq(got, "[]");
     json_decref(got);
     server_stop(s);
 }
@@ -552,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_filter_full_mode),
         cmocka_unit_test(test_prioritize),
         cmocka_unit_test(test_prioritize_after_filter),
+        cmocka_unit_test(test_short_list),
         cmocka_unit_test(test_no_gpu_pod),
         cmocka_unit_test(test_case_insensitive_keys),
         cmocka_unit_test(test_bad_annotation),

@@ -106,6 +106,7 @@ static void check_full(const FpPolicy *p)
     assert_near(latency(p, "eastus", "japaneast", &known), 200);
     assert_false(known);
     assert_near(p->default_price_per_gpu_hour, 3.5);
+    assert_int_equal(p->short_list, 50);
 
     const FpProfile *def = fp_policy_profile(p, "default");
     assert_non_null(def);
@@ -131,11 +132,13 @@ static void check_full(const FpPolicy *p)
     assert_strv(lc->sku_preference, pref);
     assert_string_equal(lc->origin_regions, "eastus=3,westeurope=1");
     assert_int_equal(lc->min_spread, 2);
+    assert_int_equal(lc->short_list, 0); /* every passing node */
 
     const FpProfile *batch = fp_policy_profile(p, "batch");
     assert_non_null(batch);
     assert_string_equal(batch->origin_regions, "northeurope=1");
     assert_true(batch->max_latency_ms < 0);
+    assert_int_equal(batch->short_list, -1); /* the policy's */
     assert_int_equal(batch->packing, FP_PACK_BINPACK);
     assert_null(batch->allowed_skus);
 
@@ -250,7 +253,20 @@ static const BadCase bad_cases[] = {
      "colour: blue\n",
      {"p.yaml:1:1: unknown key \"colour\" (known keys: apiVersion, kind, metadata, gpuResources, "
       "nodeLabels, skus, pools, regions, defaultPricePerGPUHour, profiles, namespaces, "
-      "defaultProfile, spotPriceFactor, instanceTypes, models, modelFit)"}},
+      "defaultProfile, spotPriceFactor, instanceTypes, models, modelFit, shortList)"}},
+    {"short list",
+     "shortList: -1\n"
+     "profiles:\n"
+     "  a: {weights: {cost: 1}, shortList: 2.5}\n"
+     "  b: {weights: {cost: 1}, shortList: many}\n"
+     "  c: {weights: {cost: 1}, shortList: 100001}\n",
+     {"p.yaml:1:12: shortList: -1 is not a whole number from 0 (every passing node) to 100000",
+      "p.yaml:3:38: profiles.a.shortList: 2.5 is not a whole number from 0 (every passing node) "
+      "to 100000",
+      "p.yaml:4:38: profiles.b.shortList: expected a whole number from 0 (every passing node) to "
+      "100000, got a string",
+      "p.yaml:5:38: profiles.c.shortList: 100001 is not a whole number from 0 (every passing "
+      "node) to 100000"}},
     {"every error in a profile",
      "profiles:\n"
      "  fast:\n"
@@ -433,7 +449,7 @@ static void test_error_cap(void **state)
                         "cap.yaml:1:1: unknown key \"unknown0\" (known keys: apiVersion, kind, "
                         "metadata, gpuResources, nodeLabels, skus, pools, regions, "
                         "defaultPricePerGPUHour, profiles, namespaces, defaultProfile, "
-                        "spotPriceFactor, instanceTypes, models, modelFit)");
+                        "spotPriceFactor, instanceTypes, models, modelFit, shortList)");
     assert_string_equal(g_ptr_array_index(r->errors, FP_POLICY_MAX_ERRORS),
                         "... and 4900 more errors");
     g_autofree char *joined = fp_policy_report_join_errors(r, "\n");

@@ -165,14 +165,17 @@ FpPlacement *fp_cli_place(FpCli *cli, const FpPod *pod)
     fp_view_foreach_node_locked(cli->view, collect_name, names);
     fp_view_read_unlock(cli->view);
     g_ptr_array_sort(names, name_cmp);
-    FpCandidates c = {
-        .names = (const char *const *)names->pdata, .n = names->len, .kube_checks = true};
+    FpCandidates c = {.names = (const char *const *)names->pdata,
+                      .n = names->len,
+                      .kube_checks = true,
+                      .short_list = true};
     FpPlacement *p = fp_placement_evaluate(cli->view, cli->policy, pod, &c);
     g_ptr_array_unref(names);
     return p;
 }
 
-/* Passing candidates ordered best first (the order fp_placement_best uses). */
+/* Passing candidates ordered best first (the order fp_placement_best uses):
+ * among equals, those on the short list first, so that it is ranks 1..K. */
 static int rank_cmp(gconstpointer a, gconstpointer b, gpointer data)
 {
     const FpPlacement *p = data;
@@ -183,6 +186,9 @@ static int rank_cmp(gconstpointer a, gconstpointer b, gpointer data)
     }
     if (x->score != y->score) {
         return x->score > y->score ? -1 : 1;
+    }
+    if (x->omit != y->omit) {
+        return x->omit ? 1 : -1;
     }
     return strcmp(p->nodes[i]->name, p->nodes[j]->name);
 }
@@ -346,6 +352,12 @@ void fp_cli_print_table(FILE *out, const FpCli *cli, const FpPod *pod, const FpP
             }
             fprintf(out, "\n");
         }
+    }
+    if (p->listed < order->len) {
+        fprintf(out,
+                "\nShort list: the filter answers with ranks 1-%u of the %u feasible nodes "
+                "(shortList %u); kube-scheduler chooses among those.\n",
+                p->listed, order->len, p->short_list);
     }
     if (order->len) {
         fprintf(out, "\nBest: %s\n", node_name(p, g_array_index(order, guint, 0)));

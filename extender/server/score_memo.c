@@ -77,7 +77,7 @@ void fp_score_memo_put(FpScoreMemo *memo, const FpExtenderArgs *args, const FpPo
     Entry fresh = {0};
     size_t bytes = 0;
     for (guint i = 0; i < n_all; i++) {
-        if (verdicts[i].pass) {
+        if (verdicts[i].pass && !verdicts[i].omit) {
             fresh.n++;
             bytes += strlen(args->node_names[i]) + 1;
         }
@@ -89,7 +89,7 @@ void fp_score_memo_put(FpScoreMemo *memo, const FpExtenderArgs *args, const FpPo
     char *at = fresh.arena;
     guint k = 0;
     for (guint i = 0; i < n_all; i++) {
-        if (!verdicts[i].pass) {
+        if (!verdicts[i].pass || verdicts[i].omit) {
             continue;
         }
         size_t len = strlen(args->node_names[i]);

@@ -6,7 +6,8 @@
  * cluster, and with flexplace as its extender it sends prioritize exactly
  * the nodes flexplace's filter passed, in the order filter returned them
  * (it keeps the extender's NodeNames as they come; it skips prioritize when
- * one node is left).  flexplace's filter has already scored those nodes,
+ * one node is left): with the short list, only the K nodes the answer
+ * named.  flexplace's filter has already scored those nodes,
  * normalised over that same set: this memo keeps the passing names and
  * their scores, and a prioritize for the same pod and policy that names
  * exactly those nodes in that order is answered from it instead of being
@@ -42,9 +43,10 @@ typedef struct FpScoreMemo FpScoreMemo;
 FpScoreMemo *fp_score_memo_new(void);
 void fp_score_memo_free(FpScoreMemo *memo);
 
-/* Remember the passing candidates of a names-mode filter answer (@verdicts
- * in @args' order) and their scores, replacing an earlier entry for the
- * same pod and policy. */
+/* Remember the candidates a names-mode filter answer passed (@verdicts in
+ * @args' order: those that pass and are not omitted by the short list,
+ * which are exactly the NodeNames of the answer) and their scores,
+ * replacing an earlier entry for the same pod and policy. */
 void fp_score_memo_put(FpScoreMemo *memo, const FpExtenderArgs *args, const FpPolicy *policy,
                        const FpVerdict *verdicts);
 

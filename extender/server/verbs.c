@@ -62,12 +62,14 @@ static void respond_not_ready(FpHttpResponse *resp, FpReadiness *readiness, cons
 
 /* ---- filter and prioritize ---- */
 
-/* Evaluate the request's pod on its candidates. NULL with *not_ready set when
+/* Evaluate the request's pod on its candidates (for filter: with the short
+ * list, scoring/short_list.h). NULL with *not_ready set when
  * the view or policy cannot answer yet.  With @memo_scores (prioritize), a
  * request the pod's filter already scored (extender/server/score_memo.h) is not
  * evaluated: NULL with *memo_scores and *policy_out set. */
 static FpPlacement *evaluate(const FpExtenderEnv *env, const FpExtenderArgs *args,
-                             FpPolicy **policy_out, const char **not_ready, guint8 **memo_scores)
+                             FpPolicy **policy_out, const char **not_ready, guint8 **memo_scores,
+                             bool short_list)
 {
     if (!fp_readiness_check(env->readiness, not_ready)) {
         return NULL;
@@ -79,7 +81,8 @@ static FpPlacement *evaluate(const FpExtenderEnv *env, const FpExtenderArgs *arg
     }
     FpCandidates cands = {.n = fp_extender_args_count(args),
                           .name_hashes = args->name_hashes,
-                          .best_node_only = true};
+                          .best_node_only = true,
+                          .short_list = short_list};
     if (args->nodes) {
         cands.nodes = (FpNode *const *)args->nodes->pdata;
     } else {
@@ -104,6 +107,7 @@ static void log_decision(const char *verb, const FpExtenderArgs *args, const FpP
     g_autofree char *pod = g_strdup_printf("%s/%s", args->pod->ns, args->pod->name);
     g_autofree char *n_nodes = g_strdup_printf("%u", p->n);
     g_autofree char *n_passed = g_strdup_printf("%u", passed);
+    g_autofree char *n_listed = g_strdup_printf("%u", p->listed);
     g_autofree char *gen = g_strdup_printf("%" G_GUINT64_FORMAT, policy->generation);
     g_autofree char *dur = g_strdup_printf("%" G_GINT64_FORMAT, duration);
     g_autofree char *score = NULL;
@@ -119,7 +123,8 @@ static void log_decision(const char *verb, const FpExtenderArgs *args, const FpP
         }
     }
     fp_log_fields(G_LOG_LEVEL_INFO, verb, "pod", pod, "profile", p->demand->profile_name, "nodes",
-                  n_nodes, "passed", n_passed, "top", best >= 0 ? p->names[best] : "-", "pool",
+                  n_nodes, "passed", n_passed, "listed", n_listed, "top",
+                  best >= 0 ? p->names[best] : "-", "pool",
                   best >= 0 ? p->verdicts[best].facts.pool : "-", "region",
                   best >= 0 ? p->verdicts[best].facts.region : "-", "score", score ? score : "-",
                   "terms", terms->str, "policy_generation", gen, "duration_us", dur, NULL);
@@ -169,7 +174,7 @@ static void answer_filter(void *data, const void *decoded, FpHttpResponse *resp,
     const FpExtenderArgs *args = decoded;
     const char *not_ready = NULL;
     FpPolicy *policy = NULL;
-    g_autoptr(FpPlacement) p = evaluate(env, args, &policy, &not_ready, NULL);
+    g_autoptr(FpPlacement) p = evaluate(env, args, &policy, &not_ready, NULL, true);
     size_t len = 0;
     char *body;
     if (!p) {
@@ -195,7 +200,7 @@ static void answer_prioritize(void *data, const void *decoded, FpHttpResponse *r
     const char *not_ready = NULL;
     FpPolicy *policy = NULL;
     g_autofree guint8 *memo_scores = NULL;
-    g_autoptr(FpPlacement) p = evaluate(env, args, &policy, &not_ready, &memo_scores);
+    g_autoptr(FpPlacement) p = evaluate(env, args, &policy, &not_ready, &memo_scores, false);
     if (memo_scores) {
         /* The pod's filter scored exactly these nodes in this cycle. */
         size_t len = 0;

@@ -752,7 +752,7 @@ static void put_failed(GString *s, const FpExtenderArgs *args, const FpVerdict *
     bool first = true;
     guint n = fp_extender_args_count(args);
     for (guint i = 0; !error_text && i < n; i++) {
-        if (verdicts[i].pass || verdicts[i].unresolvable != unresolvable) {
+        if (verdicts[i].pass || verdicts[i].omit || verdicts[i].unresolvable != unresolvable) {
             continue;
         }
         if (!first) {
@@ -777,6 +777,9 @@ static char *encode_filter_dom(const FpExtenderArgs *args, const FpVerdict *verd
     guint n = fp_extender_args_count(args);
     for (guint i = 0; !error_text && i < n; i++) {
         const char *name = fp_extender_args_name(args, i);
+        if (verdicts[i].omit) {
+            continue; /* the short list left it out of the answer */
+        }
         if (verdicts[i].pass) {
             if (args->nodes && args->node_items) {
                 json_array_append(passed, json_array_get(args->node_items, i));
@@ -815,7 +818,7 @@ static void put_passing(GString *s, const FpExtenderArgs *args, const FpVerdict 
     guint n = fp_extender_args_count(args);
     bool first = true;
     for (guint i = 0; !error_text && i < n; i++) {
-        if (!verdicts[i].pass) {
+        if (!verdicts[i].pass || verdicts[i].omit) {
             continue;
         }
         if (!first) {
@@ -867,7 +870,9 @@ char *fp_encode_filter_result(const FpExtenderArgs *args, const FpVerdict *verdi
 }
 
 /* A HostPriorityList of @args' candidates: scores from @verdicts (0 for
- * those that did not pass), else from @scores. */
+ * those that did not pass), else from @scores.  A score of 0 is left out:
+ * kube-scheduler adds nothing for a node the list does not name, exactly
+ * what 0 adds (extender-protocol.md, section 4.2). */
 static char *encode_priorities(const FpExtenderArgs *args, const FpVerdict *verdicts,
                                const guint8 *scores, size_t *len)
 {
@@ -877,7 +882,10 @@ static char *encode_priorities(const FpExtenderArgs *args, const FpVerdict *verd
     for (guint i = 0; i < n; i++) {
         int score = verdicts ? (verdicts[i].pass ? CLAMP(verdicts[i].score, 0, 10) : 0)
                              : CLAMP(scores[i], 0, 10);
-        if (i) {
+        if (score == 0) {
+            continue;
+        }
+        if (s->len > 1) {
             g_string_append_c(s, ',');
         }
         memcpy(grow(s, 8), "{\"Host\":", 8);

@@ -106,3 +106,15 @@ const char *fp_qualified_name_problem(const char *s, gsize len)
     }
     return NULL;
 }
+
+const char *fp_object_name_problem(const char *s, gsize len)
+{
+    if (len == 0 || len > 253) {
+        return "needs 1 to 253 characters";
+    }
+    if (!dns_subdomain(s, len) || !g_ascii_isalnum(s[0]) || !g_ascii_isalnum(s[len - 1])) {
+        return "is not an object name (lowercase letters, digits, '-', '.'; alphanumeric at "
+               "both ends)";
+    }
+    return NULL;
+}

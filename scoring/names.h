@@ -43,6 +43,11 @@ const char *fp_product_problem(const char *s, gsize len, bool wildcard);
  * characters, alphanumeric at both ends with '-', '_', '.' inside. */
 const char *fp_qualified_name_problem(const char *s, gsize len);
 
+/* An object name such as a Pod's (a DNS-1123 subdomain): 1 to 253
+ * characters of lowercase letters, digits, '-' and '.', alphanumeric at both
+ * ends. */
+const char *fp_object_name_problem(const char *s, gsize len);
+
 G_END_DECLS
 
 #endif

@@ -55,6 +55,7 @@
 #include "cache/clock.h"
 #include "cache/kobj.h"
 #include "cache/placement.h"
+#include "scoring/names.h"
 
 /* Compact flexplace.io/placement value: where and why, for `kubectl get pod`. */
 char *fp_placement_summary(const FpVerdict *v, const char *node, guint64 policy_generation)
@@ -83,18 +84,12 @@ char *fp_placement_summary(const FpVerdict *v, const char *node, guint64 policy_
     return out;
 }
 
-static bool valid_name(const char *s)
+/* A pod name and namespace as Kubernetes allows them: anything else cannot
+ * be a pod and must not reach a URL. */
+static bool valid_pod_key(const char *name, const char *ns)
 {
-    /* DNS-1123 names; anything else cannot be a pod and must not reach a URL. */
-    if (!s || !*s || strlen(s) > 253) {
-        return false;
-    }
-    for (const char *p = s; *p; p++) {
-        if (!g_ascii_islower(*p) && !g_ascii_isdigit(*p) && *p != '-' && *p != '.') {
-            return false;
-        }
-    }
-    return true;
+    return name && ns && !fp_object_name_problem(name, strlen(name)) &&
+           !fp_name_problem(ns, strlen(ns), FP_NAME_NAMESPACE);
 }
 
 /* An API call is not started with less than this left of the bind's
@@ -346,7 +341,7 @@ static bool check_can_bind(BindJob *job)
                     g_strdup("flexplace cannot bind: it serves a snapshot, not a live cluster "
                              "(remove bindVerb or run with a kubeconfig or in-cluster)"));
     }
-    if (!valid_name(job->args->pod_name) || !valid_name(job->args->pod_namespace)) {
+    if (!valid_pod_key(job->args->pod_name, job->args->pod_namespace)) {
         return stop(job, FP_BIND_REFUSED,
                     g_strdup("flexplace cannot bind: invalid pod name or namespace"));
     }

@@ -81,6 +81,14 @@ void bench_cluster_pod_identity(const BenchCluster *c, guint index, char *name, 
 char *bench_body_names(const BenchCluster *c, guint first, guint n, size_t *len);
 /* The same with the NULL-terminated list @names as NodeNames. */
 char *bench_body_name_list(const BenchCluster *c, const char *const *names, size_t *len);
+/* The same with another Pod's JSON. */
+char *bench_body_names_for(const BenchCluster *c, const char *pod_json, guint first, guint n,
+                           size_t *len);
+char *bench_body_name_list_for(const char *pod_json, const char *const *names, size_t *len);
+/* The request Pod as a distinct pod @i (its own name and UID), with
+ * flexplace.io/profile @profile when not NULL ("every-node": the default
+ * profile without the short list).  g_free. */
+char *bench_pod_variant(const BenchCluster *c, guint i, const char *profile);
 char *bench_body_full(const BenchCluster *c, guint first, guint n, size_t *len);
 /* ExtenderBindingArgs for pending pod @k on @node. */
 char *bench_body_bind(const BenchCluster *c, guint k, const char *node, size_t *len);

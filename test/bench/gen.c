@@ -299,6 +299,11 @@ static char *policy_yaml(void)
                        "    weights: {latency: 3, cost: 2, headroom: 3, packing: 1, sku: 1}\n"
                        "    skuPreference: [NVIDIA-H100-80GB-HBM3, NVIDIA-A100-80GB-PCIe, "
                        "NVIDIA-L40S, NVIDIA-L4]\n"
+                       "  every-node:   # the default without the short list\n"
+                       "    weights: {latency: 3, cost: 2, headroom: 3, packing: 1, sku: 1}\n"
+                       "    skuPreference: [NVIDIA-H100-80GB-HBM3, NVIDIA-A100-80GB-PCIe, "
+                       "NVIDIA-L40S, NVIDIA-L4]\n"
+                       "    shortList: 0\n"
                        "  latency-critical:\n"
                        "    weights: {latency: 8, headroom: 2}\n"
                        "    maxLatencyMs: 60\n"
@@ -486,16 +491,17 @@ void bench_cluster_append_pod(const BenchCluster *c, guint index, guint64 rv, gu
         node ? "Running" : "Pending", variant % 2 ? "False" : "True", variant % 10);
 }
 
-static void body_head(GString *s, const BenchCluster *c)
+static void body_head(GString *s, const char *pod_json)
 {
     g_string_append(s, "{\"Pod\":");
-    g_string_append(s, c->pod_json);
+    g_string_append(s, pod_json);
 }
 
-char *bench_body_names(const BenchCluster *c, guint first, guint n, size_t *len)
+char *bench_body_names_for(const BenchCluster *c, const char *pod_json, guint first, guint n,
+                           size_t *len)
 {
-    GString *s = g_string_sized_new(64 + (gsize)n * 32 + strlen(c->pod_json));
-    body_head(s, c);
+    GString *s = g_string_sized_new(64 + (gsize)n * 32 + strlen(pod_json));
+    body_head(s, pod_json);
     g_string_append(s, ",\"Nodes\":null,\"NodeNames\":[");
     for (guint i = 0; i < n; i++) {
         g_string_append_printf(s, "%s\"%s\"", i ? "," : "",
@@ -506,10 +512,15 @@ char *bench_body_names(const BenchCluster *c, guint first, guint n, size_t *len)
     return g_string_free(s, FALSE);
 }
 
-char *bench_body_name_list(const BenchCluster *c, const char *const *names, size_t *len)
+char *bench_body_names(const BenchCluster *c, guint first, guint n, size_t *len)
+{
+    return bench_body_names_for(c, c->pod_json, first, n, len);
+}
+
+char *bench_body_name_list_for(const char *pod_json, const char *const *names, size_t *len)
 {
     GString *s = g_string_new(NULL);
-    body_head(s, c);
+    body_head(s, pod_json);
     g_string_append(s, ",\"Nodes\":null,\"NodeNames\":[");
     for (guint i = 0; names && names[i]; i++) {
         g_string_append_printf(s, "%s\"%s\"", i ? "," : "", names[i]);
@@ -519,10 +530,33 @@ char *bench_body_name_list(const BenchCluster *c, const char *const *names, size
     return g_string_free(s, FALSE);
 }
 
+char *bench_body_name_list(const BenchCluster *c, const char *const *names, size_t *len)
+{
+    return bench_body_name_list_for(c->pod_json, names, len);
+}
+
+char *bench_pod_variant(const BenchCluster *c, guint i, const char *profile)
+{
+    json_t *pod = json_loads(c->pod_json, 0, NULL);
+    json_t *meta = json_object_get(pod, "metadata");
+    g_autofree char *name =
+        g_strdup_printf("%s-%u", json_string_value(json_object_get(meta, "name")), i);
+    g_autofree char *uid = g_strdup_printf("00000000-0000-4000-8000-%012u", i);
+    json_object_set_new(meta, "name", json_string(name));
+    json_object_set_new(meta, "uid", json_string(uid));
+    if (profile) {
+        json_t *ann = json_object_get(meta, "annotations");
+        json_object_set_new(ann, "flexplace.io/profile", json_string(profile));
+    }
+    char *out = json_dumps(pod, JSON_COMPACT);
+    json_decref(pod);
+    return out;
+}
+
 char *bench_body_full(const BenchCluster *c, guint first, guint n, size_t *len)
 {
     GString *s = g_string_sized_new(64 + (gsize)n * (c->node_bytes_mean + 2));
-    body_head(s, c);
+    body_head(s, c->pod_json);
     g_string_append(s, ",\"Nodes\":{\"metadata\":{},\"items\":[");
     for (guint i = 0; i < n; i++) {
         if (i) {

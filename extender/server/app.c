@@ -159,6 +159,9 @@ static void wire_parts(FpApp *app)
         .decisions = app->decisions,
         .score_memo = app->score_memo,
         .metrics = &app->verb_metrics,
+        .unmet = app->unmet,
+        .templates = app->nodepools ? mutate_templates : NULL,
+        .templates_ctx = app->nodepools,
     };
     app->preempt_env = (FpPreemptEnv){
         .view = app->view,
@@ -177,6 +180,7 @@ static void wire_parts(FpApp *app)
         .bind = &app->bind_env,
         .decisions = app->decisions,
         .metrics = &app->verb_metrics,
+        .unmet = app->unmet,
     };
     app->readyz_env = (FpReadyzEnv){.readiness = &app->readiness, .policies = app->policies};
     app->mutate_env = (FpMutateEnv){
@@ -211,6 +215,8 @@ FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
         /* Pool templates for the webhook: NodePools change rarely. */
         app->nodepools = fp_nodepool_source_start(app->client, 60);
     }
+    app->unmet = fp_unmet_new(app->view);
+    fp_unmet_register(app->unmet, app->metrics);
     wire_parts(app);
     return app;
 }
@@ -310,6 +316,7 @@ void fp_app_free(FpApp *app)
     fp_score_memo_free(app->score_memo);
     fp_bind_env_clear(&app->bind_env);
     fp_metrics_free(app->metrics);
+    fp_unmet_free(app->unmet); /* after the registry: its collector reads it */
     for (guint i = 0; i < G_N_ELEMENTS(app->route_paths); i++) {
         g_free(app->route_paths[i]);
     }

@@ -115,6 +115,7 @@ struct FpApp {
     FpReadyzEnv readyz_env;
     FpMutateEnv mutate_env;
     FpNodePoolSource *nodepools; /* --karpenter-nodepools in live mode, or NULL */
+    FpUnmet *unmet;              /* GPU pods that fit no node (flexplace_unmet_*) */
     /* Route table built by fp_app_routes (paths owned here). */
     FpRoute routes[FP_APP_MAX_ROUTES];
     char *route_paths[5];

@@ -168,6 +168,31 @@ static void free_extender_args(void *args)
     fp_extender_args_free(args);
 }
 
+/* A GPU pod that no candidate passes is unmet demand: record where it
+ * would fit after a scale-up (extender/server/unmet.h). */
+static void record_unmet(const FpExtenderEnv *env, const FpExtenderArgs *args, const FpPlacement *p,
+                         const FpPolicy *policy)
+{
+    const FpDemand *d = p->demand;
+    if (!env->unmet || !d || !d->resource || d->invalid_reason || p->best >= 0) {
+        return;
+    }
+    for (guint i = 0; i < p->n; i++) {
+        if (p->verdicts[i].pass) {
+            return;
+        }
+    }
+    GArray *offers = env->templates ? env->templates(env->templates_ctx, policy) : NULL;
+    const FpOffer *target =
+        offers ? fp_unmet_scale_up_target(policy, d, (const FpOffer *)(void *)offers->data,
+                                          offers->len)
+               : NULL;
+    fp_unmet_record(env->unmet, args->pod->uid, args->pod->ns, args->pod->name, d->count, target);
+    if (offers) {
+        g_array_unref(offers);
+    }
+}
+
 static void answer_filter(void *data, const void *decoded, FpHttpResponse *resp, gint64 start)
 {
     const FpExtenderEnv *env = data;
@@ -188,6 +213,7 @@ static void answer_filter(void *data, const void *decoded, FpHttpResponse *resp,
         body = fp_encode_filter_result(args, p->verdicts, NULL, &len);
         fp_score_memo_put(env->score_memo, args, policy, p->verdicts);
         account(env, "filter", args, p, policy, start, NULL);
+        record_unmet(env, args, p, policy);
         fp_policy_unref(policy);
     }
     respond_json(resp, body, len);
@@ -263,6 +289,9 @@ static void answer_bind(void *data, const void *decoded, FpHttpResponse *resp, g
                          : outcome == FP_BIND_REFUSED ? "refused"
                                                       : "failed";
     fp_counter_add(env->metrics->bindings, FP_LABELS(result), 1);
+    if (outcome == FP_BIND_OK && env->unmet) {
+        fp_unmet_forget(env->unmet, args->pod_uid);
+    }
     fp_decision_record_bind(env->decisions, args->pod_namespace, args->pod_name, args->pod_uid,
                             args->node, error_text);
     if (outcome != FP_BIND_OK) {

@@ -23,6 +23,7 @@
 #include "extender/server/decisions.h"
 #include "extender/server/readiness.h"
 #include "extender/server/score_memo.h"
+#include "extender/server/unmet.h"
 #include "extender/server/verb_metrics.h"
 #include "policies/policy_store.h"
 
@@ -36,6 +37,12 @@ typedef struct {
     FpDecisionRing *decisions; /* every evaluated answer is recorded */
     FpScoreMemo *score_memo;   /* filter's scores for the prioritize after it */
     const FpVerbMetrics *metrics;
+    /* A GPU pod no node passes is recorded here (may be NULL), with the
+     * pool template it would fit after a scale-up (templates may be NULL:
+     * a new array of FpOffer under the policy). */
+    FpUnmet *unmet;
+    GArray *(*templates)(void *ctx, const FpPolicy *policy);
+    void *templates_ctx;
 } FpExtenderEnv;
 
 /* preempt. */
@@ -51,6 +58,7 @@ typedef struct {
     FpBindEnv *bind;
     FpDecisionRing *decisions;
     const FpVerbMetrics *metrics;
+    FpUnmet *unmet; /* a bound pod's unmet demand ends (may be NULL) */
 } FpBindVerbEnv;
 
 /* POST filter: ExtenderArgs -> ExtenderFilterResult (data: FpExtenderEnv). */

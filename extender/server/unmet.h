@@ -1,0 +1,67 @@
+/*
+ * extender/server/unmet.h - unmet GPU demand: pods that fit no existing
+ * node, as metrics an autoscaler or a person can act on.
+ *
+ * Purpose: when a filter passes no node for a GPU pod, the pod is recorded
+ * with where it would fit after a scale-up (the cheapest pool template
+ * flexplace accepts for it: pool, GPU product and region; "" when none is
+ * known) and its GPU count.  /metrics then shows, per (pool, sku, region):
+ *   flexplace_unmet_gpus   GPUs requested by pods that fit no node
+ *   flexplace_unmet_pods   those pods
+ * A pod's entry ends when it is bound (fp_unmet_forget from the bind verb,
+ * or the view shows it on a node), when the view no longer has it (deleted)
+ * after a grace period, or FP_UNMET_TTL_S after its last unmet filter
+ * (kube-scheduler retries unschedulable pods at least every five minutes,
+ * so a pod still pending is recorded again before that).
+ *
+ * Bounds: at most FP_UNMET_MAX_PODS pods are tracked; past it new pods are
+ * not recorded (and counted in dropped).  Label values come from templates
+ * and the policy, bounded by the metrics registry's collector limits.
+ *
+ * Ownership: FpUnmet keeps a pointer to the view (borrowed; it must outlive
+ * the tracker); fp_unmet_collect is the collector registered by
+ * fp_unmet_register.  Thread context: any thread; one mutex.
+ */
+#ifndef FP_EXTENDER_UNMET_H
+#define FP_EXTENDER_UNMET_H
+
+#include <glib.h>
+
+#include "cache/view.h"
+#include "extender/obs/metrics.h"
+#include "scoring/constraints.h"
+
+G_BEGIN_DECLS
+
+#define FP_UNMET_TTL_S 600.0
+#define FP_UNMET_GONE_GRACE_S 30.0
+#define FP_UNMET_MAX_PODS 10000
+
+typedef struct FpUnmet FpUnmet;
+
+FpUnmet *fp_unmet_new(FpView *view);
+void fp_unmet_free(FpUnmet *u);
+/* Register the two gauge families as a collector of @m (which then owns
+ * nothing of @u: free @u after @m). */
+void fp_unmet_register(FpUnmet *u, FpMetrics *m);
+
+/* Where a pod of @demand would fit after a scale-up: the cheapest of @n
+ * @offers (templates) flexplace's hard filters accept, or NULL. */
+const FpOffer *fp_unmet_scale_up_target(const FpPolicy *policy, const FpDemand *demand,
+                                        const FpOffer *offers, guint n);
+
+/* Record (or refresh) pod @uid as unmet: @gpus of it, would fit on @target
+ * (may be NULL: unknown). */
+void fp_unmet_record(FpUnmet *u, const char *uid, const char *ns, const char *name, gint64 gpus,
+                     const FpOffer *target);
+/* The pod was bound: forget it. */
+void fp_unmet_forget(FpUnmet *u, const char *uid);
+/* Drop entries that ended (rules above) as of @now_us (monotonic).  Called
+ * by the collector; exposed for tests. */
+void fp_unmet_expire(FpUnmet *u, gint64 now_us);
+/* Pods tracked now. */
+guint fp_unmet_count(FpUnmet *u);
+
+G_END_DECLS
+
+#endif /* FP_EXTENDER_UNMET_H */

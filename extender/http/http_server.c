@@ -62,6 +62,10 @@
 /* MHD's own idle timeout fires this long after the watchdog's deadline, so
  * every timeout is the watchdog's (and counted). */
 #define MHD_TIMEOUT_SLACK_S 2u
+/* Connections cut per watchdog pass at most: a flood of connections that
+ * reach their deadline together is cut (and reconnects) in waves, not all
+ * at once, which would stall the pool threads for everyone else. */
+#define CUT_BATCH 64u
 /* Watchdog period; TLS files are checked every TLS_CHECK_US. */
 #define WATCHDOG_PERIOD_US (250 * 1000)
 #define TLS_CHECK_US G_USEC_PER_SEC
@@ -1034,7 +1038,7 @@ static void cut_late_connections(FpHttpServer *s, gint64 now)
     GHashTableIter it;
     gpointer key;
     g_hash_table_iter_init(&it, s->conns);
-    while (g_hash_table_iter_next(&it, &key, NULL)) {
+    while (cut + idle < CUT_BATCH && g_hash_table_iter_next(&it, &key, NULL)) {
         ConnInfo *info = key;
         gint64 deadline = info->idle ? s->idle_deadline_us : s->deadline_us;
         if (!info->cut && !info->in_handler && info->fd != MHD_INVALID_SOCKET &&

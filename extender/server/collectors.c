@@ -35,6 +35,11 @@ static void collect_cache(FpMetricsWriter *w, void *data)
                              "GPUs flexplace bound pods to that the watch has not shown yet.",
                              FP_METRIC_GAUGE);
     fp_metrics_writer_sample(w, NULL, NULL, (double)fp_view_assumed_total(src->view));
+    fp_metrics_writer_family(w, "flexplace_assumed_held",
+                             "Assumptions held because their bind's outcome is unknown (the "
+                             "Binding may still commit).",
+                             FP_METRIC_GAUGE);
+    fp_metrics_writer_sample(w, NULL, NULL, (double)fp_view_held_count(src->view));
 }
 
 static void collect_policy(FpMetricsWriter *w, void *data)

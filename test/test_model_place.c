@@ -19,6 +19,7 @@
 #include "cache/kobj.h"
 #include "policies/policy_load.h"
 #include "scoring/engine.h"
+#include "support/support.h"
 
 static FpNode *mk_node(const char *name, const char *product, const char *mib, int64_t gpus)
 {
@@ -278,5 +279,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_policy_models, fleet_setup, fleet_teardown),
         cmocka_unit_test(test_policy_models_errors),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

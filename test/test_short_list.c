@@ -148,5 +148,5 @@ int main(void)
         cmocka_unit_test(test_ties_per_pod),
         cmocka_unit_test(test_size),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <jansson.h>
 #include <string.h>
 
@@ -270,6 +271,49 @@ static void test_policy_models_errors(void **state)
     }
 }
 
+/* score -o wide and -o json on the bundled demo cluster: a 70B bf16 pod on
+ * two GPUs fits no node (80 GiB H100: 88.8 GiB needed at vLLM's full
+ * 131072-token context), and the output says so per device. */
+static void test_score_explains_fit(void **state)
+{
+    (void)state;
+    g_autofree char *dir = g_dir_make_tmp("fp-model-XXXXXX", NULL);
+    g_autofree char *pod = g_build_filename(dir, "pod.yaml", NULL);
+    static const char yaml[] = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: llama-70b\n"
+                               "  annotations:\n"
+                               "    flexplace.io/model: meta-llama/Meta-Llama-3.1-70B\n"
+                               "    flexplace.io/tensor-parallel: \"2\"\n"
+                               "spec:\n  containers:\n  - name: vllm\n"
+                               "    image: vllm/vllm-openai:v0.10.0\n"
+                               "    resources: {limits: {nvidia.com/gpu: 2}}\n";
+    assert_true(g_file_set_contents(pod, yaml, -1, NULL));
+    const char *wide[] = {"--demo", "--pod", pod, "-o", "wide", NULL};
+    FpTestRun r;
+    fp_test_run_flexplace(&r, NULL, "score", wide);
+    print_message("%s", r.out);
+    assert_non_null(strstr(r.out, "Model: meta-llama/Meta-Llama-3.1-70B (from annotation "
+                                  "flexplace.io/model); weights 130.39 GiB, tensor parallel 2, "
+                                  "context 131072 tokens x 327680 B KV, memory utilisation 0.90"));
+    assert_non_null(strstr(r.out, FP_REASON_MODEL_FIT));
+    /* 1.02*130.385/2 + 2.3 + 131072*327680 B/2 (20 GiB) = 88.8 vs 80*0.9 */
+    assert_non_null(strstr(r.out, "88.8/72.0"));
+    fp_test_run_clear(&r);
+
+    const char *json[] = {"--demo", "--pod", pod, "-o", "json", NULL};
+    fp_test_run_flexplace(&r, NULL, "score", json);
+    json_t *doc = json_loads(r.out, 0, NULL);
+    assert_non_null(doc);
+    json_t *m = json_object_get(
+        json_object_get(json_array_get(json_object_get(doc, "placements"), 0), "demand"), "model");
+    assert_true(json_is_true(json_object_get(m, "known")));
+    assert_int_equal(json_integer_value(json_object_get(m, "tensorParallel")), 2);
+    assert_int_equal(json_integer_value(json_object_get(m, "contextTokens")), 131072);
+    json_decref(doc);
+    fp_test_run_clear(&r);
+    g_unlink(pod);
+    g_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +322,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_pods, fleet_setup, fleet_teardown),
         cmocka_unit_test_setup_teardown(test_policy_models, fleet_setup, fleet_teardown),
         cmocka_unit_test(test_policy_models_errors),
+        cmocka_unit_test(test_score_explains_fit),
     };
     return FP_RUN_TESTS(tests, NULL, NULL);
 }

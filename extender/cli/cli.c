@@ -270,6 +270,50 @@ static void reject_groups_free(GPtrArray *groups)
     g_ptr_array_unref(groups);
 }
 
+/* The model line: what the pod serves and what the fit works with, or why
+ * there are no model terms. */
+static void print_model(FILE *out, const FpPod *pod, const FpDemand *d)
+{
+    const FpModelRequest *m = pod->model;
+    if (!m || d->invalid_reason) {
+        return;
+    }
+    fprintf(out, "Model: %s", m->name ? m->name : "(unnamed)");
+    if (m->name_from) {
+        fprintf(out, " (from %s)", m->name_from);
+    }
+    if (!d->model_known) {
+        fprintf(out, "; %s\n", d->model_note ? d->model_note : "no model terms");
+        return;
+    }
+    const FpModelPlan *pl = &d->model_plan;
+    fprintf(out, "; weights %.2f GiB%s, tensor parallel %d", pl->weights_gib,
+            pl->moe ? " (MoE: every expert resident)" : "", pl->tensor_parallel);
+    if (pl->pipeline_parallel > 1) {
+        fprintf(out, " x pipeline %d", pl->pipeline_parallel);
+    }
+    fprintf(out, ", context %" G_GINT64_FORMAT " tokens", pl->context);
+    if (pl->kv_bytes_per_token > 0) {
+        fprintf(out, " x %.0f B KV", pl->kv_bytes_per_token);
+    } else {
+        fprintf(out, " (KV size unknown)");
+    }
+    fprintf(out, ", memory utilisation %.2f (%s)\n", pl->utilization, fp_engine_name(m->engine));
+}
+
+/* need/usable GiB per device of node @v under the demand's model plan. */
+static bool fit_cell(char *buf, gsize size, const FpCli *cli, const FpDemand *d, const FpVerdict *v)
+{
+    if (!d->model_known || !(v->facts.gpu_memory_mib > 0)) {
+        g_strlcpy(buf, "-", size);
+        return false;
+    }
+    FpFit fit;
+    fp_model_fit(&d->model_plan, &cli->policy->fit, v->facts.gpu_memory_mib / 1024.0, &fit);
+    g_snprintf(buf, size, "%.1f/%.1f", fit.need_gib, fit.usable_gib);
+    return true;
+}
+
 static void print_demand(FILE *out, const FpCli *cli, const FpPod *pod, const FpDemand *d)
 {
     fprintf(out, "Pod %s/%s", pod->ns, pod->name);
@@ -291,6 +335,27 @@ static void print_demand(FILE *out, const FpCli *cli, const FpPod *pod, const Fp
         }
         fprintf(out, "\n");
     }
+    print_model(out, pod, d);
+}
+
+/* Wide: what each node the model does not fit would need per device. */
+static void print_fit_rejects(FILE *out, const FpCli *cli, const FpPlacement *p)
+{
+    bool header = false;
+    for (guint i = 0; i < p->n; i++) {
+        const FpVerdict *v = &p->verdicts[i];
+        char cell[32];
+        if (v->pass || !v->reason || strcmp(v->reason, FP_REASON_MODEL_FIT) != 0 ||
+            !fit_cell(cell, sizeof cell, cli, p->demand, v)) {
+            continue;
+        }
+        if (!header) {
+            fprintf(out, "Model fit per device (need/usable GiB):\n");
+            header = true;
+        }
+        fprintf(out, "  %-22s %-11s %.0f MiB x %.2f\n", node_name(p, i), cell,
+                v->facts.gpu_memory_mib, p->demand->model_plan.utilization);
+    }
 }
 
 void fp_cli_print_table(FILE *out, const FpCli *cli, const FpPod *pod, const FpPlacement *p,
@@ -303,6 +368,9 @@ void fp_cli_print_table(FILE *out, const FpCli *cli, const FpPod *pod, const FpP
                 "FREE");
         if (wide) {
             fprintf(out, " %-16s %-20s %-8s %-9s", "ZONE", "INSTANCE", "$/GPU-H", "MEM-MIB");
+            if (p->demand->model_known) {
+                fprintf(out, " %-11s", "FIT-GIB");
+            }
         }
         for (int t = 0; t < FP_N_TERMS; t++) {
             g_autofree char *up = g_ascii_strup(fp_term_name(t), -1);
@@ -331,6 +399,11 @@ void fp_cli_print_table(FILE *out, const FpCli *cli, const FpPod *pod, const FpP
                 g_snprintf(mem, sizeof mem, "%.0f", v->facts.gpu_memory_mib);
                 fprintf(out, " %-16s %-20s %-8s %-9s", or_dash(v->facts.zone),
                         or_dash(v->facts.instance_type), price, mem);
+                if (p->demand->model_known) {
+                    char fit[32];
+                    fit_cell(fit, sizeof fit, cli, p->demand, v);
+                    fprintf(out, " %-11s", fit);
+                }
             }
             for (int t = 0; t < FP_N_TERMS; t++) {
                 char cell[16];
@@ -358,6 +431,9 @@ void fp_cli_print_table(FILE *out, const FpCli *cli, const FpPod *pod, const FpP
                 "\nShort list: the filter answers with ranks 1-%u of the %u feasible nodes "
                 "(shortList %u); kube-scheduler chooses among those.\n",
                 p->listed, order->len, p->short_list);
+    }
+    if (wide && p->demand->model_known) {
+        print_fit_rejects(out, cli, p);
     }
     if (order->len) {
         fprintf(out, "\nBest: %s\n", node_name(p, g_array_index(order, guint, 0)));
@@ -397,6 +473,23 @@ json_t *fp_cli_placement_json(const FpCli *cli, const FpPod *pod, const FpPlacem
                         number_or_null(d->min_gpu_memory_mib, d->min_gpu_memory_mib > 0));
     json_object_set_new(demand, "error",
                         d->invalid_detail ? json_string(d->invalid_detail) : json_null());
+    if (pod->model && !d->invalid_reason) {
+        const FpModelPlan *pl = &d->model_plan;
+        json_t *m = json_pack("{s:s?, s:s?, s:s, s:b}", "name", pod->model->name, "from",
+                              pod->model->name_from, "engine", fp_engine_name(pod->model->engine),
+                              "known", d->model_known);
+        if (d->model_known) {
+            json_object_set_new(m, "weightsGiB", json_real(pl->weights_gib));
+            json_object_set_new(m, "tensorParallel", json_integer(pl->tensor_parallel));
+            json_object_set_new(m, "pipelineParallel", json_integer(pl->pipeline_parallel));
+            json_object_set_new(m, "contextTokens", json_integer(pl->context));
+            json_object_set_new(m, "kvBytesPerToken", json_real(pl->kv_bytes_per_token));
+            json_object_set_new(m, "memoryUtilization", json_real(pl->utilization));
+            json_object_set_new(m, "moe", json_boolean(pl->moe));
+        }
+        json_object_set_new(m, "note", d->model_note ? json_string(d->model_note) : json_null());
+        json_object_set_new(demand, "model", m);
+    }
     json_object_set_new(out, "demand", demand);
     json_object_set_new(out, "policy",
                         json_pack("{s:s, s:I}", "source",
@@ -425,6 +518,15 @@ json_t *fp_cli_placement_json(const FpCli *cli, const FpPod *pod, const FpPlacem
         json_object_set_new(e, "instanceType",
                             json_string(v->facts.instance_type ? v->facts.instance_type : ""));
         json_object_set_new(e, "gpusFree", json_integer(v->gpus_free));
+        if (d->model_known && v->facts.gpu_memory_mib > 0) {
+            FpFit fit;
+            fp_model_fit(&d->model_plan, &cli->policy->fit, v->facts.gpu_memory_mib / 1024.0, &fit);
+            json_object_set_new(e, "modelFit",
+                                json_pack("{s:f, s:f, s:f, s:f, s:f}", "needGiB", fit.need_gib,
+                                          "usableGiB", fit.usable_gib, "weightsGiB",
+                                          fit.weights_gib, "kvGiB", fit.kv_gib, "overheadGiB",
+                                          fit.overhead_gib));
+        }
         json_object_set_new(e, "gpuMemoryMiB",
                             number_or_null(v->facts.gpu_memory_mib, v->facts.gpu_memory_mib > 0));
         json_object_set_new(

@@ -154,5 +154,5 @@ int main(void)
         cmocka_unit_test(test_unmet_through_filter),
         cmocka_unit_test(test_scale_up_target),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

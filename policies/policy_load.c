@@ -18,6 +18,7 @@
 #include "cache/yamljson.h"
 #include "scoring/names.h"
 #include "scoring/quantity.h"
+#include "scoring/region_latency.h"
 #include "scoring/short_list.h"
 
 #define MAX_LATENCY_MS 600000.0
@@ -1186,7 +1187,7 @@ static void load_matrix(Ctx *c, const json_t *regions, const json_t *m)
 static void load_regions(Ctx *c, const json_t *root)
 {
     static const char *const keys[] = {"latencyMs", "defaultLatencyMs", "sameRegionLatencyMs",
-                                       NULL};
+                                       "builtinLatency", NULL};
     json_t *regions = get_obj(c, root, "regions", "");
     if (!regions) {
         return;
@@ -1198,6 +1199,13 @@ static void load_regions(Ctx *c, const json_t *root)
     }
     if (get_num(c, regions, "sameRegionLatencyMs", "regions", 0, FALSE, MAX_LATENCY_MS, &d)) {
         c->policy->same_region_latency_ms = d;
+    }
+    json_t *builtin = json_object_get(regions, "builtinLatency");
+    if (builtin && !json_is_boolean(builtin)) {
+        err_val(c, regions, "builtinLatency", builtin, "regions.builtinLatency",
+                "expected true or false, got %s", type_name(builtin));
+    } else if (builtin) {
+        c->policy->builtin_latency = json_is_true(builtin);
     }
     json_t *m = get_obj(c, regions, "latencyMs", "regions");
     if (m && json_object_size(m) > 0) {
@@ -1749,13 +1757,18 @@ static void load_root(Ctx *c, const json_t *root)
             c->policy->default_profile = g_strdup(def);
         }
     }
-    /* Origins name regions of the matrix, when there is one. */
-    for (guint i = 0; c->matrix && i < c->origin_checks->len; i++) {
+    /* Origins name regions whose round trips are known: the matrix's, or
+     * the built-in tables' (an unknown origin would silently weigh
+     * defaultLatencyMs everywhere). */
+    for (guint i = 0; i < c->origin_checks->len; i++) {
         OriginCheck *oc = g_ptr_array_index(c->origin_checks, i);
         for (char **r = oc->regions; *r; r++) {
-            if (!g_hash_table_contains(c->matrix, *r)) {
+            gboolean in_matrix = c->matrix && g_hash_table_contains(c->matrix, *r);
+            if (!in_matrix && !(c->policy->builtin_latency && fp_builtin_region(*r))) {
                 err_val(c, oc->parent, oc->key, oc->value, oc->path,
-                        "region \"%s\" is not in regions.latencyMs", *r);
+                        "region \"%s\" is not in regions.latencyMs%s", *r,
+                        c->policy->builtin_latency ? " nor in the built-in round-trip tables"
+                                                   : " (builtinLatency is off)");
             }
         }
     }

@@ -396,6 +396,34 @@ static void resolve_model(FpDemand *d, const FpModelRequest *req, const FpPolicy
     }
 }
 
+/* Every origin must be a region the policy knows round trips for: an
+ * unknown one would weigh defaultLatencyMs to every node without a word.
+ * @from_annotation: the origins came from the pod (else its profile). */
+static bool origins_known(FpDemand *d, const FpPolicy *policy, bool from_annotation)
+{
+    for (guint i = 0; i < d->n_origins; i++) {
+        const char *r = d->origins[i].region;
+        if (fp_policy_knows_region(policy, r)) {
+            continue;
+        }
+        g_autofree char *q = quote(r, strlen(r));
+        char *detail =
+            g_strdup_printf("region \"%s\" has no known round trips (not in the "
+                            "policy's regions.latencyMs%s)",
+                            q, policy->builtin_latency ? " nor the built-in tables" : "");
+        if (from_annotation) {
+            set_invalid(d, FP_ANN_ORIGIN, detail);
+        } else {
+            d->invalid_reason = g_strdup(BAD_PROFILE_ORIGINS);
+            d->invalid_detail =
+                g_strdup_printf("profile %s: originRegions: %s", d->profile->name, detail);
+            g_free(detail);
+        }
+        return false;
+    }
+    return true;
+}
+
 FpDemand *fp_demand_new(const FpPod *pod, const FpPolicy *policy)
 {
     FpDemand *d = g_new0(FpDemand, 1);
@@ -442,6 +470,9 @@ FpDemand *fp_demand_new(const FpPod *pod, const FpPolicy *policy)
             bad = true;
         }
     }
+    if (!bad) {
+        bad = !origins_known(d, policy, fp_pod_annotation(pod, FP_ANN_ORIGIN) != NULL);
+    }
     if (!bad && (v = annotation(pod, d, FP_ANN_SKU, &bad))) {
         d->allowed_skus = parse_products(v, &detail);
         if (!d->allowed_skus) {
@@ -462,6 +493,12 @@ FpDemand *fp_demand_new(const FpPod *pod, const FpPolicy *policy)
             set_invalid(d, FP_ANN_MAX_LATENCY, detail);
             bad = true;
         }
+    }
+    if (!bad && v && d->n_origins == 0) {
+        set_invalid(d, FP_ANN_MAX_LATENCY,
+                    g_strdup("a latency limit needs an origin: set " FP_ANN_ORIGIN
+                             " (or the profile's originRegions)"));
+        bad = true;
     }
     if (!bad && (v = annotation(pod, d, FP_ANN_MAX_PRICE, &bad))) {
         if (!parse_limit(v, &d->max_price, &detail)) {

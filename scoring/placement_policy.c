@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "scoring/engine_private.h"
+#include "scoring/region_latency.h"
 #include "scoring/short_list.h"
 
 /* Separates the two region names of a latency key; no region or label
@@ -346,6 +347,7 @@ FpPolicy *fp_policy_new_default(void)
 
     FpPolicy *policy = fp_policy_new_empty();
     policy->source = g_strdup("built-in default");
+    policy->builtin_latency = true;
 #define REPLACE_STRV(field, arr)                                                                   \
     do {                                                                                           \
         g_strfreev(policy->field);                                                                 \
@@ -436,7 +438,43 @@ double fp_policy_latency(const FpPolicy *policy, const char *a, const char *b, b
         *known = true;
         return policy->same_region_latency_ms;
     }
+    double builtin;
+    if (policy->builtin_latency &&
+        fp_builtin_latency(a, b, policy->same_region_latency_ms, &builtin)) {
+        *known = true;
+        return builtin;
+    }
     return policy->default_latency_ms;
+}
+
+bool fp_policy_knows_region(const FpPolicy *policy, const char *region)
+{
+    if (!policy || !region || !*region) {
+        return false;
+    }
+    if (policy->builtin_latency && fp_builtin_region(region)) {
+        return true;
+    }
+    if (!policy->latency) {
+        return false;
+    }
+    /* Keys are "a|b": a region named in the matrix is one side of one. */
+    gsize len = strlen(region);
+    GHashTableIter it;
+    gpointer k;
+    g_hash_table_iter_init(&it, policy->latency);
+    while (g_hash_table_iter_next(&it, &k, NULL)) {
+        const char *key = k;
+        const char *sep = strchr(key, LATENCY_KEY_SEP);
+        if (!sep) {
+            continue;
+        }
+        if (((gsize)(sep - key) == len && memcmp(key, region, len) == 0) ||
+            strcmp(sep + 1, region) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 const FpProfile *fp_policy_profile(const FpPolicy *policy, const char *name)

@@ -113,6 +113,10 @@ typedef struct FpPolicy {
     GHashTable *pools; /* pool name -> FpPool*, owned */
     /* Latency matrix, symmetric: key fp_policy_latency_key(a, b) -> double* ms. */
     GHashTable *latency;
+    /* Also consult the built-in round trips (region_latency.h) for pairs
+     * the matrix lacks: true for fp_policy_new_default() and loaded
+     * policies (regions.builtinLatency), false for fp_policy_new_empty(). */
+    bool builtin_latency;
     double default_latency_ms;         /* pair missing from the matrix */
     double same_region_latency_ms;     /* a region to itself when not in the matrix */
     double default_price_per_gpu_hour; /* price when neither pool nor SKU knows it */
@@ -149,10 +153,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPolicy, fp_policy_unref)
 
 /* Newly allocated symmetric key for the latency table. */
 char *fp_policy_latency_key(const char *a, const char *b);
-/* Round trip a<->b in ms.  *known is set false when the pair is not in the
- * matrix (then the default is returned).  Same region -> same_region_latency_ms
- * unless the matrix says otherwise. */
+/* Round trip a<->b in ms, the first that knows: the policy's matrix; for a
+ * region to itself, same_region_latency_ms; with builtin_latency, the
+ * built-in tables (region_latency.h, including their cross-cloud rule).
+ * Else default_latency_ms with *known set false. */
 double fp_policy_latency(const FpPolicy *policy, const char *a, const char *b, bool *known);
+
+/* Whether @region is one the policy can say anything about: named in its
+ * matrix, or (with builtin_latency) in the built-in tables.  An origin
+ * region that is not is a mistake, not a far-away place. */
+bool fp_policy_knows_region(const FpPolicy *policy, const char *region);
 /* Profile by name, or NULL. */
 const FpProfile *fp_policy_profile(const FpPolicy *policy, const char *name);
 /* Whether @resource is one of the policy's GPU resources, or a MIG resource

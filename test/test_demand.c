@@ -207,7 +207,6 @@ static void test_origins(void **state)
          {0.25, 0.25, 0.5}},
         {"us-central1=0.5", 1, {"us-central1"}, {1}},
         {"eastus,westeurope=3", 2, {"eastus", "westeurope"}, {0.25, 0.75}},
-        {"a.b_c", 1, {"a.b_c"}, {1}},
     };
     for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
         g_autoptr(FpPod) pod = gpu_pod("default", 1);
@@ -256,6 +255,11 @@ static void test_bad_annotations(void **state)
         {FP_ANN_ORIGIN, "=3", "empty"},
         {FP_ANN_ORIGIN, "eastus,eastus", "twice"},
         {FP_ANN_ORIGIN, "eastus=1e308,westus=1e308", "finite"},
+        /* issue 20: an origin no table knows is a mistake, not a far place */
+        {FP_ANN_ORIGIN, "mars-1", "region \"mars-1\" has no known round trips"},
+        {FP_ANN_ORIGIN, "eastus=3,a.b_c=1", "region \"a.b_c\" has no known round trips"},
+        /* ...and a latency limit without any origin would limit nothing */
+        {FP_ANN_MAX_LATENCY, "40", "a latency limit needs an origin"},
         {FP_ANN_SKU, "", "empty"},
         {FP_ANN_SKU, "NVIDIA-L4,,NVIDIA-H100-80GB-HBM3", "empty"},
         {FP_ANN_SKU, "NVIDIA-L4,", "empty"},
@@ -334,6 +338,9 @@ static void test_good_annotations(void **state)
     for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
         g_autoptr(FpPod) pod = gpu_pod("default", 1);
         annotate(pod, rows[i].key, rows[i].value);
+        if (strcmp(rows[i].key, FP_ANN_MAX_LATENCY) == 0) {
+            annotate(pod, FP_ANN_ORIGIN, "eastus"); /* a limit needs an origin */
+        }
         g_autoptr(FpDemand) d = fp_demand_new(pod, p);
         if (d->invalid_reason) {
             fail_msg("%s=\"%s\": %s", rows[i].key, rows[i].value, d->invalid_detail);

@@ -447,6 +447,32 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
 
 /* ---- evaluation ------------------------------------------------------------ */
 
+/* Failover spread is a constraint, whatever the spread weight: while the
+ * workload spans fewer pools than it asks for and some passing candidate
+ * is in a pool without its replicas, the passing candidates in pools that
+ * have them fail.  When no such candidate exists the pod goes where it
+ * can (spreading is impossible, leaving it Pending helps nobody). */
+static void spread_constraint(const FpEvalContext *ctx, const FpCandidate *cands, guint n,
+                              FpVerdict *out)
+{
+    const FpDemand *d = ctx->demand;
+    if (!d->resource || d->min_spread == 0 || ctx->workload_pools >= d->min_spread) {
+        return;
+    }
+    bool fresh_pool = false;
+    for (guint i = 0; i < n && !fresh_pool; i++) {
+        fresh_pool = out[i].pass && cands[i].workload_replicas_in_pool == 0;
+    }
+    if (!fresh_pool) {
+        return;
+    }
+    for (guint i = 0; i < n; i++) {
+        if (out[i].pass && cands[i].workload_replicas_in_pool > 0) {
+            fail(&out[i], FP_REASON_SPREAD, true);
+        }
+    }
+}
+
 void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, FpVerdict *out)
 {
     if (n == 0) {
@@ -490,6 +516,8 @@ void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, Fp
             }
         }
     }
+
+    spread_constraint(ctx, cands, n, out);
 
     /* 3. terms of the passing GPU candidates */
     double lo[FP_N_TERMS];

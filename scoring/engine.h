@@ -42,6 +42,7 @@ G_BEGIN_DECLS
 #define FP_REASON_MODEL_FIT "model does not fit GPU memory"
 /* An invalid pod: it asks fewer GPUs than its tensor-parallel degree. */
 #define FP_REASON_TP_GPUS "fewer GPUs than tensor-parallel degree"
+#define FP_REASON_SPREAD "pool already holds a replica of the workload"
 /* Malformed annotations: every node fails with one of these. */
 #define FP_REASON_BAD_ANNOTATION_PREFIX "invalid annotation "
 
@@ -250,6 +251,11 @@ typedef struct {
  * only filter 11, the ceiling is lifted for this request and those nodes
  * pass, with headroom term 0: an incident pod placed above a pool's ceiling
  * beats one left Pending.
+ *
+ * Spread constraint: while demand->min_spread > ctx->workload_pools and
+ * some passing candidate is in a pool without the workload's replicas
+ * (workload_replicas_in_pool == 0), the passing candidates in pools that
+ * hold some fail with SPREAD (unresolvable), whatever the spread weight.
  *
  * Terms (each in [0,1]; inactive terms are left out of the mean):
  *  latency  clamp(1 - L/S), S = the effective latency limit, else 250 ms;

@@ -104,10 +104,13 @@ static void set_weights(FpPolicy *p, double lat, double cost, double head, doubl
     w[FP_TERM_SPREAD] = spread;
 }
 
-/* The default policy with two latency matrix entries. */
+/* The default policy with two latency matrix entries, without the built-in
+ * round trips (test_region_latency.c holds those): every other pair is
+ * defaultLatencyMs here. */
 static FpPolicy *test_policy(void)
 {
     FpPolicy *p = fp_policy_new_default();
+    p->builtin_latency = false;
     double *v = g_new(double, 1);
     *v = 82;
     g_hash_table_replace(p->latency, fp_policy_latency_key("eastus", "westeurope"), v);
@@ -396,8 +399,9 @@ static const FilterCase filter_cases[] = {
      {FP_ANN_ORIGIN, "eastus", FP_ANN_MAX_LATENCY, "149"}, FP_REASON_LATENCY, true, 8},
     {"latency unknown pair", H100, "japaneast", 8, false, false, 0, 0, 1,
      {FP_ANN_ORIGIN, "eastus", FP_ANN_MAX_LATENCY, "150"}, NULL, false, 8},
+    /* issue 20: a limit with no origin used to be ignored without a word */
     {"latency limit without origin", H100, "japaneast", 8, false, false, 0, 0, 1,
-     {FP_ANN_MAX_LATENCY, "1"}, NULL, false, 8},
+     {FP_ANN_MAX_LATENCY, "1"}, "invalid annotation " FP_ANN_MAX_LATENCY, true, 8},
     {"price ok", H100, "eastus", 8, false, false, 0, 0, 1,
      {FP_ANN_MAX_PRICE, "6.88"}, NULL, false, 8},
     {"price over", H100, "eastus", 8, false, false, 0, 0, 1,
@@ -832,10 +836,32 @@ static void test_term_spread(void **state)
 
     g_autoptr(FpPod) pod = mk_pod(1, FP_ANN_SPREAD, "2", NULL);
     eval(p, pod, c, 2, v, NULL, 1); /* spans 1 pool, wants 2 */
-    assert_true(v[0].term_active[FP_TERM_SPREAD]);
-    assert_near(v[0].term[FP_TERM_SPREAD], 0);
+    /* a constraint: the pool that already has replicas is out */
+    assert_false(v[0].pass);
+    assert_string_equal(v[0].reason, FP_REASON_SPREAD);
+    assert_true(v[0].unresolvable);
+    assert_true(v[1].pass);
+    assert_true(v[1].term_active[FP_TERM_SPREAD]);
     assert_near(v[1].term[FP_TERM_SPREAD], 1);
-    assert_true(v[1].total > v[0].total);
+
+    /* issue 20: with a spread weight of 0 (the shipped latency-critical
+     * profile) it used to do nothing; the constraint holds whatever the
+     * weight, even against a much better node */
+    default_profile(p)->weights[FP_TERM_SPREAD] = 0;
+    c[0].gpu_used = 0;
+    c[1].gpu_used = 7;
+    eval(p, pod, c, 2, v, NULL, 1);
+    assert_false(v[0].pass);
+    assert_true(v[1].pass);
+
+    /* no pool without replicas passes: spreading is impossible, the pod
+     * still goes where it can */
+    c[1].workload_replicas_in_pool = 1;
+    eval(p, pod, c, 2, v, NULL, 1);
+    assert_true(v[0].pass);
+    assert_true(v[1].pass);
+    c[1].workload_replicas_in_pool = 0;
+    c[1].gpu_used = 0;
 
     eval(p, pod, c, 2, v, NULL, 2); /* already spans 2 pools */
     assert_false(v[0].term_active[FP_TERM_SPREAD]);

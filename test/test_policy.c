@@ -194,6 +194,8 @@ static void test_minimal(void **state)
 static void test_directory(void **state)
 {
     g_autofree char *dir = fp_test_data_path("policy/dir");
+    g_autofree char *unmatched = fp_test_data_path("policy/unmatched.yaml");
+    g_autofree char *cluster = fp_test_data_path("cli/cluster.yaml");
     g_autoptr(FpPolicyReport) r = fp_policy_report_new();
     g_autoptr(FpPolicy) p = load_ok(dir, r);
     /* two files, in name order; README.md noted; .hidden.yaml never read */
@@ -700,7 +702,7 @@ static void test_example_matches_shared_data(void **state)
 }
 
 typedef struct {
-    const char *args[6]; /* after "flexplace" */
+    const char *args[8]; /* after "flexplace" */
     const char *input;   /* stdin, or NULL */
     int status;
     const char *out; /* substring of stdout, or NULL */
@@ -720,6 +722,8 @@ static void test_cli(void **state)
         g_build_filename(FP_SOURCE_DIR, "manifests", "policy-configmap.yaml", NULL);
     g_autofree char *full = fp_test_data_path("policy/full.yaml");
     g_autofree char *dir = fp_test_data_path("policy/dir");
+    g_autofree char *unmatched = fp_test_data_path("policy/unmatched.yaml");
+    g_autofree char *cluster = fp_test_data_path("cli/cluster.yaml");
     const CliCase cases[] = {
         {{"policy", "check", example},
          NULL,
@@ -747,14 +751,35 @@ static void test_cli(void **state)
         {{"policy", "check", "-o", "xml", full}, NULL, 2, NULL, "-o must be text or json"},
         {{"policy", "check", full, full}, NULL, 2, NULL, "one path only"},
         {{"policy", "check", "--frob", full}, NULL, 2, NULL, "unknown option --frob"},
+        /* issue 20: names that match nothing in the cluster are reported */
+        {{"policy", "check", unmatched, "--cluster", cluster},
+         NULL,
+         0,
+         "warning: names in the policy that match nothing in ",
+         NULL},
+        {{"policy", "check", unmatched, "--cluster", cluster},
+         NULL,
+         0,
+         ": pools use1-l5; regions westus2; SKUs NVIDIA-H100-80GB-HMB3\n",
+         NULL},
+        {{"policy", "check", "-o", "json", unmatched, "--cluster", cluster},
+         NULL,
+         0,
+         "\"pools\": [\n      \"use1-l5\"\n    ]",
+         NULL},
+        {{"policy", "check", full, "--cluster", "/nonexistent/cluster.yaml"},
+         NULL,
+         2,
+         NULL,
+         "--cluster: "},
         {{"policy", "frob"}, NULL, 2, NULL, "unknown subcommand"},
         {{"policy"}, NULL, 2, NULL, "Usage: flexplace policy check"},
         {{"policy", "--help"}, NULL, 0, "Exit status: 0 valid, 1 invalid policy", NULL},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         const CliCase *cc = &cases[i];
-        const char *argv[8] = {bin};
-        for (int k = 0; k < 6 && cc->args[k]; k++) {
+        const char *argv[10] = {bin};
+        for (int k = 0; k < 8 && cc->args[k]; k++) {
             argv[k + 1] = cc->args[k];
         }
         g_autoptr(GError) error = NULL;

@@ -10,11 +10,13 @@
 #include <jansson.h>
 
 #include "extender/cli/commands.h"
+#include "cache/snapshot.h"
+#include "policies/policy_cluster.h"
 #include "policies/policy_load.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: flexplace policy check FILE|DIR|- [-o text|json]\n"
+    fprintf(out, "Usage: flexplace policy check FILE|DIR|- [-o text|json] [--cluster FILE]\n"
                  "       flexplace policy --help\n"
                  "\n"
                  "Validate a PlacementPolicy: a YAML or JSON file, a directory (a mounted\n"
@@ -30,6 +32,10 @@ static void usage(FILE *out)
                  "\n"
                  "Options:\n"
                  "  -o, --output FORMAT   text (default) or json\n"
+                 "  --cluster FILE        also list the pool names, regions and SKUs of the\n"
+                 "                        policy that match no node of this cluster snapshot\n"
+                 "                        (kubectl get nodes -o yaml); warnings, not errors:\n"
+                 "                        an autoscaled pool may have no node right now\n"
                  "  -h, --help            show this help\n"
                  "\n"
                  "Exit status: 0 valid, 1 invalid policy, 2 usage error or unreadable path.\n");
@@ -348,9 +354,21 @@ static json_t *policy_json(const FpPolicy *p)
     return o;
 }
 
-static int print_json(const FpPolicy *p, const FpPolicyReport *r)
+static json_t *unmatched_json(const FpPolicyUnmatched *u)
 {
     json_t *o = json_object();
+    json_object_set_new(o, "pools", ptr_array_json(u->pools));
+    json_object_set_new(o, "regions", ptr_array_json(u->regions));
+    json_object_set_new(o, "skus", ptr_array_json(u->skus));
+    return o;
+}
+
+static int print_json(const FpPolicy *p, const FpPolicyReport *r, const FpPolicyUnmatched *u)
+{
+    json_t *o = json_object();
+    if (u) {
+        json_object_set_new(o, "unmatched", unmatched_json(u));
+    }
     json_object_set_new(o, "valid", json_boolean(p != NULL));
     json_object_set_new(o, "errors", ptr_array_json(r->errors));
     json_object_set_new(o, "notes", ptr_array_json(r->notes));
@@ -396,12 +414,14 @@ static int usage_error(const char *message)
 /* Parse "check [-o FORMAT] PATH": on success *path borrows from @argv and
  * *json says which output.  Returns FP_EXIT_OK, or the exit status after
  * printing why (help, usage error). */
-static int parse_check_args(int argc, char **argv, const char **path, gboolean *json)
+static int parse_check_args(int argc, char **argv, const char **path, gboolean *json,
+                            char **cluster)
 {
     g_autofree char *format = NULL;
     gboolean help = FALSE;
     GOptionEntry entries[] = {
         {"output", 'o', 0, G_OPTION_ARG_STRING, &format, "text (default) or json", "FORMAT"},
+        {"cluster", 0, 0, G_OPTION_ARG_FILENAME, cluster, "a cluster snapshot to match", "FILE"},
         {"help", 'h', 0, G_OPTION_ARG_NONE, &help, "show this help", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -482,11 +502,39 @@ static void print_errors(const FpPolicyReport *report)
     fprintf(stderr, "policy invalid: %u error%s\n", n, n == 1 ? "" : "s");
 }
 
+/* The names of @policy that match no node of snapshot @cluster; NULL (and
+ * *rc set after saying why) when the snapshot cannot be read. */
+static FpPolicyUnmatched *match_cluster(const FpPolicy *policy, const char *cluster, int *rc)
+{
+    FpView *view = fp_view_new();
+    g_autoptr(GError) error = NULL;
+    FpPolicyUnmatched *u = NULL;
+    if (!fp_snapshot_load_file(view, cluster, &error)) {
+        fprintf(stderr, "flexplace policy check: --cluster: %s\n", error->message);
+        *rc = FP_EXIT_USAGE;
+    } else {
+        u = fp_policy_unmatched(policy, view);
+    }
+    fp_view_free(view);
+    return u;
+}
+
+static void print_unmatched(const FpPolicyUnmatched *u, const char *cluster)
+{
+    g_autofree char *text = fp_policy_unmatched_text(u);
+    if (!text) {
+        printf("\nEvery pool, region and SKU the policy names matches %s.\n", cluster);
+        return;
+    }
+    printf("\nwarning: names in the policy that match nothing in %s: %s\n", cluster, text);
+}
+
 static int cmd_check(int argc, char **argv)
 {
     const char *path = NULL;
     gboolean json = FALSE;
-    int rc = parse_check_args(argc, argv, &path, &json);
+    g_autofree char *cluster = NULL;
+    int rc = parse_check_args(argc, argv, &path, &json, &cluster);
     if (rc != FP_EXIT_OK || !path) {
         return rc;
     }
@@ -496,12 +544,19 @@ static int cmd_check(int argc, char **argv)
     if (rc != FP_EXIT_OK) {
         return rc;
     }
+    g_autoptr(FpPolicyUnmatched) unmatched = NULL;
+    if (policy && cluster && !(unmatched = match_cluster(policy, cluster, &rc))) {
+        return rc;
+    }
     if (json) {
-        if (print_json(policy, report) != 0) {
+        if (print_json(policy, report, unmatched) != 0) {
             return FP_EXIT_FAILURE;
         }
     } else if (policy) {
         print_text(policy, report);
+        if (unmatched) {
+            print_unmatched(unmatched, cluster);
+        }
     } else {
         print_errors(report);
     }

@@ -150,6 +150,7 @@ static void wire_parts(FpApp *app)
         .http = &app->http,
         .http_metrics = &app->http_metrics,
         .tls = cfg->tls_cert != NULL,
+        .match = app->policy_match,
     };
     fp_server_collectors_add(app->metrics, &app->sources);
     app->extender_env = (FpExtenderEnv){
@@ -182,7 +183,8 @@ static void wire_parts(FpApp *app)
         .metrics = &app->verb_metrics,
         .unmet = app->unmet,
     };
-    app->readyz_env = (FpReadyzEnv){.readiness = &app->readiness, .policies = app->policies};
+    app->readyz_env = (FpReadyzEnv){
+        .readiness = &app->readiness, .policies = app->policies, .match = app->policy_match};
     app->mutate_env = (FpMutateEnv){
         .view = app->view,
         .policies = app->policies,
@@ -217,6 +219,7 @@ FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
     }
     app->unmet = fp_unmet_new(app->view);
     fp_unmet_register(app->unmet, app->metrics);
+    app->policy_match = fp_policy_match_new(app->policies, app->view);
     wire_parts(app);
     return app;
 }
@@ -314,6 +317,7 @@ void fp_app_free(FpApp *app)
     fp_view_free(app->view);
     fp_decision_ring_free(app->decisions);
     fp_score_memo_free(app->score_memo);
+    fp_policy_match_free(app->policy_match);
     fp_bind_env_clear(&app->bind_env);
     fp_metrics_free(app->metrics);
     fp_unmet_free(app->unmet); /* after the registry: its collector reads it */

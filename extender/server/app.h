@@ -103,7 +103,8 @@ struct FpApp {
     FpHttpServer *http_metrics; /* --metrics-listen, or NULL */
     FpMetrics *metrics;
     FpDecisionRing *decisions;
-    FpScoreMemo *score_memo; /* filter scores for the pod's prioritize */
+    FpScoreMemo *score_memo;     /* filter scores for the pod's prioritize */
+    FpPolicyMatch *policy_match; /* the policy's names that match no node */
     /* The parts the routes and collectors see, each only what it reads. */
     FpReadiness readiness;
     FpVerbMetrics verb_metrics;

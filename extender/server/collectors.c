@@ -62,6 +62,20 @@ static void collect_policy(FpMetricsWriter *w, void *data)
                              "1 when the last policy reload succeeded.", FP_METRIC_GAUGE);
     fp_metrics_writer_sample(w, NULL, NULL, st.last_ok ? 1 : 0);
     fp_policy_store_status_clear(&st);
+    FpPolicyMatchStatus ms = {0};
+    if (src->match) {
+        fp_policy_match_status(src->match, &ms);
+    }
+    if (ms.known) {
+        fp_metrics_writer_family(w, "flexplace_policy_unmatched_names",
+                                 "Names in the policy that match no node of the cluster, by kind "
+                                 "(a misspelt pool loses its ceiling and price).",
+                                 FP_METRIC_GAUGE);
+        fp_metrics_writer_sample(w, FP_LABEL_NAMES("kind"), FP_LABELS("pool"), ms.pools);
+        fp_metrics_writer_sample(w, FP_LABEL_NAMES("kind"), FP_LABELS("region"), ms.regions);
+        fp_metrics_writer_sample(w, FP_LABEL_NAMES("kind"), FP_LABELS("sku"), ms.skus);
+    }
+    fp_policy_match_status_clear(&ms);
 }
 
 static void collect_informer(FpMetricsWriter *w, void *data)

@@ -20,6 +20,7 @@
 #include "cache/view.h"
 #include "extender/http/http_server.h"
 #include "extender/obs/metrics.h"
+#include "extender/server/policy_match.h"
 #include "policies/policy_store.h"
 
 G_BEGIN_DECLS
@@ -32,7 +33,8 @@ typedef struct {
      * start; NULL slots are skipped. */
     FpHttpServer **http;
     FpHttpServer **http_metrics;
-    bool tls; /* serving TLS: the certificate families render */
+    bool tls;             /* serving TLS: the certificate families render */
+    FpPolicyMatch *match; /* the policy's unmatched names; may be NULL */
 } FpServerSources;
 
 /* Register the collectors in @m, reading @src (not copied) at each scrape. */

@@ -53,8 +53,24 @@ static json_t *cache_status(FpReadiness *r)
     return cache;
 }
 
+/* /readyz's "policy.unmatched": counts and names of what the policy names
+ * and no node carries (null until the nodes are listed). */
+static json_t *unmatched_status(FpPolicyMatch *match)
+{
+    FpPolicyMatchStatus ms;
+    if (!match) {
+        return json_null();
+    }
+    fp_policy_match_status(match, &ms);
+    json_t *u = ms.known ? json_pack("{s:i, s:i, s:i, s:s?}", "pools", (int)ms.pools, "regions",
+                                     (int)ms.regions, "skus", (int)ms.skus, "names", ms.text)
+                         : json_null();
+    fp_policy_match_status_clear(&ms);
+    return u;
+}
+
 /* /readyz's "policy": the generation in force and the last reload. */
-static json_t *policy_status(FpPolicyStore *policies)
+static json_t *policy_status(FpPolicyStore *policies, FpPolicyMatch *match)
 {
     FpPolicyStoreStatus st;
     fp_policy_store_status(policies, &st);
@@ -66,6 +82,7 @@ static json_t *policy_status(FpPolicyStore *policies)
                         st.last_error ? json_string(st.last_error) : json_null());
     json_object_set_new(pol, "reloadErrors", json_integer((json_int_t)st.reload_errors));
     fp_policy_store_status_clear(&st);
+    json_object_set_new(pol, "unmatched", unmatched_status(match));
     return pol;
 }
 
@@ -81,7 +98,7 @@ void fp_probe_readyz(const FpHttpRequest *req, FpHttpResponse *resp, void *data)
         json_object_set_new(out, "reason", json_string(detail ? detail : why));
     }
     json_object_set_new(out, "cache", cache_status(env->readiness));
-    json_object_set_new(out, "policy", policy_status(env->policies));
+    json_object_set_new(out, "policy", policy_status(env->policies, env->match));
     respond_json_value(resp, ready ? 200 : 503, out);
 }
 

@@ -12,6 +12,7 @@
 #include <glib.h>
 
 #include "extender/http/http_server.h"
+#include "extender/server/policy_match.h"
 #include "extender/server/readiness.h"
 #include "policies/policy_store.h"
 
@@ -21,6 +22,7 @@ G_BEGIN_DECLS
 typedef struct {
     FpReadiness *readiness;
     FpPolicyStore *policies;
+    FpPolicyMatch *match; /* the policy's names that match no node; may be NULL */
 } FpReadyzEnv;
 
 /* GET /healthz: "ok" while the process serves (data unused). */

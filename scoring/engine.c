@@ -144,6 +144,15 @@ double fp_weighted_latency(const FpPolicy *policy, const FpDemand *demand, const
     return sum;
 }
 
+int fp_score_from_gap(double gap)
+{
+    if (!(gap > 1e-9)) { /* also NaN: the best */
+        return gap != gap ? 0 : 10;
+    }
+    double points = floor(gap / FP_SCORE_STEP + 0.5);
+    return points >= 10 ? 0 : 10 - (int)points;
+}
+
 int fp_score_to_extender(double total)
 {
     if (!(total > 0)) { /* also NaN */
@@ -447,6 +456,26 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
 
 /* ---- evaluation ------------------------------------------------------------ */
 
+/* The 0..10 scores of a request's passing candidates (engine.h): the best
+ * total 10, one point less per FP_SCORE_STEP below it.  A pod without a GPU
+ * scores 0 everywhere (no opinion). */
+static void assign_scores(const FpDemand *d, FpVerdict *out, guint n)
+{
+    double best = -INFINITY;
+    for (guint i = 0; i < n; i++) {
+        if (out[i].pass && out[i].total > best) {
+            best = out[i].total;
+        }
+    }
+    for (guint i = 0; i < n; i++) {
+        if (out[i].pass) {
+            out[i].score = d->resource && !d->invalid_reason
+                               ? fp_score_from_gap(best - out[i].total)
+                               : fp_score_to_extender(out[i].total);
+        }
+    }
+}
+
 /* Failover spread is a constraint, whatever the spread weight: while the
  * workload spans fewer pools than it asks for and some passing candidate
  * is in a pool without its replicas, the passing candidates in pools that
@@ -588,8 +617,8 @@ void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, Fp
             }
         }
         v->total = wsum > 0 ? acc / wsum : 0;
-        v->score = fp_score_to_extender(v->total);
     }
+    assign_scores(d, out, n);
 
     g_free(sc);
     g_free(st.products.slots);

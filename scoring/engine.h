@@ -258,13 +258,16 @@ typedef struct {
  * hold some fail with SPREAD (unresolvable), whatever the spread weight.
  *
  * Terms (each in [0,1]; inactive terms are left out of the mean):
- *  latency  clamp(1 - L/S), S = the effective latency limit, else 250 ms;
+ *  latency  1 - log2(1 + L/5 ms) / log2(1 + 300/5), clamped: an absolute
+ *           scale (2 ms 0.92, 20 ms 0.61, 64 ms 0.36, >= 300 ms 0), so
+ *           the same round trip scores the same in every request;
  *           inactive without origins
- *  cost     the device's price per hour (perGPUHour) or price / relative
- *           throughput (perWork; a slice's throughput is its fraction of
- *           the GPU's, so a slice and a whole GPU tie), min-max normalised over the passing
- * candidates: (max - c) / (max - min), 1 when all are equal, 0 for an unknown price (no pool, SKU
- * or policy default price) headroom clamp((cap - after) / cap), cap = max_utilization * allocatable
+ *  cost     log(32 / c) / log(32 / 0.25), clamped, for c the device's
+ *           price per hour (perGPUHour) or price / relative throughput
+ *           (perWork; a slice's throughput is its fraction of the GPU's,
+ *           so a slice and a whole GPU tie): an absolute scale on which every doubling of the price costs
+ *           1/7, whatever the other candidates; 0 for an unknown price
+ *  headroom clamp((cap - after) / cap), cap = max_utilization * allocatable
  *           and after = used + assumed + count, over the node's pool when
  *           pool_stats has it, else over the node itself
  *  packing  binpack: (used + assumed + count) / allocatable;
@@ -275,7 +278,7 @@ typedef struct {
  *  spread   when demand->min_spread > ctx->workload_pools: 1 for a node whose
  *           pool holds none of the workload's replicas, else 0
  * total = sum(w_i * t_i) / sum(w_i) over active terms with w_i > 0 (0 when
- * none); score = fp_score_to_extender(total).  gpus_free is set (>= 0) for
+ * none); score = fp_score_from_gap(best total of the request - total).  gpus_free is set (>= 0) for
  * every node that has the resource, whatever the verdict. */
 void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, FpVerdict *out);
 
@@ -300,6 +303,16 @@ double fp_weighted_latency(const FpPolicy *policy, const FpDemand *demand, const
  * scores, and remaining ties are broken at random. */
 int fp_score_to_extender(double total);
 
+/* The extender score of a candidate whose weighted total is @gap below the
+ * best passing candidate of the same request: 10 - round(gap / 0.02),
+ * floored at 0 (NaN -> 0).  The best scores 10; every 0.02 of total below it
+ * costs a point, so a difference of 0.01 or more of the weighted total
+ * survives the rounding to kube-scheduler's 11 levels, and everything 0.19
+ * or more below the best scores 0.  The scale is relative to the request's
+ * best, not absolute: kube-scheduler compares scores only within a
+ * request. */
+int fp_score_from_gap(double gap);
+
 /* kube-scheduler's own feasibility checks for GPU pods, used by the dry-run
  * CLI: nodeSelector, required node affinity, taints/tolerations
  * (NoSchedule, NoExecute), unschedulable, and fit of every extended resource
@@ -307,6 +320,10 @@ int fp_score_to_extender(double total);
  * Returns NULL when feasible, else kube-scheduler's reason text (a static or
  * g_intern_string'ed string, never to be freed). */
 const char *fp_kube_feasible(const FpPod *pod, const FpNode *node, const FpResList *used);
+
+/* The PreferNoSchedule taints of @node that @pod does not tolerate: what
+ * kube-scheduler's TaintToleration score plugin counts (fewer is better). */
+guint fp_kube_untolerated_soft_taints(const FpPod *pod, const FpNode *node);
 
 G_END_DECLS
 

@@ -27,9 +27,24 @@
 
 G_BEGIN_DECLS
 
-/* Scale for the latency term when the pod sets no latency limit: a weighted
- * round trip of this many ms (or more) scores 0. */
+/* The latency term's absolute scale: 1 - log2(1 + L/knee) / log2(1 + max/knee),
+ * so every doubling of (1 + L/5 ms) costs the same and a round trip of
+ * FP_LATENCY_MAX_MS or more scores 0: 2 ms 0.92, 20 ms 0.61, 64 ms 0.36. */
+#define FP_LATENCY_KNEE_MS 5.0
+#define FP_LATENCY_MAX_MS 300.0
+/* A linear scale the admission webhook's preferred region terms use
+ * (constraints.c): a round trip of this many ms or more weighs 1. */
 #define FP_LATENCY_SCALE_MS 250.0
+/* The cost term's absolute scale: log(dear / p) / log(dear / cheap), for a
+ * price per GPU-hour (or per unit of work) p, clamped to [0, 1]: every
+ * doubling of the price costs 1/7 of the term, whichever nodes are
+ * candidates.  T4 $0.53 0.85, L4 $0.80 0.76, A10G $1.01 0.71, H100 $6.88
+ * 0.32. */
+#define FP_COST_CHEAP_PER_GPU_HOUR 0.25
+#define FP_COST_DEAR_PER_GPU_HOUR 32.0
+/* The 0..10 mapping: one point per this much of the weighted total below
+ * the request's best candidate (engine.h). */
+#define FP_SCORE_STEP 0.02
 
 /* Whether the allow-list or preference @entry names node product @product
  * (rules above).  NULL or empty strings never match. */

@@ -211,3 +211,16 @@ const char *fp_kube_feasible(const FpPod *pod, const FpNode *node, const FpResLi
     }
     return NULL;
 }
+
+guint fp_kube_untolerated_soft_taints(const FpPod *pod, const FpNode *node)
+{
+    guint n = 0;
+    for (guint i = 0; node && i < node->n_taints; i++) {
+        const FpTaint *t = &node->taints[i];
+        if (t->effect == FP_TAINT_PREFER_NO_SCHEDULE &&
+            !pod_tolerates(pod, t->key ? t->key : "", t->value, t->effect)) {
+            n++;
+        }
+    }
+    return n;
+}

@@ -28,7 +28,7 @@ static const char *const term_names[FP_N_TERMS] = {
 
 /* The built-in default weights (also those of the fallback profile). */
 static const double default_weights[FP_N_TERMS] = {
-    [FP_TERM_LATENCY] = 3, [FP_TERM_COST] = 2, [FP_TERM_HEADROOM] = 3,
+    [FP_TERM_LATENCY] = 6, [FP_TERM_COST] = 2, [FP_TERM_HEADROOM] = 1,
     [FP_TERM_PACKING] = 1, [FP_TERM_SKU] = 1,  [FP_TERM_SPREAD] = 2,
 };
 
@@ -145,9 +145,9 @@ const FpProfile *fp_fallback_profile(void)
     static char name[] = "default";
     static const FpProfile fallback = {
         .name = name,
-        .weights = {[FP_TERM_LATENCY] = 3,
+        .weights = {[FP_TERM_LATENCY] = 6,
                     [FP_TERM_COST] = 2,
-                    [FP_TERM_HEADROOM] = 3,
+                    [FP_TERM_HEADROOM] = 1,
                     [FP_TERM_PACKING] = 1,
                     [FP_TERM_SKU] = 1,
                     [FP_TERM_SPREAD] = 2},
@@ -417,6 +417,14 @@ static const double *latency_lookup(const FpPolicy *policy, const char *a, const
     return g_hash_table_lookup(policy->latency, key);
 }
 
+/* A region to itself: the matrix's entry, else sameRegionLatencyMs. */
+static double self_rtt(const char *region, const void *ctx)
+{
+    const FpPolicy *policy = ctx;
+    const double *ms = latency_lookup(policy, region, region);
+    return ms && isfinite(*ms) && *ms >= 0 ? *ms : policy->same_region_latency_ms;
+}
+
 double fp_policy_latency(const FpPolicy *policy, const char *a, const char *b, bool *known)
 {
     bool dummy;
@@ -439,8 +447,7 @@ double fp_policy_latency(const FpPolicy *policy, const char *a, const char *b, b
         return policy->same_region_latency_ms;
     }
     double builtin;
-    if (policy->builtin_latency &&
-        fp_builtin_latency(a, b, policy->same_region_latency_ms, &builtin)) {
+    if (policy->builtin_latency && fp_builtin_latency(a, b, self_rtt, policy, &builtin)) {
         *known = true;
         return builtin;
     }

@@ -24,12 +24,12 @@ const FpBuiltinRegion *fp_builtin_region(const char *name)
     return NULL;
 }
 
-/* The measured pair within one cloud; a region to itself is @same_ms. */
-static bool measured(const char *a, const char *b, double same_ms, double *ms)
+/* The measured pair within one cloud; a region to itself is @self_rtt's. */
+static bool measured(const char *a, const char *b, FpSelfRtt self_rtt, const void *ctx, double *ms)
 {
     int order = strcmp(a, b);
     if (order == 0) {
-        *ms = same_ms;
+        *ms = self_rtt(a, ctx);
         return true;
     }
     if (order > 0) {
@@ -73,7 +73,8 @@ static const char *twin_in(const FpBuiltinRegion *r, const char *cloud)
     return NULL;
 }
 
-bool fp_builtin_latency(const char *a, const char *b, double same_region_ms, double *ms)
+bool fp_builtin_latency(const char *a, const char *b, FpSelfRtt self_rtt, const void *ctx,
+                        double *ms)
 {
     const FpBuiltinRegion *ra = fp_builtin_region(a);
     const FpBuiltinRegion *rb = fp_builtin_region(b);
@@ -81,17 +82,17 @@ bool fp_builtin_latency(const char *a, const char *b, double same_region_ms, dou
         return false;
     }
     if (strcmp(ra->cloud, rb->cloud) == 0) {
-        return measured(a, b, same_region_ms, ms);
+        return measured(a, b, self_rtt, ctx, ms);
     }
     bool found = false;
     double best = 0, v;
     const char *ta = twin_in(ra, rb->cloud); /* a's twin in b's cloud */
-    if (ta && measured(ta, b, same_region_ms, &v)) {
+    if (ta && measured(ta, b, self_rtt, ctx, &v)) {
         best = v;
         found = true;
     }
     const char *tb = twin_in(rb, ra->cloud); /* b's twin in a's cloud */
-    if (tb && measured(a, tb, same_region_ms, &v) && (!found || v < best)) {
+    if (tb && measured(a, tb, self_rtt, ctx, &v) && (!found || v < best)) {
         best = v;
         found = true;
     }

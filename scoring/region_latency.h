@@ -47,11 +47,15 @@ extern const size_t fp_builtin_regions_len;
 /* The region named @name, or NULL when the tables do not know it. */
 const FpBuiltinRegion *fp_builtin_region(const char *name);
 
+/* A region's round trip to itself, as the caller (the policy) knows it. */
+typedef double (*FpSelfRtt)(const char *region, const void *ctx);
+
 /* Round trip between regions @a and @b (distinct) from the tables: the
  * measured pair within one cloud, else the cross-cloud rule of
- * region-metros.csv (@same_region_ms stands for a twin's round trip to
- * itself).  False when the tables cannot tell. */
-bool fp_builtin_latency(const char *a, const char *b, double same_region_ms, double *ms);
+ * region-metros.csv, where a twin's round trip to itself is
+ * @self_rtt(twin, @ctx).  False when the tables cannot tell. */
+bool fp_builtin_latency(const char *a, const char *b, FpSelfRtt self_rtt, const void *ctx,
+                        double *ms);
 
 G_END_DECLS
 

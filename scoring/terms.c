@@ -111,28 +111,26 @@ static double clamp01(double v)
     return v > 1 ? 1 : v;
 }
 
-/* clamp(1 - L/S): S is the pod's latency limit, else FP_LATENCY_SCALE_MS. */
+/* On the absolute scale of FP_LATENCY_KNEE_MS / FP_LATENCY_MAX_MS: the same
+ * round trip scores the same whatever the other candidates and the limit. */
 static bool term_latency(const FpTermInput *in, double *value)
 {
     const FpDemand *d = in->ctx->demand;
     if (d->n_origins == 0) {
         return false;
     }
-    double scale = d->max_latency_ms >= 0 ? d->max_latency_ms : FP_LATENCY_SCALE_MS;
-    if (scale <= 0) {
-        *value = in->latency_ms <= 0 ? 1 : 0;
-    } else {
-        *value = clamp01(1.0 - in->latency_ms / scale);
-    }
+    double l = in->latency_ms > 0 ? in->latency_ms : 0;
+    *value = clamp01(1.0 - log2(1.0 + l / FP_LATENCY_KNEE_MS) /
+                               log2(1.0 + FP_LATENCY_MAX_MS / FP_LATENCY_KNEE_MS));
     return true;
 }
 
-/* Raw price per GPU-hour, or per unit of work; normalised by the engine.
- * An unknown price is NaN, which the engine scores as the worst. */
+/* Price per GPU-hour, or per unit of work, on the absolute logarithmic
+ * scale of FP_COST_CHEAP/DEAR_PER_GPU_HOUR.  An unknown price scores 0. */
 static bool term_cost(const FpTermInput *in, double *value)
 {
     if (!(in->price >= 0)) {
-        *value = NAN;
+        *value = 0;
         return true;
     }
     double price = in->price;
@@ -140,7 +138,12 @@ static bool term_cost(const FpTermInput *in, double *value)
         double tp = in->throughput > 0 ? in->throughput : 1.0;
         price /= tp;
     }
-    *value = price;
+    if (!(price > FP_COST_CHEAP_PER_GPU_HOUR)) {
+        *value = 1;
+        return true;
+    }
+    *value = clamp01(log(FP_COST_DEAR_PER_GPU_HOUR / price) /
+                     log(FP_COST_DEAR_PER_GPU_HOUR / FP_COST_CHEAP_PER_GPU_HOUR));
     return true;
 }
 
@@ -202,7 +205,7 @@ static bool term_spread(const FpTermInput *in, double *value)
 
 const FpTermDef fp_term_defs[FP_N_TERMS] = {
     [FP_TERM_LATENCY] = {FP_TERM_LATENCY, term_latency, false},
-    [FP_TERM_COST] = {FP_TERM_COST, term_cost, true},
+    [FP_TERM_COST] = {FP_TERM_COST, term_cost, false},
     [FP_TERM_HEADROOM] = {FP_TERM_HEADROOM, term_headroom, false},
     [FP_TERM_PACKING] = {FP_TERM_PACKING, term_packing, false},
     [FP_TERM_SKU] = {FP_TERM_SKU, term_sku, false},

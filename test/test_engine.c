@@ -87,6 +87,19 @@ static FpPod *mk_pod(int64_t gpus, ...)
     return pod;
 }
 
+/* The terms' absolute scales (engine.h), written out independently. */
+static double lat_term(double ms)
+{
+    double t = 1 - log2(1 + ms / 5.0) / log2(1 + 300 / 5.0);
+    return t < 0 ? 0 : t;
+}
+
+static double cost_term(double price)
+{
+    double t = log(32.0 / price) / log(32.0 / 0.25);
+    return t < 0 ? 0 : t > 1 ? 1 : t;
+}
+
 static FpProfile *default_profile(FpPolicy *p)
 {
     return g_hash_table_lookup(p->profiles, "default");
@@ -500,9 +513,9 @@ static void test_filter_profile_limits(void **state)
     eval(unpriced, uncapped, cg, 2, v, NULL, 0);
     assert_true(v[0].pass);
     assert_true(v[0].facts.price_per_gpu_hour < 0);
-    /* unknown price: the worst cost, outside the min-max range */
+    /* unknown price: the worst cost */
     assert_near(v[0].term[FP_TERM_COST], 0);
-    assert_near(v[1].term[FP_TERM_COST], 1);
+    assert_near(v[1].term[FP_TERM_COST], cost_term(6.88));
 }
 
 static void test_not_in_view_and_no_gpu(void **state)
@@ -628,21 +641,20 @@ static void test_term_latency(void **state)
     g_autoptr(FpNode) nowhere = mk_node("nowhere", H100, NULL, NULL, 8);
     FpCandidate c[] = {cand(us, 0, 0), cand(eu, 0, 0), cand(ne, 0, 0), cand(nowhere, 0, 0)};
     FpVerdict v[4];
-    static const struct {
+    const struct {
         const char *origin;
         const char *max; /* NULL = none */
         double want[4];
     } rows[] = {
-        /* S = 250: eastus 2 ms, westeurope 82, northeurope unknown (150),
-         * no region 150 */
-        {"eastus", NULL, {1 - 2 / 250.0, 1 - 82 / 250.0, 1 - 150 / 250.0, 1 - 150 / 250.0}},
+        /* eastus 2 ms, westeurope 82, northeurope unknown (150), no
+         * region 150 */
+        {"eastus", NULL, {lat_term(2), lat_term(82), lat_term(150), lat_term(150)}},
         /* 0.75/0.25: us 0.75*2 + 0.25*82 = 22; eu 0.75*82 + 0.25*2 = 62;
          * ne 0.75*150 + 0.25*18 = 117 */
-        {"eastus=3,westeurope=1",
-         NULL,
-         {1 - 22 / 250.0, 1 - 62 / 250.0, 1 - 117 / 250.0, 1 - 150 / 250.0}},
-        /* S = the pod's limit (nodes above it are filtered) */
-        {"westeurope", "100", {1 - 82 / 100.0, 1 - 2 / 100.0, 1 - 18 / 100.0, -1}},
+        {"eastus=3,westeurope=1", NULL, {lat_term(22), lat_term(62), lat_term(117), lat_term(150)}},
+        /* issue 20: an absolute scale, the limit only filters (it used to
+         * be the scale, so 20 ms counted differently under each limit) */
+        {"westeurope", "100", {lat_term(82), lat_term(2), lat_term(18), -1}},
         {"eastus", "0", {-1, -1, -1, -1}},
     };
     for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
@@ -662,6 +674,8 @@ static void test_term_latency(void **state)
             assert_near(v[j].total, rows[i].want[j]); /* the only weighted term */
         }
     }
+    /* 20 ms counts: at least 0.3 of the term below 2 ms */
+    assert_true(lat_term(2) - lat_term(20) > 0.3);
     /* same region with a zero limit: L = 0 is allowed and scores 1 */
     p->same_region_latency_ms = 0;
     g_autoptr(FpPod) pod = mk_pod(1, FP_ANN_ORIGIN, "eastus", FP_ANN_MAX_LATENCY, "0", NULL);
@@ -688,35 +702,33 @@ static void test_term_cost(void **state)
     FpVerdict v[4];
     g_autoptr(FpPod) pod = mk_pod(1, NULL);
 
-    /* per GPU-hour: 6.88, 0.8048, 1.861 */
+    /* per GPU-hour: 6.88, 0.8048, 1.861, on the absolute scale */
     eval(p, pod, c, 3, v, NULL, 0);
-    assert_near(v[0].term[FP_TERM_COST], 0);
-    assert_near(v[1].term[FP_TERM_COST], 1);
-    assert_near(v[2].term[FP_TERM_COST], (6.88 - 1.861) / (6.88 - 0.8048));
+    assert_near(v[0].term[FP_TERM_COST], cost_term(6.88));
+    assert_near(v[1].term[FP_TERM_COST], cost_term(0.8048));
+    assert_near(v[2].term[FP_TERM_COST], cost_term(1.861));
 
     /* per work: 6.88/3, 0.8048/0.5, 1.861/1 */
     default_profile(p)->cost_mode = FP_COST_PER_WORK;
     eval(p, pod, c, 3, v, NULL, 0);
-    double h = 6.88 / 3.0, l = 0.8048 / 0.5, s = 1.861;
-    assert_near(v[0].term[FP_TERM_COST], 0);
-    assert_near(v[1].term[FP_TERM_COST], 1);
-    assert_near(v[2].term[FP_TERM_COST], (h - s) / (h - l));
+    assert_near(v[0].term[FP_TERM_COST], cost_term(6.88 / 3.0));
+    assert_near(v[1].term[FP_TERM_COST], cost_term(0.8048 / 0.5));
+    assert_near(v[2].term[FP_TERM_COST], cost_term(1.861));
 
-    /* normalised across passing candidates only: without the L4 the cheap
-     * end is the L40S (the busy L4 fails) */
+    /* issue 20: absolute, not min-max over the candidates: one dear H100
+     * among them used to flatten the others; with or without it, an L40S
+     * scores the same */
     FpCandidate c2[] = {cand(h100, 0, 0), cand(l40s, 0, 0), cand(busy, 8, 0)};
     eval(p, pod, c2, 3, v, NULL, 0);
-    assert_near(v[0].term[FP_TERM_COST], 0);
-    assert_near(v[1].term[FP_TERM_COST], 1);
-    assert_false(v[2].pass);
+    double with_h100 = v[1].term[FP_TERM_COST];
+    eval(p, pod, &c2[1], 1, v, NULL, 0);
+    assert_near(v[0].term[FP_TERM_COST], with_h100);
+    /* a $15.98 GPU among the candidates leaves T4, L4 and A10G apart */
+    default_profile(p)->cost_mode = FP_COST_PER_GPU_HOUR;
+    assert_true(cost_term(0.526) - cost_term(1.006) > 0.12);
 
-    /* all equal: 1 */
+    /* prices below the cheap end score 1 */
     FpCandidate c3[] = {cand(l4, 0, 0), cand(l4, 3, 0)};
-    eval(p, pod, c3, 2, v, NULL, 0);
-    assert_near(v[0].term[FP_TERM_COST], 1);
-    assert_near(v[1].term[FP_TERM_COST], 1);
-    eval(p, pod, c3, 1, v, NULL, 0);
-    assert_near(v[0].term[FP_TERM_COST], 1);
 
     /* a pool price overrides the SKU price */
     FpPool *pool = fp_pool_new("cheap-h100");
@@ -725,8 +737,12 @@ static void test_term_cost(void **state)
     label(h100, "flexplace.io/pool", "cheap-h100");
     default_profile(p)->cost_mode = FP_COST_PER_GPU_HOUR;
     eval(p, pod, c, 2, v, NULL, 0);
+    assert_near(v[0].term[FP_TERM_COST], cost_term(0.5));
+    assert_near(v[1].term[FP_TERM_COST], cost_term(0.8048));
+    pool->price_per_gpu_hour = 0.1;
+    eval(p, pod, c3, 1, v, NULL, 0);
+    eval(p, pod, c, 1, v, NULL, 0);
     assert_near(v[0].term[FP_TERM_COST], 1);
-    assert_near(v[1].term[FP_TERM_COST], 0);
 }
 
 static void test_term_headroom(void **state)
@@ -896,13 +912,13 @@ static void test_weighted_total(void **state)
                                   "GPU-C,GPU-B,GPU-A", NULL);
     eval(p, pod, cs, 3, v, NULL, 0);
     /* terms (latency, cost, headroom, binpack, sku); spread inactive:
-     *  a: 1-2/100=0.98, 1,   (4-3)/4=0.25, 3/4=0.75, 1/3
-     *  b: 1-82/100=0.18, 0.5, 3/4=0.75,    1/4=0.25, 2/3
-     *  c: 0.98,          0,   0,           1,        1 */
+     *  a: 2 ms,  $1, (4-3)/4=0.25, 3/4=0.75, 1/3
+     *  b: 82 ms, $2, 3/4=0.75,     1/4=0.25, 2/3
+     *  c: 2 ms,  $3, 0,            1,        1 */
     const double want[3][5] = {
-        {0.98, 1, 0.25, 0.75, 1.0 / 3},
-        {0.18, 0.5, 0.75, 0.25, 2.0 / 3},
-        {0.98, 0, 0, 1, 1},
+        {lat_term(2), cost_term(1), 0.25, 0.75, 1.0 / 3},
+        {lat_term(82), cost_term(2), 0.75, 0.25, 2.0 / 3},
+        {lat_term(2), cost_term(3), 0, 1, 1},
     };
     const double w[5] = {3, 2, 3, 1, 1};
     for (int i = 0; i < 3; i++) {
@@ -915,30 +931,48 @@ static void test_weighted_total(void **state)
         assert_false(v[i].term_active[FP_TERM_SPREAD]);
         assert_near(v[i].total, acc / 10);
     }
-    /* a: (2.94 + 2 + 0.75 + 0.75 + 1/3) / 10 = 0.6773 -> 7 */
-    assert_int_equal(v[0].score, 7);
-    /* b: (0.54 + 1 + 2.25 + 0.25 + 2/3) / 10 = 0.4707 -> 5 */
-    assert_int_equal(v[1].score, 5);
-    /* c: (2.94 + 0 + 0 + 1 + 1) / 10 = 0.494 -> 5 */
-    assert_int_equal(v[2].score, 5);
+    /* scores: the best total 10, a point per 0.02 below it */
+    double best = MAX(v[0].total, MAX(v[1].total, v[2].total));
+    for (int i = 0; i < 3; i++) {
+        int want_score = 10 - (int)floor((best - v[i].total) / 0.02 + 0.5);
+        assert_int_equal(v[i].score, want_score < 0 ? 0 : want_score);
+    }
+    assert_int_equal(v[0].score, 10);
 
     /* a zero weight leaves an active term out of the mean */
     set_weights(p, 1, 0, 0, 0, 0, 0);
     eval(p, pod, cs, 3, v, NULL, 0);
     assert_true(v[1].term_active[FP_TERM_COST]);
-    assert_near(v[1].total, 0.18);
-    assert_int_equal(v[1].score, 2);
+    assert_near(v[1].total, lat_term(82));
+    assert_int_equal(v[1].score, 0); /* far more than 0.19 below the best */
 
     /* weights of inactive terms are left out: no origin, latency inactive */
     set_weights(p, 100, 1, 0, 0, 0, 0);
     g_autoptr(FpPod) plain = mk_pod(1, NULL);
     eval(p, plain, cs, 3, v, NULL, 0);
-    assert_near(v[0].total, 1);
-    assert_near(v[1].total, 0.5);
-    assert_near(v[2].total, 0);
+    assert_near(v[0].total, cost_term(1));
+    assert_near(v[1].total, cost_term(2));
+    assert_near(v[2].total, cost_term(3));
     assert_int_equal(v[0].score, 10);
-    assert_int_equal(v[1].score, 5);
-    assert_int_equal(v[2].score, 0);
+    assert_int_equal(v[1].score, 10 - (int)floor((cost_term(1) - cost_term(2)) / 0.02 + 0.5));
+}
+
+/* The 0..10 mapping of engine.h: relative to the request's best. */
+static void test_score_from_gap(void **state)
+{
+    static const struct {
+        double gap;
+        int score;
+    } rows[] = {
+        {0, 10},     {0.0099, 10}, {0.01, 9}, {0.0299, 9}, {0.03, 8}, {0.1, 5},
+        {0.1899, 1}, {0.19, 0},    {0.5, 0},  {NAN, 0},    {-1, 10},
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(rows); i++) {
+        if (fp_score_from_gap(rows[i].gap) != rows[i].score) {
+            fail_msg("gap %g: score %d, want %d", rows[i].gap, fp_score_from_gap(rows[i].gap),
+                     rows[i].score);
+        }
+    }
 }
 
 static void test_score_rounding(void **state)
@@ -1094,6 +1128,7 @@ int main(void)
         cmocka_unit_test(test_term_spread),
         cmocka_unit_test(test_weighted_total),
         cmocka_unit_test(test_score_rounding),
+        cmocka_unit_test(test_score_from_gap),
         cmocka_unit_test(test_ties_and_determinism),
         cmocka_unit_test(test_terms_bounded),
         cmocka_unit_test(test_memo_many_values),

@@ -253,7 +253,7 @@ static void test_default_policy(void **state)
 
     const FpProfile *def = fp_policy_profile(p, "default");
     assert_non_null(def);
-    static const double weights[FP_N_TERMS] = {3, 2, 3, 1, 1, 2};
+    static const double weights[FP_N_TERMS] = {6, 2, 1, 1, 1, 2};
     const FpProfile *fallback = fp_fallback_profile();
     for (int i = 0; i < FP_N_TERMS; i++) {
         assert_near(def->weights[i], weights[i]);

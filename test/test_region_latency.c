@@ -55,29 +55,34 @@ static void test_tables_sorted(void **state)
 /* Within a cloud: the measured pair, either order.  Across clouds: a twin
  * in the same metro plus FP_CROSS_CLOUD_HOP_MS; no twin on either side:
  * unknown. */
+static double two_ms(const char *region, const void *ctx)
+{
+    return 2;
+}
+
 static void test_cross_cloud_rule(void **state)
 {
     double ms = 0, ab = 0, ba = 0;
-    assert_true(fp_builtin_latency("us-east-1", "us-west-2", 2, &ab));
-    assert_true(fp_builtin_latency("us-west-2", "us-east-1", 2, &ba));
+    assert_true(fp_builtin_latency("us-east-1", "us-west-2", two_ms, NULL, &ab));
+    assert_true(fp_builtin_latency("us-west-2", "us-east-1", two_ms, NULL, &ba));
     assert_near(ab, ba);
     /* eastus (Azure, Virginia) and us-east-1 (AWS, N. Virginia): twins */
-    assert_true(fp_builtin_latency("eastus", "us-east-1", 2, &ms));
+    assert_true(fp_builtin_latency("eastus", "us-east-1", two_ms, NULL, &ms));
     assert_near(ms, 2 + FP_CROSS_CLOUD_HOP_MS);
     /* eastus -> us-east-2: AWS's us-east-1 -> us-east-2, plus the hop */
     double aws = 0;
-    assert_true(fp_builtin_latency("us-east-1", "us-east-2", 2, &aws));
-    assert_true(fp_builtin_latency("eastus", "us-east-2", 2, &ms));
+    assert_true(fp_builtin_latency("us-east-1", "us-east-2", two_ms, NULL, &aws));
+    assert_true(fp_builtin_latency("eastus", "us-east-2", two_ms, NULL, &ms));
     assert_near(ms, aws + FP_CROSS_CLOUD_HOP_MS);
     /* the smaller of the two estimates: eastus -> us-east5 (GCP, Ohio) via
      * us-east4 (eastus's twin in GCP) */
     double via_gcp = 0;
-    assert_true(fp_builtin_latency("us-east4", "us-east5", 2, &via_gcp));
-    assert_true(fp_builtin_latency("eastus", "us-east5", 2, &ms));
+    assert_true(fp_builtin_latency("us-east4", "us-east5", two_ms, NULL, &via_gcp));
+    assert_true(fp_builtin_latency("eastus", "us-east5", two_ms, NULL, &ms));
     assert_near(ms, via_gcp + FP_CROSS_CLOUD_HOP_MS);
     /* af-south-1 (Cape Town) has no twin, nor has westus2: unknown */
-    assert_false(fp_builtin_latency("af-south-1", "westus2", 2, &ms));
-    assert_false(fp_builtin_latency("eastus", "mars-1", 2, &ms));
+    assert_false(fp_builtin_latency("af-south-1", "westus2", two_ms, NULL, &ms));
+    assert_false(fp_builtin_latency("eastus", "mars-1", two_ms, NULL, &ms));
 }
 
 /* The policy's matrix wins; builtin_latency off falls back to the default. */
@@ -139,7 +144,7 @@ static void test_matches_shared_data(void **state)
         g_auto(GStrv) ab = g_strsplit(k, "|", 2);
         const double *acc = val;
         double ms = 0;
-        if (!fp_builtin_latency(ab[0], ab[1], 0, &ms)) {
+        if (!fp_builtin_latency(ab[0], ab[1], two_ms, NULL, &ms)) {
             fail_msg("%s <-> %s is in the shared data but not built in", ab[0], ab[1]);
         }
         if (fabs(ms - acc[0] / acc[1]) > 0.051) {

@@ -214,7 +214,7 @@ static const char *pool_of_node(const char *node)
 /* ---- scenarios ------------------------------------------------------------ */
 
 /* The L4 pool (12 GPUs, 1 used, ceiling 50 %) takes 5 replicas, then the
- * burst spills over to the next pool. */
+ * burst spills over to the next best pool. */
 static void test_spill_over_at_ceiling(void **state)
 {
     (void)state;
@@ -226,17 +226,62 @@ static void test_spill_over_at_ceiling(void **state)
     assert_int_equal(num(l4, "replicas"), 5);
     assert_true(num(l4, "utilizationAfter") <= 0.5 + 1e-9);
     assert_true(num(l4, "utilizationAfter") >= 0.5 - 1e-9);
-    json_t *a10g = group_of(doc, "usw2-a10g");
-    assert_non_null(a10g);
-    assert_int_equal(num(a10g, "replicas"), 3);
+    /* the next best pool: the H100s next door (5.3 ms) beat the A10Gs at
+     * 64 ms, latency and cost weighing the same and both on absolute
+     * scales */
+    json_t *h100 = group_of(doc, "use1-h100");
+    assert_non_null(h100);
+    assert_int_equal(num(h100, "replicas"), 3);
     /* the L4 replicas come first: the spill starts only at the ceiling */
     json_t *placements = json_object_get(doc, "placements");
     for (size_t i = 0; i < json_array_size(placements); i++) {
         const char *node =
             json_string_value(json_object_get(json_array_get(placements, i), "node"));
-        assert_string_equal(pool_of_node(node), i < 5 ? "use1-l4" : "usw2-a10g");
+        assert_string_equal(pool_of_node(node), i < 5 ? "use1-l4" : "use1-h100");
     }
     json_decref(doc);
+}
+
+/* Issue 20, "Done when": a 200-replica burst from us-east-1 against a near
+ * (2 ms), a mid (15 ms) and a far (64 ms) pool, each of 80 L4 GPUs with a
+ * 90 % ceiling, under the built-in defaults and kube-scheduler's arithmetic
+ * (extender score x 10 x 10 plus TaintToleration, random among exact ties):
+ * near fills to its ceiling (72), then mid (72), then far, in that order,
+ * whatever the seed, with no tie between pools.  Before, the burst
+ * alternated between near and mid from the first replica. */
+static void test_nearest_first_to_ceiling(void **state)
+{
+    (void)state;
+    static const char *const seeds[] = {"1", "2", "7"};
+    for (guint s = 0; s < G_N_ELEMENTS(seeds); s++) {
+        const char *args[] = {"--cluster",  "tiers-cluster.yaml",
+                              "--policy",   "tiers-policy.yaml",
+                              "--pod",      "pod-chat.yaml",
+                              "--replicas", "200",
+                              "--seed",     seeds[s],
+                              "-o",         "json",
+                              NULL};
+        Run r = {0};
+        simulate(&r, args);
+        assert_int_equal(r.status, 0);
+        json_t *doc = json_loads(r.out, 0, NULL);
+        run_clear(&r);
+        assert_non_null(doc);
+        json_t *placements = json_object_get(doc, "placements");
+        assert_int_equal(json_array_size(placements), 200);
+        for (size_t i = 0; i < 200; i++) {
+            const char *node =
+                json_string_value(json_object_get(json_array_get(placements, i), "node"));
+            const char *want = i < 72 ? "near-" : i < 144 ? "mid-" : "far-";
+            if (!node || !g_str_has_prefix(node, want)) {
+                fail_msg("seed %s: replica %zu on %s, want a %snode", seeds[s], i,
+                         node ? node : "(none)", want);
+            }
+        }
+        assert_int_equal(num(json_object_get(doc, "ties"), "acrossPools"), 0);
+        assert_int_equal(num(doc, "extenderWeight"), 10);
+        json_decref(doc);
+    }
 }
 
 /* Two pod files: replicas interleave, each lands by its own demand. */
@@ -414,6 +459,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spill_over_at_ceiling),
+        cmocka_unit_test(test_nearest_first_to_ceiling),
         cmocka_unit_test(test_mixed_burst),
         cmocka_unit_test(test_exhausted_cluster_leaves_replicas_unplaced),
         cmocka_unit_test(test_unplaced_with_reason_and_stranded),

@@ -5,7 +5,8 @@
  * replicas arrive interleaved) one after another through exactly the
  * server's path: kube-scheduler's own checks, flexplace's filters and scores
  * (cache/placement.c), the top-scored node chosen as kube-scheduler would
- * (ties broken deterministically: total, then score, then node name), and
+ * (kube-scheduler's arithmetic: the extender score x weight x 10 plus
+ * TaintToleration, random among exact ties, which are reported), and
  * the bind verb's assumption (fp_view_assume) so the next replica sees the
  * GPUs taken, pool ceilings fill and bursts spill over.  Replicas of one pod
  * file share an owner, so failover spread (spread-min-pools) applies.
@@ -29,6 +30,15 @@
 
 #define FP_EXIT_UNPLACED 3
 #define SIMULATE_MAX_REPLICAS 100000
+/* The extender weight of the shipped manifests/scheduler-config.yaml
+ * (test_manifests.c keeps the two equal) and kube-scheduler's constants:
+ * an extender's 0..10 counts x weight x (MaxNodeScore 100 / 10). */
+#define SHIPPED_EXTENDER_WEIGHT 10
+#define KUBE_EXTENDER_SCALE 10
+/* The in-tree score plugin simulate computes: TaintToleration, weight 3 in
+ * the shipped profile (0..100, fewer untolerated PreferNoSchedule taints
+ * better, normalised over the candidates). */
+#define KUBE_TAINT_WEIGHT 3
 
 typedef struct {
     char *pool;
@@ -62,6 +72,8 @@ typedef struct {
     char *node; /* NULL when unplaced */
     char *reason;
     int score;
+    guint tied;        /* nodes with the same top kube-scheduler score (1: no tie) */
+    bool across_pools; /* ... and they were in more than one pool */
 } Placement;
 
 static void placement_free(gpointer p)
@@ -252,6 +264,10 @@ typedef struct {
     guint placed, unplaced;
     double total_cost;
     GList *sorted; /* the groups, sorted (after the burst) */
+    int extender_weight;
+    int seed;
+    GRand *rand;
+    guint ties, ties_across_pools;
 } Sim;
 
 /* Options into @sim; FP_EXIT_OK or FP_EXIT_USAGE after saying why. */
@@ -261,6 +277,10 @@ static int parse_args(Sim *sim, int argc, char **argv)
     GOptionEntry extra[] = {
         {"replicas", 'n', 0, G_OPTION_ARG_INT, &sim->replicas,
          "Replicas of each pod to place, one after another (required)", "N"},
+        {"extender-weight", 0, 0, G_OPTION_ARG_INT, &sim->extender_weight,
+         "The extender weight in kube-scheduler's configuration (default 10, as shipped)", "N"},
+        {"seed", 0, 0, G_OPTION_ARG_INT, &sim->seed,
+         "Seed of the random choice among exact ties (default 1)", "N"},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- place a burst of replicas and report");
@@ -273,6 +293,10 @@ static int parse_args(Sim *sim, int argc, char **argv)
     g_autoptr(GError) error = NULL;
     if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
         fprintf(stderr, "flexplace simulate: %s\n", error->message);
+        return FP_EXIT_USAGE;
+    }
+    if (sim->extender_weight < 1 || sim->extender_weight > 1000000) {
+        fprintf(stderr, "flexplace simulate: --extender-weight must be 1..1000000\n");
         return FP_EXIT_USAGE;
     }
     if (argc > 1 || sim->replicas <= 0 || sim->replicas > SIMULATE_MAX_REPLICAS) {
@@ -313,6 +337,52 @@ static void account(Sim *sim, Group *g, const FpVerdict *v, const FpDemand *d)
     }
 }
 
+/* The node kube-scheduler picks among @p's passing candidates: the highest
+ * sum of the extender's score x weight x 10 and TaintToleration's score x 3
+ * (the shipped profile's other score plugins score GPU pods without
+ * preferences equally), at random among exact ties as
+ * kube-scheduler's selectHost does.  Records the tie in @rec. */
+static int kube_choice(Sim *sim, const FpPlacement *p, const FpPod *pod, Placement *rec)
+{
+    guint max_taints = 0;
+    for (guint i = 0; i < p->n; i++) {
+        if (p->verdicts[i].pass && p->nodes[i]) {
+            max_taints = MAX(max_taints, fp_kube_untolerated_soft_taints(pod, p->nodes[i]));
+        }
+    }
+    int64_t best = -1;
+    g_autofree guint *top = g_new(guint, MAX(p->n, 1));
+    guint n_top = 0;
+    for (guint i = 0; i < p->n; i++) {
+        if (!p->verdicts[i].pass || !p->nodes[i]) {
+            continue;
+        }
+        guint t = fp_kube_untolerated_soft_taints(pod, p->nodes[i]);
+        int64_t taint = max_taints ? 100 - (int64_t)t * 100 / max_taints : 100;
+        int64_t total = (int64_t)p->verdicts[i].score * sim->extender_weight * KUBE_EXTENDER_SCALE +
+                        taint * KUBE_TAINT_WEIGHT;
+        if (total > best) {
+            best = total;
+            n_top = 0;
+        }
+        if (total == best) {
+            top[n_top++] = i;
+        }
+    }
+    if (n_top == 0) {
+        return -1;
+    }
+    guint pick = top[n_top > 1 ? (guint)g_rand_int_range(sim->rand, 0, (gint32)n_top) : 0];
+    rec->tied = n_top;
+    for (guint k = 1; k < n_top; k++) {
+        rec->across_pools |=
+            g_strcmp0(p->verdicts[top[k]].facts.pool, p->verdicts[top[0]].facts.pool) != 0;
+    }
+    sim->ties += n_top > 1;
+    sim->ties_across_pools += rec->across_pools;
+    return (int)pick;
+}
+
 /* Place replica @r of template @tmpl as kube-scheduler and the bind verb
  * would. */
 static void place_replica(Sim *sim, const FpPod *tmpl, guint r)
@@ -327,7 +397,7 @@ static void place_replica(Sim *sim, const FpPod *tmpl, guint r)
         g_hash_table_add(sim->scan.resources, (gpointer)g_intern_string(d->resource));
         sim->scan.largest = MAX(sim->scan.largest, d->count);
     }
-    int best = fp_placement_best(p);
+    int best = kube_choice(sim, p, pod, rec);
     if (best < 0) {
         rec->reason = dominant_reason(p);
         sim->unplaced++;
@@ -390,8 +460,8 @@ static void print_json(Sim *sim, guint total)
     for (guint i = 0; i < sim->placements->len; i++) {
         Placement *x = g_ptr_array_index(sim->placements, i);
         json_array_append_new(
-            jp, x->node ? json_pack("{s:s, s:s, s:i}", "pod", x->pod, "node", x->node, "score",
-                                    x->score)
+            jp, x->node ? json_pack("{s:s, s:s, s:i, s:i}", "pod", x->pod, "node", x->node, "score",
+                                    x->score, "tiedWith", (int)x->tied - 1)
                         : json_pack("{s:s, s:n, s:s}", "pod", x->pod, "node", "reason", x->reason));
     }
     json_t *doc = json_pack("{s:s, s:i, s:i, s:i, s:f, s:o, s:I, s:O, s:o}", "apiVersion",
@@ -399,6 +469,10 @@ static void print_json(Sim *sim, guint total)
                             "unplaced", sim->unplaced, "costPerHour", sim->total_cost, "groups", jg,
                             "strandedGPUs", (json_int_t)sim->scan.stranded, "strandedNodes",
                             sim->scan.nodes, "placements", jp);
+    json_object_set_new(doc, "extenderWeight", json_integer(sim->extender_weight));
+    json_object_set_new(doc, "ties",
+                        json_pack("{s:i, s:i}", "replicas", (int)sim->ties, "acrossPools",
+                                  (int)sim->ties_across_pools));
     json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     fputc('\n', stdout);
     json_decref(doc);
@@ -445,6 +519,10 @@ static void print_text(Sim *sim, guint total)
             }
         }
     }
+    printf("\nExact ties kube-scheduler breaks at random (extender weight %d, seed %d): %u "
+           "replica%s, %u of them between pools\n",
+           sim->extender_weight, sim->seed, sim->ties, sim->ties == 1 ? "" : "s",
+           sim->ties_across_pools);
     printf("\nGPUs stranded on partly used nodes (free, but fewer than %" G_GINT64_FORMAT
            " GPUs): %" G_GINT64_FORMAT "\n",
            sim->scan.largest, sim->scan.stranded);
@@ -472,12 +550,15 @@ static void sim_free(Sim *sim)
     if (sim->groups) {
         g_hash_table_unref(sim->groups);
     }
+    if (sim->rand) {
+        g_rand_free(sim->rand);
+    }
     fp_cli_free(&sim->cli);
 }
 
 int fp_cmd_simulate(int argc, char **argv)
 {
-    Sim sim = {0};
+    Sim sim = {.extender_weight = SHIPPED_EXTENDER_WEIGHT, .seed = 1};
     int rc = parse_args(&sim, argc, argv);
     if (rc == FP_EXIT_OK) {
         rc = fp_cli_load(&sim.cli, "simulate");
@@ -490,6 +571,7 @@ int fp_cmd_simulate(int argc, char **argv)
     sim.placements = g_ptr_array_new_with_free_func(placement_free);
     sim.scan.resources = g_hash_table_new(g_str_hash, g_str_equal);
     sim.scan.nodes = json_array();
+    sim.rand = g_rand_new_with_seed((guint32)sim.seed);
     for (guint r = 0; r < (guint)sim.replicas; r++) {
         for (guint t = 0; t < sim.cli.pods->len; t++) {
             place_replica(&sim, g_ptr_array_index(sim.cli.pods, t), r);

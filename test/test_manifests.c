@@ -103,6 +103,40 @@ static const char *const extender_fields[] = {
 static const char *const tls_fields[] = {"insecure", "serverName", "certFile", "keyFile", "caFile",
                                          "certData", "keyData",    "caData",   NULL};
 static const char *const managed_fields[] = {"name", "ignoredByScheduler", NULL};
+/* v1.Plugins, PluginSet, Plugin, PluginConfig (k8s.io/kube-scheduler/config/v1). */
+static const char *const plugins_fields[] = {
+    "preEnqueue", "queueSort", "preFilter", "filter", "postFilter", "preScore",   "score",
+    "reserve",    "permit",    "preBind",   "bind",   "postBind",   "multiPoint", NULL};
+static const char *const plugin_set_fields[] = {"enabled", "disabled", NULL};
+static const char *const plugin_fields[] = {"name", "weight", NULL};
+static const char *const plugin_config_fields[] = {"name", "args", NULL};
+/* PodTopologySpreadArgs (v1). */
+static const char *const pts_args_fields[] = {"apiVersion", "kind", "defaultConstraints",
+                                              "defaultingType", NULL};
+/* The in-tree plugins of kube-scheduler 1.32's default registry. */
+static const char *const intree_plugins[] = {"PrioritySort",
+                                             "NodeUnschedulable",
+                                             "NodeName",
+                                             "TaintToleration",
+                                             "NodeAffinity",
+                                             "NodePorts",
+                                             "NodeResourcesFit",
+                                             "VolumeRestrictions",
+                                             "NodeVolumeLimits",
+                                             "VolumeBinding",
+                                             "VolumeZone",
+                                             "PodTopologySpread",
+                                             "InterPodAffinity",
+                                             "DefaultPreemption",
+                                             "NodeResourcesBalancedAllocation",
+                                             "ImageLocality",
+                                             "DefaultBinder",
+                                             "SchedulingGates",
+                                             "DynamicResources",
+                                             NULL};
+/* Score plugins that fight flexplace for GPU pods: off in its profile. */
+static const char *const fighting_scores[] = {"NodeResourcesFit", "NodeResourcesBalancedAllocation",
+                                              "ImageLocality", NULL};
 /* Every verb flexplace serves is configured. */
 static const char *const verb_fields[] = {"filterVerb", "prioritizeVerb", "preemptVerb", "bindVerb",
                                           NULL};
@@ -805,6 +839,97 @@ static void check_fields(Check *c, json_t *obj, const char *const *known, const 
     }
 }
 
+static bool in_strv(const char *const *list, const char *s)
+{
+    for (; s && *list; list++) {
+        if (g_str_equal(*list, s)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A profile's plugins and pluginConfig as kube-scheduler decodes and
+ * validates them: known fields, known plugin names, score weights 1..100
+ * (ValidateKubeSchedulerConfiguration), PodTopologySpreadArgs' defaulting
+ * type; and for flexplace's profile, the fighting score plugins off and no
+ * system default spreading. */
+static void check_profile_plugins(Check *c, json_t *profile)
+{
+    json_t *plugins = json_object_get(profile, "plugins");
+    check_fields(c, plugins, plugins_fields, "profiles[].plugins");
+    const char *key;
+    json_t *set;
+    json_object_foreach(plugins, key, set)
+    {
+        check_fields(c, set, plugin_set_fields, "profiles[].plugins.<point>");
+        const char *which;
+        json_t *list;
+        json_object_foreach(set, which, list)
+        {
+            size_t i;
+            json_t *pl;
+            json_array_foreach(list, i, pl)
+            {
+                check_fields(c, pl, plugin_fields, "profiles[].plugins.<point>.<set>[]");
+                const char *name = jstr(pl, "name");
+                if (!in_strv(intree_plugins, name) && g_strcmp0(name, "*") != 0) {
+                    problem(c, "plugins.%s.%s: unknown plugin %s", key, which, name ? name : "");
+                }
+                json_t *w = json_object_get(pl, "weight");
+                if (w && (!json_is_integer(w) || json_integer_value(w) < 1 ||
+                          json_integer_value(w) > 100)) {
+                    problem(c, "plugins.%s.%s: %s weight must be 1..100", key, which, name);
+                }
+            }
+        }
+    }
+    size_t i;
+    json_t *pc;
+    bool list_defaulting = false;
+    json_array_foreach(json_object_get(profile, "pluginConfig"), i, pc)
+    {
+        check_fields(c, pc, plugin_config_fields, "profiles[].pluginConfig[]");
+        const char *name = jstr(pc, "name");
+        if (!in_strv(intree_plugins, name)) {
+            problem(c, "pluginConfig: unknown plugin %s", name ? name : "");
+        }
+        if (g_strcmp0(name, "PodTopologySpread") == 0) {
+            json_t *args = json_object_get(pc, "args");
+            check_fields(c, args, pts_args_fields, "PodTopologySpreadArgs");
+            const char *dt = jstr(args, "defaultingType");
+            if (dt && !g_str_equal(dt, "List") && !g_str_equal(dt, "System")) {
+                problem(c, "PodTopologySpreadArgs.defaultingType %s is neither List nor System",
+                        dt);
+            }
+            list_defaulting = dt && g_str_equal(dt, "List") &&
+                              json_array_size(json_object_get(args, "defaultConstraints")) == 0;
+        }
+    }
+    if (g_strcmp0(jstr(profile, "schedulerName"), SCHEDULER_NAME) != 0) {
+        return;
+    }
+    json_t *disabled = jget(plugins, "score", "disabled", NULL);
+    for (const char *const *f = fighting_scores; *f; f++) {
+        bool off = false;
+        json_array_foreach(disabled, i, pc)
+        {
+            off |= g_strcmp0(jstr(pc, "name"), *f) == 0;
+        }
+        if (!off) {
+            problem(c, "profile %s: score plugin %s fights flexplace for GPU pods: disable it",
+                    SCHEDULER_NAME, *f);
+        }
+    }
+    if (!list_defaulting) {
+        problem(c,
+                "profile %s: PodTopologySpread's system default constraints spread every "
+                "ReplicaSet over hosts and zones, against pools filling in order: set "
+                "defaultingType: List",
+                SCHEDULER_NAME);
+    }
+}
+
 static void check_scheduler_config(Check *c)
 {
     json_t *s = c->sched;
@@ -829,6 +954,7 @@ static void check_scheduler_config(Check *c)
     json_array_foreach(json_object_get(s, "profiles"), i, v)
     {
         check_fields(c, v, profile_fields, "profiles[]");
+        check_profile_plugins(c, v);
     }
     json_array_foreach(json_object_get(s, "extenders"), i, v)
     {
@@ -870,6 +996,25 @@ static void check_scheduler_config(Check *c)
     if (!profile) {
         problem(c, "no profile with schedulerName %s", SCHEDULER_NAME);
     }
+}
+
+/* `flexplace simulate` reproduces kube-scheduler's arithmetic with the
+ * shipped extender weight: the two must be equal. */
+static void check_simulate_weight(Check *c, json_int_t weight)
+{
+    g_autofree char *pod =
+        g_build_filename(FP_SOURCE_DIR, "manifests", "examples", "inference-deployment.yaml", NULL);
+    const char *args[] = {"--demo", "--pod", pod, "--replicas", "1", "-o", "json", NULL};
+    FpTestRun r = {0};
+    fp_test_run_flexplace(&r, NULL, "simulate", args);
+    json_t *doc = json_loads(r.out ? r.out : "", 0, NULL);
+    json_t *w = json_object_get(doc, "extenderWeight");
+    if (!json_is_integer(w) || json_integer_value(w) != weight) {
+        problem(c, "extender weight %lld, but flexplace simulate assumes %s", (long long)weight,
+                json_is_integer(w) ? "another" : "none (no extenderWeight in its output)");
+    }
+    json_decref(doc);
+    fp_test_run_clear(&r);
 }
 
 static void check_extender(Check *c)
@@ -960,6 +1105,8 @@ static void check_extender(Check *c)
     json_t *weight = json_object_get(e, "weight");
     if (jstr(e, "prioritizeVerb") && (!json_is_integer(weight) || json_integer_value(weight) < 1)) {
         problem(c, "extender: prioritizeVerb needs an integer weight >= 1");
+    } else if (json_is_integer(weight)) {
+        check_simulate_weight(c, json_integer_value(weight));
     }
     const char *timeout = jstr(e, "httpTimeout");
     double seconds = timeout ? parse_go_duration(timeout) : 5.0;
@@ -1832,6 +1979,22 @@ static void mut_flex_arg(json_t *objs, const char *prefix, const char *to)
     fail_msg("mutation: no flexplace argument %s", prefix);
 }
 
+static void mut_fit_scores(json_t *o)
+{
+    mut_sched_text(o, "name: NodeResourcesFit\n", "name: NodeAffinity\n");
+}
+static void mut_system_spread(json_t *o)
+{
+    mut_sched_text(o, "defaultingType: List", "defaultingType: System");
+}
+static void mut_plugin_typo(json_t *o)
+{
+    mut_sched_text(o, "- name: ImageLocality", "- name: ImageLocalty");
+}
+static void mut_weight(json_t *o)
+{
+    mut_sched_text(o, "weight: 10", "weight: 7");
+}
 static void mut_enable_https_case(json_t *o)
 {
     mut_sched_text(o, "enableHTTPS:", "enableHttps:");
@@ -1980,6 +2143,11 @@ typedef struct {
 } Mutation;
 
 static const Mutation mutations[] = {
+    {"LeastAllocated scoring on", mut_fit_scores, "score plugin NodeResourcesFit fights flexplace"},
+    {"system default spreading", mut_system_spread, "set defaultingType: List"},
+    {"unknown plugin", mut_plugin_typo, "unknown plugin ImageLocalty"},
+    {"extender weight differs from simulate's", mut_weight,
+     "extender weight 7, but flexplace simulate"},
     {"enableHttps spelling", mut_enable_https_case, "unknown field \"enableHttps\" (did you mean"},
     {"urlPrefix port", mut_url_port, "urlPrefix port 8889 differs"},
     {"bind verb without a route", mut_bind_verb, "no route POST /binder"},

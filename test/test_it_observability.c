@@ -168,6 +168,28 @@ static void test_policy_reload_metrics(void **state)
     assert_true(metric(f, "flexplace_policy_last_reload_success") == 1);
 }
 
+/* Issue 20: a pool misspelt in the policy silently lost its ceiling; serve
+ * reports names that match no node in /readyz and a metric, and goes back
+ * to none when the policy is fixed. */
+static void test_policy_unmatched_names(void **state)
+{
+    Fixture *f = *state;
+    assert_true(metric(f, "flexplace_policy_unmatched_names{kind=\"pool\"}") == 0);
+    g_file_set_contents(f->policy,
+                        "pools:\n- {name: pool-l5, maxUtilization: 0.9}\n"
+                        "skus:\n  NVIDIA-H100-80GB-HMB3: {pricePerGPUHour: 6.88}\n",
+                        -1, NULL);
+    assert_true(fp_policy_store_reload(f->app->policies, NULL));
+    g_autofree char *ready = get(f, "/readyz", 200);
+    assert_non_null(strstr(ready, "\"unmatched\":{\"pools\":1,\"regions\":0,\"skus\":1,"
+                                  "\"names\":\"pools pool-l5; SKUs NVIDIA-H100-80GB-HMB3\"}"));
+    assert_true(metric(f, "flexplace_policy_unmatched_names{kind=\"pool\"}") == 1);
+    assert_true(metric(f, "flexplace_policy_unmatched_names{kind=\"sku\"}") == 1);
+    g_file_set_contents(f->policy, good_policy, -1, NULL);
+    assert_true(fp_policy_store_reload(f->app->policies, NULL));
+    assert_true(metric(f, "flexplace_policy_unmatched_names{kind=\"pool\"}") == 0);
+}
+
 static void test_decisions(void **state)
 {
     Fixture *f = *state;
@@ -339,6 +361,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_request_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_reload_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decisions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_unmatched_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dashboard_metrics_exist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_promtool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_listener, setup, teardown),

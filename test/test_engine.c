@@ -957,6 +957,24 @@ static void test_weighted_total(void **state)
     assert_int_equal(v[1].score, 10 - (int)floor((cost_term(1) - cost_term(2)) / 0.02 + 0.5));
 }
 
+/* Issue 20: under the built-in defaults a nearer, cheaper T4 (us-east-2,
+ * 15 ms from us-east-1) used to lose to a farther L4 (us-west-2, 64 ms);
+ * latency now decides, and the scores keep the difference. */
+static void test_defaults_prefer_near(void **state)
+{
+    g_autoptr(FpPolicy) p = fp_policy_new_default();
+    g_autoptr(FpNode) t4 = mk_node("t4", "Tesla-T4", NULL, "us-east-2", 4);
+    g_autoptr(FpNode) l4 = mk_node("l4", "NVIDIA-L4", NULL, "us-west-2", 4);
+    FpCandidate c[] = {cand(t4, 0, 0), cand(l4, 0, 0)};
+    FpVerdict v[2];
+    g_autoptr(FpPod) pod = mk_pod(1, FP_ANN_ORIGIN, "us-east-1", NULL);
+    eval(p, pod, c, 2, v, NULL, 0);
+    assert_true(v[0].pass && v[1].pass);
+    assert_true(v[0].total > v[1].total);
+    assert_int_equal(v[0].score, 10);
+    assert_true(v[1].score < 10);
+}
+
 /* The 0..10 mapping of engine.h: relative to the request's best. */
 static void test_score_from_gap(void **state)
 {
@@ -1129,6 +1147,7 @@ int main(void)
         cmocka_unit_test(test_weighted_total),
         cmocka_unit_test(test_score_rounding),
         cmocka_unit_test(test_score_from_gap),
+        cmocka_unit_test(test_defaults_prefer_near),
         cmocka_unit_test(test_ties_and_determinism),
         cmocka_unit_test(test_terms_bounded),
         cmocka_unit_test(test_memo_many_values),

@@ -584,15 +584,18 @@ static void resolve_price(const Ctx *c, Draft *dr)
     bool catalog_ok = ph->catalog_price >= 0 &&
                       (dr->ph != NULL || (ph->product && fp_gpu_model_by_product(dr->base) ==
                                                              fp_gpu_model_by_product(ph->product)));
+    bool sku_price_ok = sku && isfinite(sku->price_per_gpu_hour) && sku->price_per_gpu_hour >= 0;
     double price;
     if (pool && isfinite(pool->price_per_gpu_hour) && pool->price_per_gpu_hour >= 0) {
         price = pool->price_per_gpu_hour; /* what the pool is billed: taken as is */
     } else if (ph->price_overridden && catalog_ok) {
         price = ph->catalog_price * spot;
-    } else if (sku && isfinite(sku->price_per_gpu_hour) && sku->price_per_gpu_hour >= 0) {
-        price = sku->price_per_gpu_hour * spot;
+    } else if (sku_price_ok && !sku->builtin_price) {
+        price = sku->price_per_gpu_hour * spot; /* the policy's own */
     } else if (catalog_ok) {
-        price = ph->catalog_price * spot;
+        price = ph->catalog_price * spot; /* this instance type, in this region */
+    } else if (sku_price_ok) {
+        price = sku->price_per_gpu_hour * spot;
     } else {
         price = policy->default_price_per_gpu_hour;
     }

@@ -627,6 +627,7 @@ static void load_skus(Ctx *c, const json_t *root)
             sku->memory_gib = builtin->memory_gib;
             sku->relative_throughput = builtin->relative_throughput;
             sku->price_per_gpu_hour = builtin->price_per_gpu_hour;
+            sku->builtin_price = builtin->builtin_price;
         }
         double d;
         if (get_num(c, v, "memoryGiB", p, 0, TRUE, 1e6, &d)) {
@@ -637,6 +638,7 @@ static void load_skus(Ctx *c, const json_t *root)
         }
         if (get_num(c, v, "pricePerGPUHour", p, 0, FALSE, 1e6, &d)) {
             sku->price_per_gpu_hour = d;
+            sku->builtin_price = false;
         }
         g_hash_table_replace(c->policy->skus, g_strdup(product), sku);
     }

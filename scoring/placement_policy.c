@@ -369,6 +369,7 @@ FpPolicy *fp_policy_new_default(void)
         sku->memory_gib = b->memory_gib;
         sku->relative_throughput = b->relative_throughput;
         sku->price_per_gpu_hour = b->price_per_gpu_hour;
+        sku->builtin_price = true;
         g_hash_table_replace(policy->skus, g_strdup(b->product), sku);
     }
 

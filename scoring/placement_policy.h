@@ -53,6 +53,10 @@ typedef struct {
     double memory_gib;          /* per GPU; 0 = unknown */
     double relative_throughput; /* > 0; default 1.0 */
     double price_per_gpu_hour;  /* < 0 = unknown */
+    /* The price is the built-in table's (fp_policy_new_default), not one a
+     * policy wrote: the catalog's price for the node's own instance type and
+     * region is then more exact (cache/gpu_inventory.c). */
+    bool builtin_price;
 } FpSku;
 
 /* Per-pool overrides. */

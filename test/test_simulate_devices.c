@@ -34,13 +34,15 @@ typedef struct {
 
 /* Prices: gpu_prices.csv (AWS us-east-1 Price List API via karpenter, 2026-07-20:
  * g4dn.xlarge 0.526 for one T4, g5.xlarge 1.006 for one A10G, g6.xlarge 0.8048
- * for one L4, p4d.24xlarge 21.957642 / 8 per A100-40GB; Azure eastus2
+ * for one L4 (the SKU table's), g6.12xlarge 4.6016 / 4 per L4 (a node's own
+ * instance type in its region wins over the SKU table's), p4d.24xlarge
+ * 21.957642 / 8 per A100-40GB; Azure eastus2
  * Standard_ND96isr_MI300X_v5 48.0 / 8), shared and MIG devices a fraction of
  * their GPU (1/4 and 1/7), spot at the default factor 0.4. */
 static const Device fleet[] = {
     {"a100-mig", "nvidia.com/mig-1g.5gb", 7, 21.957642 / 8 / 7, 4.75, false, false},
     {"a10g-spot", "nvidia.com/gpu", 1, 1.006 * 0.4, 24, false, true},
-    {"g6-itype", "nvidia.com/gpu", 4, 0.8048, 24, false, false},
+    {"g6-itype", "nvidia.com/gpu", 4, 4.6016 / 4, 24, false, false},
     {"l4-whole", "nvidia.com/gpu", 2, 0.8048, 24, false, false},
     {"mi300x", "amd.com/gpu", 8, 6.0, 192, false, false},
     {"t4-shared", "nvidia.com/gpu", 4, 0.526 / 4, 16, true, false},

@@ -265,8 +265,9 @@ typedef struct {
  *  cost     log(32 / c) / log(32 / 0.25), clamped, for c the device's
  *           price per hour (perGPUHour) or price / relative throughput
  *           (perWork; a slice's throughput is its fraction of the GPU's,
- *           so a slice and a whole GPU tie): an absolute scale on which every doubling of the price costs
- *           1/7, whatever the other candidates; 0 for an unknown price
+ *           so a slice and a whole GPU tie): an absolute scale on which
+ *           every doubling of the price costs 1/7, whatever the other
+ *           candidates; 0 for an unknown price
  *  headroom clamp((cap - after) / cap), cap = max_utilization * allocatable
  *           and after = used + assumed + count, over the node's pool when
  *           pool_stats has it, else over the node itself
@@ -278,8 +279,9 @@ typedef struct {
  *  spread   when demand->min_spread > ctx->workload_pools: 1 for a node whose
  *           pool holds none of the workload's replicas, else 0
  * total = sum(w_i * t_i) / sum(w_i) over active terms with w_i > 0 (0 when
- * none); score = fp_score_from_gap(best total of the request - total).  gpus_free is set (>= 0) for
- * every node that has the resource, whatever the verdict. */
+ * none); score = fp_score_from_gap(best total of the request - total).
+ * gpus_free is set (>= 0) for every node that has the resource, whatever the
+ * verdict. */
 void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, FpVerdict *out);
 
 /* The name of the device a verdict's pod gets, for people (score,

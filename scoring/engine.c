@@ -414,7 +414,7 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
         return fail(v, FP_REASON_GPU_MEMORY, true);
     }
     if (d->model_known && memory > 0) {
-        /* the memory of the device the pod gets (a MIG slice, a replica) */
+        /* the memory of the device the pod is given: a MIG slice, a replica */
         FpFit fit;
         fp_model_fit(&d->model_plan, &ctx->policy->fit, memory / 1024.0, &fit);
         if (!fit.fits) {

@@ -114,8 +114,7 @@ static void test_matches_shared_data(void **state)
 {
     g_autofree char *path = fp_test_shared_data("region_latency_ms.csv");
     if (!path || !g_file_test(path, G_FILE_TEST_EXISTS)) {
-        print_message("shared data region_latency_ms.csv absent: skipping\n");
-        skip();
+        FP_SKIP("shared-data", "FP_SHARED_DATA has no region_latency_ms.csv");
     }
     g_autofree char *text = fp_test_read_file(path, NULL);
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
@@ -195,5 +194,5 @@ int main(void)
         cmocka_unit_test(test_matches_shared_data),
         cmocka_unit_test(test_shipped_policy_places_on_demo),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -599,100 +599,121 @@ static void load_labels(Ctx *c, const json_t *root)
     }
 }
 
-static void load_skus(Ctx *c, const json_t *root)
-{
-    static const char *const keys[] = {"memoryGiB", "relativeThroughput", "pricePerGPUHour", NULL};
-    json_t *skus = get_obj(c, root, "skus", "");
-    if (!skus) {
-        return;
-    }
-    const char *product;
-    json_t *v;
-    json_object_foreach(skus, product, v)
-    {
-        g_autofree char *p = path_key("skus", product);
-        const char *problem = fp_product_problem(product, strlen(product), false);
-        if (problem) {
-            err_key(c, skus, product, "skus", "\"%.80s\" %s", product, problem);
-            continue;
-        }
-        if (!json_is_object(v)) {
-            err_val(c, skus, product, v, p, "expected a mapping, got %s", type_name(v));
-            continue;
-        }
-        check_keys(c, v, p, keys);
-        const FpSku *builtin = g_hash_table_lookup(c->policy->skus, product);
-        FpSku *sku = fp_sku_new(product);
-        if (builtin) {
-            sku->memory_gib = builtin->memory_gib;
-            sku->relative_throughput = builtin->relative_throughput;
-            sku->price_per_gpu_hour = builtin->price_per_gpu_hour;
-            sku->builtin_price = builtin->builtin_price;
-        }
-        double d;
-        if (get_num(c, v, "memoryGiB", p, 0, TRUE, 1e6, &d)) {
-            sku->memory_gib = d;
-        }
-        if (get_num(c, v, "relativeThroughput", p, 0, TRUE, 1e6, &d)) {
-            sku->relative_throughput = d;
-        }
-        if (get_num(c, v, "pricePerGPUHour", p, 0, FALSE, 1e6, &d)) {
-            sku->price_per_gpu_hour = d;
-            sku->builtin_price = false;
-        }
-        g_hash_table_replace(c->policy->skus, g_strdup(product), sku);
-    }
-}
+/* The name rule of a keyed mapping's entries: NULL when @name is
+ * acceptable, else a phrase completing "\"NAME\" ..." (scoring/names.h). */
+typedef const char *(*EntryNameProblem)(const char *name);
 
-/* instanceTypes: <instance type>: {gpuProduct, gpuCount, memoryGiB,
- * pricePerGPUHour}: overrides of the built-in GPU catalog. */
-static void load_instance_types(Ctx *c, const json_t *root)
+/* Loads one entry of a keyed mapping, already known to be a mapping with
+ * only its allowed keys; @path names it in messages. */
+typedef void (*EntryLoad)(Ctx *c, const char *name, json_t *v, const char *path);
+
+/* Each entry of the mapping @key of @root whose name @name_problem accepts
+ * and whose value is a mapping, with keys checked against @keys, goes to
+ * @load; the rest are reported. */
+static void load_keyed_mappings(Ctx *c, const json_t *root, const char *key,
+                                EntryNameProblem name_problem, const char *const *keys,
+                                EntryLoad load)
 {
-    static const char *const keys[] = {"gpuProduct", "gpuCount", "memoryGiB", "pricePerGPUHour",
-                                       NULL};
-    json_t *types = get_obj(c, root, "instanceTypes", "");
-    if (!types) {
+    json_t *map = get_obj(c, root, key, "");
+    if (!map) {
         return;
     }
     const char *name;
     json_t *v;
-    json_object_foreach(types, name, v)
+    json_object_foreach(map, name, v)
     {
-        g_autofree char *p = path_key("instanceTypes", name);
-        const char *problem = fp_name_problem(name, strlen(name), FP_NAME_LABEL_VALUE);
+        g_autofree char *p = path_key(key, name);
+        const char *problem = name_problem(name);
         if (problem) {
-            err_key(c, types, name, "instanceTypes", "\"%.80s\" %s", name, problem);
+            err_key(c, map, name, key, "\"%.80s\" %s", name, problem);
             continue;
         }
         if (!json_is_object(v)) {
-            err_val(c, types, name, v, p, "expected a mapping, got %s", type_name(v));
+            err_val(c, map, name, v, p, "expected a mapping, got %s", type_name(v));
             continue;
         }
         check_keys(c, v, p, keys);
-        FpInstanceType *it = fp_instance_type_new(name);
-        const char *product = get_str(c, v, "gpuProduct", p);
-        if (product) {
-            const char *bad = fp_product_problem(product, strlen(product), false);
-            if (bad) {
-                g_autofree char *pp = path_key(p, "gpuProduct");
-                err_val(c, v, "gpuProduct", json_object_get(v, "gpuProduct"), pp, "\"%.80s\" %s",
-                        product, bad);
-            } else {
-                it->product = g_strdup(product);
-            }
-        }
-        double d;
-        if (get_num(c, v, "gpuCount", p, 1, FALSE, 1024, &d)) {
-            it->gpu_count = (guint)d;
-        }
-        if (get_num(c, v, "memoryGiB", p, 0, TRUE, 1e6, &d)) {
-            it->memory_gib = d;
-        }
-        if (get_num(c, v, "pricePerGPUHour", p, 0, FALSE, 1e6, &d)) {
-            it->price_per_gpu_hour = d;
-        }
-        g_hash_table_replace(c->policy->instance_types, g_strdup(name), it);
+        load(c, name, v, p);
     }
+}
+
+static const char *sku_name_problem(const char *name)
+{
+    return fp_product_problem(name, strlen(name), false);
+}
+
+/* skus: <product>: {memoryGiB, relativeThroughput, pricePerGPUHour}, merged
+ * over the built-in entry of that product. */
+static void load_sku(Ctx *c, const char *product, json_t *v, const char *p)
+{
+    const FpSku *builtin = g_hash_table_lookup(c->policy->skus, product);
+    FpSku *sku = fp_sku_new(product);
+    if (builtin) {
+        sku->memory_gib = builtin->memory_gib;
+        sku->relative_throughput = builtin->relative_throughput;
+        sku->price_per_gpu_hour = builtin->price_per_gpu_hour;
+        sku->builtin_price = builtin->builtin_price;
+    }
+    double d;
+    if (get_num(c, v, "memoryGiB", p, 0, TRUE, 1e6, &d)) {
+        sku->memory_gib = d;
+    }
+    if (get_num(c, v, "relativeThroughput", p, 0, TRUE, 1e6, &d)) {
+        sku->relative_throughput = d;
+    }
+    if (get_num(c, v, "pricePerGPUHour", p, 0, FALSE, 1e6, &d)) {
+        sku->price_per_gpu_hour = d;
+        sku->builtin_price = false;
+    }
+    g_hash_table_replace(c->policy->skus, g_strdup(product), sku);
+}
+
+static void load_skus(Ctx *c, const json_t *root)
+{
+    static const char *const keys[] = {"memoryGiB", "relativeThroughput", "pricePerGPUHour", NULL};
+    load_keyed_mappings(c, root, "skus", sku_name_problem, keys, load_sku);
+}
+
+static const char *instance_type_name_problem(const char *name)
+{
+    return fp_name_problem(name, strlen(name), FP_NAME_LABEL_VALUE);
+}
+
+/* instanceTypes: <instance type>: {gpuProduct, gpuCount, memoryGiB,
+ * pricePerGPUHour}: an override of the built-in GPU catalog. */
+static void load_instance_type(Ctx *c, const char *name, json_t *v, const char *p)
+{
+    FpInstanceType *it = fp_instance_type_new(name);
+    const char *product = get_str(c, v, "gpuProduct", p);
+    if (product) {
+        const char *bad = fp_product_problem(product, strlen(product), false);
+        if (bad) {
+            g_autofree char *pp = path_key(p, "gpuProduct");
+            err_val(c, v, "gpuProduct", json_object_get(v, "gpuProduct"), pp, "\"%.80s\" %s",
+                    product, bad);
+        } else {
+            it->product = g_strdup(product);
+        }
+    }
+    double d;
+    if (get_num(c, v, "gpuCount", p, 1, FALSE, 1024, &d)) {
+        it->gpu_count = (guint)d;
+    }
+    if (get_num(c, v, "memoryGiB", p, 0, TRUE, 1e6, &d)) {
+        it->memory_gib = d;
+    }
+    if (get_num(c, v, "pricePerGPUHour", p, 0, FALSE, 1e6, &d)) {
+        it->price_per_gpu_hour = d;
+    }
+    g_hash_table_replace(c->policy->instance_types, g_strdup(name), it);
+}
+
+static void load_instance_types(Ctx *c, const json_t *root)
+{
+    static const char *const keys[] = {"gpuProduct", "gpuCount", "memoryGiB", "pricePerGPUHour",
+                                       NULL};
+    load_keyed_mappings(c, root, "instanceTypes", instance_type_name_problem, keys,
+                        load_instance_type);
 }
 
 /* A model catalog entry name: a Hugging Face id or preset, printable ASCII

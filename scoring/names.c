@@ -72,13 +72,24 @@ const char *fp_product_problem(const char *s, gsize len, bool wildcard)
     return NULL;
 }
 
+/* A DNS-1123 subdomain (Kubernetes' IsDNS1123Subdomain, length checked by
+ * the caller): dot-separated labels of lowercase letters, digits and '-',
+ * each alphanumeric at both ends. */
 static bool dns_subdomain(const char *s, gsize len)
 {
-    for (gsize i = 0; i < len; i++) {
-        char ch = s[i];
-        if (!(g_ascii_islower(ch) || g_ascii_isdigit(ch) || ch == '-' || ch == '.')) {
+    gsize start = 0;
+    for (gsize i = 0; i <= len; i++) {
+        if (i < len && s[i] != '.') {
+            if (!g_ascii_islower(s[i]) && !g_ascii_isdigit(s[i]) && s[i] != '-') {
+                return false;
+            }
+            continue;
+        }
+        /* a label ends at s[i - 1] */
+        if (i == start || s[start] == '-' || s[i - 1] == '-') {
             return false;
         }
+        start = i + 1;
     }
     return true;
 }
@@ -112,7 +123,7 @@ const char *fp_object_name_problem(const char *s, gsize len)
     if (len == 0 || len > 253) {
         return "needs 1 to 253 characters";
     }
-    if (!dns_subdomain(s, len) || !g_ascii_isalnum(s[0]) || !g_ascii_isalnum(s[len - 1])) {
+    if (!dns_subdomain(s, len)) {
         return "is not an object name (lowercase letters, digits, '-', '.'; alphanumeric at "
                "both ends)";
     }

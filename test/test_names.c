@@ -27,6 +27,9 @@ static void test_object_names(void **state)
     BAD(fp_object_name_problem, "a/b");
     BAD(fp_object_name_problem, "a%2Fb");
     BAD(fp_object_name_problem, "under_score");
+    BAD(fp_object_name_problem, "a..b");
+    BAD(fp_object_name_problem, "a.-b");
+    BAD(fp_object_name_problem, "a-.b");
     char longest[254];
     memset(longest, 'a', 253);
     longest[253] = '\0';
@@ -59,6 +62,10 @@ static void test_regions_and_values(void **state)
     OK(fp_qualified_name_problem, "nvidia.com/gpu.product");
     BAD(fp_qualified_name_problem, "Nvidia.com/gpu");
     BAD(fp_qualified_name_problem, "/gpu");
+    BAD(fp_qualified_name_problem, "-bad/key");
+    BAD(fp_qualified_name_problem, "bad-/key");
+    BAD(fp_qualified_name_problem, "a..b/key");
+    OK(fp_qualified_name_problem, "karpenter.k8s.aws/instance-gpu-name");
 }
 
 int main(void)

@@ -39,6 +39,7 @@
 #include "extender/wire/protocol.h"
 #include "policies/policy_load.h"
 #include "test/bench/bench.h"
+#include "test/bench/free_port.h"
 
 #ifndef FP_BENCH_FLEXPLACE
 #define FP_BENCH_FLEXPLACE "flexplace"
@@ -113,20 +114,6 @@ typedef struct {
     char *log;
 } Server;
 
-static guint16 free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sin;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
-        g_printerr("fp_bench: no free port: %s\n", g_strerror(errno));
-        exit(1);
-    }
-    close(fd);
-    return ntohs(sin.sin_port);
-}
-
 static long http_get_status(guint16 port, const char *path)
 {
     CURL *h = curl_easy_init();
@@ -162,7 +149,7 @@ static gboolean server_start(Bench *b, const BenchCluster *c, guint16 kube_port,
         kube_port);
     g_file_set_contents(kc, kc_text, -1, NULL);
     g_file_set_contents(pol, c->policy_yaml, -1, NULL);
-    s->port = free_port();
+    s->port = fp_bench_free_port("fp_bench");
     g_autofree char *listen = g_strdup_printf("127.0.0.1:%u", s->port);
     g_autofree char *threads = g_strdup_printf("%d", b->threads);
     g_autofree char *a_serve = g_strdup("serve"), *a_kc = g_strdup("--kubeconfig"),

@@ -37,6 +37,8 @@
 
 #include <glib.h>
 
+#include "test/bench/free_port.h"
+
 #ifndef FP_BENCH_FLEXPLACE
 #define FP_BENCH_FLEXPLACE "flexplace"
 #endif
@@ -58,20 +60,6 @@ typedef struct {
     gint64 cut;    /* connections the server closed */
     gint64 peak;   /* most held at once */
 } Attack;
-
-static guint16 free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sin;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
-        g_printerr("fp_bench_slow_clients: no free port: %s\n", g_strerror(errno));
-        exit(1);
-    }
-    close(fd);
-    return ntohs(sin.sin_port);
-}
 
 /* A non-blocking connection to the server with the start of a request sent;
  * -1 when the connect fails. */
@@ -336,7 +324,7 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    guint16 port = free_port();
+    guint16 port = fp_bench_free_port("fp_bench_slow_clients");
     g_autofree char *listen = g_strdup_printf("127.0.0.1:%u", port);
     const char *bin = flexplace ? flexplace : FP_BENCH_FLEXPLACE;
     GPtrArray *server_argv = g_ptr_array_new();

@@ -488,6 +488,29 @@ static int64_t view_used_total(FpView *view)
     return total;
 }
 
+/* Runs @b's clients (BURST_THREADS threads) while @sampler watches the view,
+ * then waits until the view shows all @demand GPUs used and none assumed,
+ * and stops the sampler.  Returns the clients' wall time in seconds. */
+static double run_burst(Env *env, Burst *b, Sampler *sampler, gint64 demand)
+{
+    GThread *sampler_t = g_thread_new("sampler", sampler_thread, sampler);
+    gint64 t1 = g_get_monotonic_time();
+    GThread *threads[BURST_THREADS];
+    for (int i = 0; i < BURST_THREADS; i++) {
+        threads[i] = g_thread_new("client", burst_worker, b);
+    }
+    for (int i = 0; i < BURST_THREADS; i++) {
+        g_thread_join(threads[i]);
+    }
+    double wall_s = (double)(g_get_monotonic_time() - t1) / G_USEC_PER_SEC;
+    FP_WAIT_FOR(fp_view_assumed_total(env->app->view) == 0 &&
+                    view_used_total(env->app->view) == demand,
+                WAIT_MS, "view shows all %" G_GINT64_FORMAT " GPUs bound", demand);
+    g_atomic_int_set(&sampler->stop, 1);
+    g_thread_join(sampler_t);
+    return wall_s;
+}
+
 static void test_burst_1000_pods(void **state)
 {
     Env *env = *state;
@@ -533,23 +556,9 @@ static void test_burst_1000_pods(void **state)
     g_string_append(names, "]");
     b.names_json = g_string_free(names, FALSE);
 
-    Sampler sampler = {.view = env->app->view};
-    GThread *sampler_t = g_thread_new("sampler", sampler_thread, &sampler);
-    gint64 t1 = g_get_monotonic_time();
-    GThread *threads[BURST_THREADS];
-    for (int i = 0; i < BURST_THREADS; i++) {
-        threads[i] = g_thread_new("client", burst_worker, &b);
-    }
-    for (int i = 0; i < BURST_THREADS; i++) {
-        g_thread_join(threads[i]);
-    }
-    double wall_s = (double)(g_get_monotonic_time() - t1) / G_USEC_PER_SEC;
     /* the watch catches up: every binding shows as used, nothing assumed */
-    FP_WAIT_FOR(fp_view_assumed_total(env->app->view) == 0 &&
-                    view_used_total(env->app->view) == demand,
-                WAIT_MS, "view shows all %" G_GINT64_FORMAT " GPUs bound", demand);
-    g_atomic_int_set(&sampler.stop, 1);
-    g_thread_join(sampler_t);
+    Sampler sampler = {.view = env->app->view};
+    double wall_s = run_burst(env, &b, &sampler, demand);
 
     /* every pod bound, where the client thinks it is */
     guint unplaced = 0;
@@ -744,24 +753,10 @@ static void test_burst_1000_pods_with_faults(void **state)
     }
     g_string_append(names, "]");
     b.names_json = g_string_free(names, FALSE);
-    Sampler sampler = {.view = env->app->view};
-    GThread *sampler_t = g_thread_new("sampler", sampler_thread, &sampler);
-    gint64 t1 = g_get_monotonic_time();
-    GThread *threads[BURST_THREADS];
-    for (int i = 0; i < BURST_THREADS; i++) {
-        threads[i] = g_thread_new("client", burst_worker, &b);
-    }
-    for (int i = 0; i < BURST_THREADS; i++) {
-        g_thread_join(threads[i]);
-    }
-    double wall_s = (double)(g_get_monotonic_time() - t1) / G_USEC_PER_SEC;
     /* the late commits land (or are refused), the watch catches up, and
      * nothing stays assumed or held */
-    FP_WAIT_FOR(fp_view_assumed_total(env->app->view) == 0 &&
-                    view_used_total(env->app->view) == demand,
-                WAIT_MS, "view shows all %" G_GINT64_FORMAT " GPUs bound", demand);
-    g_atomic_int_set(&sampler.stop, 1);
-    g_thread_join(sampler_t);
+    Sampler sampler = {.view = env->app->view};
+    double wall_s = run_burst(env, &b, &sampler, demand);
     FP_FAKE_API_CTL(env->api, "{\"cmd\":\"set\",\"bind_mode\":\"auto\",\"bind_fault_every\":0}");
 
     /* the API server's record */

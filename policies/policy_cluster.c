@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "scoring/engine.h"
-#include "scoring/engine_private.h"
 
 #define SHOWN_MAX 10
 

@@ -118,6 +118,20 @@ FpDemand *fp_demand_new(const FpPod *pod, const FpPolicy *policy);
 void fp_demand_free(FpDemand *demand);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpDemand, fp_demand_free)
 
+/* Whether the allow-list or preference entry @entry (a policy's or a pod's
+ * gpu-sku list, a policy's SKU table key) names node product @product.
+ * Deliberately no substring matching, so "H20" never matches "H200":
+ *  - strings are compared exactly after one normalisation: an optional
+ *    leading "NVIDIA-" is ignored on both sides (drivers older than ~R470
+ *    report "A100-SXM4-40GB" without it);
+ *  - a time-sliced product "<p>-SHARED" matches only an entry that itself
+ *    names "<p>-SHARED";
+ *  - a MIG product "<base>-MIG-<profile>" matches an entry naming exactly
+ *    that product, or a wildcard entry "<base>-MIG-*" (never a time-sliced
+ *    "-SHARED" one).
+ * NULL or empty strings never match.  Pure. */
+bool fp_sku_matches(const char *entry, const char *product);
+
 /* Facts about a node derived through the policy's label keys. */
 typedef struct {
     const char *pool;   /* borrowed; "" when unlabelled */

@@ -3,18 +3,8 @@
  * (engine.c, terms.c, demand.c, placement_policy.c) and their unit tests.
  * Not a contract for other modules: use scoring/engine.h.
  *
- * Purpose: GPU product (SKU) matching, SKU table lookups, the weighted
- * origin->region latency and the score term table.
- *
- * SKU matching rules (deliberate; no substring matching, so "H20" never
- * matches "H200"):
- *  - strings are compared exactly after one normalisation: an optional
- *    leading "NVIDIA-" is ignored on both sides (drivers older than ~R470
- *    report "A100-SXM4-40GB" without it);
- *  - a time-sliced product "<p>-SHARED" matches only an entry that itself
- *    names "<p>-SHARED";
- *  - a MIG product "<base>-MIG-<profile>" matches an entry naming exactly
- *    that product, or a wildcard entry "<base>-MIG-*".
+ * Purpose: SKU list and table lookups (by fp_sku_matches' rules, engine.h),
+ * the weighted origin->region latency and the score term table.
  *
  * Ownership: everything returned is borrowed from the policy or the input.
  * Thread context: pure functions, any thread.  Errors: none (NULL / -1 for
@@ -46,12 +36,8 @@ G_BEGIN_DECLS
  * the request's best candidate (engine.h). */
 #define FP_SCORE_STEP 0.02
 
-/* Whether the allow-list or preference @entry names node product @product
- * (rules above).  NULL or empty strings never match. */
-bool fp_sku_matches(const char *entry, const char *product);
-
 /* Index of the first entry of the NULL-terminated @list that matches
- * @product, or -1.  *n_out (may be NULL) receives the list length. */
+ * @product (fp_sku_matches), or -1.  *n_out (may be NULL) receives the list length. */
 int fp_sku_list_index(char *const *list, const char *product, guint *n_out);
 
 /* Length of @product's base: "-SHARED" and then "-MIG-<profile>" removed. */

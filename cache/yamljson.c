@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <yaml.h>
@@ -701,7 +702,10 @@ static void builder_reset_doc(Builder *b)
     g_clear_pointer(&b->root, json_decref);
 }
 
-FpDocs *fp_docs_parse(const char *buf, size_t len, const char *name, GError **error)
+/* Parse @buf; on an error, the documents completed before it stay in the
+ * result when @keep_partial, else the result is NULL. */
+static FpDocs *parse_docs(const char *buf, size_t len, const char *name, bool keep_partial,
+                          GError **error)
 {
     g_return_val_if_fail(buf != NULL || len == 0, NULL);
     FpDocs *docs = g_new0(FpDocs, 1);
@@ -765,13 +769,25 @@ FpDocs *fp_docs_parse(const char *buf, size_t len, const char *name, GError **er
     g_hash_table_unref(b.anchors);
     if (b.error) {
         g_propagate_error(error, b.error);
-        fp_docs_free(docs);
-        return NULL;
+        if (!keep_partial) {
+            fp_docs_free(docs);
+            return NULL;
+        }
     }
     return docs;
 }
 
-FpDocs *fp_docs_load_file(const char *path, size_t max_bytes, GError **error)
+FpDocs *fp_docs_parse(const char *buf, size_t len, const char *name, GError **error)
+{
+    return parse_docs(buf, len, name, false, error);
+}
+
+FpDocs *fp_docs_parse_partial(const char *buf, size_t len, const char *name, GError **error)
+{
+    return parse_docs(buf, len, name, true, error);
+}
+
+static FpDocs *load_file(const char *path, size_t max_bytes, bool keep_partial, GError **error)
 {
     g_return_val_if_fail(path != NULL, NULL);
     g_autoptr(GError) local = NULL;
@@ -786,7 +802,17 @@ FpDocs *fp_docs_load_file(const char *path, size_t max_bytes, GError **error)
                             local->message);
         return NULL;
     }
-    return fp_docs_parse(buf, len, path, error);
+    return parse_docs(buf, len, path, keep_partial, error);
+}
+
+FpDocs *fp_docs_load_file(const char *path, size_t max_bytes, GError **error)
+{
+    return load_file(path, max_bytes, false, error);
+}
+
+FpDocs *fp_docs_load_file_partial(const char *path, size_t max_bytes, GError **error)
+{
+    return load_file(path, max_bytes, true, error);
 }
 
 void fp_docs_free(FpDocs *docs)

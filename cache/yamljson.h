@@ -66,6 +66,13 @@ typedef struct FpDocs FpDocs;
 FpDocs *fp_docs_parse(const char *buf, size_t len, const char *name, GError **error);
 /* Read and parse a file, refusing files larger than @max_bytes. */
 FpDocs *fp_docs_load_file(const char *path, size_t max_bytes, GError **error);
+/* As the two above, but an error in the middle of the stream keeps the
+ * documents completed before it: the result is non-NULL whenever the input
+ * could be read (possibly with no documents) and *error says where parsing
+ * stopped; the document being read at the error and everything after it
+ * are lost.  NULL (with *error) only when the file cannot be read. */
+FpDocs *fp_docs_parse_partial(const char *buf, size_t len, const char *name, GError **error);
+FpDocs *fp_docs_load_file_partial(const char *path, size_t max_bytes, GError **error);
 void fp_docs_free(FpDocs *docs);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpDocs, fp_docs_free)
 

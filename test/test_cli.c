@@ -361,7 +361,7 @@ static void test_golden_workloads(void **state)
     const GoldenCase c = {"workloads", "workloads.yaml", "cluster.yaml", "policy.yaml", 0};
     g_autofree char *err = NULL;
     json_t *doc = run_case(&c, &err);
-    assert_non_null(strstr(err, "workloads.yaml:24:1: skipped a Service document"));
+    assert_non_null(strstr(err, "workloads.yaml:24:1 (document 2): skipped a Service document"));
     json_t *all = json_object_get(doc, "placements");
     assert_int_equal(json_array_size(all), 4);
     const struct {
@@ -484,7 +484,7 @@ static void test_input_errors(void **state)
     Run r;
     run_score(&r, dir, (const char *const[]){"--demo", "--pod", "no-pods.yaml", NULL});
     assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, "skipped a ConfigMap document: no pod template"));
+    assert_non_null(strstr(r.err, "skipped a ConfigMap document: not a workload"));
     run_clear(&r);
 }
 
@@ -540,7 +540,7 @@ static void test_shared_pods(void **state)
             json_decref(doc);
             placed++;
         } else if (r.status == 2) {
-            bool skipped_kind = strstr(r.err, ": no pod template") != NULL &&
+            bool skipped_kind = strstr(r.err, "skipped") != NULL &&
                                 strstr(r.err, "no Pod or pod template found") != NULL;
             g_autofree char *located = g_strdup_printf("%s:", path);
             bool syntax = strstr(r.err, located) != NULL;
@@ -618,11 +618,20 @@ static void test_shared_pod_outcomes(void **state)
     json_decref(doc);
     run_clear(&r);
 
-    /* A KAITO Workspace carries no pod template: refused with a note. */
-    run_score(&r, NULL, (const char *const[]){"--demo", "--pod", kaito, NULL});
-    assert_int_equal(r.status, 2);
-    assert_non_null(strstr(r.err, "skipped a Workspace document: no pod template"));
-    assert_string_equal(r.out, "");
+    /* A KAITO Workspace with a preset and no instance type: the pod KAITO
+     * would make asks resource.partition.count (2) GPUs, with node affinity
+     * on the labelSelector no demo node carries. */
+    run_score(&r, NULL, (const char *const[]){"--demo", "--pod", kaito, "-o", "json", NULL});
+    assert_int_equal(r.status, 3);
+    assert_non_null(strstr(r.err, "preset llama-3.1-8b-instruct without resource.instanceType"));
+    doc = parse_output(&r);
+    demand = json_object_get(placement(doc, 0), "demand");
+    assert_int_equal(json_integer_value(json_object_get(demand, "count")), 2);
+    assert_rejected(placement(doc, 0), "kube-scheduler",
+                    "node(s) didn't match Pod's node affinity/selector",
+                    "aks-gpua100-1,aks-gpua100-2,aks-gput4-1,aws-use1-h100-1,aws-use1-l4-1,"
+                    "aws-use1-l4-2,aws-use1-l4-3,aws-usw2-a10g-1,aws-usw2-a10g-2,gke-l4-pool-1");
+    json_decref(doc);
     run_clear(&r);
     g_free(gemma);
     g_free(torch);

@@ -56,6 +56,9 @@ void fp_cli_free(FpCli *cli)
     if (cli->pods) {
         g_ptr_array_unref(cli->pods);
     }
+    if (cli->items) {
+        g_ptr_array_unref(cli->items);
+    }
     memset(cli, 0, sizeof *cli);
 }
 
@@ -127,22 +130,35 @@ int fp_cli_load(FpCli *cli, const char *command)
         cli->policy = fp_policy_new_default();
     }
     cli->pods = g_ptr_array_new_with_free_func((GDestroyNotify)fp_pod_unref);
+    cli->items = g_ptr_array_new_with_free_func((GDestroyNotify)fp_podfile_item_free);
     for (guint f = 0; cli->pod_files[f]; f++) {
         g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
-        GPtrArray *pods = fp_podfile_load(cli->pod_files[f], notes, &error);
+        GPtrArray *items = fp_podfile_load_items(cli->pod_files[f], notes, &error);
         for (guint i = 0; i < notes->len; i++) {
             fprintf(stderr, "note: %s\n", (char *)g_ptr_array_index(notes, i));
         }
-        if (!pods) {
+        if (!items) {
             fprintf(stderr, "flexplace %s: %s\n", command, error->message);
             return FP_EXIT_USAGE;
         }
-        for (guint i = 0; i < pods->len; i++) {
-            g_ptr_array_add(cli->pods, fp_pod_ref(g_ptr_array_index(pods, i)));
+        for (guint i = 0; i < items->len; i++) {
+            FpPodfileItem *it = g_ptr_array_index(items, i);
+            g_ptr_array_add(cli->pods, fp_pod_ref(it->pod));
         }
-        g_ptr_array_unref(pods);
+        g_ptr_array_extend_and_steal(cli->items, items);
     }
     return FP_EXIT_OK;
+}
+
+const FpPodfileItem *fp_cli_pod_item(const FpCli *cli, const FpPod *pod)
+{
+    for (guint i = 0; cli->items && i < cli->items->len; i++) {
+        const FpPodfileItem *it = g_ptr_array_index(cli->items, i);
+        if (it->pod == pod) {
+            return it;
+        }
+    }
+    return NULL;
 }
 
 static gint name_cmp(gconstpointer a, gconstpointer b)
@@ -325,6 +341,10 @@ static void print_demand(FILE *out, const FpCli *cli, const FpPod *pod, const Fp
     fprintf(out, ", profile %s; policy %s; cluster %s\n",
             d->profile_name ? d->profile_name : "default",
             cli->policy->source ? cli->policy->source : "-", cli->view_source);
+    const FpPodfileItem *it = fp_cli_pod_item(cli, pod);
+    if (it && it->origin && it->derived) {
+        fprintf(out, "From: %s\n", it->origin);
+    }
     if (d->invalid_reason) {
         fprintf(out, "Error: %s\n", d->invalid_detail ? d->invalid_detail : d->invalid_reason);
     }
@@ -455,6 +475,8 @@ json_t *fp_cli_placement_json(const FpCli *cli, const FpPod *pod, const FpPlacem
     json_t *out = json_object();
     json_object_set_new(out, "pod",
                         json_pack("{s:s, s:s}", "namespace", pod->ns, "name", pod->name));
+    const FpPodfileItem *it = fp_cli_pod_item(cli, pod);
+    json_object_set_new(out, "source", it && it->origin ? json_string(it->origin) : json_null());
     json_t *demand = json_object();
     json_object_set_new(demand, "resource", d->resource ? json_string(d->resource) : json_null());
     json_object_set_new(demand, "count", json_integer(d->count));

@@ -15,6 +15,7 @@
 
 #include "cache/view.h"
 #include "cache/placement.h"
+#include "extender/cli/podfile.h"
 
 G_BEGIN_DECLS
 
@@ -33,7 +34,8 @@ typedef struct {
     FpOutput format;
     FpView *view;
     FpPolicy *policy;
-    GPtrArray *pods; /* FpPod* */
+    GPtrArray *pods;  /* FpPod* */
+    GPtrArray *items; /* FpPodfileItem*, parallel to pods: where each came from */
     char *view_source;
 } FpCli;
 
@@ -44,6 +46,10 @@ GOptionEntry *fp_cli_option_entries(FpCli *cli);
  * to stderr and returns an exit code (0 = loaded). */
 int fp_cli_load(FpCli *cli, const char *command);
 void fp_cli_free(FpCli *cli);
+
+/* The pod file item of @pod (where it came from: "file:line:col
+ * (document N): Kind ns/name"; its group and copies), or NULL. */
+const FpPodfileItem *fp_cli_pod_item(const FpCli *cli, const FpPod *pod);
 
 /* Evaluate @pod on every node of the view with kube-scheduler's checks. */
 FpPlacement *fp_cli_place(FpCli *cli, const FpPod *pod);

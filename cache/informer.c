@@ -279,15 +279,20 @@ static GPtrArray *list_all(Resource *r, char **rv_out, double *retry_after, GErr
     return g_steal_pointer(&items);
 }
 
-/* Install a completed list in the view. */
-static void install_list(Resource *r, GPtrArray *items, const char *rv)
+/* Install a completed list in the view.  @mark: fp_view_assume_mark()
+ * before the list's first request (pods only). */
+static void install_list(Resource *r, GPtrArray *items, const char *rv, guint64 mark)
 {
     FpInformer *inf = r->inf;
     guint n = items->len;
     if (r->kind == FP_KIND_NODES) {
         fp_view_replace_nodes(inf->view, items);
     } else {
-        fp_view_replace_pods(inf->view, items);
+        guint dropped = fp_view_replace_pods_listed(inf->view, items, mark);
+        if (dropped) {
+            g_message("%s: relist: %u assumption(s) of pods no longer listed released", r->name,
+                      dropped);
+        }
     }
     fp_view_set_synced(inf->view, r->kind, true);
     fp_view_touch(inf->view);
@@ -429,6 +434,27 @@ static bool stream_chunk(const char *data, size_t len, void *user)
     }
 }
 
+/* Whether a failed watch's Status says our resourceVersion is ahead of the
+ * server's ("Too large resource version", a 504 Timeout with the cause
+ * ResourceVersionTooLarge): the API server came back with a new store whose
+ * resourceVersions are lower.  Retrying the watch from that RV fails
+ * forever; only a relist gets a current one (client-go relists too). */
+static bool rv_too_large(const json_t *status)
+{
+    json_t *causes = json_object_get(json_object_get(status, "details"), "causes");
+    size_t i;
+    json_t *cause;
+    json_array_foreach(causes, i, cause)
+    {
+        const char *reason = json_string_value(json_object_get(cause, "reason"));
+        if (reason && strcmp(reason, "ResourceVersionTooLarge") == 0) {
+            return true;
+        }
+    }
+    const char *message = json_string_value(json_object_get(status, "message"));
+    return message && strstr(message, "Too large resource version") != NULL;
+}
+
 /* One WATCH request from r->rv until it ends. */
 static WatchOutcome watch_once(Resource *r, double *retry_after)
 {
@@ -453,6 +479,7 @@ static WatchOutcome watch_once(Resource *r, double *retry_after)
     g_autoptr(GError) error = NULL;
     gboolean ok = fp_kube_stream(inf->client, path, &opts, stream_chunk, r, &resp, &error);
     *retry_after = resp.retry_after;
+    bool too_large = !ok && rv_too_large(resp.json);
     fp_kube_response_clear(&resp);
     if (stopped(inf)) {
         return WATCH_STOP;
@@ -462,7 +489,7 @@ static WatchOutcome watch_once(Resource *r, double *retry_after)
     }
     if (!ok) {
         set_error(r, error->message);
-        if (g_error_matches(error, FP_KUBE_ERROR, FP_KUBE_ERROR_EXPIRED)) {
+        if (g_error_matches(error, FP_KUBE_ERROR, FP_KUBE_ERROR_EXPIRED) || too_large) {
             g_message("%s: %s; relisting", r->name, error->message);
             return WATCH_EXPIRED;
         }
@@ -509,6 +536,7 @@ static gpointer resource_thread(gpointer data)
             g_autoptr(GError) error = NULL;
             g_autofree char *rv = NULL;
             double retry_after = -1;
+            guint64 mark = fp_view_assume_mark(inf->view);
             GPtrArray *items = list_all(r, &rv, &retry_after, &error);
             if (!items) {
                 if (stopped(inf)) {
@@ -523,7 +551,7 @@ static gpointer resource_thread(gpointer data)
                 backoff = next_backoff(inf, backoff);
                 continue;
             }
-            install_list(r, items, rv);
+            install_list(r, items, rv, mark);
             need_list = false;
             backoff = inf->cfg.backoff_initial_ms;
         }
@@ -700,6 +728,7 @@ gboolean fp_informer_list_once(FpView *view, FpKubeClient *client, GError **erro
     GPtrArray *lists[2] = {NULL, NULL};
     char *rvs[2] = {NULL, NULL};
     gboolean ok = TRUE;
+    guint64 mark = fp_view_assume_mark(view);
     for (int k = 0; k < 2 && ok; k++) {
         double retry_after = -1;
         lists[k] = list_all(inf->res[k], &rvs[k], &retry_after, error);
@@ -707,9 +736,9 @@ gboolean fp_informer_list_once(FpView *view, FpKubeClient *client, GError **erro
     }
     if (ok) {
         install_list(inf->res[FP_KIND_NODES], g_steal_pointer(&lists[FP_KIND_NODES]),
-                     rvs[FP_KIND_NODES]);
+                     rvs[FP_KIND_NODES], mark);
         install_list(inf->res[FP_KIND_PODS], g_steal_pointer(&lists[FP_KIND_PODS]),
-                     rvs[FP_KIND_PODS]);
+                     rvs[FP_KIND_PODS], mark);
     }
     for (int k = 0; k < 2; k++) {
         if (lists[k]) {

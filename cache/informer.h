@@ -13,9 +13,14 @@
  * arrives (MODIFIED) in a terminal phase is removed.
  *
  * Restarts and their causes (counted per resource):
- *   "expired"  ERROR event with code 410 / reason Expired or Gone, or HTTP
- *              410 on the watch: relist (the old view is served until the
- *              new list is complete).  410 on a continue page restarts the
+ *   "expired"  ERROR event with code 410 / reason Expired or Gone, HTTP
+ *              410 on the watch, or a 504 "Too large resource version"
+ *              (cause ResourceVersionTooLarge: the API server restarted
+ *              onto a store with lower resourceVersions): relist (the old
+ *              view is served until the new list is complete).  A pod
+ *              relist releases the assumed GPUs of pods it no longer
+ *              contains (fp_view_replace_pods_listed: deleted while the
+ *              watch was down).  410 on a continue page restarts the
  *              list from the first page (at most 3 times in a row, then it
  *              counts as a failed list).
  *   "error"    other ERROR events, HTTP errors (429/5xx/...), connection

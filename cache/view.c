@@ -38,6 +38,7 @@ typedef struct {
     char *resource;
     int64_t count;
     gint64 expires_us; /* fp_clock_now_us() */
+    guint64 seq;       /* view->assume_seq when recorded (fp_view_assume_mark) */
     bool held;         /* the bind's outcome is unknown: kept until the watch or the TTL */
     char *held_key;    /* "uid\nnode" when in view->held (displaced by a retry elsewhere) */
 } Assumed;
@@ -85,6 +86,7 @@ struct FpView {
     GHashTable *owners;          /* owner uid -> GHashTable(uid -> FpPod* borrowed) */
     GHashTable *assumed;         /* uid -> Assumed* */
     GHashTable *held;            /* held_key -> Assumed*: held ones a retry moved away from */
+    _Atomic uint64_t assume_seq; /* assumptions recorded so far; written under the write lock */
     _Atomic uint64_t generation; /* written under the write lock, read anywhere */
     _Atomic unsigned n_nodes;
     _Atomic unsigned n_pods;
@@ -934,7 +936,45 @@ const void *fp_view_facts_policy(FpView *view)
     return g_atomic_pointer_get(&view->facts_policy_id);
 }
 
+/* Drop the assumptions recorded up to @mark (held ones too) of pods the
+ * view no longer has.  Write lock held.  Returns how many. */
+static guint drop_unlisted(FpView *view, guint64 mark)
+{
+    if (mark == 0) {
+        return 0;
+    }
+    GPtrArray *drop = g_ptr_array_new();
+    GHashTable *tables[] = {view->assumed, view->held};
+    for (guint t = 0; t < G_N_ELEMENTS(tables); t++) {
+        GHashTableIter it;
+        gpointer value;
+        g_hash_table_iter_init(&it, tables[t]);
+        while (g_hash_table_iter_next(&it, NULL, &value)) {
+            Assumed *a = value;
+            if (a->seq <= mark && !g_hash_table_contains(view->pods, a->uid)) {
+                g_ptr_array_add(drop, a);
+            }
+        }
+    }
+    for (guint i = 0; i < drop->len; i++) {
+        unassume(view, drop->pdata[i]);
+    }
+    guint n = drop->len;
+    g_ptr_array_unref(drop);
+    return n;
+}
+
+guint64 fp_view_assume_mark(FpView *view)
+{
+    return atomic_load(&view->assume_seq);
+}
+
 void fp_view_replace_pods(FpView *view, GPtrArray *pods)
+{
+    fp_view_replace_pods_listed(view, pods, 0);
+}
+
+guint fp_view_replace_pods_listed(FpView *view, GPtrArray *pods, guint64 mark)
 {
     g_rw_lock_writer_lock(&view->lock);
     track(view, false);
@@ -983,12 +1023,14 @@ void fp_view_replace_pods(FpView *view, GPtrArray *pods)
         }
     }
     g_ptr_array_unref(states);
+    guint dropped = drop_unlisted(view, mark);
     bump(view);
     g_rw_lock_writer_unlock(&view->lock);
     if (pods) {
         g_ptr_array_set_free_func(pods, NULL);
         g_ptr_array_unref(pods);
     }
+    return dropped;
 }
 
 /* ---- assumptions ---- */
@@ -1062,6 +1104,8 @@ bool fp_view_assume(FpView *view, const char *uid, const char *ns, const char *n
     a->resource = g_strdup(resource);
     a->count = count;
     a->expires_us = fp_clock_now_us() + (gint64)(ttl_seconds * G_USEC_PER_SEC);
+    a->seq = atomic_load(&view->assume_seq) + 1;
+    atomic_store(&view->assume_seq, a->seq);
     g_hash_table_insert(view->assumed, a->uid, a);
     fp_res_list_add(&st->pub.assumed, resource, count);
     state_sync_gpu(st);

@@ -97,11 +97,23 @@ void fp_view_remove_pod(FpView *view, const char *uid);
  * are taken over (transfer full) and the arrays are unreffed. */
 void fp_view_replace_nodes(FpView *view, GPtrArray *nodes);
 void fp_view_replace_pods(FpView *view, GPtrArray *pods);
+/* fp_view_replace_pods for a LIST from the API server that began when
+ * fp_view_assume_mark() returned @mark: the assumptions recorded by then
+ * (held ones included) of pods the list does not contain are dropped, as a
+ * DELETED event would drop them - the pod was deleted or finished while the
+ * watch was down (an API server restart, a 410).  Assumptions recorded
+ * after @mark are kept: the list may predate their pod.  @mark 0 drops
+ * none.  Returns how many were dropped. */
+guint fp_view_replace_pods_listed(FpView *view, GPtrArray *pods, guint64 mark);
+/* A mark for fp_view_replace_pods_listed, taken before the LIST's first
+ * request: it orders the assumptions recorded so far before the list. */
+guint64 fp_view_assume_mark(FpView *view);
 
 /* ---- assumed allocations (bind verb) ---- */
 
 /* Record that pod @uid was bound to @node and uses @count of @resource, until
- * the watch shows the pod bound (then its own requests count), it is deleted,
+ * the watch shows the pod bound (then its own requests count), it is deleted
+ * (or a relist no longer lists it, fp_view_replace_pods_listed),
  * fp_view_forget_assumed is called (failed bind), or @ttl_seconds pass.
  * Returns FALSE (and records nothing) when @node lacks @count free GPUs of
  * @resource counting used and assumed ones, with @why set to a static reason;

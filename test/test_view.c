@@ -427,6 +427,49 @@ static void test_relist_retires_assumption(void **state)
     fp_view_free(view);
 }
 
+/* A relist from the API server (fp_view_replace_pods_listed) that no
+ * longer contains a pod releases its assumptions, held ones and those a
+ * retry left on another node included, as a DELETED event would: the pod
+ * was deleted while the watch was down.  Assumptions recorded after the
+ * list began (after its mark) stay: the list may predate their pod.  A pod
+ * the list shows pending keeps its assumption. */
+static void test_relist_without_pod_releases_assumption(void **state)
+{
+    (void)state;
+    FpView *view = view_with_nodes(2, 4);
+    const char *why = NULL;
+    fp_view_apply_pod(view, make_pod("gone", NULL, 2, FP_PHASE_PENDING));
+    fp_view_apply_pod(view, make_pod("moved", NULL, 1, FP_PHASE_PENDING));
+    fp_view_apply_pod(view, make_pod("pending", NULL, 1, FP_PHASE_PENDING));
+    assert_true(assume(view, "gone", "n1", 2, &why));
+    assert_true(fp_view_hold_assumed(view, "gone"));
+    /* held on n1, then retried on n2: held on both */
+    assert_true(assume(view, "moved", "n1", 1, &why));
+    assert_true(fp_view_hold_assumed(view, "moved"));
+    assert_true(assume(view, "moved", "n2", 1, &why));
+    assert_true(assume(view, "pending", "n2", 1, &why));
+    guint64 mark = fp_view_assume_mark(view);
+    /* recorded while the list is in flight: its pod may be newer */
+    assert_true(assume(view, "newer", "n2", 1, &why));
+    assert_int_equal(fp_view_held_count(view), 2);
+    assert_int_equal(fp_view_assumed_total(view), 6);
+
+    GPtrArray *pods = g_ptr_array_new();
+    g_ptr_array_add(pods, make_pod("pending", NULL, 1, FP_PHASE_PENDING));
+    assert_int_equal(fp_view_replace_pods_listed(view, pods, mark), 3);
+    assert_int_equal(fp_view_held_count(view), 0);
+    assert_int_equal(assumed_of(view, "n1"), 0);
+    assert_int_equal(free_of(view, "n1"), 4);
+    assert_int_equal(assumed_of(view, "n2"), 2); /* pending and newer */
+    assert_true(fp_view_assumed_lookup(view, "pending", NULL, NULL));
+    assert_true(fp_view_assumed_lookup(view, "newer", NULL, NULL));
+
+    /* a snapshot replace (mark 0) releases nothing */
+    fp_view_replace_pods(view, g_ptr_array_new());
+    assert_int_equal(assumed_of(view, "n2"), 2);
+    fp_view_free(view);
+}
+
 /* ---- pool statistics ----------------------------------------------------- */
 
 static const FpPoolStat *stat_of(GHashTable *stats, const char *pool)
@@ -605,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_forget_rolls_back),
         cmocka_unit_test(test_expire_after_ttl),
         cmocka_unit_test(test_unknown_outcome_is_held),
+        cmocka_unit_test(test_relist_without_pod_releases_assumption),
         cmocka_unit_test(test_bound_pod_replaces_assumption),
         cmocka_unit_test(test_deleted_pod_drops_assumption),
         cmocka_unit_test(test_relist_retires_assumption),

@@ -602,6 +602,7 @@ static void response_reset(FpKubeResponse *resp)
     resp->status = 0;
     resp->retry_after = -1;
     resp->json = NULL;
+    resp->sent = false;
 }
 
 static void set_cancelled(GError **error, const Request *rq)
@@ -801,6 +802,9 @@ static gboolean run_request(FpKubeClient *client, Request *rq, FpKubeResponse *r
         attempt_setup(rq, h, &x, left_ms);
         CURLcode res = curl_easy_perform(h->curl);
         curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+        long request_size = 0;
+        curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &request_size);
+        resp->sent = request_size > 0 || resp->status != 0;
         resp->retry_after = x.retry_after;
         result = rq->fn ? judge_stream(client, rq, h, &x, res, &auth_retried, resp, error)
                         : judge_oneshot(client, rq, h, &x, res, &auth_retried, resp, error);

@@ -62,11 +62,28 @@ Control API: POST /_control on the control port (plain HTTP, loopback), body
                              bind_fault_every N > 0 only every Nth binding
                              gets the mode (the others: auto); a list of
                              modes: the faulty bindings take them in turn.
-                             get_delay_ms: a GET of one object waits that long
+                             get_delay_ms: a GET of one object waits that long;
+                             bind_error_status / bind_error_reason: the
+                             answer of bind_mode error (500 InternalError)
   set_token {token}          the bearer token required from now on
   bulk {nodes, pods}         synthetic objects served by LIST only
   stats                      request counters, active watches, bindings
   bindings                   recorded binding requests
+  restart {phase: "down"}    the API port closes (connections refused) and
+                             every API connection is cut (watches drop,
+                             in-flight requests reset; a Binding not yet
+                             committed never is); the state survives
+  restart {phase: "up", rv_start}   the API port opens again with every
+                             object's resourceVersion renumbered from
+                             rv_start and no watch history: a watch from
+                             an older RV gets HTTP 410 "too old resource
+                             version", one from a newer RV waits
+                             too_large_wait_ms (knob, 3000) and gets 504
+                             Timeout "Too large resource version" (cause
+                             ResourceVersionTooLarge), as a kube-apiserver
+                             does after a restart onto a new etcd
+  dump                       every pod {ns, name, uid, node, phase, gpus,
+                             rv} and node {name, gpus, rv}
   set_nodepools {items}      serve these Karpenter NodePools at GET
                              /apis/karpenter.sh/v1/nodepools (LIST only);
                              items null: the resource is absent (404), as
@@ -284,8 +301,16 @@ class State:
                       "fail_status": 500, "retry_after": None,
                       "expire_continue": 0, "bind_mode": "auto",
                       "bind_delay_ms": 0, "bind_fault_every": 0,
-                      "get_delay_ms": 0}
+                      "get_delay_ms": 0, "too_large_wait_ms": 3000,
+                      "bind_error_status": 500, "bind_error_reason": None}
         self.binding_seq = 0
+        # restart: the API port closes and every API connection is cut
+        # ("down"), then it reopens with renumbered resourceVersions ("up")
+        self.epoch = 0          # +1 per restart: old handlers must not commit
+        self.down = False
+        self.conns = set()      # open API connections (sockets)
+        self.api_server = None  # set by main()
+        self.make_api_server = None
         self.token = None
         self.token_file = args.token_file
         self.bulk = {"nodes": 0, "pods": 0}
@@ -483,6 +508,24 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass
+        if not self.control_only and self.state is not None:
+            with self.state.cond:
+                self.state.conns.add(self.connection)
+                self.epoch = self.state.epoch
+
+    def finish(self):
+        if not self.control_only and self.state is not None:
+            with self.state.cond:
+                self.state.conns.discard(self.connection)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def alive(self):
+        """False once the server restarted after this connection opened
+        (caller holds state.cond)."""
+        return not self.state.down and self.state.epoch == self.epoch
 
     # -- replies --
     def send_json(self, code, obj, headers=None):
@@ -697,6 +740,8 @@ class Handler(BaseHTTPRequestHandler):
                                                          st.min_rv[kind])
         if expired and mode == "http":
             return self.send_status(410, "Expired", too_old)
+        if self.too_large(start_rv):
+            return None
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -718,16 +763,40 @@ class Handler(BaseHTTPRequestHandler):
             with st.cond:
                 st.active[kind] -= 1
 
+    def too_large(self, start_rv):
+        """A watch from a resourceVersion the server has not reached (a
+        client of the server before a restart with lower RVs): like the
+        API server's watch cache, wait a little for it, then answer 504
+        Timeout "Too large resource version".  True when answered."""
+        st = self.state
+        with st.cond:
+            end = time.monotonic() + st.knobs["too_large_wait_ms"] / 1000.0
+            while start_rv > st.rv and time.monotonic() < end:
+                st.cond.wait(max(0.0, min(end - time.monotonic(), 0.5)))
+            if start_rv <= st.rv:
+                return False
+            current = st.rv
+        body = status_obj(504, "Timeout",
+                          "Too large resource version: %d, current: %d"
+                          % (start_rv, current))
+        body["details"] = {"causes": [{"reason": "ResourceVersionTooLarge",
+                                       "message": "Too large resource version"}],
+                           "retryAfterSeconds": 1}
+        self.send_json(504, body, {"Retry-After": "1"})
+        return True
+
     def watch_loop(self, kind, ns, sel, bookmarks, idx, deadline):
         st = self.state
         midline = False
         while True:
             with st.cond:
-                while idx >= len(st.log):
+                while idx >= len(st.log) and self.alive():
                     left = deadline - time.monotonic()
                     if left <= 0:
                         break
                     st.cond.wait(min(left, 0.5))
+                if not self.alive():
+                    raise ConnectionResetError("the server restarted")
                 entries = st.log[idx:]
                 idx = len(st.log)
                 knobs = dict(st.knobs)
@@ -828,6 +897,11 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "timeout" and delay:
             time.sleep(delay / 1000.0)
         with st.cond:
+            if not self.alive():
+                # the server restarted while this request was in flight:
+                # the old process would not have committed it
+                self.close_connection = True
+                return None
             st.bindings.append(rec)
             if mode == "conflict":
                 rec["status"] = 409
@@ -835,8 +909,11 @@ class Handler(BaseHTTPRequestHandler):
                                         "Operation cannot be fulfilled on "
                                         'pods/binding "%s": injected' % name)
             if mode == "error":
-                rec["status"] = 500
-                return self.send_status(500, "InternalError", "injected error")
+                code = int(st.knobs["bind_error_status"])
+                rec["status"] = code
+                return self.send_status(code, st.knobs["bind_error_reason"] or (
+                    "InternalError" if code >= 500 else "BadRequest"),
+                    "injected error")
             if meta.get("name") != name:
                 rec["status"] = 400
                 return self.send_status(400, "BadRequest",
@@ -903,10 +980,79 @@ class Handler(BaseHTTPRequestHandler):
             threading.Thread(target=lambda: os._exit(0), daemon=True).start()
 
 
+def restart(st, c):
+    """restart {phase: down}: close the API port and cut every API
+    connection; restart {phase: up, rv_start}: renumber every object's
+    resourceVersion from rv_start, forget the watch history (a watch from an
+    older RV gets 410, from a newer one 504 "Too large resource version")
+    and open the API port again."""
+    phase = c.get("phase")
+    if phase == "down":
+        with st.cond:
+            if st.down:
+                raise ValueError("already down")
+            st.down = True
+            st.epoch += 1
+            conns = list(st.conns)
+            st.cond.notify_all()
+        st.api_server.shutdown()
+        st.api_server.server_close()
+        for sock in conns:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return {"cut": len(conns)}
+    if phase == "up":
+        rv = int(c["rv_start"])
+        if rv < 1:
+            raise ValueError("rv_start must be positive")
+        with st.cond:
+            if not st.down:
+                raise ValueError("not down")
+            for kind in KINDS:
+                for key in sorted(st.objects[kind]):
+                    rv += 1
+                    st.objects[kind][key]["metadata"]["resourceVersion"] = str(rv)
+            st.rv = rv
+            st.log, st.log_rvs, st.continues = [], [], {}
+            for kind in KINDS:
+                st.min_rv[kind] = st.rv
+                st.expire_mode[kind] = "http"
+            st.down = False
+        st.api_server = st.make_api_server()
+        return {"rv": st.rv}
+    raise ValueError("phase must be down or up")
+
+
+def dump(st):
+    """Every object's identity, node and GPUs (caller holds st.cond)."""
+    pods = []
+    for p in st.objects["pods"].values():
+        res = p["spec"]["containers"][0].get("resources") or {}
+        gpus = (res.get("requests") or {}).get("nvidia.com/gpu", "0")
+        pods.append({"ns": p["metadata"].get("namespace"),
+                     "name": p["metadata"]["name"],
+                     "uid": p["metadata"].get("uid"),
+                     "node": p["spec"].get("nodeName"),
+                     "phase": (p.get("status") or {}).get("phase"),
+                     "gpus": int(gpus),
+                     "rv": p["metadata"].get("resourceVersion")})
+    nodes = [{"name": n["metadata"]["name"],
+              "gpus": int(n["status"]["allocatable"].get("nvidia.com/gpu", "0")),
+              "rv": n["metadata"].get("resourceVersion")}
+             for n in st.objects["nodes"].values()]
+    return {"pods": pods, "nodes": nodes, "rv": st.rv}
+
+
 def dispatch(st, c):
     cmd = c.get("cmd")
     kind = c.get("kind", "all")
+    if cmd == "restart":
+        return restart(st, c)
     with st.cond:
+        if cmd == "dump":
+            return dump(st)
         if cmd in ("add_node", "modify_node", "add_pod", "modify_pod"):
             obj = getattr(st, cmd)(c)
             return {"rv": st.rv, "uid": obj["metadata"].get("uid")}
@@ -1111,7 +1257,7 @@ def main():
             print("fake_apiserver self-test FAILED: %s" % e, file=sys.stderr)
             sys.exit(1)
 
-    Handler.state = State(args)
+    st = Handler.state = State(args)
     api = TLSServer(("127.0.0.1", args.port), Handler)
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -1130,6 +1276,15 @@ def main():
                     self.request.settimeout(None)
                 super().setup()
         api.RequestHandlerClass = TLSHandler
+    port = api.server_address[1]
+
+    def reopen():
+        """The API port again, as before (restart phase up)."""
+        srv = TLSServer(("127.0.0.1", port), api.RequestHandlerClass)
+        srv.ssl_context = api.ssl_context
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        return srv
+    st.api_server, st.make_api_server = api, reopen
 
     class ControlHandler(Handler):
         control_only = True

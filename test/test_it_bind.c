@@ -898,30 +898,35 @@ static json_int_t last_binding_status(Env *env, const char *name, guint *count)
     return status;
 }
 
-/* A bind the API server answers with @mode fails, says why, and leaves
- * nothing assumed; the node is whole again and a later bind succeeds. */
-static void check_api_failure_rolls_back(Env *env, const char *mode, const char *expect_text)
+/* A bind the API server answers with @mode (and @status for mode error)
+ * fails, says why, and leaves nothing assumed: the refusal is definite.
+ * The node is whole again and a later bind succeeds. */
+static void check_api_failure_rolls_back(Env *env, const char *mode, int status,
+                                         const char *expect_text)
 {
     const char *names[] = {"victim"};
     const int gpus[] = {3};
     char uids[1][64];
     small_cluster(env, names, gpus, 1, uids, 120, 0.5);
-    FP_FAKE_API_CTL(env->api, "{\"cmd\":\"set\",\"bind_mode\":\"%s\",\"bind_delay_ms\":0}", mode);
+    FP_FAKE_API_CTL(env->api,
+                    "{\"cmd\":\"set\",\"bind_mode\":\"%s\",\"bind_delay_ms\":0,"
+                    "\"bind_error_status\":%d}",
+                    mode, status);
     gint64 t0 = g_get_monotonic_time();
     g_autofree char *e = bind_http(env, "victim", uids[0], "small-1");
     double took_s = (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
-    print_message("bind_mode %s: %.2f s, Error: %s\n", mode, took_s, e ? e : "(none)");
+    print_message("bind_mode %s (%d): %.2f s, Error: %s\n", mode, status, took_s, e ? e : "(none)");
     assert_non_null(e);
     assert_non_null(strstr(e, expect_text));
     assert_non_null(strstr(e, "victim"));
+    assert_null(strstr(e, "outcome unknown"));
     /* the assumption was rolled back before the reply */
     assert_int_equal(fp_view_assumed_total(env->app->view), 0);
     NodeGpus g = node_gpus(env->app->view, "small-1");
     assert_int_equal(g.assumed, 0);
     guint posts = 0;
-    json_int_t status = last_binding_status(env, "victim", &posts);
+    assert_int_equal(last_binding_status(env, "victim", &posts), status);
     assert_int_equal(posts, 1);
-    assert_int_equal(status, strcmp(mode, "conflict") == 0 ? 409 : 500);
 
     FP_FAKE_API_CTL(env->api, "{\"cmd\":\"set\",\"bind_mode\":\"auto\",\"bind_delay_ms\":0}");
     assert_int_equal(g.used, 0);
@@ -936,12 +941,57 @@ static void check_api_failure_rolls_back(Env *env, const char *mode, const char 
 
 static void test_bind_conflict_rolls_back(void **state)
 {
-    check_api_failure_rolls_back(*state, "conflict", "injected");
+    check_api_failure_rolls_back(*state, "conflict", 409, "injected");
 }
 
-static void test_bind_error_rolls_back(void **state)
+/* A 4xx (here 403, as RBAC answers) is a definite refusal. */
+static void test_bind_forbidden_rolls_back(void **state)
 {
-    check_api_failure_rolls_back(*state, "error", "injected error");
+    check_api_failure_rolls_back(*state, "error", 403, "injected error");
+}
+
+/* A 5xx to the Binding (500 InternalError from an etcd timeout, 502/503
+ * from a proxy or an API server going down) may come after the store
+ * committed it: when reading the pod does not show it bound, the outcome
+ * is unknown, the GPUs stay held (the next pod cannot take them), and
+ * kube-scheduler's retry to the same node binds (its own held GPUs do not
+ * count against it), after which nothing is held. */
+static void check_5xx_holds_gpus(Env *env, int status)
+{
+    const char *names[] = {"victim", "next"};
+    const int gpus[] = {3, 2};
+    char uids[2][64];
+    small_cluster(env, names, gpus, 2, uids, 120, 1.0);
+    FP_FAKE_API_CTL(env->api, "{\"cmd\":\"set\",\"bind_mode\":\"error\",\"bind_error_status\":%d}",
+                    status);
+    g_autofree char *e = bind_http(env, "victim", uids[0], "small-1");
+    print_message("HTTP %d to the Binding: Error: %s\n", status, e ? e : "(none)");
+    assert_non_null(e);
+    assert_non_null(strstr(e, "outcome unknown"));
+    assert_non_null(strstr(e, "injected error"));
+    assert_int_equal(node_gpus(env->app->view, "small-1").assumed, 3);
+    assert_int_equal(fp_view_held_count(env->app->view), 1);
+    g_autofree char *e2 = bind_http(env, "next", uids[1], "small-1");
+    assert_non_null(e2);
+    assert_non_null(strstr(e2, "insufficient free GPUs"));
+
+    FP_FAKE_API_CTL(env->api, "{\"cmd\":\"set\",\"bind_mode\":\"auto\"}");
+    g_autofree char *e3 = bind_http(env, "victim", uids[0], "small-1");
+    assert_null(e3);
+    FP_WAIT_FOR(pod_bound_in_view(env->app->view, uids[0], "small-1"), WAIT_MS, "bound");
+    assert_int_equal(used_on(env->app->view, "small-1"), 3);
+    assert_int_equal(fp_view_assumed_total(env->app->view), 0);
+    assert_int_equal(fp_view_held_count(env->app->view), 0);
+}
+
+static void test_bind_500_holds_gpus(void **state)
+{
+    check_5xx_holds_gpus(*state, 500);
+}
+
+static void test_bind_503_holds_gpus(void **state)
+{
+    check_5xx_holds_gpus(*state, 503);
 }
 
 /* The API server commits the Binding only after the bind's deadline (a
@@ -1208,7 +1258,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_burst_1000_pods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_burst_1000_pods_with_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_conflict_rolls_back, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bind_error_rolls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bind_forbidden_rolls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bind_500_holds_gpus, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bind_503_holds_gpus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_timeout_holds_gpus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_committed_answer_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_committed_connection_dropped, setup, teardown),

@@ -21,8 +21,9 @@
  * answers before kube-scheduler's httpTimeout.  The POST may use all but a
  * quarter of what is left; the rest is for reading the pod.
  *
- * Unknown outcomes: a POST without an answer (timeout, connection lost) or
- * with a 504 may still commit.  If the pod does not show bound, its GPUs
+ * Unknown outcomes: a POST without an answer after it was sent (timeout,
+ * connection lost) or with any 5xx may have committed or still commit
+ * (bind.h lists how each answer is read).  If the pod does not show bound, its GPUs
  * stay assumed - held - until the watch shows it bound (anywhere) or gone,
  * or --assume-ttl passes, while kube-scheduler gets an error and retries:
  * freeing them would let the next pod be placed on GPUs the late Binding
@@ -425,17 +426,58 @@ static bool assume_gpus(BindJob *job)
     return job->assumed || refuse(job, why);
 }
 
-/* What the Binding POST's answer says: bound, refused for good, or
- * unknown - no answer (timeout, connection lost) or a 504 (the API server's
- * own timeout): the Binding may still commit. */
-typedef enum { POSTED_BOUND, POSTED_REFUSED, POSTED_UNKNOWN } Posted;
+/* What the Binding POST's answer says (bind.h has the rules and why). */
+typedef enum {
+    POSTED_BOUND,     /* 2xx, or 409 "already assigned" to this node */
+    POSTED_ELSEWHERE, /* 409 "already assigned" to another node */
+    POSTED_REFUSED,   /* refused for good, or never sent */
+    POSTED_CONFLICT,  /* another 409: read the pod (a UID precondition?) */
+    POSTED_UNKNOWN,   /* may have been committed, or may yet be */
+} Posted;
 
-static Posted classify_post(gboolean posted, long status)
+/* The node of a 409 "pod X is already assigned to node \"N\"" (the
+ * kube-apiserver's binding storage) into @out; FALSE for any other 409. */
+static bool assigned_node(const json_t *reply, char *out, size_t size)
 {
-    if (posted && status >= 200 && status < 300) {
+    static const char mark[] = "is already assigned to node \"";
+    const char *reason = json_string_value(json_object_get(reply, "reason"));
+    const char *msg = json_string_value(json_object_get(reply, "message"));
+    const char *at = msg && g_strcmp0(reason, "Conflict") == 0 ? strstr(msg, mark) : NULL;
+    if (!at) {
+        return false;
+    }
+    at += sizeof mark - 1;
+    const char *end = strchr(at, '"');
+    if (!end || end == at || (size_t)(end - at) >= size) {
+        return false;
+    }
+    memcpy(out, at, (size_t)(end - at));
+    out[end - at] = '\0';
+    return true;
+}
+
+static Posted classify_post(gboolean ok, const FpKubeResponse *resp, const char *node)
+{
+    long status = resp->status;
+    if (ok && status >= 200 && status < 300) {
         return POSTED_BOUND;
     }
-    return status == 0 || status == 504 ? POSTED_UNKNOWN : POSTED_REFUSED;
+    if (status == 0) {
+        /* no answer: unknown once a byte of the request left */
+        return resp->sent ? POSTED_UNKNOWN : POSTED_REFUSED;
+    }
+    if (status >= 500) {
+        /* whatever the reason: the store may have committed first */
+        return POSTED_UNKNOWN;
+    }
+    if (status == 409) {
+        char on[256];
+        if (assigned_node(resp->json, on, sizeof on)) {
+            return strcmp(on, node) == 0 ? POSTED_BOUND : POSTED_ELSEWHERE;
+        }
+        return POSTED_CONFLICT;
+    }
+    return POSTED_REFUSED;
 }
 
 static void fail(BindJob *job, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -471,15 +513,58 @@ static void bound(BindJob *job)
     }
 }
 
+/* The POST's answer did not settle the bind: the pod is still pending or
+ * could not be read, and the Binding may yet commit.  Hold the assumption
+ * until the watch shows the pod bound or gone, or --assume-ttl passes;
+ * kube-scheduler gets an error and retries the pod. */
+static void unknown(BindJob *job, const char *answer)
+{
+    if (job->assumed) {
+        fp_view_hold_assumed(job->env->view, job->args->pod_uid);
+    }
+    job->unknown = true;
+    fail(job,
+         "outcome unknown (%s); the pod's GPUs stay assumed on %s until the watch shows the pod "
+         "bound or deleted, or --assume-ttl passes",
+         answer, job->args->node);
+    job->outcome = FP_BIND_UNKNOWN;
+}
+
+/* POST the Binding within @post_ms; *answer receives the API server's
+ * message or the transport error (g_free it). */
+static Posted send_binding(BindJob *job, guint post_ms, char **answer)
+{
+    FpBindEnv *env = job->env;
+    const FpBindingArgs *a = job->args;
+    g_autofree char *summary =
+        env->annotate ? fp_placement_summary(&job->p->verdicts[0], a->node, job->policy->generation)
+                      : NULL;
+    json_t *body = binding_body(a, summary);
+    g_autofree char *path =
+        g_strdup_printf("/api/v1/namespaces/%s/pods/%s/binding", a->pod_namespace, a->pod_name);
+    FpKubeCallOptions opts = {.timeout_ms = post_ms};
+    FpKubeResponse resp = {0};
+    g_autoptr(GError) error = NULL;
+    gboolean ok = fp_kube_call(env->client, "POST", path, body, &opts, &resp, &error);
+    json_decref(body);
+    Posted p = classify_post(ok, &resp, a->node);
+    const char *msg = json_string_value(json_object_get(resp.json, "message"));
+    *answer = g_strdup(msg ? msg : error ? error->message : "unexpected API server reply");
+    if (p == POSTED_REFUSED && resp.status == 0) {
+        char *sent = g_strdup_printf("%s (not sent)", *answer);
+        g_free(*answer);
+        *answer = sent;
+    }
+    fp_kube_response_clear(&resp);
+    return p;
+}
+
 /* Step 5: POST the Binding (with the placement annotation) within the
  * bind's deadline, keeping a quarter of the budget to read the pod when the
- * answer does not settle it: a 409 (a retry of a bind that went through?)
- * or no answer (did it commit?).  Bound to this node: success.  Refused for
- * good, bound elsewhere or gone: the assumption is rolled back.  Still
- * unknown (the pod is pending or could not be read, and the Binding may
- * yet commit): the assumption is held (fp_view_hold_assumed) until the
- * watch shows the pod bound or gone, or --assume-ttl passes, and
- * kube-scheduler gets an error and retries the pod. */
+ * answer does not settle it (a 409 that names no node, or an answer that
+ * may have committed).  Bound to this node: success.  Refused for good,
+ * bound elsewhere or gone: the assumption is rolled back.  Still unknown:
+ * held (unknown()). */
 static void post_binding(BindJob *job)
 {
     FpBindEnv *env = job->env;
@@ -491,32 +576,20 @@ static void post_binding(BindJob *job)
         fail(job, "no time left for the Binding within --bind-timeout (%g s)", env->timeout_s);
         return;
     }
-    g_autofree char *summary =
-        env->annotate ? fp_placement_summary(&job->p->verdicts[0], a->node, job->policy->generation)
-                      : NULL;
-    json_t *body = binding_body(a, summary);
-    g_autofree char *path =
-        g_strdup_printf("/api/v1/namespaces/%s/pods/%s/binding", a->pod_namespace, a->pod_name);
-    long status = 0;
-    json_t *reply = NULL;
-    g_autoptr(GError) post_error = NULL;
-    gboolean posted =
-        fp_kube_post_json(env->client, path, body, post_ms, &status, &reply, &post_error);
-    json_decref(body);
-    const char *msg = json_string_value(json_object_get(reply, "message"));
-    g_autofree char *answer = g_strdup(msg          ? msg
-                                       : post_error ? post_error->message
-                                                    : "unexpected API server reply");
-    json_decref(reply);
-    Posted p = classify_post(posted, status);
-    if (p == POSTED_BOUND) {
+    g_autofree char *answer = NULL;
+    Posted p = send_binding(job, post_ms, &answer);
+    switch (p) {
+    case POSTED_BOUND:
         bound(job);
         return;
-    }
-    if (p == POSTED_REFUSED && status != 409) {
+    case POSTED_ELSEWHERE:
+    case POSTED_REFUSED:
         roll_back(job);
         fail(job, "%s", answer);
         return;
+    case POSTED_CONFLICT:
+    case POSTED_UNKNOWN:
+        break;
     }
     switch (where_is_pod(job->deadline_us, env, a)) {
     case POD_ON_NODE:
@@ -531,19 +604,12 @@ static void post_binding(BindJob *job)
     case POD_NOT_READ:
         break;
     }
-    if (p == POSTED_REFUSED) { /* a 409 and the pod not bound: a UID or other conflict */
+    if (p == POSTED_CONFLICT) { /* a 409 and the pod not bound: a UID or other conflict */
         roll_back(job);
         fail(job, "%s", answer);
         return;
     }
-    if (job->assumed) {
-        fp_view_hold_assumed(env->view, a->pod_uid);
-    }
-    job->unknown = true;
-    fail(job,
-         "outcome unknown (%s); the pod's GPUs stay assumed on %s until the watch shows the pod "
-         "bound or deleted, or --assume-ttl passes",
-         answer, a->node);
+    unknown(job, answer);
 }
 
 /* Step 6: a bound pod is no longer "refused once"; log the outcome. */

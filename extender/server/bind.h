@@ -41,8 +41,10 @@ void fp_bind_env_clear(FpBindEnv *env);
 typedef enum {
     FP_BIND_OK,      /* bound (or found already bound to that node) */
     FP_BIND_REFUSED, /* flexplace refused: node no longer fits, not ready, bad args */
-    FP_BIND_FAILED,  /* not bound: refused by the API server (the assumption was rolled
-                        back), or the outcome is unknown (the assumption is held) */
+    FP_BIND_FAILED,  /* not bound: the API server refused it, or could not be reached
+                        (the assumption was rolled back) */
+    FP_BIND_UNKNOWN, /* the Binding may have been committed or may still be: the
+                        assumption is held (fp_view_hold_assumed) */
 } FpBindOutcome;
 
 /* The deadline of a bind whose request arrived at @arrived_us
@@ -55,11 +57,26 @@ gint64 fp_bind_deadline(const FpBindEnv *env, gint64 arrived_us);
 
 /* Bind @args' pod, every API call ending by @deadline_us
  * (fp_bind_deadline).  On anything but FP_BIND_OK, *error_text receives the
- * message for ExtenderBindingResult.Error (g_free it).  A bind whose outcome
- * is unknown (no answer to the Binding, or a 504, and the pod not seen
- * bound) answers FP_BIND_FAILED with "outcome unknown" and keeps the pod's
- * GPUs assumed (fp_view_hold_assumed): kube-scheduler retries the pod and
- * the retry sees those GPUs taken. */
+ * message for ExtenderBindingResult.Error (g_free it).
+ *
+ * How the Binding POST's answer is read (by HTTP status and the Status
+ * reason and message), when it does not say the pod is bound:
+ *   - no answer and nothing sent (connection refused, connect timeout): the
+ *     API server never saw it: FP_BIND_FAILED, GPUs released;
+ *   - no answer after the request left (timeout, connection reset or
+ *     closed), or any 5xx (504 Timeout "... may still be processing the
+ *     request", 500 InternalError or ServerTimeout from etcd, 502/503 from a
+ *     proxy or an API server going down): the Binding may have been or may
+ *     yet be committed;
+ *   - 409 Conflict "pod X is already assigned to node "N"": the pod IS
+ *     bound, to N: FP_BIND_OK when N is the bind's node, else
+ *     FP_BIND_FAILED; any other 409 (the UID precondition) and every other
+ *     4xx (429 included: rejected before it was handled) are refusals.
+ * An answer that may have committed is settled by reading the pod; when
+ * that does not show it bound either, the outcome is FP_BIND_UNKNOWN, with
+ * "outcome unknown" in the error, and the pod's GPUs stay assumed
+ * (fp_view_hold_assumed): kube-scheduler retries the pod and the retry
+ * sees those GPUs taken. */
 FpBindOutcome fp_bind(FpBindEnv *env, const FpBindingArgs *args, gint64 deadline_us,
                       char **error_text);
 

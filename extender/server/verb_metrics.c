@@ -29,7 +29,9 @@ void fp_verb_metrics_init(FpVerbMetrics *vm, FpMetrics *m)
                                         FP_LABEL_NAMES("reason"));
     vm->bindings = fp_metrics_counter(m, "flexplace_bindings_total",
                                       "Bind verb outcomes: ok, refused (the node no longer "
-                                      "fits or flexplace is not ready), failed (API server).",
+                                      "fits or flexplace is not ready), failed (the API "
+                                      "server refused the Binding or was not reached), "
+                                      "unknown (the Binding may yet commit: GPUs held).",
                                       FP_LABEL_NAMES("result"));
     vm->prioritize = fp_metrics_counter(
         m, "flexplace_prioritize_total",
@@ -46,7 +48,7 @@ void fp_verb_metrics_init(FpVerbMetrics *vm, FpMetrics *m)
     for (guint i = 0; i < G_N_ELEMENTS(filter_reasons); i++) {
         fp_counter_with(vm->rejections, FP_LABELS(filter_reasons[i]));
     }
-    const char *results[] = {"ok", "refused", "failed"};
+    const char *results[] = {"ok", "refused", "failed", "unknown"};
     for (guint i = 0; i < G_N_ELEMENTS(results); i++) {
         fp_counter_with(vm->bindings, FP_LABELS(results[i]));
     }

@@ -287,6 +287,7 @@ static void answer_bind(void *data, const void *decoded, FpHttpResponse *resp, g
         fp_bind(env->bind, args, fp_bind_deadline(env->bind, arrived), &error_text);
     const char *result = outcome == FP_BIND_OK        ? "ok"
                          : outcome == FP_BIND_REFUSED ? "refused"
+                         : outcome == FP_BIND_UNKNOWN ? "unknown"
                                                       : "failed";
     fp_counter_add(env->metrics->bindings, FP_LABELS(result), 1);
     if (outcome == FP_BIND_OK && env->unmet) {

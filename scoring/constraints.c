@@ -357,7 +357,6 @@ static void emit_preferred(FpConstraints *c, const Build *b)
     }
     GHashTable *names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     GArray *rtt = regions_by_rtt(b, names);
-    double scale = b->d->max_latency_ms > 0 ? b->d->max_latency_ms : FP_LATENCY_SCALE_MS;
     c->preferred = g_new0(FpPreferredTerm, FP_CONSTRAINTS_MAX_PREFERRED);
     for (guint i = 0; i < rtt->len && c->n_preferred < FP_CONSTRAINTS_MAX_PREFERRED; i++) {
         const RegionRtt *r = &g_array_index(rtt, RegionRtt, i);
@@ -369,7 +368,7 @@ static void emit_preferred(FpConstraints *c, const Build *b)
         e->op = FP_SEL_IN;
         e->values = g_new0(char *, 2);
         e->values[0] = g_strdup(r->region);
-        long w = lround(100.0 * (1.0 - r->ms / scale));
+        long w = lround(100.0 * fp_latency_term(r->ms));
         c->preferred[c->n_preferred++] =
             (FpPreferredTerm){.weight = (int)CLAMP(w, 1, 100), .exprs = e, .n_exprs = 1};
     }

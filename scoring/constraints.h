@@ -38,7 +38,10 @@
  *
  * Preferred terms (optional): the nearest regions (at most
  * FP_CONSTRAINTS_MAX_PREFERRED) as one term each, weight
- * max(1, round(100 * (1 - L/S))), S the latency limit or 250 ms.
+ * max(1, round(100 * fp_latency_term(L))) for L the region's weighted
+ * round trip: the engine's latency term on its absolute scale (engine.h),
+ * so the webhook prefers regions by the same measure as the extender
+ * scores them, whatever the limit (10 ms 73, 20 ms 61, 64 ms 36).
  *
  * Ownership: FpConstraints owns everything in it (fp_constraints_free).
  * Offers are borrowed for the call only.

@@ -272,7 +272,7 @@ typedef struct {
  * hold some fail with SPREAD (unresolvable), whatever the spread weight.
  *
  * Terms (each in [0,1]; inactive terms are left out of the mean):
- *  latency  1 - log2(1 + L/5 ms) / log2(1 + 300/5), clamped: an absolute
+ *  latency  fp_latency_term(L): 1 - log2(1 + L/5 ms) / log2(1 + 300/5), an absolute
  *           scale (2 ms 0.92, 20 ms 0.61, 64 ms 0.36, >= 300 ms 0), so
  *           the same round trip scores the same in every request;
  *           inactive without origins
@@ -311,6 +311,15 @@ void fp_facts_apply_device(FpNodeFacts *f, const FpDeviceClass *d);
 /* Weighted mean round trip (ms) from @demand's origins to @region; a node
  * without region ("") counts default_latency_ms.  0 without origins. */
 double fp_weighted_latency(const FpPolicy *policy, const FpDemand *demand, const char *region);
+
+/* The latency term of a weighted round trip of @ms milliseconds, in
+ * [0,1]: 1 - log2(1 + ms/5) / log2(1 + 300/5), clamped (0 ms or less, or
+ * NaN, 1; 300 ms or more 0): 2 ms 0.92, 10 ms 0.73, 20 ms 0.61, 64 ms
+ * 0.36.  An absolute scale: every doubling of (1 + ms/5) costs the same,
+ * whatever the other candidates and the pod's latency limit.  The engine's
+ * latency term and the admission webhook's preferred region weights
+ * (constraints.h) are this one function. */
+double fp_latency_term(double ms);
 
 /* Map a total in [0,1] to kube-scheduler's 0..10: floor(total * 10 + 0.5)
  * clamped to 0..10 (NaN -> 0), so 0.05 -> 1, 0.049 -> 0, 1.0 -> 10.

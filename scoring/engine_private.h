@@ -17,14 +17,12 @@
 
 G_BEGIN_DECLS
 
-/* The latency term's absolute scale: 1 - log2(1 + L/knee) / log2(1 + max/knee),
- * so every doubling of (1 + L/5 ms) costs the same and a round trip of
- * FP_LATENCY_MAX_MS or more scores 0: 2 ms 0.92, 20 ms 0.61, 64 ms 0.36. */
+/* The latency term's absolute scale (fp_latency_term, engine.h):
+ * 1 - log2(1 + L/knee) / log2(1 + max/knee), so every doubling of
+ * (1 + L/5 ms) costs the same and a round trip of FP_LATENCY_MAX_MS or more
+ * scores 0: 2 ms 0.92, 20 ms 0.61, 64 ms 0.36. */
 #define FP_LATENCY_KNEE_MS 5.0
 #define FP_LATENCY_MAX_MS 300.0
-/* A linear scale the admission webhook's preferred region terms use
- * (constraints.c): a round trip of this many ms or more weighs 1. */
-#define FP_LATENCY_SCALE_MS 250.0
 /* The cost term's absolute scale: log(dear / p) / log(dear / cheap), for a
  * price per GPU-hour (or per unit of work) p, clamped to [0, 1]: every
  * doubling of the price costs 1/7 of the term, whichever nodes are

@@ -111,17 +111,21 @@ static double clamp01(double v)
     return v > 1 ? 1 : v;
 }
 
-/* On the absolute scale of FP_LATENCY_KNEE_MS / FP_LATENCY_MAX_MS: the same
- * round trip scores the same whatever the other candidates and the limit. */
+double fp_latency_term(double ms)
+{
+    double l = ms > 0 ? ms : 0; /* also NaN */
+    return clamp01(1.0 - log2(1.0 + l / FP_LATENCY_KNEE_MS) /
+                             log2(1.0 + FP_LATENCY_MAX_MS / FP_LATENCY_KNEE_MS));
+}
+
+/* On the absolute scale of fp_latency_term: the same round trip scores the
+ * same whatever the other candidates and the limit. */
 static bool term_latency(const FpTermInput *in, double *value)
 {
-    const FpDemand *d = in->ctx->demand;
-    if (d->n_origins == 0) {
+    if (in->ctx->demand->n_origins == 0) {
         return false;
     }
-    double l = in->latency_ms > 0 ? in->latency_ms : 0;
-    *value = clamp01(1.0 - log2(1.0 + l / FP_LATENCY_KNEE_MS) /
-                               log2(1.0 + FP_LATENCY_MAX_MS / FP_LATENCY_KNEE_MS));
+    *value = fp_latency_term(in->latency_ms);
     return true;
 }
 

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <math.h>
 #include <string.h>
 
 #include "cache/affinity_patch.h"
@@ -954,6 +955,80 @@ static void test_constraints_avoid_spot(void **state)
     fp_view_free(view);
 }
 
+/* The preferred region terms weigh a region by the engine's latency term
+ * (fp_latency_term: one absolute scale), not by a linear scale relative to
+ * the pod's limit: the same round trip weighs the same whatever the limit,
+ * and 20 ms between two regions still counts. */
+static int preferred_weight(const FpConstraints *c, const char *region)
+{
+    for (guint i = 0; i < c->n_preferred; i++) {
+        const FpSelReq *e = &c->preferred[i].exprs[0];
+        if (g_strv_contains((const char *const *)e->values, region)) {
+            return c->preferred[i].weight;
+        }
+    }
+    return -1;
+}
+
+static FpConstraints *preferred_for(FpView *view, const FpPolicy *policy, const char *limit,
+                                    FpDemand **d_out)
+{
+    g_autofree char *text = g_strdup_printf(
+        "{\"metadata\":{\"name\":\"p\",\"annotations\":{"
+        "\"flexplace.io/origin-region\":\"eastus\"%s%s%s}},"
+        "\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":"
+        "{\"nvidia.com/gpu\":\"1\"}}}]}}",
+        limit ? ",\"flexplace.io/max-latency-ms\":\"" : "", limit ? limit : "", limit ? "\"" : "");
+    json_t *pj = parse(text);
+    g_autoptr(FpPod) pod = fp_pod_from_json(pj, FP_POD_FULL, NULL);
+    json_decref(pj);
+    *d_out = fp_demand_new(pod, policy);
+    assert_null((*d_out)->invalid_reason);
+    return fp_view_constraints(view, policy, *d_out, NULL, 0, true);
+}
+
+static void test_preferred_weights_use_the_latency_term(void **state)
+{
+    (void)state;
+    g_autoptr(FpPolicy) policy =
+        load_policy("regions:\n"
+                    "  builtinLatency: false\n"
+                    "  latencyMs:\n"
+                    "    eastus: {us-east-1: 10, us-central1: 30, us-west-2: 65}\n"
+                    "    us-east-1: {us-central1: 25, us-west-2: 62}\n"
+                    "    us-central1: {us-west-2: 40}\n");
+    FpView *view = demo_view();
+    const char *limits[] = {"40", "90", NULL};
+    int use1[G_N_ELEMENTS(limits)];
+    for (guint l = 0; l < G_N_ELEMENTS(limits); l++) {
+        g_autoptr(FpDemand) d = NULL;
+        g_autoptr(FpConstraints) c = preferred_for(view, policy, limits[l], &d);
+        assert_true(c->n_preferred > 0);
+        for (guint i = 0; i < c->n_preferred; i++) {
+            const char *region = c->preferred[i].exprs[0].values[0];
+            double ms = fp_weighted_latency(policy, d, region);
+            long want = CLAMP(lround(100.0 * fp_latency_term(ms)), 1, 100);
+            if (c->preferred[i].weight != want) {
+                fail_msg("limit %s: %s at %.1f ms weighs %d, want %ld", limits[l], region, ms,
+                         c->preferred[i].weight, want);
+            }
+            if (i > 0) { /* nearest first: weights never rise */
+                assert_true(c->preferred[i].weight <= c->preferred[i - 1].weight);
+            }
+        }
+        use1[l] = preferred_weight(c, "us-east-1");
+    }
+    /* 10 ms: 1 - log2(3) / log2(61) = 0.733, whatever the limit (the
+     * linear scale gave 75 under a 40 ms limit and 89 under 90 ms). */
+    assert_int_equal(use1[0], 73);
+    assert_int_equal(use1[1], 73);
+    assert_int_equal(use1[2], 73);
+    assert_int_equal(fp_latency_term(0), 1.0);
+    assert_true(fp_latency_term(300) == 0.0 && fp_latency_term(1e9) == 0.0);
+    assert_true(fabs(fp_latency_term(20) - 0.6086) < 1e-3);
+    fp_view_free(view);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -973,6 +1048,7 @@ int main(void)
         cmocka_unit_test(test_hard_reason_matches_engine),
         cmocka_unit_test(test_constraints_templates_and_problems),
         cmocka_unit_test(test_constraints_avoid_spot),
+        cmocka_unit_test(test_preferred_weights_use_the_latency_term),
     };
     return FP_RUN_TESTS(tests, NULL, NULL);
 }

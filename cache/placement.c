@@ -27,6 +27,7 @@ void fp_placement_free(FpPlacement *p)
     g_free(p->names);
     g_free(p->verdicts);
     g_free(p->kube_reason);
+    g_free(p->listed_idx);
     fp_demand_free(p->demand);
     g_free(p);
 }
@@ -251,29 +252,56 @@ static void run_engine(Eval *e)
     g_free(out);
 }
 
-/* The short list (scoring/short_list.h): tie keys of the passing
- * candidates from the name hashes the request brought, else from the names. */
+/* Count rejected verdict @v under its reason (FpPlacement.reasons). */
+static void tally_reason(FpPlacement *p, const FpVerdict *v)
+{
+    const char *r = v->reason ? v->reason : "rejected";
+    guint k = 0;
+    while (k < p->n_reasons && p->reasons[k] != r) {
+        k++;
+    }
+    if (k == p->n_reasons) {
+        if (k == FP_PLACEMENT_REASONS) {
+            p->reasons_counted = false;
+            return;
+        }
+        p->reasons[k] = r;
+        p->reason_counts[k] = 0;
+        p->n_reasons++;
+    }
+    p->reason_counts[k]++;
+}
+
+/* One pass over the verdicts: how many passed, the rejections by reason,
+ * and (with a short list) the passing candidates' tie keys, from the name
+ * hashes the request brought, else from the names; then the short list
+ * (scoring/short_list.h). */
 static void apply_short_list(Eval *e)
 {
     FpPlacement *p = e->p;
     guint k = e->c->short_list ? fp_short_list_size(e->policy, p->demand) : 0;
-    g_autofree guint32 *tie = NULL;
-    if (k > 0) {
-        guint32 seed = fp_short_list_seed(e->pod);
-        tie = g_new(guint32, MAX(p->n, 1));
-        for (guint i = 0; i < p->n; i++) {
-            if (p->verdicts[i].pass) {
-                guint32 h = e->c->name_hashes ? e->c->name_hashes[i] : fp_fnv1a_str(p->names[i]);
-                tie[i] = fp_short_list_tie(seed, h);
-            }
+    g_autofree guint32 *tie = k > 0 ? g_new(guint32, MAX(p->n, 1)) : NULL;
+    guint32 seed = k > 0 ? fp_short_list_seed(e->pod) : 0;
+    p->passed = 0;
+    p->n_reasons = 0;
+    p->reasons_counted = true;
+    for (guint i = 0; i < p->n; i++) {
+        const FpVerdict *v = &p->verdicts[i];
+        if (!v->pass) {
+            tally_reason(p, v);
+            continue;
+        }
+        p->passed++;
+        if (tie) {
+            guint32 h = e->c->name_hashes ? e->c->name_hashes[i] : fp_fnv1a_str(p->names[i]);
+            tie[i] = fp_short_list_tie(seed, h);
         }
     }
     p->short_list = k;
-    p->listed = fp_short_list_apply(p->verdicts, p->n, tie, k);
-    p->passed = 0;
-    for (guint i = 0; i < p->n; i++) {
-        p->passed += p->verdicts[i].pass;
+    if (k > 0 && p->passed > 0) {
+        p->listed_idx = g_new(guint, MIN(k, p->passed));
     }
+    p->listed = fp_short_list_apply(p->verdicts, p->n, tie, k, p->listed_idx);
 }
 
 /* best_node_only: hold the best node, and clear the facts that borrow from
@@ -355,7 +383,9 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
 int fp_placement_best(const FpPlacement *p)
 {
     int best = -1;
-    for (guint i = 0; i < p->n; i++) {
+    guint n = p->listed_idx ? p->listed : p->n; /* the listed ones hold the best */
+    for (guint j = 0; j < n; j++) {
+        guint i = p->listed_idx ? p->listed_idx[j] : j;
         const FpVerdict *v = &p->verdicts[i];
         if (!v->pass || v->omit) {
             continue;

@@ -24,6 +24,9 @@
 
 G_BEGIN_DECLS
 
+/* Distinct rejection reasons a placement counts (FpPlacement.reasons). */
+#define FP_PLACEMENT_REASONS 32
+
 typedef struct {
     guint n;
     FpVerdict *verdicts;
@@ -40,6 +43,20 @@ typedef struct {
     guint passed;     /* verdicts that passed */
     guint short_list; /* K applied (FpCandidates.short_list), 0 = none */
     guint listed;     /* passing verdicts on the answer (not omitted) */
+    /* When the short list applied (some verdict passed): the indices of the
+     * @listed verdicts on the answer, in request order (every other verdict
+     * is omitted), so that the replies need not walk all @n; else NULL. */
+    guint *listed_idx;
+    /* The rejections by reason, counted in the same pass that counts
+     * @passed (extender/server/reasons.h reads them instead of walking the
+     * verdicts again): @n_reasons distinct reasons (a verdict without one
+     * counts as "rejected").  reasons_counted is false when they were not
+     * counted (more distinct reasons than FP_PLACEMENT_REASONS, or a
+     * placement built by hand). */
+    bool reasons_counted;
+    guint n_reasons;
+    const char *reasons[FP_PLACEMENT_REASONS];
+    guint reason_counts[FP_PLACEMENT_REASONS];
 } FpPlacement;
 
 typedef struct {

@@ -126,7 +126,7 @@ static void keep_best(FpVerdict *v, guint n, const guint32 *tie, guint k)
     g_free(h.idx);
 }
 
-guint fp_short_list_apply(FpVerdict *v, guint n, const guint32 *tie, guint k)
+guint fp_short_list_apply(FpVerdict *v, guint n, const guint32 *tie, guint k, guint *listed)
 {
     guint passing = 0;
     for (guint i = 0; i < n; i++) {
@@ -138,9 +138,12 @@ guint fp_short_list_apply(FpVerdict *v, guint n, const guint32 *tie, guint k)
     if (passing > k) {
         keep_best(v, n, tie, k);
     }
+    guint n_listed = 0;
     for (guint i = 0; i < n; i++) {
         if (!v[i].pass) {
             v[i].omit = true;
+        } else if (!v[i].omit && listed) {
+            listed[n_listed++] = i;
         }
     }
     return MIN(passing, k);

@@ -58,8 +58,11 @@ guint32 fp_short_list_tie(guint32 seed, guint32 name_hash);
  * passing verdict but the best @k gets omit set; when at least one passes,
  * every failing verdict gets omit set too.  @k == 0 or no passing verdict:
  * nothing changes.  @tie holds each candidate's tie key (read only for
- * passing ones).  Returns how many passing verdicts are left unomitted. */
-guint fp_short_list_apply(FpVerdict *verdicts, guint n, const guint32 *tie, guint k);
+ * passing ones).  Returns how many passing verdicts are left unomitted.
+ * @listed (may be NULL; room for MIN(@k, @n)): when the list applied (@k >
+ * 0 and some verdict passes), receives the indices of the verdicts left in,
+ * in increasing order, so that callers need not walk all @n again. */
+guint fp_short_list_apply(FpVerdict *verdicts, guint n, const guint32 *tie, guint k, guint *listed);
 
 /* Whether verdict @a ranks before verdict @b (the order above). */
 bool fp_short_list_before(const FpVerdict *a, guint32 tie_a, const FpVerdict *b, guint32 tie_b);

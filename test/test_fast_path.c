@@ -14,6 +14,7 @@
 
 #include "cache/view.h"
 #include "cache/placement.h"
+#include "extender/wire/protocol.h"
 #include "policies/policy_load.h"
 #include "support/support.h"
 
@@ -146,6 +147,66 @@ static void assert_same_verdict(const FpVerdict *a, const FpVerdict *b)
     }
 }
 
+/* The short list's shortcuts (placement.h: listed_idx and the reasons
+ * counted while building) say what a walk over every verdict says, and
+ * the listed encoder writes the plain encoder's bytes. */
+static void check_short_list(FpView *view, const FpPolicy *policy, const FpPod *pod,
+                             const char *const *names, guint n)
+{
+    g_autofree char *body = NULL;
+    {
+        g_autoptr(GString) b = g_string_new("{\"Pod\":{\"metadata\":{\"name\":\"p\"}},"
+                                            "\"Nodes\":null,\"NodeNames\":[");
+        for (guint i = 0; i < n; i++) {
+            g_string_append_printf(b, "%s\"%s\"", i ? "," : "", names[i]);
+        }
+        g_string_append(b, "]}");
+        body = g_string_free(g_steal_pointer(&b), FALSE);
+    }
+    g_autoptr(FpExtenderArgs) args = fp_extender_args_parse(body, strlen(body), NULL);
+    assert_non_null(args);
+    FpCandidates listed = {.names = names, .n = n, .best_node_only = true, .short_list = true};
+    g_autoptr(FpPlacement) p = fp_placement_evaluate(view, policy, pod, &listed);
+    guint passed = 0, unomitted = 0, rejected = 0;
+    for (guint i = 0; i < n; i++) {
+        passed += p->verdicts[i].pass;
+        if (!p->verdicts[i].omit && p->verdicts[i].pass) {
+            assert_non_null(p->listed_idx);
+            assert_int_equal(p->listed_idx[unomitted++], i);
+        }
+    }
+    assert_int_equal(p->passed, passed);
+    assert_int_equal(p->listed, p->listed_idx ? unomitted : passed);
+    assert_true(p->reasons_counted);
+    for (guint k = 0; k < p->n_reasons; k++) {
+        guint count = 0;
+        for (guint i = 0; i < n; i++) {
+            const char *why = p->verdicts[i].reason ? p->verdicts[i].reason : "rejected";
+            count += !p->verdicts[i].pass && why == p->reasons[k];
+        }
+        assert_int_equal(p->reason_counts[k], count);
+        rejected += count;
+    }
+    assert_int_equal(rejected + passed, n);
+    /* the best of the listed is the best of a walk over all */
+    int best = p->best;
+    g_clear_pointer(&p->listed_idx, g_free);
+    assert_int_equal(fp_placement_best(p), best);
+    if (passed > 0 && p->short_list > 0) {
+        size_t l1 = 0, l2 = 0;
+        g_autofree guint *idx = g_new(guint, MAX(unomitted, 1));
+        for (guint i = 0, k = 0; i < n; i++) {
+            if (p->verdicts[i].pass && !p->verdicts[i].omit) {
+                idx[k++] = i;
+            }
+        }
+        g_autofree char *plain = fp_encode_filter_result(args, p->verdicts, NULL, &l1);
+        g_autofree char *fast = fp_encode_filter_listed(args, p->verdicts, idx, unomitted, &l2);
+        assert_string_equal(fast, plain);
+        assert_int_equal(l1, l2);
+    }
+}
+
 /* Every name, known or not, evaluated both ways. */
 static void check(FpView *view, const FpPolicy *policy, guint64 r)
 {
@@ -193,6 +254,7 @@ static void check(FpView *view, const FpPolicy *policy, guint64 r)
     }
     g_clear_pointer(&got, fp_placement_free);
     g_clear_pointer(&want, fp_placement_free);
+    check_short_list(view, policy, pod, names, n);
     for (guint i = 0; i < n; i++) {
         g_free(owned[i]);
     }

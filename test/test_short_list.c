@@ -47,7 +47,8 @@ static void test_matches_sort(void **state)
             passing += v[i].pass;
         }
         g_autofree FpVerdict *before = g_memdup2(v, sizeof *v * MAX(n, 1));
-        guint listed = fp_short_list_apply(v, n, tie, k);
+        g_autofree guint *idx = g_new(guint, MAX(MIN(k, n), 1));
+        guint listed = fp_short_list_apply(v, n, tie, k, idx);
 
         if (k == 0 || passing == 0) {
             assert_int_equal(listed, passing);
@@ -69,9 +70,15 @@ static void test_matches_sort(void **state)
                              v[i].total, v[i].omit, k);
                 }
             }
+            guint at = 0; /* the indices handed back: the unomitted, in order */
             for (guint i = 0; i < n; i++) {
                 assert_true(v[i].pass || v[i].omit); /* no reasons while one passes */
+                if (!v[i].omit) {
+                    assert_true(at < listed);
+                    assert_int_equal(idx[at++], i);
+                }
             }
+            assert_int_equal(at, listed);
             g_array_unref(order);
         }
         g_free(v);
@@ -98,12 +105,12 @@ static void test_ties_per_pod(void **state)
             g_autofree char *name = g_strdup_printf("node-%03u", i);
             tie[i] = fp_short_list_tie(seed, g_str_hash(name));
         }
-        assert_int_equal(fp_short_list_apply(v, N, tie, K), K);
+        assert_int_equal(fp_short_list_apply(v, N, tie, K, NULL), K);
         FpVerdict again[N] = {{0}};
         for (guint i = 0; i < N; i++) {
             again[i] = (FpVerdict){.pass = true, .total = 0.5, .score = 5};
         }
-        fp_short_list_apply(again, N, tie, K);
+        fp_short_list_apply(again, N, tie, K, NULL);
         for (guint i = 0; i < N; i++) {
             assert_int_equal(v[i].omit, again[i].omit);
             hits[i] += !v[i].omit;

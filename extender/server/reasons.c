@@ -10,6 +10,13 @@ guint fp_count_reasons(const FpPlacement *p, FpReasonFn fn, void *data)
     const char *reasons[MAX_DISTINCT];
     guint counts[MAX_DISTINCT];
     guint n_reasons = 0;
+    if (p->reasons_counted) {
+        /* counted when the placement was built (placement.h) */
+        for (guint k = 0; k < p->n_reasons; k++) {
+            fn(p->reasons[k], p->reason_counts[k], data);
+        }
+        return p->passed;
+    }
     guint passed = 0;
     for (guint i = 0; i < p->n; i++) {
         const FpVerdict *v = &p->verdicts[i];

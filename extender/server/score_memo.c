@@ -66,39 +66,52 @@ static bool same_key(const Entry *e, const FpPod *pod, const FpPolicy *policy)
     return e->pod == pod && e->policy == policy && e->policy_generation == policy->generation;
 }
 
+/* The indices of @args' verdicts on the filter's answer: @listed, else
+ * those that pass and are not omitted (a new array, *n of them). */
+static guint *answered(const FpExtenderArgs *args, const FpVerdict *verdicts, const guint *listed,
+                       guint n_listed, guint *n)
+{
+    if (listed) {
+        *n = n_listed;
+        return g_memdup2(listed, sizeof *listed * MAX(n_listed, 1));
+    }
+    guint n_all = fp_extender_args_count(args);
+    guint *idx = g_new(guint, MAX(n_all, 1));
+    *n = 0;
+    for (guint i = 0; i < n_all; i++) {
+        if (verdicts[i].pass && !verdicts[i].omit) {
+            idx[(*n)++] = i;
+        }
+    }
+    return idx;
+}
+
 void fp_score_memo_put(FpScoreMemo *memo, const FpExtenderArgs *args, const FpPolicy *policy,
-                       const FpVerdict *verdicts)
+                       const FpVerdict *verdicts, const guint *listed, guint n_listed)
 {
     if (!args->node_names || !args->name_hashes || !args->unique_names || !args->pod) {
         return;
     }
     /* Built outside the lock. */
-    guint n_all = fp_extender_args_count(args);
     Entry fresh = {0};
+    g_autofree guint *idx = answered(args, verdicts, listed, n_listed, &fresh.n);
     size_t bytes = 0;
-    for (guint i = 0; i < n_all; i++) {
-        if (verdicts[i].pass && !verdicts[i].omit) {
-            fresh.n++;
-            bytes += strlen(args->node_names[i]) + 1;
-        }
+    for (guint k = 0; k < fresh.n; k++) {
+        bytes += strlen(args->node_names[idx[k]]) + 1;
     }
     fresh.arena = g_malloc(MAX(bytes, 1));
     fresh.names = g_new(const char *, MAX(fresh.n, 1));
     fresh.hashes = g_new(guint32, MAX(fresh.n, 1));
     fresh.scores = g_new(guint8, MAX(fresh.n, 1));
     char *at = fresh.arena;
-    guint k = 0;
-    for (guint i = 0; i < n_all; i++) {
-        if (!verdicts[i].pass || verdicts[i].omit) {
-            continue;
-        }
+    for (guint k = 0; k < fresh.n; k++) {
+        guint i = idx[k];
         size_t len = strlen(args->node_names[i]);
         memcpy(at, args->node_names[i], len + 1);
         fresh.names[k] = at;
         fresh.hashes[k] = args->name_hashes[i];
         fresh.scores[k] = (guint8)CLAMP(verdicts[i].score, 0, 10);
         at += len + 1;
-        k++;
     }
     fresh.pod = fp_pod_ref(args->pod);
     fresh.policy = fp_policy_ref((FpPolicy *)policy);

@@ -46,9 +46,11 @@ void fp_score_memo_free(FpScoreMemo *memo);
 /* Remember the candidates a names-mode filter answer passed (@verdicts in
  * @args' order: those that pass and are not omitted by the short list,
  * which are exactly the NodeNames of the answer) and their scores,
- * replacing an earlier entry for the same pod and policy. */
+ * replacing an earlier entry for the same pod and policy.  @listed (may be
+ * NULL): the indices of those verdicts, @n_listed of them in increasing
+ * order (FpPlacement.listed_idx), so that only they are read. */
 void fp_score_memo_put(FpScoreMemo *memo, const FpExtenderArgs *args, const FpPolicy *policy,
-                       const FpVerdict *verdicts);
+                       const FpVerdict *verdicts, const guint *listed, guint n_listed);
 
 /* Scores (0..10) for @args' candidates, in order, when an entry for the
  * same pod and policy lists exactly these names in this order; else NULL.

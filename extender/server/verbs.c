@@ -145,13 +145,9 @@ static void account(const FpExtenderEnv *env, const char *verb, const FpExtender
     }
     /* Only the filter's rejections are counted (prioritize sees the
      * filter's survivors). */
-    guint passed = 0;
+    guint passed = p->passed;
     if (g_str_equal(verb, "filter")) {
-        passed = fp_count_reasons(p, count_rejection, (void *)env);
-    } else {
-        for (guint i = 0; i < p->n; i++) {
-            passed += p->verdicts[i].pass;
-        }
+        fp_count_reasons(p, count_rejection, (void *)env);
     }
     if (fp_log_verbosity() >= 2) {
         log_decision(verb, args, p, policy, passed, duration);
@@ -210,8 +206,10 @@ static void answer_filter(void *data, const void *decoded, FpHttpResponse *resp,
         account(env, "filter", args, NULL, NULL, start, text);
         fp_log_warn_limited("filter-not-ready", 10, "answering filter with an error: %s", text);
     } else {
-        body = fp_encode_filter_result(args, p->verdicts, NULL, &len);
-        fp_score_memo_put(env->score_memo, args, policy, p->verdicts);
+        body = p->listed_idx
+                   ? fp_encode_filter_listed(args, p->verdicts, p->listed_idx, p->listed, &len)
+                   : fp_encode_filter_result(args, p->verdicts, NULL, &len);
+        fp_score_memo_put(env->score_memo, args, policy, p->verdicts, p->listed_idx, p->listed);
         account(env, "filter", args, p, policy, start, NULL);
         record_unmet(env, args, p, policy);
         fp_policy_unref(policy);

@@ -869,6 +869,38 @@ char *fp_encode_filter_result(const FpExtenderArgs *args, const FpVerdict *verdi
     return finish(s, len);
 }
 
+char *fp_encode_filter_listed(const FpExtenderArgs *args, const FpVerdict *verdicts,
+                              const guint *listed, guint n_listed, size_t *len)
+{
+    if (!args->unique_names || (args->nodes && !args->item_spans && !args->node_items)) {
+        return encode_filter_dom(args, verdicts, NULL, len);
+    }
+    GString *s = g_string_sized_new(160 + (gsize)n_listed * 48);
+    g_string_append(s, args->nodes ? "{\"Nodes\":{\"metadata\":{},\"items\":["
+                                   : "{\"Nodes\":null,\"NodeNames\":[");
+    for (guint k = 0; k < n_listed; k++) {
+        guint i = listed[k];
+        if (k > 0) {
+            g_string_append_c(s, ',');
+        }
+        if (!args->nodes) {
+            put_string(s, args->node_names[i]);
+        } else if (args->item_spans) {
+            g_string_append_len(s, args->body + args->item_spans[i].off,
+                                (gssize)args->item_spans[i].len);
+        } else {
+            char *item =
+                json_dumps(json_array_get(args->node_items, i), JSON_COMPACT | JSON_ENCODE_ANY);
+            g_string_append(s, item ? item : "null");
+            free(item);
+        }
+    }
+    /* every other candidate is omitted: both fail maps are empty */
+    g_string_append(s, args->nodes ? "]},\"NodeNames\":null" : "]");
+    g_string_append(s, ",\"FailedNodes\":{},\"FailedAndUnresolvableNodes\":{},\"Error\":\"\"}");
+    return finish(s, len);
+}
+
 /* A HostPriorityList of @args' candidates: scores from @verdicts (0 for
  * those that did not pass), else from @scores.  A score of 0 is left out:
  * kube-scheduler adds nothing for a node the list does not name, exactly

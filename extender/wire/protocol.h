@@ -79,6 +79,12 @@ const char *fp_extender_args_name(const FpExtenderArgs *args, guint i);
  * @error_text: request-level failure (sets Error, nothing passes); NULL if none. */
 char *fp_encode_filter_result(const FpExtenderArgs *args, const FpVerdict *verdicts,
                               const char *error_text, size_t *len);
+/* The same answer (byte for byte) when a short list applied
+ * (FpPlacement.listed_idx): @listed holds the indices of the @n_listed
+ * verdicts on the answer, in increasing order, and every other verdict is
+ * omitted, so only those are read. */
+char *fp_encode_filter_listed(const FpExtenderArgs *args, const FpVerdict *verdicts,
+                              const guint *listed, guint n_listed, size_t *len);
 /* HostPriorityList: one entry per candidate, scores clamped to 0..10. */
 char *fp_encode_priorities(const FpExtenderArgs *args, const FpVerdict *verdicts, size_t *len);
 /* The same from scores (0..10) given per candidate, in @args' order. */

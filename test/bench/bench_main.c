@@ -35,6 +35,8 @@
 #include "cache/kobj.h"
 #include "cache/view.h"
 #include "extender/server/decisions.h"
+#include "extender/server/reasons.h"
+#include "extender/server/score_memo.h"
 #include "cache/placement.h"
 #include "extender/wire/protocol.h"
 #include "policies/policy_load.h"
@@ -567,16 +569,86 @@ static double thread_cpu_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-/* What a names-mode filter costs without HTTP: the steps of the server's
- * handler (decode, evaluate under the read lock, encode, record the
- * decision), each timed in CPU time of this thread, on the same view and
- * bodies as the server runs. */
+static void count_nothing(const char *reason, guint count, void *data)
+{
+    (void)reason;
+    (void)count;
+    (void)data;
+}
+
+enum { CYC_DECODE, CYC_EVALUATE, CYC_ENCODE, CYC_ACCOUNT, CYC_PRIORITIZE, CYC_STEPS };
+
+/* One distinct pod's cycle as the server's verbs run it, each step timed:
+ * the filter's decode, evaluation (short list as the pod's profile says),
+ * reply, score memo, decision and reason count; then the prioritize of the
+ * names the filter answered (decode, memo, reply).  Returns the passing
+ * candidates and the names answered through @passed, @listed. */
+static bool cycle_once(FpView *view, const FpPolicy *policy, FpScoreMemo *memo,
+                       FpDecisionRing *ring, const char *pod_json, const char *body, size_t len,
+                       double *at, guint *passed, guint *listed)
+{
+    at[0] = thread_cpu_us();
+    FpExtenderArgs *args = fp_extender_args_parse(body, len, NULL);
+    at[1] = thread_cpu_us();
+    if (!args) {
+        return false;
+    }
+    FpCandidates cands = {.names = (const char *const *)args->node_names,
+                          .n = fp_extender_args_count(args),
+                          .name_hashes = args->name_hashes,
+                          .best_node_only = true,
+                          .short_list = true};
+    FpPlacement *p = fp_placement_evaluate(view, policy, args->pod, &cands);
+    at[2] = thread_cpu_us();
+    size_t out_len;
+    char *reply = p->listed_idx ? fp_encode_filter_listed(args, p->verdicts, p->listed_idx,
+                                                          p->listed, &out_len)
+                                : fp_encode_filter_result(args, p->verdicts, NULL, &out_len);
+    at[3] = thread_cpu_us();
+    fp_score_memo_put(memo, args, policy, p->verdicts, p->listed_idx, p->listed);
+    fp_decision_record(ring, "filter", args->pod, p, p->names, policy->generation, 0, NULL);
+    *passed = fp_count_reasons(p, count_nothing, NULL);
+    at[4] = thread_cpu_us();
+    /* kube-scheduler's prioritize: the same Pod, the names answered. */
+    GPtrArray *names = g_ptr_array_new();
+    for (guint i = 0; i < p->n; i++) {
+        if (p->verdicts[i].pass && !p->verdicts[i].omit) {
+            g_ptr_array_add(names, (char *)p->names[i]);
+        }
+    }
+    *listed = names->len;
+    g_ptr_array_add(names, NULL);
+    size_t plen = 0;
+    g_autofree char *prio_body =
+        bench_body_name_list_for(pod_json, (const char *const *)names->pdata, &plen);
+    g_ptr_array_free(names, TRUE);
+    double t_prio = thread_cpu_us();
+    FpExtenderArgs *pargs = fp_extender_args_parse(prio_body, plen, NULL);
+    guint8 *scores = pargs ? fp_score_memo_get(memo, pargs, policy) : NULL;
+    if (scores) {
+        g_free(fp_encode_priority_scores(pargs, scores, &out_len));
+    }
+    at[5] = at[4] + (thread_cpu_us() - t_prio);
+    bool ok = scores != NULL;
+    g_free(scores);
+    fp_extender_args_free(pargs);
+    g_free(reply);
+    fp_placement_free(p);
+    fp_extender_args_free(args);
+    return ok;
+}
+
+/* What kube-scheduler's cycle for distinct pods costs without HTTP, in
+ * CPU time of this thread per step: each pod its own name and UID (so
+ * neither the decoded-Pod cache nor the score memo helps its filter), on
+ * the same view and bodies as the server runs; with the short list (the
+ * default profile) and without it (shortList: 0). */
 static void verb_path_bench(Bench *b, const BenchCluster *c, FpView *view)
 {
-    enum { PARSE, EVALUATE, ENCODE_FILTER, ENCODE_PRIO, RECORD, N_STEPS };
-    static const char *const step_names[N_STEPS] = {
-        "decode ExtenderArgs (names)", "evaluate (lookup, filters, terms)",
-        "encode ExtenderFilterResult", "encode HostPriorityList", "record the decision"};
+    static const char *const step_names[CYC_STEPS] = {
+        "filter: decode ExtenderArgs (names)", "filter: evaluate (lookup, filters, terms, list)",
+        "filter: encode ExtenderFilterResult", "filter: score memo, decision, reason counts",
+        "prioritize: decode, score memo, encode"};
     g_autoptr(FpPolicy) policy =
         fp_policy_load_buffer(c->policy_yaml, strlen(c->policy_yaml), "bench-policy", NULL);
     if (!policy) {
@@ -584,71 +656,66 @@ static void verb_path_bench(Bench *b, const BenchCluster *c, FpView *view)
         return;
     }
     policy->generation = 1;
-    enum { ROTATIONS = 4 };
-    char *bodies[ROTATIONS];
-    size_t lens[ROTATIONS];
-    for (guint k = 0; k < ROTATIONS; k++) {
-        bodies[k] = bench_body_names(c, k * c->n_nodes / ROTATIONS, c->n_nodes, &lens[k]);
-    }
-    FpDecisionRing *ring = fp_decision_ring_new(256, 200);
-    GArray *t[N_STEPS + 1];
-    for (guint k = 0; k <= N_STEPS; k++) {
-        t[k] = g_array_new(FALSE, FALSE, sizeof(double));
-    }
     guint reps = b->smoke ? 20 : 300;
-    guint passed = 0;
-    for (guint r = 0; r <= reps; r++) { /* the first one warms up (the view's facts) */
-        double at[N_STEPS + 1];
-        at[0] = thread_cpu_us();
-        FpExtenderArgs *args =
-            fp_extender_args_parse(bodies[r % ROTATIONS], lens[r % ROTATIONS], NULL);
-        at[1] = thread_cpu_us();
-        if (!args) {
-            fail(b, "in-process decode failed");
-            break;
-        }
-        FpCandidates cands = {.names = (const char *const *)args->node_names,
-                              .n = fp_extender_args_count(args),
-                              .name_hashes = args->name_hashes,
-                              .best_node_only = true};
-        FpPlacement *p = fp_placement_evaluate(view, policy, args->pod, &cands);
-        at[2] = thread_cpu_us();
-        size_t len;
-        g_free(fp_encode_filter_result(args, p->verdicts, NULL, &len));
-        at[3] = thread_cpu_us();
-        g_free(fp_encode_priorities(args, p->verdicts, &len));
-        at[4] = thread_cpu_us();
-        fp_decision_record(ring, "filter", args->pod, p, p->names, policy->generation, 0, NULL);
-        at[5] = thread_cpu_us();
-        passed = 0;
-        for (guint i = 0; i < p->n; i++) {
-            passed += p->verdicts[i].pass;
-        }
-        fp_placement_free(p);
-        fp_extender_args_free(args);
-        for (guint k = 0; r > 0 && k <= N_STEPS; k++) {
-            double us = k < N_STEPS ? at[k + 1] - at[k] : at[N_STEPS] - at[0];
-            g_array_append_val(t[k], us);
-        }
+    if (g_getenv("FP_BENCH_REPS")) {
+        reps = (guint)g_ascii_strtoull(g_getenv("FP_BENCH_REPS"), NULL, 10);
     }
-    out(b,
-        "\nVerb path in process (no HTTP): names-mode filter of all %u nodes (%u pass), CPU time "
-        "of one thread per step over %u runs:\n\n| step | p50 µs | p99 µs | p50 ns per "
-        "candidate |\n|---|---|---|---|\n",
-        c->n_nodes, passed, reps);
-    for (guint k = 0; k <= N_STEPS; k++) {
-        BenchRun run = {.lat_us = t[k]};
-        double med = bench_run_pct(&run, 50);
-        out(b, "| %s | %.0f | %.0f | %.0f |\n", k < N_STEPS ? step_names[k] : "**total**", med,
-            bench_run_pct(&run, 99), med * 1000.0 / c->n_nodes);
-        if (k == N_STEPS && (c->n_nodes <= 5000 || targets.nodes == 0)) {
-            targets.inproc_us = med;
+    static const char *const modes[] = {NULL, "every-node"};
+    for (guint m = 0; m < (g_getenv("FP_BENCH_ONE_MODE") ? 1u : G_N_ELEMENTS(modes)); m++) {
+        FpDecisionRing *ring = fp_decision_ring_new(256, 200);
+        FpScoreMemo *memo = fp_score_memo_new();
+        GArray *t[CYC_STEPS + 1];
+        for (guint k = 0; k <= CYC_STEPS; k++) {
+            t[k] = g_array_new(FALSE, FALSE, sizeof(double));
         }
-        g_array_unref(t[k]);
-    }
-    fp_decision_ring_free(ring);
-    for (guint k = 0; k < ROTATIONS; k++) {
-        g_free(bodies[k]);
+        guint passed = 0, listed = 0;
+        /* More pods than the decoded-Pod cache and the score memo hold
+         * (8 each), made before anything is timed. */
+        enum { PODS = 32 };
+        char *pods[PODS], *bodies[PODS];
+        size_t lens[PODS];
+        for (guint i = 0; i < PODS; i++) {
+            pods[i] = bench_pod_variant(c, 5000 + i, modes[m]);
+            bodies[i] =
+                bench_body_names_for(c, pods[i], (i % 4) * c->n_nodes / 4, c->n_nodes, &lens[i]);
+        }
+        /* the first one warms up (the view's facts) */
+        for (guint r = 0; r <= reps; r++) {
+            guint i = r % PODS;
+            double at[CYC_STEPS + 1];
+            if (!cycle_once(view, policy, memo, ring, pods[i], bodies[i], lens[i], at, &passed,
+                            &listed)) {
+                fail(b, "in-process cycle failed");
+                break;
+            }
+            for (guint k = 0; r > 0 && k <= CYC_STEPS; k++) {
+                double us = k < CYC_STEPS ? at[k + 1] - at[k] : at[CYC_STEPS] - at[0];
+                g_array_append_val(t[k], us);
+            }
+        }
+        out(b,
+            "\nVerb path in process (no HTTP), kube-scheduler's cycle for %u distinct pods, %s: "
+            "filter of all %u nodes (%u pass, %u answered), then prioritize of the %u answered; "
+            "CPU time of one thread per step:\n\n| step | p50 µs | p99 µs | p50 ns per "
+            "candidate |\n|---|---|---|---|\n",
+            reps, m ? "every passing node (shortList: 0)" : "short list (default 20)", c->n_nodes,
+            passed, listed, listed);
+        for (guint k = 0; k <= CYC_STEPS; k++) {
+            BenchRun run = {.lat_us = t[k]};
+            double med = bench_run_pct(&run, 50);
+            out(b, "| %s | %.0f | %.0f | %.0f |\n", k < CYC_STEPS ? step_names[k] : "**total**",
+                med, bench_run_pct(&run, 99), med * 1000.0 / c->n_nodes);
+            if (m == 0 && k == CYC_STEPS && (c->n_nodes <= 5000 || targets.nodes == 0)) {
+                targets.inproc_us = med;
+            }
+            g_array_unref(t[k]);
+        }
+        for (guint i = 0; i < PODS; i++) {
+            g_free(pods[i]);
+            g_free(bodies[i]);
+        }
+        fp_score_memo_free(memo);
+        fp_decision_ring_free(ring);
     }
 }
 

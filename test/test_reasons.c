@@ -68,6 +68,23 @@ static void test_many_distinct_reasons(void **state)
     }
 }
 
+/* A placement that counted its reasons while it was built (placement.h)
+ * is reported from that tally, without reading its verdicts. */
+static void test_counted_when_built(void **state)
+{
+    FpPlacement p = {
+        .n = 5, .verdicts = NULL, .passed = 2, .reasons_counted = true, .n_reasons = 2};
+    p.reasons[0] = "a";
+    p.reason_counts[0] = 2;
+    p.reasons[1] = "b";
+    p.reason_counts[1] = 1;
+    g_autoptr(GHashTable) totals = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    assert_int_equal(fp_count_reasons(&p, add_count, totals), 2);
+    assert_int_equal(g_hash_table_size(totals), 2);
+    assert_int_equal(total(totals, "a"), 2);
+    assert_int_equal(total(totals, "b"), 1);
+}
+
 static void test_empty(void **state)
 {
     FpPlacement p = {.n = 0, .verdicts = NULL};
@@ -81,6 +98,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_by_reason),
         cmocka_unit_test(test_many_distinct_reasons),
+        cmocka_unit_test(test_counted_when_built),
         cmocka_unit_test(test_empty),
     };
     return FP_RUN_TESTS(tests, NULL, NULL);

@@ -109,19 +109,23 @@ static void push(FpDecisionRing *ring, Decision *d)
     decision_free(old); /* outside the lock */
 }
 
-/* Passing nodes first, best first; then rejected ones in request order. */
-static gint verdict_order(gconstpointer a, gconstpointer b, gpointer data)
+/* A passing verdict's rank key, copied out of the 184-byte verdicts so
+ * that selecting and sorting read a dense array instead of missing the
+ * cache at every comparison. */
+typedef struct {
+    double total;
+    guint i; /* index of the verdict */
+} Ranked;
+
+/* Passing nodes best first (higher total; within 1e-12, request order). */
+static gint ranked_order(gconstpointer a, gconstpointer b, gpointer data)
 {
-    const FpPlacement *p = data;
-    guint i = *(const guint *)a, j = *(const guint *)b;
-    const FpVerdict *x = &p->verdicts[i], *y = &p->verdicts[j];
-    if (x->pass != y->pass) {
-        return x->pass ? -1 : 1;
-    }
-    if (x->pass && fabs(x->total - y->total) > 1e-12) {
+    (void)data;
+    const Ranked *x = a, *y = b;
+    if (fabs(x->total - y->total) > 1e-12) {
         return x->total > y->total ? -1 : 1;
     }
-    return i < j ? -1 : i > j;
+    return x->i < y->i ? -1 : x->i > y->i;
 }
 
 /* Add @count rejections for @reason (interned here) to @table. */
@@ -136,22 +140,22 @@ static void count_rejection(const char *reason, guint count, void *data)
 }
 
 /* Reorder @a[0..n) so that its first @k entries are the @k first in
- * verdict_order (in any order): quickselect, O(n) on average. */
-static void select_first(guint *a, guint n, guint k, const FpPlacement *p)
+ * ranked_order (in any order): quickselect, O(n) on average. */
+static void select_first(Ranked *a, guint n, guint k)
 {
     guint lo = 0, hi = n; /* the k-th boundary lies in [lo, hi) */
     while (hi - lo > 1) {
-        guint pivot = a[lo + (hi - lo) / 2];
+        Ranked pivot = a[lo + (hi - lo) / 2];
         /* three-way partition: < pivot, == pivot, > pivot */
         guint lt = lo, i = lo, gt = hi;
         while (i < gt) {
-            gint c = verdict_order(&a[i], &pivot, (gpointer)p);
+            gint c = ranked_order(&a[i], &pivot, NULL);
             if (c < 0) {
-                guint t = a[lt];
+                Ranked t = a[lt];
                 a[lt++] = a[i];
                 a[i++] = t;
             } else if (c > 0) {
-                guint t = a[--gt];
+                Ranked t = a[--gt];
                 a[gt] = a[i];
                 a[i] = t;
             } else {
@@ -192,23 +196,27 @@ void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod
                 g_strdup(fp_verdict_device_name(&p->verdicts[p->best], device, sizeof device));
         }
         d->n_total = p->n;
-        g_autofree guint *order = g_new(guint, MAX(p->n, 1));
-        guint n_order = 0;
+        g_autofree Ranked *ranked = g_new(Ranked, MAX(p->n, 1));
+        guint n_ranked = 0;
         for (guint i = 0; i < p->n; i++) {
             if (p->verdicts[i].pass) {
-                order[n_order++] = i;
+                ranked[n_ranked++] = (Ranked){p->verdicts[i].total, i};
             }
         }
         d->n_passed = fp_count_reasons(p, count_rejection, d->rejections);
         /* Passing nodes first, best first (only the first max_nodes are
          * kept: select them, then sort those), then rejected ones in
          * request order. */
-        guint keep = MIN(n_order, ring->max_nodes);
-        if (keep < n_order) {
-            select_first(order, n_order, keep, p);
+        guint keep = MIN(n_ranked, ring->max_nodes);
+        if (keep < n_ranked) {
+            select_first(ranked, n_ranked, keep);
         }
-        g_qsort_with_data(order, (gint)keep, sizeof(guint), verdict_order, (gpointer)p);
-        n_order = keep;
+        g_qsort_with_data(ranked, (gint)keep, sizeof(Ranked), ranked_order, NULL);
+        g_autofree guint *order = g_new(guint, MAX(MIN(p->n, ring->max_nodes), 1));
+        guint n_order = 0;
+        for (; n_order < keep; n_order++) {
+            order[n_order] = ranked[n_order].i;
+        }
         for (guint i = 0; i < p->n && n_order < ring->max_nodes; i++) {
             if (!p->verdicts[i].pass) {
                 order[n_order++] = i;

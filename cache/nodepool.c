@@ -9,6 +9,7 @@
 #include "cache/kobj.h"
 #include "scoring/engine.h"
 #include "scoring/quantity.h"
+#include "scoring/scale_up.h"
 
 G_DEFINE_QUARK(fp - nodepool - error - quark, fp_nodepool_error)
 
@@ -18,6 +19,8 @@ G_DEFINE_QUARK(fp - nodepool - error - quark, fp_nodepool_error)
 static const char *const GPU_NAME_KEYS[] = {"karpenter.k8s.aws/instance-gpu-name",
                                             "karpenter.azure.com/sku-gpu-name", NULL};
 static const char *const CAPACITY_TYPES[] = {"on-demand", "spot", "reserved", NULL};
+static const char *const GPU_COUNT_KEYS[] = {"karpenter.k8s.aws/instance-gpu-count",
+                                             "karpenter.azure.com/sku-gpu-count", NULL};
 
 void fp_pool_template_free(FpPoolTemplate *t)
 {
@@ -300,15 +303,71 @@ static FpNode *template_node(const FpPoolTemplate *t, const FpPolicy *policy, co
     return n;
 }
 
-void fp_nodepool_offers(const FpPoolTemplate *t, const FpPolicy *policy, GArray *offers)
+/* GPUs of a node the NodePool adds: the largest value its GPU count
+ * requirement (In, or Lt) allows; 0 when it does not say. */
+static int64_t gpus_per_node(const FpPoolTemplate *t)
 {
+    int64_t most = 0;
+    for (guint i = 0; i < t->n_requirements; i++) {
+        const FpSelReq *r = &t->requirements[i];
+        if (!g_strv_contains(GPU_COUNT_KEYS, r->key)) {
+            continue;
+        }
+        for (char **v = r->values; v && *v; v++) {
+            gint64 n = 0;
+            if (!g_ascii_string_to_signed(*v, 10, 0, 1024, &n, NULL)) {
+                continue;
+            }
+            if (r->op == FP_SEL_IN) {
+                most = MAX(most, n);
+            } else if (r->op == FP_SEL_LT && n > 1) {
+                most = MAX(most, n - 1);
+            }
+        }
+    }
+    return most;
+}
+
+/* Why the NodePool cannot add a node now (spec.limits against @use), or
+ * NULL. */
+static const char *limit_reached(const FpPoolTemplate *t, const FpPolicy *policy,
+                                 const FpPoolUse *use, int64_t per_node)
+{
+    if (!use) {
+        return NULL;
+    }
+    int64_t nodes = fp_res_list_get(&t->limits, "nodes");
+    if (fp_res_list_has(&t->limits, "nodes") && (int64_t)use->nodes >= nodes) {
+        return FP_REASON_TEMPLATE_NODE_LIMIT;
+    }
+    if (fp_res_list_has(&t->limits, "cpu") &&
+        use->cpu_milli >= fp_res_list_get(&t->limits, "cpu")) {
+        return FP_REASON_TEMPLATE_CPU_LIMIT;
+    }
+    for (char **r = policy->gpu_resources; r && *r; r++) {
+        if (fp_res_list_has(&t->limits, *r) &&
+            fp_res_list_get(&use->gpus, *r) + MAX(per_node, 1) > fp_res_list_get(&t->limits, *r)) {
+            return FP_REASON_TEMPLATE_GPU_LIMIT;
+        }
+    }
+    return NULL;
+}
+
+void fp_nodepool_offers(const FpPoolTemplate *t, const FpPolicy *policy, const FpPoolUsage *usage,
+                        GArray *offers)
+{
+    int64_t per_node = gpus_per_node(t);
+    const char *full = limit_reached(t, policy, fp_pool_usage_nodepool(usage, t->name), per_node);
     char *none[] = {(char *)"", NULL};
     char **products = t->products && t->products[0] ? t->products : none;
     char **regions = t->regions && t->regions[0] ? t->regions : none;
     for (char **p = products; *p; p++) {
         for (char **r = regions; *r; r++) {
             g_autoptr(FpNode) n = template_node(t, policy, *p, *r);
-            FpOffer o = {.name = g_intern_string(t->name), .is_template = true};
+            FpOffer o = {.name = g_intern_string(t->name),
+                         .is_template = true,
+                         .gpus_per_node = per_node,
+                         .cannot_grow = full};
             fp_node_facts(policy, n, &o.facts);
             o.facts.pool = g_intern_string(t->pool);
             o.facts.region = g_intern_string(o.facts.region);
@@ -456,7 +515,8 @@ void fp_nodepool_source_stop(FpNodePoolSource *s)
     g_free(s);
 }
 
-GArray *fp_nodepool_source_offers(FpNodePoolSource *s, const FpPolicy *policy)
+GArray *fp_nodepool_source_offers(FpNodePoolSource *s, const FpPolicy *policy,
+                                  const FpPoolUsage *usage)
 {
     GArray *offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
     g_mutex_lock(&s->lock);
@@ -471,7 +531,7 @@ GArray *fp_nodepool_source_offers(FpNodePoolSource *s, const FpPolicy *policy)
         }
         g_autoptr(FpPoolTemplate) t = fp_nodepool_parse(item, policy, NULL);
         if (t) {
-            fp_nodepool_offers(t, policy, offers);
+            fp_nodepool_offers(t, policy, usage, offers);
         }
     }
     json_decref(items);

@@ -41,6 +41,7 @@
 #include <jansson.h>
 
 #include "cache/kube_client.h"
+#include "cache/pool_templates.h"
 #include "scoring/constraints.h"
 #include "scoring/placement_policy.h"
 
@@ -79,8 +80,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPoolTemplate, fp_pool_template_free)
 /* Append to @offers (FpOffer) one offer per (product, region) of @t, with
  * facts as fp_node_facts computes them for a node carrying the template's
  * labels and those values (price and memory from the policy's SKU table).
- * A template without a known product still offers "" (an unknown GPU). */
-void fp_nodepool_offers(const FpPoolTemplate *t, const FpPolicy *policy, GArray *offers);
+ * A template without a known product still offers "" (an unknown GPU).
+ * gpus_per_node: the largest count a requirement on
+ * karpenter.k8s.aws/instance-gpu-count (or karpenter.azure.com/
+ * sku-gpu-count) allows (In values, Lt - 1), 0 when none says; cannot_grow
+ * from spec.limits against @usage (cache/pool_templates.h; may be NULL). */
+void fp_nodepool_offers(const FpPoolTemplate *t, const FpPolicy *policy, const FpPoolUsage *usage,
+                        GArray *offers);
 
 /* LIST /apis/karpenter.sh/v1/nodepools into @out (FpPoolTemplate*, owned by
  * the array).  TRUE with *absent set when the API has no such resource
@@ -99,9 +105,11 @@ typedef struct FpNodePoolSource FpNodePoolSource;
  * @client must outlive the source. */
 FpNodePoolSource *fp_nodepool_source_start(FpKubeClient *client, guint interval_s);
 void fp_nodepool_source_stop(FpNodePoolSource *source);
-/* The offers of the last good list under @policy: a new array of FpOffer
- * (interned strings), empty when there are none. */
-GArray *fp_nodepool_source_offers(FpNodePoolSource *source, const FpPolicy *policy);
+/* The offers of the last good list under @policy, growth judged against
+ * @usage (may be NULL): a new array of FpOffer (interned strings), empty
+ * when there are none. */
+GArray *fp_nodepool_source_offers(FpNodePoolSource *source, const FpPolicy *policy,
+                                  const FpPoolUsage *usage);
 /* Completed LISTs, and whether the last one found the resource absent. */
 guint64 fp_nodepool_source_lists(FpNodePoolSource *source, gboolean *absent);
 

@@ -29,7 +29,32 @@ void fp_placement_free(FpPlacement *p)
     g_free(p->kube_reason);
     g_free(p->listed_idx);
     fp_demand_free(p->demand);
+    fp_scale_up_free(p->scale_up);
     g_free(p);
+}
+
+bool fp_placement_unmet(const FpPlacement *p)
+{
+    const FpDemand *d = p->demand;
+    if (!d || !d->resource || d->invalid_reason || p->best >= 0) {
+        return false;
+    }
+    for (guint i = 0; i < p->n; i++) {
+        if (p->verdicts[i].pass) {
+            return false;
+        }
+    }
+    return true;
+}
+
+const FpScaleUp *fp_placement_judge_scale_up(FpPlacement *p, const FpPolicy *policy,
+                                             const FpOffer *offers, guint n)
+{
+    g_clear_pointer(&p->scale_up, fp_scale_up_free);
+    if (fp_placement_unmet(p)) {
+        p->scale_up = fp_scale_up_new(policy, p->demand, offers, n);
+    }
+    return p->scale_up;
 }
 
 /* Fill @cand's GPU counts (and, when the state's facts are current for

@@ -21,6 +21,7 @@
 
 #include "cache/view.h"
 #include "scoring/engine.h"
+#include "scoring/scale_up.h"
 
 G_BEGIN_DECLS
 
@@ -57,6 +58,9 @@ typedef struct {
     guint n_reasons;
     const char *reasons[FP_PLACEMENT_REASONS];
     guint reason_counts[FP_PLACEMENT_REASONS];
+    /* Owned; set by fp_placement_judge_scale_up for a GPU pod no candidate
+     * passes, else NULL. */
+    FpScaleUp *scale_up;
 } FpPlacement;
 
 typedef struct {
@@ -90,6 +94,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPlacement, fp_placement_free)
  * (highest total, then highest score, then lexically smallest name:
  * deterministic), or -1 when none passed. */
 int fp_placement_best(const FpPlacement *placement);
+
+/* Whether @placement is unmet GPU demand: the pod requests a GPU, its
+ * annotations are valid, and no candidate passed. */
+bool fp_placement_unmet(const FpPlacement *placement);
+
+/* For unmet demand, judge whether a node of one of the @n template
+ * @offers would take the pod (scoring/scale_up.h) into
+ * placement->scale_up; otherwise leave it NULL.  Returns it. */
+const FpScaleUp *fp_placement_judge_scale_up(FpPlacement *placement, const FpPolicy *policy,
+                                             const FpOffer *offers, guint n);
 
 G_END_DECLS
 

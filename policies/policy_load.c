@@ -16,6 +16,7 @@
 
 #include "cache/readfile.h"
 #include "cache/yamljson.h"
+#include "scoring/device.h"
 #include "scoring/names.h"
 #include "scoring/quantity.h"
 #include "scoring/region_latency.h"
@@ -1733,6 +1734,152 @@ static void check_header(Ctx *c, const json_t *root)
     }
 }
 
+/* ---- pool templates ---------------------------------------------------------------- */
+
+#define MAX_TEMPLATE_LABELS 64
+#define MAX_TEMPLATE_NODES 100000
+
+static const char *template_name_problem(const char *name)
+{
+    return fp_name_problem(name, strlen(name), FP_NAME_LABEL_VALUE);
+}
+
+/* poolTemplates.<name>.labels: label keys and values a node of it carries. */
+static void load_template_labels(Ctx *c, FpPolicyTemplate *t, json_t *v, const char *p)
+{
+    json_t *labels = get_obj(c, v, "labels", p);
+    if (!labels) {
+        return;
+    }
+    g_autofree char *pl = path_key(p, "labels");
+    if (json_object_size(labels) > MAX_TEMPLATE_LABELS) {
+        err_val(c, v, "labels", labels, pl, "more than %d labels", MAX_TEMPLATE_LABELS);
+        return;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(labels, key, val)
+    {
+        const char *kp = qualified_name_problem(key);
+        const char *text = json_string_value(val);
+        const char *vp = text ? fp_name_problem(text, strlen(text), FP_NAME_LABEL_VALUE) : NULL;
+        if (kp) {
+            err_key(c, labels, key, pl, "label key \"%.80s\" %s", key, kp);
+        } else if (!text) {
+            g_autofree char *pk = path_key(pl, key);
+            err_val(c, labels, key, val, pk, "expected a string, got %s", type_name(val));
+        } else if (*text && vp) {
+            g_autofree char *pk = path_key(pl, key);
+            err_val(c, labels, key, val, pk, "\"%.80s\" %s", text, vp);
+        } else {
+            g_hash_table_replace(t->labels, g_strdup(key), g_strdup(text));
+        }
+    }
+}
+
+/* A string member that must pass @check; NULL (reported) otherwise. */
+static char *get_checked_str(Ctx *c, json_t *v, const char *key, const char *p, NameCheck check)
+{
+    const char *s = get_str(c, v, key, p);
+    const char *bad = s ? check(s) : NULL;
+    if (bad) {
+        g_autofree char *pk = path_key(p, key);
+        err_val(c, v, key, json_object_get(v, key), pk, "\"%.80s\" %s", s, bad);
+        return NULL;
+    }
+    return g_strdup(s);
+}
+
+/* A whole number member in [lo, hi]; FALSE when absent or invalid. */
+static gboolean get_count(Ctx *c, json_t *v, const char *key, const char *p, double lo, double hi,
+                          guint *out)
+{
+    double d;
+    if (!get_num(c, v, key, p, lo, FALSE, hi, &d)) {
+        return FALSE;
+    }
+    if (d != floor(d)) {
+        g_autofree char *pk = path_key(p, key);
+        err_val(c, v, key, json_object_get(v, key), pk, "%.10g is not a whole number", d);
+        return FALSE;
+    }
+    *out = (guint)d;
+    return TRUE;
+}
+
+static const char *sku_problem(const char *s)
+{
+    return fp_product_problem(s, strlen(s), false);
+}
+
+static const char *capacity_problem(const char *s)
+{
+    static const char *const known[] = {"on-demand", "spot", "reserved", NULL};
+    return in_list(s, known) ? NULL : "is not a capacity type (on-demand, spot, reserved)";
+}
+
+/* Whether the template can say which GPU its nodes have: gpuProduct, or an
+ * instance type the policy's instanceTypes or the built-in catalog knows. */
+static gboolean template_gpu_known(Ctx *c, const FpPolicyTemplate *t)
+{
+    if (t->product) {
+        return TRUE;
+    }
+    if (!t->instance_type) {
+        return FALSE;
+    }
+    bool same = false;
+    return g_hash_table_contains(c->policy->instance_types, t->instance_type) ||
+           fp_gpu_catalog_instance(t->instance_type, t->region, &same) != NULL ||
+           fp_gpu_catalog_family(t->instance_type) != NULL;
+}
+
+/* poolTemplates: <name>: {labels, gpuProduct, instanceType, gpusPerNode,
+ * gpuMemoryGiB, region, pricePerGPUHour, capacityType, maxNodes}. */
+static void load_pool_template(Ctx *c, const char *name, json_t *v, const char *p)
+{
+    g_autoptr(FpPolicyTemplate) t = fp_policy_template_new(name);
+    load_template_labels(c, t, v, p);
+    t->product = get_checked_str(c, v, "gpuProduct", p, sku_problem);
+    t->instance_type = get_checked_str(c, v, "instanceType", p, template_name_problem);
+    t->region = get_checked_str(c, v, "region", p, region_problem);
+    char *capacity = get_checked_str(c, v, "capacityType", p, capacity_problem);
+    if (capacity) {
+        g_free(t->capacity_type);
+        t->capacity_type = capacity;
+    }
+    get_count(c, v, "gpusPerNode", p, 1, 1024, &t->gpus_per_node);
+    get_count(c, v, "maxNodes", p, 0, MAX_TEMPLATE_NODES, &t->max_nodes);
+    double d;
+    if (get_num(c, v, "gpuMemoryGiB", p, 0, TRUE, 1e6, &d)) {
+        t->memory_gib = d;
+    }
+    if (get_num(c, v, "pricePerGPUHour", p, 0, FALSE, 1e6, &d)) {
+        t->price_per_gpu_hour = d;
+    }
+    if (t->region && !fp_policy_knows_region(c->policy, t->region)) {
+        g_autofree char *pr = path_key(p, "region");
+        err_val(c, v, "region", json_object_get(v, "region"), pr,
+                "region \"%s\" is not in regions.latencyMs%s", t->region,
+                c->policy->builtin_latency ? " nor in the built-in round-trip tables"
+                                           : " (builtinLatency is off)");
+    }
+    if (!template_gpu_known(c, t)) {
+        err_val(c, NULL, NULL, v, p,
+                "a pool template needs gpuProduct, or an instanceType that instanceTypes or "
+                "the built-in GPU catalog knows");
+    }
+    g_hash_table_replace(c->policy->templates, g_strdup(name), g_steal_pointer(&t));
+}
+
+static void load_pool_templates(Ctx *c, const json_t *root)
+{
+    static const char *const keys[] = {
+        "labels", "gpuProduct",      "instanceType", "gpusPerNode", "gpuMemoryGiB",
+        "region", "pricePerGPUHour", "capacityType", "maxNodes",    NULL};
+    load_keyed_mappings(c, root, "poolTemplates", template_name_problem, keys, load_pool_template);
+}
+
 static gboolean is_header_key(const char *key)
 {
     return !strcmp(key, "apiVersion") || !strcmp(key, "kind") || !strcmp(key, "metadata");
@@ -1740,12 +1887,25 @@ static gboolean is_header_key(const char *key)
 
 static void load_root(Ctx *c, const json_t *root)
 {
-    static const char *const keys[] = {"apiVersion",      "kind",          "metadata",
-                                       "gpuResources",    "nodeLabels",    "skus",
-                                       "pools",           "regions",       "defaultPricePerGPUHour",
-                                       "profiles",        "namespaces",    "defaultProfile",
-                                       "spotPriceFactor", "instanceTypes", "models",
-                                       "modelFit",        "shortList",     NULL};
+    static const char *const keys[] = {"apiVersion",
+                                       "kind",
+                                       "metadata",
+                                       "gpuResources",
+                                       "nodeLabels",
+                                       "skus",
+                                       "pools",
+                                       "regions",
+                                       "defaultPricePerGPUHour",
+                                       "profiles",
+                                       "namespaces",
+                                       "defaultProfile",
+                                       "spotPriceFactor",
+                                       "instanceTypes",
+                                       "models",
+                                       "modelFit",
+                                       "shortList",
+                                       "poolTemplates",
+                                       NULL};
     check_keys(c, root, "", keys);
     gboolean bad;
     char **res = get_str_list(c, root, "gpuResources", "", FALSE, MAX_GPU_RESOURCES,
@@ -1767,6 +1927,7 @@ static void load_root(Ctx *c, const json_t *root)
         c->policy->spot_price_factor = d;
     }
     load_instance_types(c, root);
+    load_pool_templates(c, root);
     load_short_list(c, root, "", &c->policy->short_list);
     load_profiles(c, root);
     load_namespaces(c, root);

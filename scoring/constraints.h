@@ -73,6 +73,12 @@ typedef struct {
     const char *name;  /* node or template name, for messages */
     FpNodeFacts facts; /* strings borrowed for the call */
     bool is_template;
+    /* Templates only (scoring/scale_up.h): GPUs of a node it adds (0 =
+     * unknown), and why it cannot add one now (at its maximum node count,
+     * at a resource limit), or NULL.  Both are ignored by the constraints:
+     * a pool at its maximum still holds nodes flexplace accepts. */
+    int64_t gpus_per_node;
+    const char *cannot_grow;
 } FpOffer;
 
 typedef struct {

@@ -112,6 +112,30 @@ void fp_instance_type_free(FpInstanceType *it)
     g_free(it);
 }
 
+FpPolicyTemplate *fp_policy_template_new(const char *name)
+{
+    FpPolicyTemplate *t = g_new0(FpPolicyTemplate, 1);
+    t->name = g_strdup(name);
+    t->labels = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    t->price_per_gpu_hour = -1;
+    t->capacity_type = g_strdup("on-demand");
+    return t;
+}
+
+void fp_policy_template_free(FpPolicyTemplate *t)
+{
+    if (!t) {
+        return;
+    }
+    g_free(t->name);
+    g_hash_table_unref(t->labels);
+    g_free(t->product);
+    g_free(t->instance_type);
+    g_free(t->region);
+    g_free(t->capacity_type);
+    g_free(t);
+}
+
 /* Weights all 0 (a parser sets those the document names), no limits,
  * binpack, cost per GPU-hour, no SKU lists, no origins, no spread, the
  * policy's short list. */
@@ -178,6 +202,7 @@ static void policy_clear(gpointer data)
     g_clear_pointer(&policy->pools, g_hash_table_unref);
     g_clear_pointer(&policy->latency, g_hash_table_unref);
     g_clear_pointer(&policy->instance_types, g_hash_table_unref);
+    g_clear_pointer(&policy->templates, g_hash_table_unref);
     g_clear_pointer(&policy->profiles, g_hash_table_unref);
     g_clear_pointer(&policy->namespaces, g_hash_table_unref);
     g_free(policy->default_profile);
@@ -217,6 +242,8 @@ FpPolicy *fp_policy_new_empty(void)
     policy->latency = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     policy->instance_types = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                                    (GDestroyNotify)fp_instance_type_free);
+    policy->templates = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                              (GDestroyNotify)fp_policy_template_free);
     policy->profiles =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fp_profile_free);
     policy->namespaces = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

@@ -101,6 +101,24 @@ typedef struct {
     double price_per_gpu_hour; /* < 0 = the catalog's, else the SKU table's */
 } FpInstanceType;
 
+/* A pool that can grow, declared by the policy (poolTemplates:): a
+ * Cluster Autoscaler node group or a hand-run Flex pool, which has no
+ * Kubernetes object saying what nodes it adds (Karpenter NodePools are read
+ * from the API instead, cache/nodepool.h).  Its nodes carry @labels plus
+ * the policy's first label key of each fact it states. */
+typedef struct {
+    char *name;                /* the pool's name (a label value) */
+    GHashTable *labels;        /* char* -> char*, owned; may be empty */
+    char *product;             /* GPU product; NULL = the instance type's */
+    char *instance_type;       /* NULL = none */
+    guint gpus_per_node;       /* 0 = the instance type's (else unknown) */
+    double memory_gib;         /* per GPU; 0 = the SKU table's or catalog's */
+    char *region;              /* NULL = unknown */
+    double price_per_gpu_hour; /* < 0 = the pool's, SKU table's or catalog's */
+    char *capacity_type;       /* "on-demand" or "spot" */
+    guint max_nodes;           /* 0 = no maximum */
+} FpPolicyTemplate;
+
 typedef struct FpPolicy {
     guint64 generation;   /* set by the policy store; 0 for a policy never installed */
     char *source;         /* where it came from, for logs ("built-in default", a path) */
@@ -137,6 +155,8 @@ typedef struct FpPolicy {
     GHashTable *models;
     FpFitConstants fit; /* the fit formula's constants; fp_fit_constants_default() */
     guint short_list; /* best passing nodes filter returns (scoring/short_list.h); 0 = every one */
+    /* Pool templates: name -> FpPolicyTemplate*, owned; empty by default. */
+    GHashTable *templates;
 } FpPolicy;
 
 /* The built-in default policy: GFD and well-known labels, the common GPU SKUs,
@@ -187,6 +207,11 @@ void fp_profile_free(FpProfile *profile);
 /* Defaults: product NULL, gpu_count 0, memory 0, price -1. */
 FpInstanceType *fp_instance_type_new(const char *name);
 void fp_instance_type_free(FpInstanceType *it);
+/* Defaults: no labels, product/instance type/region NULL, gpus_per_node 0,
+ * memory 0, price -1, capacity "on-demand", max_nodes 0. */
+FpPolicyTemplate *fp_policy_template_new(const char *name);
+void fp_policy_template_free(FpPolicyTemplate *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPolicyTemplate, fp_policy_template_free)
 
 G_END_DECLS
 

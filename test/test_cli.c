@@ -436,6 +436,25 @@ static void test_golden_preemption(void **state)
     json_decref(doc);
 }
 
+/* The same pod with pools that can grow (policy poolTemplates): a 4-GPU
+ * L4 node group takes two GPUs, a 1-GPU T4 group cannot; the table says
+ * so in one line, the JSON in "scaleUp". */
+static void test_golden_scale_up(void **state)
+{
+    const GoldenCase c = {"scaleup", "pod-preempt.yaml", "../preempt/cluster.json",
+                          "policy-templates.yaml", 3};
+    json_t *doc = run_case(&c, NULL);
+    json_t *up = json_object_get(placement(doc, 0), "scaleUp");
+    assert_true(json_is_true(json_object_get(up, "fits")));
+    assert_string_equal(json_string_value(json_object_get(up, "pool")), "aws-l4x4-use1");
+    assert_string_equal(json_string_value(json_object_get(up, "sku")), "NVIDIA-L4");
+    assert_int_equal(json_integer_value(json_object_get(up, "templates")), 2);
+    assert_string_equal(json_string_value(json_object_get(up, "message")),
+                        "would fit after scale-up: pool aws-l4x4-use1 (NVIDIA-L4, us-east-1, "
+                        "$1.15/h)");
+    json_decref(doc);
+}
+
 /* ---- usage and input errors: exit 2, a message, nothing on stdout ---- */
 
 static void test_input_errors(void **state)
@@ -1012,6 +1031,7 @@ int main(void)
         cmocka_unit_test(test_golden_workloads),
         cmocka_unit_test(test_golden_invalid_annotation),
         cmocka_unit_test(test_golden_preemption),
+        cmocka_unit_test(test_golden_scale_up),
         cmocka_unit_test(test_input_errors),
         cmocka_unit_test(test_shared_pods),
         cmocka_unit_test(test_shared_pod_outcomes),

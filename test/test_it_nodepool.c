@@ -103,7 +103,7 @@ static void test_real_examples(void **state)
 
     /* Every example is an offer of an unknown GPU. */
     GArray *offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
-    fp_nodepool_offers(p3, policy, offers);
+    fp_nodepool_offers(p3, policy, NULL, offers);
     assert_int_equal(offers->len, 1);
     FpOffer *o = &g_array_index(offers, FpOffer, 0);
     assert_true(o->is_template);
@@ -145,7 +145,7 @@ static void test_template_offers(void **state)
     assert_string_equal(t->capacity_types[0], "on-demand");
     assert_int_equal(fp_res_list_get(&t->limits, "nvidia.com/gpu"), 16);
     GArray *offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
-    fp_nodepool_offers(t, policy, offers);
+    fp_nodepool_offers(t, policy, NULL, offers);
     assert_int_equal(offers->len, 2);
     for (guint i = 0; i < offers->len; i++) {
         const FpOffer *o = &g_array_index(offers, FpOffer, i);
@@ -170,7 +170,7 @@ static void test_pool_at_zero_nodes(void **state)
     json_decref(obj);
     assert_non_null(t);
     GArray *offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
-    fp_nodepool_offers(t, policy, offers);
+    fp_nodepool_offers(t, policy, NULL, offers);
     json_t *pj = parse("{\"metadata\":{\"name\":\"big\",\"annotations\":{"
                        "\"flexplace.io/min-gpu-memory\":\"120Gi\"}},\"spec\":{\"containers\":[{"
                        "\"name\":\"c\",\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"8\"}}}]}}");
@@ -309,7 +309,7 @@ static void test_source(void **state)
     gboolean absent = FALSE;
     FP_WAIT_FOR(fp_nodepool_source_lists(src, &absent) >= 1, 10000, "first LIST");
     assert_true(absent);
-    GArray *offers = fp_nodepool_source_offers(src, policy);
+    GArray *offers = fp_nodepool_source_offers(src, policy, NULL);
     assert_int_equal(offers->len, 0);
     g_array_unref(offers);
 
@@ -319,7 +319,7 @@ static void test_source(void **state)
         fp_fake_api_ctl_json(api, json_pack("{s:s, s:o}", "cmd", "set_nodepools", "items", items)));
     guint64 seen = fp_nodepool_source_lists(src, NULL);
     FP_WAIT_FOR(fp_nodepool_source_lists(src, &absent) > seen && !absent, 10000, "NodePools");
-    offers = fp_nodepool_source_offers(src, policy);
+    offers = fp_nodepool_source_offers(src, policy, NULL);
     assert_int_equal(offers->len, 2); /* L4 in two regions */
     g_array_unref(offers);
 
@@ -327,7 +327,7 @@ static void test_source(void **state)
     FP_FAKE_API_CTL(api, "{\"cmd\":\"set_token\",\"token\":\"other\"}");
     json_int_t before = fp_fake_api_counter(api, "unauthorized");
     FP_WAIT_FOR(fp_fake_api_counter(api, "unauthorized") > before, 10000, "a failed LIST");
-    offers = fp_nodepool_source_offers(src, policy);
+    offers = fp_nodepool_source_offers(src, policy, NULL);
     assert_int_equal(offers->len, 2);
     g_array_unref(offers);
     fp_nodepool_source_stop(src);

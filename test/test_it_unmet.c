@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #include "extender/server/app.h"
@@ -81,6 +82,52 @@ static void test_unmet_through_filter(void **state)
     fp_app_free(app);
 }
 
+/* A policy that declares a B200 node group: the 8 x 120 GiB pod fits it
+ * after a scale-up, which the metrics and /debug/decisions say. */
+static void test_scale_up_through_filter(void **state)
+{
+    g_autofree char *dir = g_dir_make_tmp("fp-it-unmet-XXXXXX", NULL);
+    assert_non_null(dir);
+    g_autofree char *policy = g_build_filename(dir, "policy.yaml", NULL);
+    assert_true(g_file_set_contents(policy,
+                                    "poolTemplates:\n"
+                                    "  b200-use1:\n"
+                                    "    gpuProduct: NVIDIA-B200\n"
+                                    "    gpusPerNode: 8\n"
+                                    "    region: us-east-1\n"
+                                    "    maxNodes: 4\n",
+                                    -1, NULL));
+    g_autofree char *cluster = g_build_filename(FP_SOURCE_DIR, "cache", "demo-cluster.json", NULL);
+    FpApp *app = fp_test_app_start(cluster, NULL, policy);
+    guint16 port = fp_http_server_port(app->http);
+    g_autofree char *big = filter_body("uid-big", 8, "120Gi");
+    FpTestHttpReply reply = {0};
+    assert_true(fp_test_http_post(port, "/filter", big, strlen(big), &reply));
+    assert_int_equal(reply.status, 200);
+    fp_test_http_reply_clear(&reply);
+    g_autofree char *m = metrics(port);
+    assert_non_null(
+        strstr(m, "flexplace_unmet_gpus{pool=\"b200-use1\",sku=\"NVIDIA-B200\",region=\"us-east-"
+                  "1\"} 8"));
+    assert_true(fp_test_http_get(port, "/debug/decisions?pod=ml/big-0", &reply));
+    assert_int_equal(reply.status, 200);
+    json_t *doc = json_loads(reply.body, 0, NULL);
+    fp_test_http_reply_clear(&reply);
+    assert_non_null(doc);
+    json_t *decisions = json_is_array(doc) ? doc : json_object_get(doc, "decisions");
+    json_t *up = json_object_get(json_array_get(decisions, 0), "scaleUp");
+    assert_non_null(up);
+    assert_true(json_is_true(json_object_get(up, "fits")));
+    assert_string_equal(json_string_value(json_object_get(up, "pool")), "b200-use1");
+    assert_string_equal(json_string_value(json_object_get(up, "sku")), "NVIDIA-B200");
+    assert_non_null(strstr(json_string_value(json_object_get(up, "message")),
+                           "would fit after scale-up: pool b200-use1 (NVIDIA-B200, us-east-1"));
+    json_decref(doc);
+    fp_app_free(app);
+    g_remove(policy);
+    g_rmdir(dir);
+}
+
 static void test_scale_up_target(void **state)
 {
     g_autoptr(FpPolicy) policy = fp_policy_new_default();
@@ -124,10 +171,13 @@ static void test_scale_up_target(void **state)
                    .gpu_memory_mib = 144384,
                    .price_per_gpu_hour = 7.9}},
     };
-    const FpOffer *t = fp_unmet_scale_up_target(policy, d, offers, G_N_ELEMENTS(offers));
-    assert_non_null(t);
-    assert_string_equal(t->facts.pool, "h200"); /* the cheapest that has the memory */
-    assert_null(fp_unmet_scale_up_target(policy, d, offers, 1));
+    g_autoptr(FpScaleUp) t = fp_scale_up_new(policy, d, offers, G_N_ELEMENTS(offers));
+    assert_true(t->fits);
+    assert_string_equal(t->pool, "h200"); /* the cheapest that has the memory */
+    assert_int_equal(t->templates, 3);
+    g_autoptr(FpScaleUp) none = fp_scale_up_new(policy, d, offers, 1);
+    assert_false(none->fits);
+    assert_string_equal(none->text, "no pool can grow to fit: l4: GPU memory below requirement");
 
     FpView *view = fp_view_new();
     FpUnmet *u = fp_unmet_new(view);
@@ -153,6 +203,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unmet_through_filter),
         cmocka_unit_test(test_scale_up_target),
+        cmocka_unit_test(test_scale_up_through_filter),
     };
     return FP_RUN_TESTS(tests, NULL, NULL);
 }

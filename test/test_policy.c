@@ -259,7 +259,8 @@ static const BadCase bad_cases[] = {
      "colour: blue\n",
      {"p.yaml:1:1: unknown key \"colour\" (known keys: apiVersion, kind, metadata, gpuResources, "
       "nodeLabels, skus, pools, regions, defaultPricePerGPUHour, profiles, namespaces, "
-      "defaultProfile, spotPriceFactor, instanceTypes, models, modelFit, shortList)"}},
+      "defaultProfile, spotPriceFactor, instanceTypes, models, modelFit, shortList, "
+      "poolTemplates)"}},
     {"short list",
      "shortList: -1\n"
      "profiles:\n"
@@ -451,11 +452,12 @@ static void test_error_cap(void **state)
     g_string_free(y, TRUE);
     assert_null(p);
     assert_int_equal(r->errors->len, FP_POLICY_MAX_ERRORS + 1);
-    assert_string_equal(g_ptr_array_index(r->errors, 0),
-                        "cap.yaml:1:1: unknown key \"unknown0\" (known keys: apiVersion, kind, "
-                        "metadata, gpuResources, nodeLabels, skus, pools, regions, "
-                        "defaultPricePerGPUHour, profiles, namespaces, defaultProfile, "
-                        "spotPriceFactor, instanceTypes, models, modelFit, shortList)");
+    assert_string_equal(
+        g_ptr_array_index(r->errors, 0),
+        "cap.yaml:1:1: unknown key \"unknown0\" (known keys: apiVersion, kind, "
+        "metadata, gpuResources, nodeLabels, skus, pools, regions, "
+        "defaultPricePerGPUHour, profiles, namespaces, defaultProfile, "
+        "spotPriceFactor, instanceTypes, models, modelFit, shortList, poolTemplates)");
     assert_string_equal(g_ptr_array_index(r->errors, FP_POLICY_MAX_ERRORS),
                         "... and 4900 more errors");
     g_autofree char *joined = fp_policy_report_join_errors(r, "\n");

@@ -11,6 +11,8 @@
 #include "cache/informer.h"
 #include "cache/kube_client.h"
 #include "cache/kubeconfig.h"
+#include "cache/nodepool.h"
+#include "cache/pool_templates.h"
 #include "cache/snapshot.h"
 #include "extender/cli/commands.h"
 #include "extender/cli/podfile.h"
@@ -59,6 +61,12 @@ void fp_cli_free(FpCli *cli)
     if (cli->items) {
         g_ptr_array_unref(cli->items);
     }
+    if (cli->nodepools) {
+        g_ptr_array_unref(cli->nodepools);
+    }
+    if (cli->client) {
+        fp_kube_client_free(cli->client);
+    }
     memset(cli, 0, sizeof *cli);
 }
 
@@ -86,6 +94,7 @@ static int load_view(FpCli *cli, const char *command)
         ok = client && fp_informer_list_once(cli->view, client, &error);
         if (ok) {
             cli->view_source = g_strdup_printf("%s (%s)", kc->server, kc->source);
+            cli->client = g_steal_pointer(&client);
         }
     }
     if (!ok) {
@@ -93,6 +102,22 @@ static int load_view(FpCli *cli, const char *command)
         return FP_EXIT_USAGE;
     }
     return FP_EXIT_OK;
+}
+
+/* Karpenter NodePools of a live cluster, for the scale-up judgement: a
+ * cluster without them (404) has none; a failure is a warning. */
+static void load_nodepools(FpCli *cli, const char *command)
+{
+    cli->nodepools = g_ptr_array_new_with_free_func((GDestroyNotify)fp_pool_template_free);
+    if (!cli->client) {
+        return;
+    }
+    gboolean absent = FALSE;
+    g_autoptr(GError) error = NULL;
+    if (!fp_nodepools_fetch(cli->client, cli->policy, cli->nodepools, &absent, NULL, &error)) {
+        fprintf(stderr, "flexplace %s: warning: %s (judging scale-ups without NodePools)\n",
+                command, error->message);
+    }
 }
 
 int fp_cli_load(FpCli *cli, const char *command)
@@ -129,6 +154,7 @@ int fp_cli_load(FpCli *cli, const char *command)
     } else {
         cli->policy = fp_policy_new_default();
     }
+    load_nodepools(cli, command);
     cli->pods = g_ptr_array_new_with_free_func((GDestroyNotify)fp_pod_unref);
     cli->items = g_ptr_array_new_with_free_func((GDestroyNotify)fp_podfile_item_free);
     for (guint f = 0; cli->pod_files[f]; f++) {
@@ -159,6 +185,17 @@ const FpPodfileItem *fp_cli_pod_item(const FpCli *cli, const FpPod *pod)
         }
     }
     return NULL;
+}
+
+GArray *fp_cli_templates(const FpCli *cli)
+{
+    g_autoptr(FpPoolUsage) usage = fp_pool_usage_new(cli->view, cli->policy);
+    GArray *offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
+    for (guint i = 0; cli->nodepools && i < cli->nodepools->len; i++) {
+        fp_nodepool_offers(g_ptr_array_index(cli->nodepools, i), cli->policy, usage, offers);
+    }
+    fp_policy_template_offers(cli->policy, usage, offers);
+    return offers;
 }
 
 static gint name_cmp(gconstpointer a, gconstpointer b)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "cache/view.h"
+#include "cache/kube_client.h"
 #include "cache/placement.h"
 #include "extender/cli/podfile.h"
 
@@ -37,6 +38,8 @@ typedef struct {
     GPtrArray *pods;  /* FpPod* */
     GPtrArray *items; /* FpPodfileItem*, parallel to pods: where each came from */
     char *view_source;
+    FpKubeClient *client; /* live mode only */
+    GPtrArray *nodepools; /* FpPoolTemplate*: Karpenter NodePools (live mode) */
 } FpCli;
 
 /* The option entries for the fields above (terminated); @cli must outlive
@@ -53,6 +56,11 @@ const FpPodfileItem *fp_cli_pod_item(const FpCli *cli, const FpPod *pod);
 
 /* Evaluate @pod on every node of the view with kube-scheduler's checks. */
 FpPlacement *fp_cli_place(FpCli *cli, const FpPod *pod);
+
+/* The pools that can grow (cache/pool_templates.h): the live cluster's
+ * NodePools, then the policy's poolTemplates, growth judged against the
+ * view.  A new array of FpOffer. */
+GArray *fp_cli_templates(const FpCli *cli);
 
 /* Print one placement as a ranked table (wide adds columns). */
 void fp_cli_print_table(FILE *out, const FpCli *cli, const FpPod *pod, const FpPlacement *p,

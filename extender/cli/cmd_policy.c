@@ -155,6 +155,29 @@ static void print_labels(const char *fact, char **keys)
     printf("  %-13s %s\n", fact, j);
 }
 
+/* The pools that can grow the policy declares (policies/README.md); nothing
+ * when it declares none. */
+static void print_templates(const FpPolicy *p)
+{
+    g_autoptr(GPtrArray) names = keys_of(p->templates);
+    if (names->len == 0) {
+        return;
+    }
+    printf("pool templates (%u):\n", names->len);
+    printf("  %-24s %-24s %-20s %-14s %-5s %-10s %s\n", "NAME", "GPU", "INSTANCE", "REGION", "GPUS",
+           "CAPACITY", "MAX-NODES");
+    for (guint i = 0; i < names->len; i++) {
+        const FpPolicyTemplate *t = g_hash_table_lookup(p->templates, g_ptr_array_index(names, i));
+        g_autofree char *gpus =
+            t->gpus_per_node ? g_strdup_printf("%u", t->gpus_per_node) : g_strdup("-");
+        g_autofree char *max = t->max_nodes ? g_strdup_printf("%u", t->max_nodes) : g_strdup("-");
+        printf("  %-24s %-24s %-20s %-14s %-5s %-10s %s\n", t->name,
+               t->product ? t->product : "(instance type)",
+               t->instance_type ? t->instance_type : "-", t->region ? t->region : "-", gpus,
+               t->capacity_type, max);
+    }
+}
+
 static void print_text(const FpPolicy *p, const FpPolicyReport *r)
 {
     printf("policy OK: %s\n", p->source);
@@ -222,6 +245,7 @@ static void print_text(const FpPolicy *p, const FpPolicyReport *r)
            p->default_latency_ms, p->same_region_latency_ms, p->default_price_per_gpu_hour);
     printf("spot price factor: %g; instance types overriding the built-in catalog: %u\n",
            p->spot_price_factor, g_hash_table_size(p->instance_types));
+    print_templates(p);
     for (guint i = 0; i < r->notes->len; i++) {
         printf("note: %s\n", (char *)g_ptr_array_index(r->notes, i));
     }

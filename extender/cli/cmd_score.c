@@ -14,6 +14,7 @@
 
 #include "extender/cli/cli.h"
 #include "extender/cli/commands.h"
+#include "extender/server/decisions.h"
 #include "extender/server/preempt.h"
 
 #define FP_EXIT_NO_FEASIBLE 3
@@ -102,10 +103,13 @@ int fp_cmd_score(int argc, char **argv)
         return rc;
     }
     json_t *all = cli.format == FP_OUT_JSON ? json_array() : NULL;
+    g_autoptr(GArray) templates = fp_cli_templates(&cli);
     for (guint i = 0; i < cli.pods->len; i++) {
         const FpPod *pod = g_ptr_array_index(cli.pods, i);
         g_autoptr(FpPlacement) p = fp_cli_place(&cli, pod);
         g_autoptr(GPtrArray) plans = NULL;
+        const FpScaleUp *scale_up = fp_placement_judge_scale_up(
+            p, cli.policy, (const FpOffer *)(void *)templates->data, templates->len);
         if (fp_placement_best(p) < 0) {
             rc = FP_EXIT_NO_FEASIBLE;
             /* Eviction cannot cure a malformed annotation: no plans then
@@ -117,6 +121,8 @@ int fp_cmd_score(int argc, char **argv)
         if (all) {
             json_t *one = fp_cli_placement_json(&cli, pod, p);
             json_object_set_new(one, "preemption", plans ? plans_json(plans) : json_null());
+            json_object_set_new(one, "scaleUp",
+                                scale_up ? fp_scale_up_to_json(scale_up) : json_null());
             json_array_append_new(all, one);
         } else {
             if (i) {
@@ -125,6 +131,9 @@ int fp_cmd_score(int argc, char **argv)
             fp_cli_print_table(stdout, &cli, pod, p, cli.format == FP_OUT_WIDE);
             if (plans) {
                 print_plans(plans);
+            }
+            if (scale_up) {
+                printf("%c%s.\n", g_ascii_toupper(scale_up->text[0]), scale_up->text + 1);
             }
         }
     }

@@ -179,7 +179,8 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
         {"mutate-preferred", 0, 0, G_OPTION_ARG_NONE, &mutate_preferred,
          "The webhook also adds the nearest regions as preferred node affinity", NULL},
         {"karpenter-nodepools", 0, 0, G_OPTION_ARG_NONE, &nodepools,
-         "The webhook also counts Karpenter NodePools (karpenter.sh/v1) as pools it can offer",
+         "Count Karpenter NodePools (karpenter.sh/v1) as pools that can grow: the webhook offers "
+         "them, unmet pods are judged against them",
          NULL},
         {"cluster", 'c', 0, G_OPTION_ARG_FILENAME, &cfg->cluster_file,
          "Serve from a snapshot: kubectl get nodes,pods -A -o json|yaml", "FILE"},

@@ -130,9 +130,17 @@ static bool mutate_ready(void *ctx, const char **why)
     return fp_readiness_check(ctx, why);
 }
 
-static GArray *mutate_templates(void *ctx, const FpPolicy *policy)
+/* The pools that can grow under @policy: Karpenter NodePools (when
+ * watched) and the policy's poolTemplates, growth judged against the
+ * view's nodes now. */
+static GArray *app_templates(void *ctx, const FpPolicy *policy)
 {
-    return fp_nodepool_source_offers(ctx, policy);
+    FpApp *app = ctx;
+    g_autoptr(FpPoolUsage) usage = fp_pool_usage_new(app->view, policy);
+    GArray *offers = app->nodepools ? fp_nodepool_source_offers(app->nodepools, policy, usage)
+                                    : g_array_new(FALSE, TRUE, sizeof(FpOffer));
+    fp_policy_template_offers(policy, usage, offers);
+    return offers;
 }
 
 /* Give each route and collector the parts it reads, once the view (and in
@@ -161,8 +169,8 @@ static void wire_parts(FpApp *app)
         .score_memo = app->score_memo,
         .metrics = &app->verb_metrics,
         .unmet = app->unmet,
-        .templates = app->nodepools ? mutate_templates : NULL,
-        .templates_ctx = app->nodepools,
+        .templates = app_templates,
+        .templates_ctx = app,
     };
     app->preempt_env = (FpPreemptEnv){
         .view = app->view,
@@ -191,8 +199,8 @@ static void wire_parts(FpApp *app)
         .ready = mutate_ready,
         .ready_ctx = &app->readiness,
         .preferred = cfg->mutate_preferred,
-        .templates = app->nodepools ? mutate_templates : NULL,
-        .templates_ctx = app->nodepools,
+        .templates = app_templates,
+        .templates_ctx = app,
         .reviews = fp_mutate_metrics(app->metrics),
     };
 }
@@ -213,8 +221,8 @@ FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
         fp_app_free(app);
         return NULL;
     }
-    if (cfg->nodepools && app->client && cfg->mutate_verb && *cfg->mutate_verb) {
-        /* Pool templates for the webhook: NodePools change rarely. */
+    if (cfg->nodepools && app->client) {
+        /* Pool templates for the webhook and the scale-up judgement. */
         app->nodepools = fp_nodepool_source_start(app->client, 60);
     }
     app->unmet = fp_unmet_new(app->view);

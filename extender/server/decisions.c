@@ -39,6 +39,7 @@ typedef struct {
     NodeVerdict *verdicts;
     guint n_verdicts;
     GHashTable *rejections; /* interned reason -> count */
+    json_t *scale_up;       /* fp_scale_up_to_json, or NULL */
 } Decision;
 
 struct FpDecisionRing {
@@ -55,6 +56,7 @@ static void decision_free(Decision *d)
     if (!d) {
         return;
     }
+    json_decref(d->scale_up);
     for (guint i = 0; i < d->n_verdicts; i++) {
         g_free(d->verdicts[i].node);
     }
@@ -195,6 +197,7 @@ void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod
             d->device =
                 g_strdup(fp_verdict_device_name(&p->verdicts[p->best], device, sizeof device));
         }
+        d->scale_up = p->scale_up ? fp_scale_up_to_json(p->scale_up) : NULL;
         d->n_total = p->n;
         g_autofree Ranked *ranked = g_new(Ranked, MAX(p->n, 1));
         guint n_ranked = 0;
@@ -313,6 +316,9 @@ static json_t *decision_json(const Decision *d, guint max_nodes)
         json_array_append_new(verdicts, v);
     }
     json_object_set_new(o, "verdicts", verdicts);
+    if (d->scale_up) {
+        json_object_set(o, "scaleUp", d->scale_up);
+    }
     json_object_set_new(o, "truncated", json_boolean(d->n_verdicts < d->n_total));
     (void)max_nodes;
     return o;
@@ -372,4 +378,22 @@ gboolean fp_decision_ring_verdict(FpDecisionRing *ring, const char *uid, const c
     }
     g_mutex_unlock(&ring->lock);
     return found;
+}
+
+json_t *fp_scale_up_to_json(const FpScaleUp *s)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "fits", json_boolean(s->fits));
+    json_object_set_new(o, "template", s->fits ? json_string(s->template_name) : json_null());
+    json_object_set_new(o, "pool", s->fits ? json_string(s->pool) : json_null());
+    json_object_set_new(o, "sku", s->fits ? json_string(s->product) : json_null());
+    json_object_set_new(o, "region", s->fits ? json_string(s->region) : json_null());
+    json_object_set_new(o, "latencyMs",
+                        s->fits && s->latency_ms >= 0 ? json_real(s->latency_ms) : json_null());
+    json_object_set_new(o, "pricePerGPUHour",
+                        s->fits && s->price_per_gpu_hour >= 0 ? json_real(s->price_per_gpu_hour)
+                                                              : json_null());
+    json_object_set_new(o, "templates", json_integer(s->templates));
+    json_object_set_new(o, "message", json_string(s->text));
+    return o;
 }

@@ -46,6 +46,14 @@ guint fp_decision_ring_size(FpDecisionRing *ring);
 gboolean fp_decision_ring_verdict(FpDecisionRing *ring, const char *uid, const char *node,
                                   FpVerdict *out, guint64 *policy_generation);
 
+/* A scale-up judgement (scoring/scale_up.h) as JSON (new reference):
+ * {"fits", "template", "pool", "sku", "region", "latencyMs",
+ * "pricePerGPUHour", "templates", "message"}; the target's fields are null
+ * when nothing fits (and latencyMs without origins, the price when
+ * unknown).  A decision of a pod that fit no node carries it as
+ * "scaleUp"; `flexplace score -o json` too. */
+json_t *fp_scale_up_to_json(const FpScaleUp *s);
+
 G_END_DECLS
 
 #endif

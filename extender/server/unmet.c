@@ -53,26 +53,8 @@ void fp_unmet_free(FpUnmet *u)
     g_free(u);
 }
 
-const FpOffer *fp_unmet_scale_up_target(const FpPolicy *policy, const FpDemand *demand,
-                                        const FpOffer *offers, guint n)
-{
-    const FpOffer *best = NULL;
-    for (guint i = 0; i < n; i++) {
-        const FpOffer *o = &offers[i];
-        if (fp_constraints_hard_reason(policy, demand, &o->facts)) {
-            continue;
-        }
-        double price = o->facts.price_per_gpu_hour;
-        if (!best || (price >= 0 && (best->facts.price_per_gpu_hour < 0 ||
-                                     price < best->facts.price_per_gpu_hour))) {
-            best = o;
-        }
-    }
-    return best;
-}
-
 void fp_unmet_record(FpUnmet *u, const char *uid, const char *ns, const char *name, gint64 gpus,
-                     const FpOffer *target)
+                     const FpScaleUp *scale_up)
 {
     if (!uid || !*uid) {
         return;
@@ -91,9 +73,10 @@ void fp_unmet_record(FpUnmet *u, const char *uid, const char *ns, const char *na
         g_free(e->pool);
         g_free(e->sku);
         g_free(e->region);
-        e->pool = g_strdup(target ? target->facts.pool : "");
-        e->sku = g_strdup(target ? target->facts.product : "");
-        e->region = g_strdup(target ? target->facts.region : "");
+        bool fits = scale_up && scale_up->fits;
+        e->pool = g_strdup(fits ? scale_up->pool : "");
+        e->sku = g_strdup(fits ? scale_up->product : "");
+        e->region = g_strdup(fits ? scale_up->region : "");
         e->gpus = gpus;
         e->last_us = now;
     }

@@ -3,9 +3,9 @@
  * node, as metrics an autoscaler or a person can act on.
  *
  * Purpose: when a filter passes no node for a GPU pod, the pod is recorded
- * with where it would fit after a scale-up (the cheapest pool template
- * flexplace accepts for it: pool, GPU product and region; "" when none is
- * known) and its GPU count.  /metrics then shows, per (pool, sku, region):
+ * with where it would fit after a scale-up (the target of
+ * scoring/scale_up.h: pool, GPU product and region; "" when no template
+ * can grow to fit) and its GPU count.  /metrics then shows, per (pool, sku, region):
  *   flexplace_unmet_gpus   GPUs requested by pods that fit no node
  *   flexplace_unmet_pods   those pods
  * A pod's entry ends when it is bound (fp_unmet_forget from the bind verb,
@@ -29,7 +29,7 @@
 
 #include "cache/view.h"
 #include "extender/obs/metrics.h"
-#include "scoring/constraints.h"
+#include "scoring/scale_up.h"
 
 G_BEGIN_DECLS
 
@@ -45,15 +45,10 @@ void fp_unmet_free(FpUnmet *u);
  * nothing of @u: free @u after @m). */
 void fp_unmet_register(FpUnmet *u, FpMetrics *m);
 
-/* Where a pod of @demand would fit after a scale-up: the cheapest of @n
- * @offers (templates) flexplace's hard filters accept, or NULL. */
-const FpOffer *fp_unmet_scale_up_target(const FpPolicy *policy, const FpDemand *demand,
-                                        const FpOffer *offers, guint n);
-
-/* Record (or refresh) pod @uid as unmet: @gpus of it, would fit on @target
- * (may be NULL: unknown). */
+/* Record (or refresh) pod @uid as unmet: @gpus of it, would fit where
+ * @scale_up says (may be NULL, or not fitting: labels ""). */
 void fp_unmet_record(FpUnmet *u, const char *uid, const char *ns, const char *name, gint64 gpus,
-                     const FpOffer *target);
+                     const FpScaleUp *scale_up);
 /* The pod was bound: forget it. */
 void fp_unmet_forget(FpUnmet *u, const char *uid);
 /* Drop entries that ended (rules above) as of @now_us (monotonic).  Called

@@ -164,28 +164,30 @@ static void free_extender_args(void *args)
     fp_extender_args_free(args);
 }
 
-/* A GPU pod that no candidate passes is unmet demand: record where it
- * would fit after a scale-up (extender/server/unmet.h). */
-static void record_unmet(const FpExtenderEnv *env, const FpExtenderArgs *args, const FpPlacement *p,
-                         const FpPolicy *policy)
+/* A GPU pod that no candidate passes is unmet demand: judge where it
+ * would fit after a scale-up (scoring/scale_up.h), for the decision, the
+ * unmet metrics (extender/server/unmet.h) and the pod's Event. */
+static void judge_unmet(const FpExtenderEnv *env, FpPlacement *p, const FpPolicy *policy)
 {
-    const FpDemand *d = p->demand;
-    if (!env->unmet || !d || !d->resource || d->invalid_reason || p->best >= 0) {
+    if (!fp_placement_unmet(p)) {
         return;
     }
-    for (guint i = 0; i < p->n; i++) {
-        if (p->verdicts[i].pass) {
-            return;
-        }
-    }
     GArray *offers = env->templates ? env->templates(env->templates_ctx, policy) : NULL;
-    const FpOffer *target =
-        offers ? fp_unmet_scale_up_target(policy, d, (const FpOffer *)(void *)offers->data,
-                                          offers->len)
-               : NULL;
-    fp_unmet_record(env->unmet, args->pod->uid, args->pod->ns, args->pod->name, d->count, target);
+    fp_placement_judge_scale_up(p, policy, offers ? (const FpOffer *)(void *)offers->data : NULL,
+                                offers ? offers->len : 0);
     if (offers) {
         g_array_unref(offers);
+    }
+}
+
+static void record_unmet(const FpExtenderEnv *env, const FpExtenderArgs *args, const FpPlacement *p)
+{
+    if (!p->scale_up) {
+        return;
+    }
+    if (env->unmet) {
+        fp_unmet_record(env->unmet, args->pod->uid, args->pod->ns, args->pod->name,
+                        p->demand->count, p->scale_up);
     }
 }
 
@@ -210,8 +212,9 @@ static void answer_filter(void *data, const void *decoded, FpHttpResponse *resp,
                    ? fp_encode_filter_listed(args, p->verdicts, p->listed_idx, p->listed, &len)
                    : fp_encode_filter_result(args, p->verdicts, NULL, &len);
         fp_score_memo_put(env->score_memo, args, policy, p->verdicts, p->listed_idx, p->listed);
+        judge_unmet(env, p, policy);
         account(env, "filter", args, p, policy, start, NULL);
-        record_unmet(env, args, p, policy);
+        record_unmet(env, args, p);
         fp_policy_unref(policy);
     }
     respond_json(resp, body, len);

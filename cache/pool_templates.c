@@ -1,0 +1,195 @@
+/*
+ * cache/pool_templates.c - policy pool templates as offers; pool usage
+ * (contract in the header).
+ */
+#include "cache/pool_templates.h"
+
+#include <string.h>
+
+#include "cache/gpu_inventory.h"
+#include "scoring/scale_up.h"
+
+#define NODEPOOL_LABEL "karpenter.sh/nodepool"
+
+/* ---- usage ------------------------------------------------------------ */
+
+static void use_free(gpointer p)
+{
+    FpPoolUse *u = p;
+    fp_res_list_clear(&u->gpus);
+    g_free(u);
+}
+
+static FpPoolUse *use_of(GHashTable *table, const char *name)
+{
+    FpPoolUse *u = g_hash_table_lookup(table, name);
+    if (!u) {
+        u = g_new0(FpPoolUse, 1);
+        g_hash_table_insert(table, g_strdup(name), u);
+    }
+    return u;
+}
+
+static void use_add(FpPoolUse *u, const FpPolicy *policy, const FpNode *node)
+{
+    u->nodes++;
+    u->cpu_milli += fp_res_list_get(&node->allocatable, "cpu");
+    for (char **r = policy->gpu_resources; r && *r; r++) {
+        int64_t n = fp_res_list_get(&node->allocatable, *r);
+        if (n > 0) {
+            fp_res_list_add(&u->gpus, *r, n);
+        }
+    }
+}
+
+typedef struct {
+    const FpPolicy *policy;
+    FpPoolUsage *usage;
+} Walk;
+
+static void count_node(const FpNodeState *st, void *data)
+{
+    Walk *w = data;
+    if (!st->node) {
+        return;
+    }
+    FpNodeFacts facts;
+    if (st->facts_policy == w->policy) {
+        facts = st->facts;
+    } else {
+        fp_node_facts(w->policy, st->node, &facts);
+    }
+    if (facts.pool && *facts.pool) {
+        use_add(use_of(w->usage->by_pool, facts.pool), w->policy, st->node);
+    }
+    const char *np = fp_node_label(st->node, NODEPOOL_LABEL);
+    if (np && *np) {
+        use_add(use_of(w->usage->by_nodepool, np), w->policy, st->node);
+    }
+}
+
+FpPoolUsage *fp_pool_usage_new(FpView *view, const FpPolicy *policy)
+{
+    FpPoolUsage *u = g_new0(FpPoolUsage, 1);
+    u->by_pool = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, use_free);
+    u->by_nodepool = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, use_free);
+    Walk w = {.policy = policy, .usage = u};
+    fp_view_read_lock(view);
+    fp_view_foreach_node_locked(view, count_node, &w);
+    fp_view_read_unlock(view);
+    return u;
+}
+
+void fp_pool_usage_free(FpPoolUsage *u)
+{
+    if (!u) {
+        return;
+    }
+    g_hash_table_unref(u->by_pool);
+    g_hash_table_unref(u->by_nodepool);
+    g_free(u);
+}
+
+const FpPoolUse *fp_pool_usage_pool(const FpPoolUsage *u, const char *name)
+{
+    return u && name ? g_hash_table_lookup(u->by_pool, name) : NULL;
+}
+
+const FpPoolUse *fp_pool_usage_nodepool(const FpPoolUsage *u, const char *name)
+{
+    return u && name ? g_hash_table_lookup(u->by_nodepool, name) : NULL;
+}
+
+/* ---- policy template offers -------------------------------------------- */
+
+static const char *gpu_resource(const FpPolicy *policy)
+{
+    return policy->gpu_resources && policy->gpu_resources[0] ? policy->gpu_resources[0]
+                                                             : "nvidia.com/gpu";
+}
+
+static void set_first(FpNode *n, char *const *keys, const char *value)
+{
+    if (value && *value && keys && keys[0]) {
+        fp_node_set_label(n, keys[0], value);
+    }
+}
+
+/* The Node a template adds, as its labels and allocatable describe it. */
+static FpNode *template_node(const FpPolicy *policy, const FpPolicyTemplate *t)
+{
+    FpNode *n = fp_node_new(t->name);
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, t->labels);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        fp_node_set_label(n, k, v);
+    }
+    bool has_pool = false;
+    for (char **key = policy->label_pool; key && *key; key++) {
+        has_pool = has_pool || g_hash_table_contains(t->labels, *key);
+    }
+    if (!has_pool) {
+        set_first(n, policy->label_pool, t->name);
+    }
+    set_first(n, policy->label_product, t->product);
+    set_first(n, policy->label_region, t->region);
+    set_first(n, policy->label_instance_type, t->instance_type);
+    set_first(n, policy->label_capacity_type, t->capacity_type);
+    if (t->memory_gib > 0) {
+        g_autofree char *mib = g_strdup_printf("%.0f", t->memory_gib * 1024.0);
+        set_first(n, policy->label_memory, mib);
+    }
+    fp_res_list_set(&n->allocatable, gpu_resource(policy), t->gpus_per_node ? t->gpus_per_node : 1);
+    return n;
+}
+
+static FpOffer template_offer(const FpPolicy *policy, const FpPolicyTemplate *t)
+{
+    g_autoptr(FpNode) n = template_node(policy, t);
+    FpOffer o = {.name = g_intern_string(t->name), .is_template = true};
+    fp_node_facts(policy, n, &o.facts);
+    g_autoptr(FpGpuInventory) inv = fp_gpu_inventory_new(policy, n, &o.facts);
+    const FpDeviceClass *dev = fp_gpu_inventory_find(inv, gpu_resource(policy));
+    if (dev && !t->product && dev->product && *dev->product) {
+        o.facts.product = dev->product;
+    }
+    if (dev && dev->memory_mib > 0 && !(t->memory_gib > 0)) {
+        o.facts.gpu_memory_mib = dev->memory_mib;
+    }
+    if (dev && dev->price_per_hour >= 0) {
+        o.facts.price_per_gpu_hour = dev->price_per_hour;
+    }
+    if (t->price_per_gpu_hour >= 0) {
+        o.facts.price_per_gpu_hour = t->price_per_gpu_hour;
+    }
+    o.gpus_per_node = t->gpus_per_node             ? t->gpus_per_node
+                      : dev && dev->labelled_count ? dev->labelled_count
+                                                   : 0;
+    /* The node and inventory go away here: intern what the offer keeps. */
+    o.facts.pool = g_intern_string(o.facts.pool);
+    o.facts.region = g_intern_string(o.facts.region);
+    o.facts.zone = g_intern_string(o.facts.zone);
+    o.facts.product = g_intern_string(o.facts.product);
+    o.facts.instance_type = g_intern_string(o.facts.instance_type);
+    o.facts.capacity_type = g_intern_string(o.facts.capacity_type);
+    return o;
+}
+
+void fp_policy_template_offers(const FpPolicy *policy, const FpPoolUsage *usage, GArray *offers)
+{
+    if (!policy->templates) {
+        return;
+    }
+    g_autoptr(GList) names = g_hash_table_get_keys(policy->templates);
+    names = g_list_sort(names, (GCompareFunc)strcmp);
+    for (GList *l = names; l; l = l->next) {
+        const FpPolicyTemplate *t = g_hash_table_lookup(policy->templates, l->data);
+        FpOffer o = template_offer(policy, t);
+        const FpPoolUse *u = fp_pool_usage_pool(usage, o.facts.pool);
+        if (t->max_nodes > 0 && u && u->nodes >= t->max_nodes) {
+            o.cannot_grow = FP_REASON_TEMPLATE_MAX_NODES;
+        }
+        g_array_append_val(offers, o);
+    }
+}

@@ -15,6 +15,13 @@
  * fake server's record of bindings AND the view, and sampled while the
  * burst runs.  It prints pods/s, wall time and placements per pool.
  *
+ * test_burst_1000_pods_api_restart: the same burst while the API server
+ * restarts (test/fake_apiserver.py "restart": its port closes, every API
+ * connection is cut, it comes back with far lower resourceVersions); pods
+ * are deleted and bound by someone else during the outage.  No GPU
+ * over-committed during or after, every pod bound once, none lost, and the
+ * view converges to the server's objects.
+ *
  * The other tests use 2 or 3 nodes and check each way a bind can end: API
  * errors (409, 500, timeout) roll the assumption back and put the cause in
  * Error; a retried bind of a bound pod succeeds, before and after the watch
@@ -262,6 +269,10 @@ typedef struct {
     bool faults;     /* the API server fails binds: retry as kube-scheduler does */
     gint failed;     /* binds answered with an API failure */
     gint unknown;    /* ... of them "outcome unknown" */
+    gint not_sent;   /* ... of them never sent (connection refused) */
+    gint not_ready;  /* filter answers with an Error (retried) */
+    gint bound;      /* pods bound so far */
+    gint *done;      /* per pod: its client thread is done with it (bound) */
     gint bound_late; /* pods found bound by the watch after an error */
     /* The short list's spread: how often each node was listed, and answers
      * that named more than the policy's shortList or carried reasons. */
@@ -338,6 +349,18 @@ static gboolean schedule_pod(Burst *b, FpTestHttpClient *client, BurstPod *pod)
         json_t *fr = call(client, "/filter", filter_body, err);
         g_atomic_int_inc(&b->requests);
         json_t *names = json_object_get(fr, "NodeNames");
+        const char *fe = json_string_value(json_object_get(fr, "Error"));
+        if (b->faults && (!fr || (fe && *fe))) {
+            /* kube-scheduler requeues a pod whose extender answered an
+             * error, with its backoff */
+            g_atomic_int_inc(&b->not_ready);
+            g_free(pod->error);
+            pod->error = fr ? g_strdup(fe) : g_strdup(err->str);
+            json_decref(fr);
+            g_string_free(err, TRUE);
+            g_usleep(G_USEC_PER_SEC);
+            continue;
+        }
         if (!fr || json_array_size(names) == 0) {
             g_free(pod->error);
             pod->error = fr ? json_dumps(fr, JSON_COMPACT) : g_strdup(err->str);
@@ -381,6 +404,9 @@ static gboolean schedule_pod(Burst *b, FpTestHttpClient *client, BurstPod *pod)
             if (strstr(e, "outcome unknown")) {
                 g_atomic_int_inc(&b->unknown);
             }
+            if (strstr(e, "(not sent)")) {
+                g_atomic_int_inc(&b->not_sent);
+            }
         }
         /* kube-scheduler requeues the pod, and drops it from its queue once
          * its informer shows the pod bound */
@@ -407,7 +433,12 @@ static gpointer burst_worker(gpointer data)
         if (i >= BURST_PODS) {
             break;
         }
-        schedule_pod(b, client, &b->pods[i]);
+        if (schedule_pod(b, client, &b->pods[i])) {
+            g_atomic_int_inc(&b->bound);
+            if (b->done) {
+                g_atomic_int_set(&b->done[i], 1);
+            }
+        }
     }
     fp_test_http_client_free(client);
     return NULL;
@@ -488,10 +519,16 @@ static int64_t view_used_total(FpView *view)
     return total;
 }
 
-/* Runs @b's clients (BURST_THREADS threads) while @sampler watches the view,
- * then waits until the view shows all @demand GPUs used and none assumed,
- * and stops the sampler.  Returns the clients' wall time in seconds. */
-static double run_burst(Env *env, Burst *b, Sampler *sampler, gint64 demand)
+/* What a scenario does while the burst runs (on the test's thread); returns
+ * how many GPUs of demand it added (negative: removed). */
+typedef gint64 (*BurstDuring)(Env *env, Burst *b, void *data);
+
+/* Runs @b's clients (BURST_THREADS threads) while @sampler watches the view
+ * and @during (may be NULL) does its part, then waits until the view shows
+ * all @demand GPUs (and what @during added) used and none assumed, and
+ * stops the sampler.  Returns the clients' wall time in seconds. */
+static double run_burst(Env *env, Burst *b, Sampler *sampler, gint64 demand, BurstDuring during,
+                        void *data)
 {
     GThread *sampler_t = g_thread_new("sampler", sampler_thread, sampler);
     gint64 t1 = g_get_monotonic_time();
@@ -499,13 +536,28 @@ static double run_burst(Env *env, Burst *b, Sampler *sampler, gint64 demand)
     for (int i = 0; i < BURST_THREADS; i++) {
         threads[i] = g_thread_new("client", burst_worker, b);
     }
+    if (during) {
+        demand += during(env, b, data);
+    }
     for (int i = 0; i < BURST_THREADS; i++) {
         g_thread_join(threads[i]);
+    }
+    if (b->done) {
+        for (int i = 0; i < BURST_PODS; i++) {
+            if (!b->done[i]) {
+                print_message("not bound by its client: %s: %s\n", b->pods[i].name,
+                              b->pods[i].error);
+            }
+        }
     }
     double wall_s = (double)(g_get_monotonic_time() - t1) / G_USEC_PER_SEC;
     FP_WAIT_FOR(fp_view_assumed_total(env->app->view) == 0 &&
                     view_used_total(env->app->view) == demand,
-                WAIT_MS, "view shows all %" G_GINT64_FORMAT " GPUs bound", demand);
+                WAIT_MS,
+                "view shows all %" G_GINT64_FORMAT " GPUs bound (it shows %" G_GINT64_FORMAT
+                " used, %" G_GINT64_FORMAT " assumed, %u held)",
+                demand, view_used_total(env->app->view), fp_view_assumed_total(env->app->view),
+                fp_view_held_count(env->app->view));
     g_atomic_int_set(&sampler->stop, 1);
     g_thread_join(sampler_t);
     return wall_s;
@@ -558,7 +610,7 @@ static void test_burst_1000_pods(void **state)
 
     /* the watch catches up: every binding shows as used, nothing assumed */
     Sampler sampler = {.view = env->app->view};
-    double wall_s = run_burst(env, &b, &sampler, demand);
+    double wall_s = run_burst(env, &b, &sampler, demand, NULL, NULL);
 
     /* every pod bound, where the client thinks it is */
     guint unplaced = 0;
@@ -756,7 +808,7 @@ static void test_burst_1000_pods_with_faults(void **state)
     /* the late commits land (or are refused), the watch catches up, and
      * nothing stays assumed or held */
     Sampler sampler = {.view = env->app->view};
-    double wall_s = run_burst(env, &b, &sampler, demand);
+    double wall_s = run_burst(env, &b, &sampler, demand, NULL, NULL);
     FP_FAKE_API_CTL(env->api, "{\"cmd\":\"set\",\"bind_mode\":\"auto\",\"bind_fault_every\":0}");
 
     /* the API server's record */
@@ -842,6 +894,267 @@ static void test_burst_1000_pods_with_faults(void **state)
         g_free(pods[i].error);
     }
     g_free(pods);
+    g_free(b.names_json);
+    g_hash_table_unref(b.listed);
+    g_mutex_clear(&b.lock);
+}
+
+/* ---- the API server restarted mid-burst ------------------------------------------ */
+
+#define RESTART_AFTER 300  /* pods bound before the API server goes down */
+#define RESTART_DELETED 10 /* pods bound before, deleted during the outage */
+#define RESTART_OUTAGE 8   /* pods bound by someone else during the outage */
+#define RESTART_RV_FIRST 1000000
+#define RESTART_RV_AFTER 1 /* the new store's resourceVersions: far lower */
+
+typedef struct {
+    GHashTable *deleted; /* names of the pods deleted during the outage */
+    char outage_uid[RESTART_OUTAGE][64];
+    guint cut;              /* API connections the restart cut */
+    FpInformerStats before; /* the pod informer's counters before the restart */
+    gint64 deleted_gpus;
+    double outage_s;
+} Restart;
+
+static FpInformerStats pod_informer_stats(Env *env)
+{
+    FpInformerStats st;
+    fp_informer_get_stats(env->app->informer, FP_KIND_PODS, &st);
+    return st;
+}
+
+/* Pick RESTART_DELETED burst pods that the server shows bound and whose
+ * client is done with them, and delete them (the server is down). */
+static gint64 delete_bound_pods(Env *env, Burst *b, Restart *r)
+{
+    json_t *d = fp_fake_api_ctl(env->api, "{\"cmd\":\"dump\"}");
+    gint64 gpus = 0;
+    size_t i;
+    json_t *pod;
+    json_array_foreach(json_object_get(d, "pods"), i, pod)
+    {
+        const char *name = json_string_value(json_object_get(pod, "name"));
+        const char *node = json_string_value(json_object_get(pod, "node"));
+        if (g_hash_table_size(r->deleted) >= RESTART_DELETED || !node ||
+            !g_str_has_prefix(name, "burst-")) {
+            continue;
+        }
+        int idx = (int)g_ascii_strtoll(name + strlen("burst-"), NULL, 10);
+        if (!g_atomic_int_get(&b->done[idx])) {
+            continue;
+        }
+        FP_FAKE_API_CTL(env->api, "{\"cmd\":\"delete_pod\",\"name\":\"%s\"}", name);
+        g_hash_table_add(r->deleted, g_strdup(name));
+        gpus += json_integer_value(json_object_get(pod, "gpus"));
+    }
+    json_decref(d);
+    return gpus;
+}
+
+/* The restart, while the burst runs: after RESTART_AFTER pods are bound the
+ * API port closes and every API connection is cut (watches drop, Bindings
+ * in flight reset).  Once flexplace has retried its watch against the
+ * closed port and a bind was refused a connection, RESTART_DELETED bound
+ * pods are deleted and RESTART_OUTAGE pending ones bound elsewhere, and the
+ * server comes back with resourceVersions far below the ones flexplace
+ * holds (a new etcd): its watch gets 504 "Too large resource version" and
+ * must relist. */
+static gint64 restart_api_server(Env *env, Burst *b, void *data)
+{
+    Restart *r = data;
+    FP_WAIT_FOR(g_atomic_int_get(&b->bound) >= RESTART_AFTER, 120000, "%d pods bound",
+                RESTART_AFTER);
+    r->before = pod_informer_stats(env);
+    gint64 t0 = g_get_monotonic_time();
+    json_t *down = fp_fake_api_ctl(env->api, "{\"cmd\":\"restart\",\"phase\":\"down\"}");
+    r->cut = (guint)json_integer_value(json_object_get(down, "cut"));
+    json_decref(down);
+    /* flexplace saw the outage: its pod watch failed at least twice (the cut,
+     * then a retry refused), and a Binding was refused a connection */
+    FP_WAIT_FOR(pod_informer_stats(env).restarts[FP_RESTART_ERROR] >=
+                    r->before.restarts[FP_RESTART_ERROR] + 2,
+                WAIT_MS, "the pod watch retried against the closed port");
+    FP_WAIT_FOR(g_atomic_int_get(&b->not_sent) > 0, WAIT_MS, "a bind refused a connection");
+    r->deleted_gpus = delete_bound_pods(env, b, r);
+    for (int i = 0; i < RESTART_OUTAGE; i++) {
+        FP_FAKE_API_CTL(env->api,
+                        "{\"cmd\":\"modify_pod\",\"name\":\"outage-%02d\",\"node\":\"%s\"}", i,
+                        i % 2 ? "spare-001" : "spare-000");
+    }
+    FP_FAKE_API_CTL(env->api, "{\"cmd\":\"restart\",\"phase\":\"up\",\"rv_start\":%d}",
+                    RESTART_RV_AFTER);
+    r->outage_s = (double)(g_get_monotonic_time() - t0) / G_USEC_PER_SEC;
+    return RESTART_OUTAGE - r->deleted_gpus;
+}
+
+/* The API server restarted in the middle of a 1,000-pod burst (8 client
+ * threads, 160 x 8 GPUs, --bind-timeout 1 s): 0 over-committed GPUs during
+ * (the view sampled throughout) and after (the server's objects); every pod
+ * that was not deleted bound exactly once, none lost; and the view
+ * converges to the server's state after the relist: GPU use per node as
+ * the server has it, the pods bound during the outage bound, the deleted
+ * ones gone with their GPUs free, nothing assumed or held. */
+static void test_burst_1000_pods_api_restart(void **state)
+{
+    Env *env = *state;
+    fp_fake_api_stop(env->api);
+    const char *args[] = {"--empty", "--rv-start", G_STRINGIFY(RESTART_RV_FIRST), NULL};
+    env->api = fp_fake_api_start(args);
+    add_pool_nodes(env, "l4", FAULT_NODES, "NVIDIA-L4", "23034", "us-east-1");
+    /* two nodes kube-scheduler does not offer flexplace: someone else binds
+     * the outage pods there */
+    add_pool_nodes(env, "spare", 2, "NVIDIA-L4", "23034", "us-east-1");
+    BurstPod *pods = g_new0(BurstPod, BURST_PODS);
+    gint *done = g_new0(gint, BURST_PODS);
+    int64_t demand = 0;
+    for (int i = 0; i < BURST_PODS; i++) {
+        BurstPod *p = &pods[i];
+        g_snprintf(p->name, sizeof p->name, "burst-%04d", i);
+        p->gpus = pod_gpus(i);
+        demand += p->gpus;
+        json_t *r = fp_fake_api_ctl(
+            env->api, "{\"cmd\":\"add_pod\",\"name\":\"%s\",\"gpus\":%d,\"silent\":true}", p->name,
+            p->gpus);
+        g_strlcpy(p->uid, json_string_value(json_object_get(r, "uid")), sizeof p->uid);
+        json_decref(r);
+    }
+    Restart rs = {.deleted = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL)};
+    for (int i = 0; i < RESTART_OUTAGE; i++) {
+        json_t *r = fp_fake_api_ctl(
+            env->api, "{\"cmd\":\"add_pod\",\"name\":\"outage-%02d\",\"gpus\":1,\"silent\":true}",
+            i);
+        g_strlcpy(rs.outage_uid[i], json_string_value(json_object_get(r, "uid")), 64);
+        json_decref(r);
+    }
+    app_start(env, fault_policy, 120, 1.0);
+    FP_FAKE_API_CTL(env->api, "{\"cmd\":\"set\",\"too_large_wait_ms\":200}");
+
+    Burst b = {.env = env, .pods = pods, .faults = true, .done = done};
+    g_mutex_init(&b.lock);
+    b.listed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    GString *names = g_string_new("[");
+    for (int i = 0; i < FAULT_NODES; i++) {
+        g_string_append_printf(names, "%s\"l4-%03d\"", i ? "," : "", i);
+    }
+    g_string_append(names, "]");
+    b.names_json = g_string_free(names, FALSE);
+    Sampler sampler = {.view = env->app->view};
+    double wall_s = run_burst(env, &b, &sampler, demand, restart_api_server, &rs);
+    FpInformerStats after = pod_informer_stats(env);
+
+    /* the server's objects after the burst: GPUs per node, pods bound */
+    json_t *d = fp_fake_api_ctl(env->api, "{\"cmd\":\"dump\"}");
+    GHashTable *by_node = g_hash_table_new(g_str_hash, g_str_equal);
+    GHashTable *bound_pods = g_hash_table_new(g_str_hash, g_str_equal);
+    size_t k;
+    json_t *pod;
+    json_array_foreach(json_object_get(d, "pods"), k, pod)
+    {
+        const char *node = json_string_value(json_object_get(pod, "node"));
+        if (!node) {
+            continue;
+        }
+        g_hash_table_add(bound_pods, (gpointer)json_string_value(json_object_get(pod, "name")));
+        int64_t n = GPOINTER_TO_SIZE(g_hash_table_lookup(by_node, node)) +
+                    json_integer_value(json_object_get(pod, "gpus"));
+        g_hash_table_insert(by_node, (gpointer)node, GSIZE_TO_POINTER((gsize)n));
+    }
+    int64_t overcommitted_gpus = 0;
+    guint nodes_differ = 0;
+    json_array_foreach(json_object_get(d, "nodes"), k, pod)
+    {
+        const char *node = json_string_value(json_object_get(pod, "name"));
+        int64_t n = (int64_t)GPOINTER_TO_SIZE(g_hash_table_lookup(by_node, node));
+        overcommitted_gpus += MAX(n - json_integer_value(json_object_get(pod, "gpus")), 0);
+        if (used_on(env->app->view, node) != n) { /* the view converged */
+            print_message("view differs on %s: %" G_GINT64_FORMAT " used, server %" G_GINT64_FORMAT
+                          "\n",
+                          node, used_on(env->app->view, node), n);
+            nodes_differ++;
+        }
+    }
+    /* the binding record: no pod bound twice */
+    json_t *bindings = fp_fake_api_bindings(env->api);
+    GHashTable *once = g_hash_table_new(g_str_hash, g_str_equal);
+    guint duplicate = 0;
+    json_t *rec;
+    json_array_foreach(bindings, k, rec)
+    {
+        if (json_integer_value(json_object_get(rec, "status")) == 201) {
+            const char *name = json_string_value(json_object_get(rec, "name"));
+            duplicate += !g_hash_table_add(once, (gpointer)name);
+        }
+    }
+    guint lost = 0, deleted_in_view = 0, outage_bound = 0;
+    for (int i = 0; i < BURST_PODS; i++) {
+        bool deleted = g_hash_table_contains(rs.deleted, pods[i].name);
+        fp_view_read_lock(env->app->view);
+        deleted_in_view += deleted && fp_view_pod_locked(env->app->view, pods[i].uid) != NULL;
+        fp_view_read_unlock(env->app->view);
+        if (!deleted && !g_hash_table_contains(bound_pods, pods[i].name) && lost++ < 5) {
+            print_message("lost %s: %s\n", pods[i].name, pods[i].error);
+        }
+    }
+    for (int i = 0; i < RESTART_OUTAGE; i++) {
+        outage_bound +=
+            pod_bound_in_view(env->app->view, rs.outage_uid[i], i % 2 ? "spare-001" : "spare-000");
+    }
+    print_message("restart burst: %d pods (%" G_GINT64_FORMAT " GPUs) on %d nodes, %d client "
+                  "threads, --bind-timeout 1 s: %.2f s wall; API server down %.2f s after %d "
+                  "pods bound, %u connections cut, resourceVersions %d -> %d\n",
+                  BURST_PODS, demand, FAULT_NODES, BURST_THREADS, wall_s, rs.outage_s,
+                  RESTART_AFTER, rs.cut, RESTART_RV_FIRST, RESTART_RV_AFTER);
+    print_message("  binds failed: %d (%d never sent: connection refused; %d outcome unknown); "
+                  "filter errors retried: %d; pods found bound by the watch after an error: "
+                  "%d; binds refused and retried: %d\n",
+                  g_atomic_int_get(&b.failed), g_atomic_int_get(&b.not_sent),
+                  g_atomic_int_get(&b.unknown), g_atomic_int_get(&b.not_ready),
+                  g_atomic_int_get(&b.bound_late), g_atomic_int_get(&b.refused));
+    print_message("  pod informer: %" G_GUINT64_FORMAT " watch errors, %" G_GUINT64_FORMAT
+                  " relists for an expired or too-large resourceVersion, %" G_GUINT64_FORMAT
+                  " LIST failures during the restart\n",
+                  after.restarts[FP_RESTART_ERROR] - rs.before.restarts[FP_RESTART_ERROR],
+                  after.restarts[FP_RESTART_EXPIRED] - rs.before.restarts[FP_RESTART_EXPIRED],
+                  after.list_failures - rs.before.list_failures);
+    print_message("  over-committed GPUs: %" G_GINT64_FORMAT " (view sampled %u times, %u "
+                  "over-committed samples); pods bound once: %u; bound twice: %u; lost: %u; "
+                  "deleted during the outage: %u (%" G_GINT64_FORMAT " GPUs), still in the "
+                  "view: %u; bound during the outage and bound in the view: %u of %d; nodes "
+                  "where the view differs from the server: %u\n",
+                  overcommitted_gpus, sampler.rounds, sampler.node_overcommit,
+                  g_hash_table_size(once) - duplicate, duplicate, lost,
+                  g_hash_table_size(rs.deleted), rs.deleted_gpus, deleted_in_view, outage_bound,
+                  RESTART_OUTAGE, nodes_differ);
+
+    assert_int_equal(g_hash_table_size(rs.deleted), RESTART_DELETED);
+    assert_true(rs.cut > 0);
+    assert_true(g_atomic_int_get(&b.not_sent) > 0);
+    /* the new store's RVs are lower: the watch relisted */
+    assert_true(after.restarts[FP_RESTART_EXPIRED] > rs.before.restarts[FP_RESTART_EXPIRED]);
+    assert_int_equal(overcommitted_gpus, 0);
+    assert_int_equal(sampler.node_overcommit, 0);
+    assert_int_equal(duplicate, 0);
+    assert_int_equal(lost, 0);
+    assert_int_equal(g_hash_table_size(once), BURST_PODS + 0); /* deleted ones were bound once */
+    assert_int_equal(deleted_in_view, 0);
+    assert_int_equal(outage_bound, RESTART_OUTAGE);
+    assert_int_equal(nodes_differ, 0);
+    assert_int_equal(fp_view_assumed_total(env->app->view), 0);
+    assert_int_equal(fp_view_held_count(env->app->view), 0);
+
+    fp_informer_stats_clear(&after);
+    fp_informer_stats_clear(&rs.before);
+    g_hash_table_unref(once);
+    json_decref(bindings);
+    g_hash_table_unref(by_node);
+    g_hash_table_unref(bound_pods);
+    json_decref(d);
+    g_hash_table_unref(rs.deleted);
+    for (int i = 0; i < BURST_PODS; i++) {
+        g_free(pods[i].error);
+    }
+    g_free(pods);
+    g_free(done);
     g_free(b.names_json);
     g_hash_table_unref(b.listed);
     g_mutex_clear(&b.lock);
@@ -1251,12 +1564,56 @@ static void test_bind_respects_pool_ceiling(void **state)
     assert_int_equal(used_on(env->app->view, "spare-3"), 4);
 }
 
+/* A bind whose outcome is unknown when the API server goes down, for a pod
+ * deleted during the outage: the server comes back with higher, unrelated
+ * resourceVersions (the watch gets 410 "too old" and relists), and the
+ * relist, which no longer lists the pod, releases its held GPUs at once,
+ * not at --assume-ttl; a pod bound during the outage shows bound. */
+static void test_restart_relist_releases_held_gpus(void **state)
+{
+    Env *env = *state;
+    const char *names[] = {"victim", "bystander"};
+    const int gpus[] = {3, 1};
+    char uids[2][64];
+    small_cluster(env, names, gpus, 2, uids, 120, 0.6);
+    /* the late commit never comes: the restart kills it */
+    FP_FAKE_API_CTL(env->api, "{\"cmd\":\"set\",\"bind_mode\":\"timeout\",\"bind_delay_ms\":30000,"
+                              "\"get_delay_ms\":30000}");
+    g_autofree char *e = bind_http(env, "victim", uids[0], "small-1");
+    assert_non_null(e);
+    assert_non_null(strstr(e, "outcome unknown"));
+    assert_int_equal(fp_view_held_count(env->app->view), 1);
+    assert_int_equal(node_gpus(env->app->view, "small-1").assumed, 3);
+    FpInformerStats before = pod_informer_stats(env);
+
+    FP_FAKE_API_CTL(env->api, "{\"cmd\":\"restart\",\"phase\":\"down\"}");
+    FP_FAKE_API_CTL(env->api, "{\"cmd\":\"set\",\"bind_mode\":\"auto\",\"get_delay_ms\":0}");
+    FP_FAKE_API_CTL(env->api, "{\"cmd\":\"delete_pod\",\"name\":\"victim\"}");
+    FP_FAKE_API_CTL(env->api,
+                    "{\"cmd\":\"modify_pod\",\"name\":\"bystander\",\"node\":\"small-2\"}");
+    FP_FAKE_API_CTL(env->api, "{\"cmd\":\"restart\",\"phase\":\"up\",\"rv_start\":50000000}");
+    FP_WAIT_FOR(fp_view_held_count(env->app->view) == 0, WAIT_MS, "held GPUs released");
+    NodeGpus g = node_gpus(env->app->view, "small-1");
+    assert_int_equal(g.assumed, 0);
+    assert_int_equal(g.used, 0);
+    FP_WAIT_FOR(pod_bound_in_view(env->app->view, uids[1], "small-2"), WAIT_MS, "bystander bound");
+    fp_view_read_lock(env->app->view);
+    assert_null(fp_view_pod_locked(env->app->view, uids[0]));
+    fp_view_read_unlock(env->app->view);
+    FpInformerStats after = pod_informer_stats(env);
+    assert_true(after.restarts[FP_RESTART_EXPIRED] > before.restarts[FP_RESTART_EXPIRED]);
+    fp_informer_stats_clear(&before);
+    fp_informer_stats_clear(&after);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_burst_1000_pods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_burst_1000_pods_with_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_1000_pods_api_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_relist_releases_held_gpus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_conflict_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_forbidden_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_500_holds_gpus, setup, teardown),

@@ -7,7 +7,8 @@
  * (cache/placement.c), the top-scored node chosen as kube-scheduler would
  * (kube-scheduler's arithmetic: the extender score x weight x 10 plus
  * TaintToleration, random among exact ties, which are reported), and
- * the bind verb's assumption (fp_view_assume) so the next replica sees the
+ * the bind verb's assumption (fp_view_assume; both steps in simulate.h, which
+ * the quality benchmark calls too) so the next replica sees the
  * GPUs taken, pool ceilings fill and bursts spill over.  Replicas of one pod
  * file share an owner, so failover spread (spread-min-pools) applies.
  *
@@ -27,18 +28,10 @@
 
 #include "extender/cli/cli.h"
 #include "extender/cli/commands.h"
+#include "extender/cli/simulate.h"
 
 #define FP_EXIT_UNPLACED 3
 #define SIMULATE_MAX_REPLICAS 100000
-/* The extender weight of the shipped manifests/scheduler-config.yaml
- * (test_manifests.c keeps the two equal) and kube-scheduler's constants:
- * an extender's 0..10 counts x weight x (MaxNodeScore 100 / 10). */
-#define SHIPPED_EXTENDER_WEIGHT 10
-#define KUBE_EXTENDER_SCALE 10
-/* The in-tree score plugin simulate computes: TaintToleration, weight 3 in
- * the shipped profile (0..100, fewer untolerated PreferNoSchedule taints
- * better, normalised over the candidates). */
-#define KUBE_TAINT_WEIGHT 3
 
 typedef struct {
     char *pool;
@@ -83,75 +76,6 @@ static void placement_free(gpointer p)
     g_free(x->node);
     g_free(x->reason);
     g_free(x);
-}
-
-static FpSelReq *copy_reqs(const FpSelReq *src, guint n)
-{
-    FpSelReq *dst = g_new0(FpSelReq, n + 1);
-    for (guint k = 0; k < n; k++) {
-        dst[k].key = g_strdup(src[k].key);
-        dst[k].op = src[k].op;
-        dst[k].values = g_strdupv(src[k].values);
-    }
-    return dst;
-}
-
-static void copy_affinity(FpPod *pod, const FpPod *tmpl)
-{
-    pod->has_required_affinity = tmpl->has_required_affinity;
-    pod->n_affinity_terms = tmpl->n_affinity_terms;
-    pod->affinity_terms = g_new0(FpSelTerm, tmpl->n_affinity_terms + 1);
-    for (guint t = 0; t < tmpl->n_affinity_terms; t++) {
-        const FpSelTerm *src = &tmpl->affinity_terms[t];
-        FpSelTerm *dst = &pod->affinity_terms[t];
-        dst->n_exprs = src->n_exprs;
-        dst->exprs = copy_reqs(src->exprs, src->n_exprs);
-        dst->n_fields = src->n_fields;
-        dst->fields = copy_reqs(src->fields, src->n_fields);
-    }
-}
-
-/* A replica of @tmpl: its own name and UID, the template's owner (or one made
- * up from the template, so replicas of a bare Pod are one workload too). */
-static FpPod *replica_of(const FpPod *tmpl, guint index)
-{
-    FpPod *pod = fp_pod_new();
-    pod->ns = g_strdup(tmpl->ns);
-    pod->name = g_strdup_printf("%s-%u", tmpl->name, index);
-    pod->uid = g_strdup_printf("simulate/%s/%s/%u", tmpl->ns, tmpl->name, index);
-    pod->phase = FP_PHASE_PENDING;
-    pod->priority = tmpl->priority;
-    if (tmpl->labels) {
-        pod->labels = g_hash_table_ref(tmpl->labels);
-    }
-    if (tmpl->annotations) {
-        pod->annotations = g_hash_table_ref(tmpl->annotations);
-    }
-    fp_res_list_copy(&pod->requests, &tmpl->requests);
-    pod->resource_keys = g_strdupv(tmpl->resource_keys);
-    if (tmpl->node_selector) {
-        pod->node_selector = g_hash_table_ref(tmpl->node_selector);
-    }
-    /* Affinity and tolerations: deep copies keep ownership simple. */
-    copy_affinity(pod, tmpl);
-    pod->n_tolerations = tmpl->n_tolerations;
-    pod->tolerations = g_new0(FpToleration, tmpl->n_tolerations + 1);
-    for (guint t = 0; t < tmpl->n_tolerations; t++) {
-        pod->tolerations[t].key = g_strdup(tmpl->tolerations[t].key);
-        pod->tolerations[t].op_exists = tmpl->tolerations[t].op_exists;
-        pod->tolerations[t].value = g_strdup(tmpl->tolerations[t].value);
-        pod->tolerations[t].effect = tmpl->tolerations[t].effect;
-    }
-    if (tmpl->owner_uid) {
-        pod->owner_kind = g_strdup(tmpl->owner_kind);
-        pod->owner_name = g_strdup(tmpl->owner_name);
-        pod->owner_uid = g_strdup(tmpl->owner_uid);
-    } else {
-        pod->owner_kind = g_strdup("Pod");
-        pod->owner_name = g_strdup(tmpl->name);
-        pod->owner_uid = g_strdup_printf("simulate/%s/%s", tmpl->ns, tmpl->name);
-    }
-    return pod;
 }
 
 static Group *group_for(GHashTable *groups, const FpVerdict *v, const char *resource)
@@ -307,19 +231,6 @@ static int parse_args(Sim *sim, int argc, char **argv)
     return FP_EXIT_OK;
 }
 
-/* The pod arrives pending, then the bind verb assumes it on @node.  False
- * (with *why) when the view refuses, which cannot happen single-threaded
- * after a passing verdict. */
-static bool bind_replica(Sim *sim, FpPod *pod, const FpDemand *d, const char *node,
-                         const char *label, const char **why)
-{
-    g_autofree char *uid = g_strdup(pod->uid);
-    g_autofree char *ns = g_strdup(pod->ns);
-    fp_view_apply_pod(sim->cli.view, pod);
-    return !d->resource ||
-           fp_view_assume(sim->cli.view, uid, ns, label, node, d->resource, d->count, 1e9, why);
-}
-
 /* Count a placed replica in its pool/region/SKU group @g. */
 static void account(Sim *sim, Group *g, const FpVerdict *v, const FpDemand *d)
 {
@@ -337,57 +248,11 @@ static void account(Sim *sim, Group *g, const FpVerdict *v, const FpDemand *d)
     }
 }
 
-/* The node kube-scheduler picks among @p's passing candidates: the highest
- * sum of the extender's score x weight x 10 and TaintToleration's score x 3
- * (the shipped profile's other score plugins score GPU pods without
- * preferences equally), at random among exact ties as
- * kube-scheduler's selectHost does.  Records the tie in @rec. */
-static int kube_choice(Sim *sim, const FpPlacement *p, const FpPod *pod, Placement *rec)
-{
-    guint max_taints = 0;
-    for (guint i = 0; i < p->n; i++) {
-        if (p->verdicts[i].pass && p->nodes[i]) {
-            max_taints = MAX(max_taints, fp_kube_untolerated_soft_taints(pod, p->nodes[i]));
-        }
-    }
-    int64_t best = -1;
-    g_autofree guint *top = g_new(guint, MAX(p->n, 1));
-    guint n_top = 0;
-    for (guint i = 0; i < p->n; i++) {
-        if (!p->verdicts[i].pass || !p->nodes[i]) {
-            continue;
-        }
-        guint t = fp_kube_untolerated_soft_taints(pod, p->nodes[i]);
-        int64_t taint = max_taints ? 100 - (int64_t)t * 100 / max_taints : 100;
-        int64_t total = (int64_t)p->verdicts[i].score * sim->extender_weight * KUBE_EXTENDER_SCALE +
-                        taint * KUBE_TAINT_WEIGHT;
-        if (total > best) {
-            best = total;
-            n_top = 0;
-        }
-        if (total == best) {
-            top[n_top++] = i;
-        }
-    }
-    if (n_top == 0) {
-        return -1;
-    }
-    guint pick = top[n_top > 1 ? (guint)g_rand_int_range(sim->rand, 0, (gint32)n_top) : 0];
-    rec->tied = n_top;
-    for (guint k = 1; k < n_top; k++) {
-        rec->across_pools |=
-            g_strcmp0(p->verdicts[top[k]].facts.pool, p->verdicts[top[0]].facts.pool) != 0;
-    }
-    sim->ties += n_top > 1;
-    sim->ties_across_pools += rec->across_pools;
-    return (int)pick;
-}
-
 /* Place replica @r of template @tmpl as kube-scheduler and the bind verb
  * would. */
 static void place_replica(Sim *sim, const FpPod *tmpl, guint r)
 {
-    FpPod *pod = replica_of(tmpl, r);
+    FpPod *pod = fp_sim_replica(tmpl, r);
     g_autoptr(FpPlacement) p = fp_cli_place(&sim->cli, pod);
     Placement *rec = g_new0(Placement, 1);
     rec->pod = g_strdup_printf("%s/%s", pod->ns, pod->name);
@@ -397,7 +262,12 @@ static void place_replica(Sim *sim, const FpPod *tmpl, guint r)
         g_hash_table_add(sim->scan.resources, (gpointer)g_intern_string(d->resource));
         sim->scan.largest = MAX(sim->scan.largest, d->count);
     }
-    int best = kube_choice(sim, p, pod, rec);
+    FpSimChoice choice = fp_sim_kube_choice(p, pod, sim->extender_weight, sim->rand);
+    int best = choice.index;
+    rec->tied = choice.tied;
+    rec->across_pools = choice.across_pools;
+    sim->ties += choice.tied > 1;
+    sim->ties_across_pools += choice.across_pools;
     if (best < 0) {
         rec->reason = dominant_reason(p);
         sim->unplaced++;
@@ -412,7 +282,7 @@ static void place_replica(Sim *sim, const FpPod *tmpl, guint r)
         pool_stat_lookup(&sim->cli, d->resource, g->pool, &g->before);
     }
     const char *why = NULL;
-    if (!bind_replica(sim, pod, d, node, rec->pod, &why)) {
+    if (!fp_sim_bind(sim->cli.view, pod, d, node, rec->pod, &why)) {
         rec->reason = g_strdup(why);
         sim->unplaced++;
         return;
@@ -558,7 +428,7 @@ static void sim_free(Sim *sim)
 
 int fp_cmd_simulate(int argc, char **argv)
 {
-    Sim sim = {.extender_weight = SHIPPED_EXTENDER_WEIGHT, .seed = 1};
+    Sim sim = {.extender_weight = FP_SIM_SHIPPED_EXTENDER_WEIGHT, .seed = 1};
     int rc = parse_args(&sim, argc, argv);
     if (rc == FP_EXIT_OK) {
         rc = fp_cli_load(&sim.cli, "simulate");

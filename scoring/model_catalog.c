@@ -129,5 +129,29 @@ const FpModelSpec *fp_model_catalog_find(GHashTable *overrides, const char *name
         return NULL;
     }
     const FpModelSpec *spec = find_overrides(overrides, name, key);
-    return spec ? spec : find_builtin(name, key);
+    if (spec) {
+        return spec;
+    }
+    const char *target = fp_model_alias_target(name);
+    if (target) {
+        g_autofree char *tkey = fp_model_name_key(target);
+        spec = find_overrides(overrides, target, tkey);
+        if (!spec) {
+            spec = find_builtin(target, tkey);
+        }
+        if (spec) {
+            return spec;
+        }
+    }
+    return find_builtin(name, key);
+}
+
+const char *fp_model_alias_target(const char *name)
+{
+    for (size_t i = 0; name && i < fp_model_aliases_builtin_len; i++) {
+        if (g_ascii_strcasecmp(fp_model_aliases_builtin[i].alias, name) == 0) {
+            return fp_model_aliases_builtin[i].model;
+        }
+    }
+    return NULL;
 }

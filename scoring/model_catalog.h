@@ -11,7 +11,9 @@
  *
  * Lookup: the exact name first (case-insensitive), then a loose match on
  * fp_model_name_key(): both names reduced the same way.  Within each table
- * the first entry that matches wins.
+ * the first entry that matches wins.  A name the policy does not know that
+ * is an alias (a KAITO preset, scoring/model-aliases.csv) is looked up as
+ * the model it names before the loose match on itself.
  *
  * Ownership: built-in entries are static.  Entries made with
  * fp_model_spec_new() own their strings (fp_model_spec_free).
@@ -46,6 +48,20 @@ typedef struct {
 /* The generated built-in table (scoring/model-catalog.csv). */
 extern const FpModelSpec fp_model_catalog_builtin[];
 extern const size_t fp_model_catalog_builtin_len;
+
+/* Another name of a catalog model: a KAITO preset and the Hugging Face id
+ * it serves (scoring/model-aliases.csv). */
+typedef struct {
+    const char *alias; /* lowercase */
+    const char *model;
+    const char *source;
+} FpModelAlias;
+
+extern const FpModelAlias fp_model_aliases_builtin[];
+extern const size_t fp_model_aliases_builtin_len;
+
+/* The model @name is another name of (ASCII case-insensitive), or NULL. */
+const char *fp_model_alias_target(const char *name);
 
 /* An empty entry owning a copy of @name; dtype and quant "-", source "policy". */
 FpModelSpec *fp_model_spec_new(const char *name);

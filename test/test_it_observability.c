@@ -232,6 +232,40 @@ static void test_decisions(void **state)
     text = get(f, "/debug/decisions?pod=noslash", 400);
 }
 
+/* A pod serving a model the catalog does not know: its decision says so
+ * once ("model": {"known": false, "note": ...}); a pod that names no model
+ * has "model": null. */
+static void test_decisions_unknown_model(void **state)
+{
+    Fixture *f = *state;
+    static const char body[] =
+        "{\"Pod\":{\"metadata\":{\"name\":\"mystery-0\",\"namespace\":\"default\","
+        "\"uid\":\"uid-mystery-0\",\"annotations\":{\"flexplace.io/model\":\"acme/secret-"
+        "model\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":"
+        "{\"nvidia.com/gpu\":\"1\"}}}]}},\"Nodes\":null,\"NodeNames\":[\"l4-a\",\"h100-a\"]}";
+    post(f, "/filter", body, 200);
+    g_autofree char *text = get(f, "/debug/decisions?pod=default/mystery-0", 200);
+    json_t *doc = json_loads(text, 0, NULL);
+    json_t *d = json_array_get(json_object_get(doc, "decisions"), 0);
+    json_t *model = json_object_get(d, "model");
+    assert_string_equal(json_string_value(json_object_get(model, "name")), "acme/secret-model");
+    assert_true(json_is_false(json_object_get(model, "known")));
+    const char *note = json_string_value(json_object_get(model, "note"));
+    assert_non_null(note);
+    assert_non_null(strstr(note, "acme/secret-model is not in the model catalog"));
+    /* Unknown model: no model terms, but the pod is still placed. */
+    assert_int_equal(json_integer_value(json_object_get(d, "passed")), 2);
+    json_decref(doc);
+
+    post(f, "/filter", filter_body, 200);
+    g_free(text);
+    text = get(f, "/debug/decisions?pod=default/infer-0", 200);
+    doc = json_loads(text, 0, NULL);
+    d = json_array_get(json_object_get(doc, "decisions"), 0);
+    assert_true(json_is_null(json_object_get(d, "model")));
+    json_decref(doc);
+}
+
 /* Every flexplace_* metric the dashboard queries is one the server exports. */
 static void test_dashboard_metrics_exist(void **state)
 {
@@ -361,6 +395,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_request_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_reload_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decisions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decisions_unknown_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_unmatched_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dashboard_metrics_exist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_promtool, setup, teardown),

@@ -223,6 +223,15 @@ static void test_catalog_lookup(void **state)
         {"meta-llama/Meta-Llama-3.1-8B", "meta-llama/Meta-Llama-3.1-8B"},
         {"deepseek-r1-distill-llama-8b", "deepseek-ai/DeepSeek-R1-Distill-Llama-8B"},
         {"phi-4-mini-instruct", "microsoft/Phi-4-mini-instruct"},
+        /* KAITO presets through scoring/model-aliases.csv: the loose key of
+         * "mistral-7b-instruct" ("mistral-7b") matches no catalog name. */
+        {"mistral-7b-instruct", "mistralai/Mistral-7B-Instruct-v0.3"},
+        {"Mistral-7B-Instruct", "mistralai/Mistral-7B-Instruct-v0.3"},
+        {"qwen2.5-coder-32b-instruct", "Qwen/Qwen2.5-Coder-32B-Instruct"},
+        {"deepseek-r1-distill-qwen-14b", "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B"},
+        /* An alias of a model the catalog lacks (Mistral-7B-v0.3) is not
+         * guessed into another one. */
+        {"mistral-7b", NULL},
         {"google/gemma-2-2b-it", "google/gemma-2-2b"},
         {"meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8",
          "meta-llama/Llama-4-Maverick-17B-128E-Instruct"},
@@ -243,6 +252,27 @@ static void test_catalog_lookup(void **state)
         }
     }
     assert_null(fp_model_catalog_find(NULL, NULL));
+}
+
+/* The alias table: lowercase, unique, and every alias resolves through
+ * fp_model_alias_target (the lookup is case-insensitive). */
+static void test_catalog_aliases(void **state)
+{
+    (void)state;
+    assert_true(fp_model_aliases_builtin_len >= 19);
+    for (size_t i = 0; i < fp_model_aliases_builtin_len; i++) {
+        const FpModelAlias *a = &fp_model_aliases_builtin[i];
+        g_autofree char *lower = g_ascii_strdown(a->alias, -1);
+        assert_string_equal(lower, a->alias);
+        assert_non_null(strchr(a->model, '/'));
+        g_autofree char *upper = g_ascii_strup(a->alias, -1);
+        assert_string_equal(fp_model_alias_target(upper), a->model);
+        for (size_t j = 0; j < i; j++) {
+            assert_string_not_equal(fp_model_aliases_builtin[j].alias, a->alias);
+        }
+    }
+    assert_null(fp_model_alias_target("no-such-preset"));
+    assert_null(fp_model_alias_target(NULL));
 }
 
 static void test_catalog_overrides(void **state)
@@ -271,6 +301,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fit_table),
+        cmocka_unit_test(test_catalog_aliases),
         cmocka_unit_test(test_moe_counts_total_params),
         cmocka_unit_test(test_model_size_without_catalog),
         cmocka_unit_test(test_kv_dtype),

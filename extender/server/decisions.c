@@ -28,7 +28,11 @@ typedef struct {
     char *uid;
     char *profile;
     char *resource;
-    char *device; /* the best node's device (fp_verdict_device_name), or NULL */
+    char *device;     /* the best node's device (fp_verdict_device_name), or NULL */
+    char *model;      /* the model the pod names, or NULL */
+    char *model_note; /* why there are no model terms, or NULL */
+    bool model_known;
+    bool has_model; /* the pod says something about a model */
     gint64 count;
     guint64 policy_generation;
     gint64 duration_us;
@@ -70,6 +74,8 @@ static void decision_free(Decision *d)
     g_free(d->profile);
     g_free(d->resource);
     g_free(d->device);
+    g_free(d->model);
+    g_free(d->model_note);
     g_free(d->error);
     g_free(d->bound_node);
     g_free(d);
@@ -192,6 +198,11 @@ void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod
         d->profile = g_strdup(p->demand->profile_name);
         d->resource = g_strdup(p->demand->resource);
         d->count = p->demand->count;
+        /* The model, and once per decision why it has no model terms. */
+        d->has_model = pod->model != NULL && !p->demand->invalid_reason;
+        d->model = d->has_model ? g_strdup(pod->model->name) : NULL;
+        d->model_known = p->demand->model_known;
+        d->model_note = d->has_model ? g_strdup(p->demand->model_note) : NULL;
         if (p->best >= 0) {
             char device[FP_DEVICE_DESCRIBE_MAX];
             d->device =
@@ -281,6 +292,10 @@ static json_t *decision_json(const Decision *d, guint max_nodes)
     json_object_set_new(o, "resource", d->resource ? json_string(d->resource) : json_null());
     json_object_set_new(o, "device", d->device ? json_string(d->device) : json_null());
     json_object_set_new(o, "count", json_integer(d->count));
+    json_object_set_new(o, "model",
+                        d->has_model ? json_pack("{s:s?, s:b, s:s?}", "name", d->model, "known",
+                                                 d->model_known, "note", d->model_note)
+                                     : json_null());
     json_object_set_new(o, "durationMicros", json_integer(d->duration_us));
     json_object_set_new(o, "nodes", json_integer(d->n_total));
     json_object_set_new(o, "passed", json_integer(d->n_passed));

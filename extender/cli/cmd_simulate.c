@@ -370,8 +370,12 @@ static void print_text(Sim *sim, guint total)
         printf("Burst of %u replicas of %s/%s on %s, policy %s\n", total, first->ns, first->name,
                cli->view_source, policy);
     } else {
-        printf("Mixed burst of %u replicas (%d of each of %u pods) on %s, policy %s\n", total,
-               sim->replicas, cli->pods->len, cli->view_source, policy);
+        printf("Mixed burst of %u replicas (%d of each of %u pods%s) on %s, policy %s\n", total,
+               sim->replicas, cli->pods->len,
+               total != (guint)sim->replicas * cli->pods->len
+                   ? "; a LeaderWorkerSet's worker template counts its size - 1 workers"
+                   : "",
+               cli->view_source, policy);
     }
     printf("Placed %u, unplaced %u, cost of the placed replicas $%.2f/hour\n\n", sim->placed,
            sim->unplaced, sim->total_cost);
@@ -442,13 +446,18 @@ int fp_cmd_simulate(int argc, char **argv)
     sim.scan.resources = g_hash_table_new(g_str_hash, g_str_equal);
     sim.scan.nodes = json_array();
     sim.rand = g_rand_new_with_seed((guint32)sim.seed);
+    /* A template that stands for several pods of one replica (an LWS
+     * worker template: size - 1 workers) places that many per replica. */
+    guint total = 0;
     for (guint r = 0; r < (guint)sim.replicas; r++) {
         for (guint t = 0; t < sim.cli.pods->len; t++) {
-            place_replica(&sim, g_ptr_array_index(sim.cli.pods, t), r);
+            const FpPodfileItem *it = g_ptr_array_index(sim.cli.items, t);
+            for (guint k = 0; k < it->copies; k++, total++) {
+                place_replica(&sim, it->pod, r * it->copies + k);
+            }
         }
     }
     finish(&sim);
-    guint total = (guint)sim.replicas * sim.cli.pods->len;
     if (sim.cli.format == FP_OUT_JSON) {
         print_json(&sim, total);
     } else {

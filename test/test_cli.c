@@ -296,6 +296,44 @@ static void test_golden_basic(void **state)
     json_decref(doc);
 }
 
+/* -o json marks the nodes the filter's short list would send (K and a
+ * boolean per feasible node): with shortList 2, ranks 1 and 2 of the five
+ * feasible nodes, the others passed but left out (issue 16). */
+static void test_json_short_list(void **state)
+{
+    g_autofree char *dir = cli_dir();
+    g_autofree char *tmp = g_dir_make_tmp("fp-cli-XXXXXX", NULL);
+    g_autofree char *src = g_build_filename(dir, "policy.yaml", NULL);
+    g_autofree char *text = fp_test_read_file(src, NULL);
+    g_autofree char *policy = g_build_filename(tmp, "policy.yaml", NULL);
+    g_autofree char *with_list = g_strdup_printf("%s\nshortList: 2\n", text);
+    assert_true(g_file_set_contents(policy, with_list, -1, NULL));
+    const char *args[] = {"--cluster",      "cluster.yaml", "--policy", policy, "--pod",
+                          "pod-basic.yaml", "-o",           "json",     NULL};
+    Run r;
+    run_score(&r, dir, args);
+    if (r.status != 0) {
+        fail_msg("exit %d: %s", r.status, r.err);
+    }
+    json_t *doc = parse_output(&r);
+    run_clear(&r);
+    json_t *p = placement(doc, 0);
+    assert_int_equal(json_integer_value(json_object_get(p, "shortList")), 2);
+    assert_int_equal(json_integer_value(json_object_get(p, "shortListed")), 2);
+    json_t *feasible = json_object_get(p, "feasible");
+    assert_int_equal(json_array_size(feasible), 5);
+    size_t i;
+    json_t *e;
+    json_array_foreach(feasible, i, e)
+    {
+        assert_true(json_is_boolean(json_object_get(e, "shortListed")));
+        assert_int_equal(json_is_true(json_object_get(e, "shortListed")), i < 2);
+    }
+    json_decref(doc);
+    g_unlink(policy);
+    g_rmdir(tmp);
+}
+
 /* nodeSelector and required node affinity are kube-scheduler's. */
 static void test_golden_selector_affinity(void **state)
 {
@@ -1026,6 +1064,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_basic),
+        cmocka_unit_test(test_json_short_list),
         cmocka_unit_test(test_golden_selector_affinity),
         cmocka_unit_test(test_golden_flexplace),
         cmocka_unit_test(test_golden_workloads),

@@ -209,7 +209,41 @@ static void test_decisions(void **state)
     assert_true(json_is_true(json_object_get(d, "truncated")));
     json_t *rej = json_object_get(d, "rejections");
     assert_int_equal(json_integer_value(json_object_get(rej, "node not ready")), 1);
+    /* The default short list (20) holds both passing nodes. */
+    assert_int_equal(json_integer_value(json_object_get(d, "shortList")), 20);
+    assert_int_equal(json_integer_value(json_object_get(d, "shortListed")), 2);
+    assert_true(json_is_true(json_object_get(json_array_get(verdicts, 1), "shortListed")));
     json_decref(doc);
+
+    /* With shortList 1, one of the two passing nodes is left out of the
+     * answer: counted as passed, not as short-listed, and marked. */
+    g_autofree char *listed_policy = g_strdup_printf("%sshortList: 1\n", good_policy);
+    g_file_set_contents(f->policy, listed_policy, -1, NULL);
+    assert_true(fp_policy_store_reload(f->app->policies, NULL));
+    post(f, "/filter", filter_body, 200);
+    g_free(text);
+    text = get(f, "/debug/decisions?pod=default/infer-0", 200);
+    doc = json_loads(text, 0, NULL);
+    d = json_array_get(json_object_get(doc, "decisions"), 0);
+    assert_int_equal(json_integer_value(json_object_get(d, "passed")), 2);
+    assert_int_equal(json_integer_value(json_object_get(d, "shortList")), 1);
+    assert_int_equal(json_integer_value(json_object_get(d, "shortListed")), 1);
+    verdicts = json_object_get(d, "verdicts");
+    guint marked = 0, left_out = 0;
+    for (size_t i = 0; i < json_array_size(verdicts); i++) {
+        json_t *v = json_array_get(verdicts, i);
+        if (json_is_true(json_object_get(v, "pass"))) {
+            marked += json_is_true(json_object_get(v, "shortListed"));
+            left_out += json_is_false(json_object_get(v, "shortListed"));
+        } else {
+            assert_null(json_object_get(v, "shortListed"));
+        }
+    }
+    assert_int_equal(marked, 1);
+    assert_int_equal(left_out, 1);
+    json_decref(doc);
+    g_file_set_contents(f->policy, good_policy, -1, NULL);
+    assert_true(fp_policy_store_reload(f->app->policies, NULL));
 
     /* The ring keeps at most 8 decisions, however many arrive. */
     for (int i = 0; i < 50; i++) {

@@ -594,9 +594,12 @@ json_t *fp_cli_placement_json(const FpCli *cli, const FpPod *pod, const FpPlacem
         json_object_set_new(e, "terms", terms);
         json_object_set_new(e, "total", json_real(v->total));
         json_object_set_new(e, "score", json_integer(v->score));
+        json_object_set_new(e, "shortListed", json_boolean(!v->omit));
         json_array_append_new(feasible, e);
     }
     json_object_set_new(out, "feasible", feasible);
+    json_object_set_new(out, "shortList", json_integer(p->short_list));
+    json_object_set_new(out, "shortListed", json_integer(p->short_list ? p->listed : order->len));
     json_object_set_new(out, "best",
                         order->len ? json_string(node_name(p, g_array_index(order, guint, 0)))
                                    : json_null());

@@ -11,6 +11,7 @@
 typedef struct {
     char *node;
     bool pass;
+    bool listed; /* passed and named in the filter's answer (not cut by the short list) */
     bool unresolvable;
     const char *reason; /* interned */
     float term[FP_N_TERMS];
@@ -40,6 +41,8 @@ typedef struct {
     char *bound_node; /* bind */
     guint n_total;
     guint n_passed;
+    guint short_list; /* K applied (FpPlacement.short_list), 0 = none */
+    guint n_listed;   /* passing nodes the filter's answer named */
     NodeVerdict *verdicts;
     guint n_verdicts;
     GHashTable *rejections; /* interned reason -> count */
@@ -218,6 +221,8 @@ void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod
             }
         }
         d->n_passed = fp_count_reasons(p, count_rejection, d->rejections);
+        d->short_list = p->short_list;
+        d->n_listed = p->short_list ? p->listed : d->n_passed;
         /* Passing nodes first, best first (only the first max_nodes are
          * kept: select them, then sort those), then rejected ones in
          * request order. */
@@ -244,6 +249,7 @@ void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod
             NodeVerdict *nv = &d->verdicts[k];
             nv->node = g_strdup(names[i]);
             nv->pass = v->pass;
+            nv->listed = v->pass && !v->omit;
             nv->unresolvable = v->unresolvable;
             nv->reason = v->reason ? g_intern_string(v->reason) : NULL;
             for (int t = 0; t < FP_N_TERMS; t++) {
@@ -299,6 +305,8 @@ static json_t *decision_json(const Decision *d, guint max_nodes)
     json_object_set_new(o, "durationMicros", json_integer(d->duration_us));
     json_object_set_new(o, "nodes", json_integer(d->n_total));
     json_object_set_new(o, "passed", json_integer(d->n_passed));
+    json_object_set_new(o, "shortList", json_integer(d->short_list));
+    json_object_set_new(o, "shortListed", json_integer(d->n_listed));
     json_t *rej = json_object();
     GHashTableIter it;
     gpointer key, value;
@@ -323,6 +331,7 @@ static json_t *decision_json(const Decision *d, guint max_nodes)
             json_object_set_new(v, "terms", terms);
             json_object_set_new(v, "total", json_real(nv->total));
             json_object_set_new(v, "score", json_integer(nv->score));
+            json_object_set_new(v, "shortListed", json_boolean(nv->listed));
         } else {
             json_object_set_new(v, "reason", json_string(nv->reason ? nv->reason : ""));
             json_object_set_new(v, "unresolvable", json_boolean(nv->unresolvable));

@@ -7,7 +7,13 @@
  * bounded twice: at most @capacity decisions, and at most @max_nodes node
  * verdicts per decision (the best passing nodes first, then rejected ones;
  * rejection counts by reason always cover every node, and "truncated" says
- * when verdicts were left out).
+ * when verdicts were left out).  A filter's short list (scoring/short_list.h)
+ * is recorded apart from passing: "passed" counts the nodes that passed
+ * every filter, "shortList" is the K applied (0: none - a prioritize, a
+ * profile with shortList 0, a pod without GPUs), "shortListed" the passing
+ * nodes the answer named (== passed without a list), and each passing
+ * verdict says whether it was one of them ("shortListed": false = passed,
+ * but left out of the answer, so kube-scheduler never saw it).
  *
  * Ownership: the ring copies what it records.  Thread context: any thread;
  * one mutex, held only to link or unlink a prepared record and to read.

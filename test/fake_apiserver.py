@@ -18,6 +18,15 @@ API (what flexplace's informer and bind verb use):
        DELETED and one that starts matching into ADDED, as the API server's
        watch cache does.
   GET  /api/v1/nodes/NAME, /api/v1/namespaces/NS/pods/NAME
+  POST /apis/events.k8s.io/v1/namespaces/NS/events, /api/v1/namespaces/NS/events
+       Records the Event (control "events") after the API server's create
+       validation (events.k8s.io/v1: name, namespace, eventTime,
+       reportingController a qualified name, reportingInstance/action/reason
+       <= 128, note <= 1024, type Normal|Warning, regarding in the same
+       namespace; core/v1: involvedObject in the same namespace, type);
+       201, 422 Invalid, 409 AlreadyExists on a name taken.  Knob
+       events_api "core": events.k8s.io/v1 answers 404 (an API server
+       without it).
   POST /api/v1/namespaces/NS/pods/NAME/binding
        Records the binding; real semantics by default (201 and the pod gets
        spec.nodeName, 409 when already bound or the UID precondition fails,
@@ -69,6 +78,7 @@ Control API: POST /_control on the control port (plain HTTP, loopback), body
   bulk {nodes, pods}         synthetic objects served by LIST only
   stats                      request counters, active watches, bindings
   bindings                   recorded binding requests
+  events                     recorded Events {api, ns, object}
   restart {phase: "down"}    the API port closes (connections refused) and
                              every API connection is cut (watches drop,
                              in-flight requests reset; a Binding not yet
@@ -302,7 +312,9 @@ class State:
                       "expire_continue": 0, "bind_mode": "auto",
                       "bind_delay_ms": 0, "bind_fault_every": 0,
                       "get_delay_ms": 0, "too_large_wait_ms": 3000,
-                      "bind_error_status": 500, "bind_error_reason": None}
+                      "bind_error_status": 500, "bind_error_reason": None,
+                      "events_api": "v1"}
+        self.events = []
         self.binding_seq = 0
         # restart: the API port closes and every API connection is cut
         # ("down"), then it reopens with renumbered resourceVersions ("up")
@@ -582,6 +594,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"apiVersion": "karpenter.sh/v1", "kind": "NodePoolList",
                                         "metadata": {"resourceVersion": str(st.rv)},
                                         "items": items})
+        if (method == "POST" and len(parts) == 6 and parts[:3] == ["apis", "events.k8s.io", "v1"]
+                and parts[3] == "namespaces" and parts[5] == "events"):
+            with st.cond:
+                absent = st.knobs["events_api"] == "core"
+            if absent:
+                self.read_body()  # the connection stays usable (keep-alive)
+                return self.send_status(404, "NotFound", "the server could not find the "
+                                        "requested resource")
+            return self.create_event("events.k8s.io/v1", parts[4])
+        if (method == "POST" and len(parts) == 5 and parts[:3] == ["api", "v1", "namespaces"]
+                and parts[4] == "events"):
+            return self.create_event("v1", parts[3])
         # /api/v1/nodes, /api/v1/pods, /api/v1/namespaces/NS/pods[/NAME[/binding]]
         if parts[:2] != ["api", "v1"]:
             return self.send_status(404, "NotFound", "no such path")
@@ -870,6 +894,63 @@ class Handler(BaseHTTPRequestHandler):
             return self.event_line("DELETED", last, kind)
         return None
 
+    # -- events --
+    def event_problems(self, api, ns, ev):
+        bad = []
+        meta = ev.get("metadata") or {}
+        if not meta.get("name"):
+            bad.append("metadata.name: Required value")
+        if meta.get("namespace") not in (None, "", ns):
+            bad.append("metadata.namespace: does not match the request")
+        if ev.get("type") not in ("Normal", "Warning"):
+            bad.append("type: Unsupported value")
+        if api == "events.k8s.io/v1":
+            ctl = ev.get("reportingController") or ""
+            if not ctl:
+                bad.append("reportingController: Required value")
+            elif not all(c.isalnum() or c in "-_./" for c in ctl) or len(ctl) > 316:
+                bad.append("reportingController: Invalid value")
+            if not ev.get("eventTime"):
+                bad.append("eventTime: Required value")
+            for key in ("reportingInstance", "action", "reason"):
+                if not ev.get(key):
+                    bad.append("%s: Required value" % key)
+                elif len(ev[key]) > 128:
+                    bad.append("%s: Too long" % key)
+            if len((ev.get("note") or "").encode()) > 1024:
+                bad.append("note: Too long: may not be longer than 1024")
+            ref = ev.get("regarding") or {}
+        else:
+            ref = ev.get("involvedObject") or {}
+        if ref.get("namespace") not in (None, "", ns):
+            bad.append("regarding.namespace: does not match event.namespace")
+        return bad
+
+    def create_event(self, api, ns):
+        st = self.state
+        try:
+            ev = json.loads(self.read_body() or b"null")
+        except ValueError:
+            return self.send_status(400, "BadRequest", "body is not JSON")
+        if not isinstance(ev, dict):
+            return self.send_status(400, "BadRequest", "body is not an object")
+        bad = self.event_problems(api, ns, ev)
+        if bad:
+            return self.send_status(422, "Invalid", "Event is invalid: " + "; ".join(bad))
+        name = ev["metadata"]["name"]
+        with st.cond:
+            if any(e["ns"] == ns and e["object"]["metadata"]["name"] == name
+                   for e in st.events):
+                taken = True
+            else:
+                taken = False
+                st.events.append({"api": api, "ns": ns, "object": ev})
+                st.counters["events"] = st.counters.get("events", 0) + 1
+        if taken:
+            return self.send_status(409, "AlreadyExists",
+                                    'events "%s" already exists' % name)
+        return self.send_json(201, ev)
+
     # -- binding --
     def binding(self, ns, name):
         st = self.state
@@ -1119,6 +1200,8 @@ def dispatch(st, c):
                     "last_paths": list(st.last_paths)}
         if cmd == "bindings":
             return {"bindings": list(st.bindings)}
+        if cmd == "events":
+            return {"events": list(st.events)}
         if cmd == "set_nodepools":
             items = c.get("items")
             if items is not None and not isinstance(items, list):

@@ -57,7 +57,8 @@
 /* What flexplace's code calls on the API server: cache/informer.c lists and
  * watches nodes and pods; extender/server/bind.c creates pods/binding (the
  * flexplace.io/placement annotation rides on the Binding's metadata) and
- * reads a pod after a timeout or a conflict.  This table belongs next to
+ * reads a pod after a timeout or a conflict; cache/event_sink.c creates
+ * Events (events.k8s.io/v1, core/v1 as the fallback).  This table belongs next to
  * those calls (cache/ should export it, e.g. as fp_kube_api_permissions);
  * until then it lives here. */
 static const struct {
@@ -65,10 +66,15 @@ static const struct {
     const char *resource;
     const char *verb;
 } expected_api[] = {
-    {"", "nodes", "get"},           {"", "nodes", "list"},
-    {"", "nodes", "watch"},         {"", "pods", "get"},
-    {"", "pods", "list"},           {"", "pods", "watch"},
+    {"", "nodes", "get"},
+    {"", "nodes", "list"},
+    {"", "nodes", "watch"},
+    {"", "pods", "get"},
+    {"", "pods", "list"},
+    {"", "pods", "watch"},
     {"", "pods/binding", "create"},
+    {"", "events", "create"},
+    {"events.k8s.io", "events", "create"},
 };
 
 /* ---- KubeSchedulerConfiguration v1 field names ---------------------------

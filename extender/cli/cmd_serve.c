@@ -149,6 +149,7 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
 {
     gboolean demo = FALSE;
     gboolean no_annotation = FALSE;
+    gboolean no_pod_events = !cfg->pod_events;
     gboolean insecure_bind = FALSE;
     gboolean mutate_preferred = cfg->mutate_preferred;
     gboolean nodepools = cfg->nodepools;
@@ -203,6 +204,8 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
          "SECONDS"},
         {"no-placement-annotation", 0, 0, G_OPTION_ARG_NONE, &no_annotation,
          "Do not write the flexplace.io/placement annotation when binding", NULL},
+        {"no-pod-events", 0, 0, G_OPTION_ARG_NONE, &no_pod_events,
+         "Do not post a FlexplaceUnschedulable Event on GPU pods that fit no node", NULL},
         {"stale-after", 0, 0, G_OPTION_ARG_DOUBLE, &cfg->stale_after_s,
          "Report the live view stale after this many seconds without an event or bookmark "
          "(default 600; 0 disables)",
@@ -317,6 +320,7 @@ gboolean fp_serve_parse_args(int argc, char **argv, FpAppConfig *cfg, GError **e
     cfg->decision_nodes = (guint)decision_nodes;
     cfg->demo = demo;
     cfg->annotate = !no_annotation;
+    cfg->pod_events = !no_pod_events;
     cfg->insecure_bind = insecure_bind;
     cfg->mutate_preferred = mutate_preferred;
     cfg->nodepools = nodepools;

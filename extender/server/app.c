@@ -34,6 +34,7 @@ void fp_app_config_init(FpAppConfig *cfg)
     cfg->bind_timeout_s = 3;
     cfg->scheduler_http_timeout_s = 5;
     cfg->annotate = true;
+    cfg->pod_events = true;
     cfg->log_format = g_strdup("text");
     cfg->decision_ring = 256;
     cfg->decision_nodes = 200;
@@ -143,6 +144,32 @@ static GArray *app_templates(void *ctx, const FpPolicy *policy)
     return offers;
 }
 
+/* flexplace_pod_events_total{result}: what the Event sink did. */
+static void collect_events(FpMetricsWriter *w, void *data)
+{
+    FpEventSinkStats st;
+    fp_event_sink_stats(data, &st);
+    static const char *const labels[] = {"result", NULL};
+    const struct {
+        const char *result;
+        guint64 n;
+    } rows[] = {{"posted", st.posted},
+                {"deduplicated", st.deduplicated},
+                {"dropped", st.dropped},
+                {"failed", st.failed}};
+    fp_metrics_writer_family(w, "flexplace_pod_events_total",
+                             "Events on GPU pods that fit no node: posted, deduplicated (same pod "
+                             "and note within the window), dropped (queue full), failed",
+                             FP_METRIC_COUNTER);
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        const char *values[] = {rows[i].result};
+        fp_metrics_writer_sample(w, labels, values, (double)rows[i].n);
+    }
+    fp_metrics_writer_family(w, "flexplace_pod_events_queued",
+                             "Events waiting for the sender (rate limit)", FP_METRIC_GAUGE);
+    fp_metrics_writer_sample(w, NULL, NULL, (double)st.queued);
+}
+
 /* Give each route and collector the parts it reads, once the view (and in
  * live mode the client and informer) exist. */
 static void wire_parts(FpApp *app)
@@ -171,6 +198,7 @@ static void wire_parts(FpApp *app)
         .unmet = app->unmet,
         .templates = app_templates,
         .templates_ctx = app,
+        .events = app->events,
     };
     app->preempt_env = (FpPreemptEnv){
         .view = app->view,
@@ -224,6 +252,11 @@ FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
     if (cfg->nodepools && app->client) {
         /* Pool templates for the webhook and the scale-up judgement. */
         app->nodepools = fp_nodepool_source_start(app->client, 60);
+    }
+    if (cfg->pod_events && app->client) {
+        FpEventSinkConfig ecfg = {.instance = g_getenv("POD_NAME")};
+        app->events = fp_event_sink_new(app->client, &ecfg);
+        fp_metrics_add_collector(app->metrics, collect_events, app->events, NULL);
     }
     app->unmet = fp_unmet_new(app->view);
     fp_unmet_register(app->unmet, app->metrics);
@@ -316,6 +349,7 @@ void fp_app_free(FpApp *app)
         fp_informer_stop(app->informer);
     }
     fp_nodepool_source_stop(app->nodepools);
+    fp_event_sink_free(app->events); /* before the client it posts through */
     if (app->client) {
         fp_kube_client_free(app->client);
     }

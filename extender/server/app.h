@@ -21,6 +21,7 @@
 #include <glib.h>
 #include <stdbool.h>
 
+#include "cache/event_sink.h"
 #include "cache/informer.h"
 #include "cache/kube_client.h"
 #include "cache/nodepool.h"
@@ -51,6 +52,7 @@ typedef struct {
     char *mutate_verb;     /* the admission webhook's route (extender/server/mutate.h) */
     bool mutate_preferred; /* the webhook also writes nearest regions as preferred terms */
     bool nodepools;        /* list Karpenter NodePools as pool templates (live mode) */
+    bool pod_events;       /* post an Event on GPU pods that fit no node (live mode) */
     int threads;
     gint64 max_body_bytes;
     int connection_timeout_s; /* idle keep-alive between requests */
@@ -117,6 +119,7 @@ struct FpApp {
     FpMutateEnv mutate_env;
     FpNodePoolSource *nodepools; /* --karpenter-nodepools in live mode, or NULL */
     FpUnmet *unmet;              /* GPU pods that fit no node (flexplace_unmet_*) */
+    FpEventSink *events;         /* their Events (live mode with pod_events), or NULL */
     /* Route table built by fp_app_routes (paths owned here). */
     FpRoute routes[FP_APP_MAX_ROUTES];
     char *route_paths[5];

@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "extender/server/reasons.h"
+
 typedef struct {
     char *ns;
     char *name;
@@ -180,4 +182,85 @@ static void collect(FpMetricsWriter *w, void *data)
 void fp_unmet_register(FpUnmet *u, FpMetrics *m)
 {
     fp_metrics_add_collector(m, collect, u, NULL);
+}
+
+/* ---- the Event's note -------------------------------------------------- */
+
+typedef struct {
+    const char *reason;
+    guint count;
+} Tally;
+
+static void tally(const char *reason, guint count, void *data)
+{
+    GArray *a = data;
+    for (guint i = 0; i < a->len; i++) {
+        Tally *t = &g_array_index(a, Tally, i);
+        if (t->reason == reason || g_strcmp0(t->reason, reason) == 0) {
+            t->count += count;
+            return;
+        }
+    }
+    Tally t = {reason, count};
+    g_array_append_val(a, t);
+}
+
+static gint by_count(gconstpointer a, gconstpointer b)
+{
+    const Tally *x = a, *y = b;
+    if (x->count != y->count) {
+        return x->count > y->count ? -1 : 1;
+    }
+    return g_strcmp0(x->reason, y->reason);
+}
+
+/* "8 x nvidia.com/gpu (NVIDIA-L4, NVIDIA-A10G), >= 40 GiB per GPU, within
+ * 40 ms of eastus, <= $1.00/h" */
+static void describe_demand(GString *out, const FpDemand *d)
+{
+    g_string_append_printf(out, "%" G_GINT64_FORMAT " x %s", (gint64)d->count, d->resource);
+    char *const *skus = d->allowed_skus ? d->allowed_skus : d->profile->allowed_skus;
+    if (skus && skus[0]) {
+        g_autofree char *list = g_strjoinv(", ", (char **)skus);
+        g_string_append_printf(out, " (%s)", list);
+    }
+    if (d->min_gpu_memory_mib > 0) {
+        g_string_append_printf(out, ", >= %g GiB per GPU", d->min_gpu_memory_mib / 1024.0);
+    }
+    if (d->n_origins > 0 && d->max_latency_ms >= 0) {
+        g_string_append_printf(out, ", within %g ms of ", d->max_latency_ms);
+        for (guint i = 0; i < d->n_origins; i++) {
+            g_string_append_printf(out, "%s%s", i ? "+" : "", d->origins[i].region);
+        }
+    }
+    if (d->max_price >= 0) {
+        g_string_append_printf(out, ", <= $%.2f/h", d->max_price);
+    }
+    if (d->profile->avoid_spot) {
+        g_string_append(out, ", no spot");
+    }
+}
+
+char *fp_unmet_event_note(const FpPlacement *p)
+{
+    GString *out = g_string_new(NULL);
+    describe_demand(out, p->demand);
+    g_autoptr(GArray) reasons = g_array_new(FALSE, FALSE, sizeof(Tally));
+    fp_count_reasons(p, tally, reasons);
+    g_array_sort(reasons, by_count);
+    g_string_append(out, ": no node fits");
+    if (p->n == 0) {
+        g_string_append(out, " (no candidate nodes)");
+    }
+    for (guint i = 0; i < reasons->len && i < FP_EVENT_MAX_REASONS; i++) {
+        const Tally *t = &g_array_index(reasons, Tally, i);
+        g_string_append_printf(out, "%s%s", i ? "; " : " (", t->reason ? t->reason : "rejected");
+    }
+    if (reasons->len) {
+        g_string_append_c(out, ')');
+    }
+    if (p->scale_up) {
+        g_string_append_printf(out, "; %s", p->scale_up->text);
+    }
+    return g_string_free(out, FALSE);
 }

@@ -27,6 +27,7 @@
 
 #include <glib.h>
 
+#include "cache/placement.h"
 #include "cache/view.h"
 #include "extender/obs/metrics.h"
 #include "scoring/scale_up.h"
@@ -44,6 +45,21 @@ void fp_unmet_free(FpUnmet *u);
 /* Register the two gauge families as a collector of @m (which then owns
  * nothing of @u: free @u after @m). */
 void fp_unmet_register(FpUnmet *u, FpMetrics *m);
+
+/* The reason of the Event on a pod that fits no node (cache/event_sink.h). */
+#define FP_EVENT_REASON_UNSCHEDULABLE "FlexplaceUnschedulable"
+/* Most rejection reasons an Event names. */
+#define FP_EVENT_MAX_REASONS 3
+
+/* The Event's note for unmet placement @p (p->scale_up set): what the pod
+ * asks, why no node fits (the most frequent rejection reasons, without
+ * counts, so that a pod still pending says the same thing and is
+ * deduplicated), and the scale-up judgement:
+ *   "8 x nvidia.com/gpu, >= 120 GiB per GPU: no node fits (insufficient free
+ *   GPUs; GPU memory below requirement); would fit after scale-up: pool
+ *   b200-use1 (NVIDIA-B200, us-east-1, $14.24/h)"
+ * New string. */
+char *fp_unmet_event_note(const FpPlacement *p);
 
 /* Record (or refresh) pod @uid as unmet: @gpus of it, would fit where
  * @scale_up says (may be NULL, or not fitting: labels ""). */

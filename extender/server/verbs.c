@@ -189,6 +189,12 @@ static void record_unmet(const FpExtenderEnv *env, const FpExtenderArgs *args, c
         fp_unmet_record(env->unmet, args->pod->uid, args->pod->ns, args->pod->name,
                         p->demand->count, p->scale_up);
     }
+    if (env->events) {
+        /* Queued for the sink's thread: the filter never waits on it. */
+        g_autofree char *note = fp_unmet_event_note(p);
+        fp_event_sink_post(env->events, args->pod->ns, args->pod->name, args->pod->uid,
+                           FP_EVENT_REASON_UNSCHEDULABLE, "Scheduling", note);
+    }
 }
 
 static void answer_filter(void *data, const void *decoded, FpHttpResponse *resp, gint64 start)

@@ -17,6 +17,7 @@
 
 #include <glib.h>
 
+#include "cache/event_sink.h"
 #include "cache/view.h"
 #include "extender/http/http_server.h"
 #include "extender/server/bind.h"
@@ -43,6 +44,9 @@ typedef struct {
     FpUnmet *unmet;
     GArray *(*templates)(void *ctx, const FpPolicy *policy);
     void *templates_ctx;
+    /* Where such a pod's Event goes (reason FP_EVENT_REASON_UNSCHEDULABLE,
+     * extender/server/unmet.h fp_unmet_event_note), or NULL. */
+    FpEventSink *events;
 } FpExtenderEnv;
 
 /* preempt. */

@@ -11,6 +11,7 @@
 
 #include <string.h>
 
+#include "cache/clock.h"
 #include "cache/kobj.h"
 #include "cache/linebuf.h"
 
@@ -28,6 +29,8 @@
 /* A watch shorter than this that delivered nothing does not reset the
  * backoff (a server that closes at once must not make us spin). */
 #define HEALTHY_WATCH_US (2 * G_USEC_PER_SEC)
+/* The longest real wait of one slice of a backoff sleep (sleep_ms). */
+#define SLEEP_SLICE_US (50 * 1000)
 /* resourceVersions are short opaque strings; anything longer is garbage */
 #define MAX_RV_LEN 1024
 /* A Retry-After longer than this is capped (a hostile or confused server
@@ -90,15 +93,21 @@ static bool stopped(FpInformer *inf)
     return g_atomic_int_get(&inf->stop) != 0;
 }
 
-/* Sleep @ms unless stopped first; returns false when stopped. */
+/* Sleep @ms of fp_clock_now_us() time (cache/clock.h) unless stopped
+ * first; returns false when stopped.  The real wait is cut into slices of
+ * at most SLEEP_SLICE_US, so that a test that moves a fake clock past the
+ * end wakes the thread within a slice. */
 static bool sleep_ms(FpInformer *inf, guint ms)
 {
-    gint64 end = g_get_monotonic_time() + (gint64)ms * 1000;
+    gint64 end = fp_clock_now_us() + (gint64)ms * 1000;
     g_mutex_lock(&inf->lock);
     while (!stopped(inf)) {
-        if (!g_cond_wait_until(&inf->cond, &inf->lock, end)) {
+        gint64 left = end - fp_clock_now_us();
+        if (left <= 0) {
             break;
         }
+        g_cond_wait_until(&inf->cond, &inf->lock,
+                          g_get_monotonic_time() + MIN(left, SLEEP_SLICE_US));
     }
     g_mutex_unlock(&inf->lock);
     return !stopped(inf);
@@ -555,10 +564,10 @@ static gpointer resource_thread(gpointer data)
             need_list = false;
             backoff = inf->cfg.backoff_initial_ms;
         }
-        gint64 started = g_get_monotonic_time();
+        gint64 started = fp_clock_now_us();
         double retry_after = -1;
         WatchOutcome outcome = watch_once(r, &retry_after);
-        bool healthy = r->watch_events > 0 || g_get_monotonic_time() - started >= HEALTHY_WATCH_US;
+        bool healthy = r->watch_events > 0 || fp_clock_now_us() - started >= HEALTHY_WATCH_US;
         if (healthy) {
             backoff = inf->cfg.backoff_initial_ms;
         }

@@ -28,6 +28,8 @@
  *              after a jittered exponential backoff (initial doubling to
  *              max, +-20 %), or after Retry-After when the server sent one
  *              (capped at 60 s).  A failed LIST is retried the same way.
+ *              The waits run on cache/clock.h's clock: a test moves a fake
+ *              clock on instead of sleeping through them.
  *   "eof"      the server ended the stream (timeoutSeconds): re-watch at
  *              once from the last resourceVersion.
  *   "decode"   a line over the line cap: the watch is reset and resumed

@@ -608,7 +608,6 @@ static void test_slow_client(void **unused)
     close(fd);
     print_message("slow client: %zu body bytes one at a time in %" G_GINT64_FORMAT " ms\n", len,
                   elapsed_ms);
-    assert_true(elapsed_ms < 2000);
 }
 
 static void test_disconnect_mid_body(void **unused)
@@ -694,7 +693,12 @@ static void test_hostile_requests(void **unused)
     wait_idle(server);
 }
 
-/* A client that stalls is cut by the connection timeout (1 s here). */
+/* A client that stalls is cut by the request deadline (1 s here), an idle
+ * kept-alive one by the connection timeout (1 s), while the server keeps
+ * answering others.  Events, not wall time: a normal request is answered
+ * while every stalled connection is still open, then each stalled one is
+ * closed by the server (EOF; the 30 s wait only guards against a hang) and
+ * counted as cut for its deadline. */
 static void test_slowloris(void **unused)
 {
     static const char *const partial[] = {
@@ -721,19 +725,26 @@ static void test_slowloris(void **unused)
     assert_true(fp_test_http_read_reply(fds[idle], READ_TIMEOUT_MS, &r));
     assert_int_equal(r.status, 200);
     fp_test_http_reply_clear(&r);
+    /* served while all of them are open */
+    FpHttpStats st;
+    FP_WAIT_FOR((fp_http_server_stats(s, &st), st.open_connections >= G_N_ELEMENTS(fds)),
+                READ_TIMEOUT_MS, "every stalled connection accepted");
+    assert_serving_on(p);
 
-    gint64 start = g_get_monotonic_time();
     for (size_t i = 0; i < G_N_ELEMENTS(fds); i++) {
-        gint64 waited = fp_test_http_wait_closed(fds[i], 5000);
-        gint64 since_start = (g_get_monotonic_time() - start) / 1000;
+        gint64 waited = fp_test_http_wait_closed(fds[i], 30000);
         if (waited < 0) {
-            fail_msg("stalled connection %zu was not closed within 5 s", i);
+            fail_msg("stalled connection %zu was not closed by the server", i);
         }
-        print_message("stalled connection %zu closed after %" G_GINT64_FORMAT " ms\n", i,
-                      since_start);
-        assert_true(since_start < 4000);
+        print_message("stalled connection %zu closed by the server\n", i);
         close(fds[i]);
     }
+    fp_http_server_stats(s, &st);
+    print_message("cut for the request deadline: %" G_GUINT64_FORMAT ", idle: %" G_GUINT64_FORMAT
+                  "\n",
+                  st.rejected[FP_HTTP_REJECT_TIMEOUT], st.rejected[FP_HTTP_REJECT_IDLE]);
+    assert_true(st.rejected[FP_HTTP_REJECT_TIMEOUT] + st.rejected[FP_HTTP_REJECT_IDLE] >=
+                G_N_ELEMENTS(partial));
     assert_serving_on(p);
     wait_idle(s);
     fp_http_server_stop(s, 1000);

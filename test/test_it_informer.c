@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cache/clock.h"
 #include "cache/informer.h"
 #include "cache/kube_client.h"
 #include "cache/kubeconfig.h"
@@ -250,6 +251,7 @@ static int teardown(void **state)
     Fixture *f = *state;
     stop_readers(f);
     stop_informer(f);
+    fp_clock_fake_remove(); /* a test that installed it and failed */
     fp_kube_client_free(f->client);
     fp_view_free(f->view);
     server_stop(&f->srv);
@@ -653,6 +655,38 @@ static void test_list_once(void **state)
     assert_true(g_error_matches(error, FP_KUBE_ERROR, FP_KUBE_ERROR_HTTP));
     assert_non_null(strstr(error->message, "HTTP 500"));
     assert_seed_view(f->view);
+}
+
+/* The retry backoff runs on cache/clock.h: with a fake clock, a failed
+ * LIST waits out a 10-minute backoff the moment the test moves the clock
+ * past it, not in real time, and not before. */
+static void test_backoff_runs_on_clock(void **state)
+{
+    Fixture *f = *state;
+    fp_clock_fake_install();
+    FpInformerConfig cfg = test_config;
+    cfg.backoff_initial_ms = 10 * 60 * 1000;
+    cfg.backoff_max_ms = 10 * 60 * 1000;
+    CTL(&f->srv, "{\"cmd\":\"set\",\"fail_lists\":1,\"fail_status\":500}");
+    g_autoptr(GError) error = NULL;
+    f->inf = fp_informer_start(f->view, f->client, &cfg, &error);
+    assert_non_null(f->inf);
+    /* one kind's first LIST fails and backs off; the other syncs and
+     * watches */
+    FP_WAIT_FOR(
+        STAT(f->inf, FP_KIND_NODES, list_failures) + STAT(f->inf, FP_KIND_PODS, list_failures) == 1,
+        WAIT_MS, "one failed LIST");
+    FpKind failed = STAT(f->inf, FP_KIND_NODES, list_failures) ? FP_KIND_NODES : FP_KIND_PODS;
+    FpKind other = failed == FP_KIND_NODES ? FP_KIND_PODS : FP_KIND_NODES;
+    FP_WAIT_FOR(STAT(f->inf, other, watches) >= 1, WAIT_MS, "the other kind watching");
+    assert_false(fp_view_synced(f->view, failed));
+    assert_int_equal(STAT(f->inf, failed, relists), 0);
+    /* past the longest jittered wait (+20 %) */
+    fp_clock_fake_advance((gint64)12 * 60 * G_USEC_PER_SEC);
+    FP_WAIT_FOR(fp_view_synced(f->view, failed), WAIT_MS, "the LIST retried after the backoff");
+    assert_int_equal(STAT(f->inf, failed, relists), 1);
+    assert_seed_view(f->view);
+    fp_clock_fake_remove();
 }
 
 /* ---- credentials ------------------------------------------------------------ */
@@ -1093,6 +1127,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stop_during_slow_list, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_list_once, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(test_backoff_runs_on_clock, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_token_rotation, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_tls_client_certificate, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_post_binding, setup_plain, teardown),

@@ -63,11 +63,14 @@
  * every timeout is the watchdog's (and counted). */
 #define MHD_TIMEOUT_SLACK_S 2u
 /* Connections cut per watchdog pass at most: a flood of connections that
- * reach their deadline together is cut (and reconnects) in waves, not all
- * at once, which would stall the pool threads for everyone else. */
-#define CUT_BATCH 64u
+ * reach their deadline together is cut (and reconnects) in small waves, not
+ * all at once, which would stall the pool threads for everyone else.  16
+ * every 62.5 ms is the 256 a second that 64 every 250 ms was, in bursts a
+ * quarter the size: a request that arrives with a burst waits behind 16
+ * closes and reconnects, not 64. */
+#define CUT_BATCH 16u
 /* Watchdog period; TLS files are checked every TLS_CHECK_US. */
-#define WATCHDOG_PERIOD_US (250 * 1000)
+#define WATCHDOG_PERIOD_US (62500)
 #define TLS_CHECK_US G_USEC_PER_SEC
 /* A replaced TLS credential set is freed this long after its last
  * connection closed (MHD may still end that TLS session just after). */
@@ -151,6 +154,7 @@ struct FpHttpServer {
     guint connection_limit;  /* ours; MHD's is MHD_LIMIT_SLACK higher */
     guint per_address_limit; /* open connections from one address */
     GHashTable *per_address; /* address -> open connections (GUINT_TO_POINTER); conn_lock */
+    guint open_uncut;        /* open connections not cut yet; conn_lock */
     _Atomic guint64 body_bytes;
     _Atomic guint64 rejected[FP_HTTP_REJECT_N];
     _Atomic guint64 connections;
@@ -940,6 +944,7 @@ static gboolean cut_longest_waiting_locked(FpHttpServer *s, const char *address)
     if (victim) {
         shutdown(victim->fd, SHUT_RDWR);
         victim->cut = TRUE;
+        s->open_uncut--;
     }
     return victim != NULL;
 }
@@ -954,14 +959,10 @@ static void make_room_locked(FpHttpServer *s, const char *address, guint from_ad
     if (from_address > s->per_address_limit && cut_longest_waiting_locked(s, address)) {
         atomic_fetch_add(&s->rejected[FP_HTTP_REJECT_ADDRESS_LIMIT], 1);
     }
-    guint open = 0;
-    GHashTableIter it;
-    gpointer key;
-    g_hash_table_iter_init(&it, s->conns);
-    while (g_hash_table_iter_next(&it, &key, NULL)) {
-        open += !((ConnInfo *)key)->cut;
-    }
-    if (open > s->connection_limit && cut_longest_waiting_locked(s, NULL)) {
+    /* a counter, not a walk over every connection: this runs for each new
+     * connection, under the lock the request path takes, and a flood
+     * reconnects by the hundred a second */
+    if (s->open_uncut > s->connection_limit && cut_longest_waiting_locked(s, NULL)) {
         atomic_fetch_add(&s->rejected[FP_HTTP_REJECT_CONNECTION_LIMIT], 1);
     }
 }
@@ -994,6 +995,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         }
         g_mutex_lock(&s->conn_lock);
         g_hash_table_add(s->conns, info);
+        s->open_uncut++;
         guint from_address =
             GPOINTER_TO_UINT(g_hash_table_lookup(s->per_address, info->address)) + 1;
         g_hash_table_insert(s->per_address, g_strdup(info->address),
@@ -1009,6 +1011,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         }
         g_mutex_lock(&s->conn_lock);
         g_hash_table_remove(s->conns, info);
+        if (!info->cut) {
+            s->open_uncut--;
+        }
         guint from_address = GPOINTER_TO_UINT(g_hash_table_lookup(s->per_address, info->address));
         if (from_address > 1) {
             g_hash_table_insert(s->per_address, g_strdup(info->address),
@@ -1043,18 +1048,16 @@ static void cut_late_connections(FpHttpServer *s, gint64 now)
         gint64 deadline = info->idle ? s->idle_deadline_us : s->deadline_us;
         if (!info->cut && !info->in_handler && info->fd != MHD_INVALID_SOCKET &&
             now - info->milestone_us > deadline) {
+            /* counted before the client can see the end of the stream */
+            atomic_fetch_add(
+                &s->rejected[info->idle ? FP_HTTP_REJECT_IDLE : FP_HTTP_REJECT_TIMEOUT], 1);
             shutdown(info->fd, SHUT_RDWR);
             info->cut = TRUE;
+            s->open_uncut--;
             *(info->idle ? &idle : &cut) += 1;
         }
     }
     g_mutex_unlock(&s->conn_lock);
-    if (cut) {
-        atomic_fetch_add(&s->rejected[FP_HTTP_REJECT_TIMEOUT], cut);
-    }
-    if (idle) {
-        atomic_fetch_add(&s->rejected[FP_HTTP_REJECT_IDLE], idle);
-    }
 }
 
 static gpointer watchdog_main(gpointer data)

@@ -26,6 +26,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <glib/gstdio.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdbool.h>
@@ -284,6 +285,47 @@ static void test_nearest_first_to_ceiling(void **state)
     }
 }
 
+/* kube-scheduler chooses only among the nodes the filter's short list
+ * names.  With shortList 1 on the 30 L4 nodes of the tiers cluster (ten
+ * alike per pool) it sees one node per replica: no replica may be a tie,
+ * though up to ten near nodes score the same; and the burst still fills
+ * near first.  Before, simulate chose among every passing node, short
+ * list or not (3 of the 20 replicas were ties among near nodes). */
+static void test_short_list_bounds_the_choice(void **state)
+{
+    (void)state;
+    g_autofree char *dir = fp_test_data_path("simulate");
+    g_autofree char *tiers = g_build_filename(dir, "tiers-policy.yaml", NULL);
+    g_autofree char *text = fp_test_read_file(tiers, NULL);
+    g_autofree char *tmp = g_dir_make_tmp("fp-sim-XXXXXX", NULL);
+    g_autofree char *policy = g_build_filename(tmp, "policy.yaml", NULL);
+    g_autofree char *with_list = g_strdup_printf("%s\nshortList: 1\n", text);
+    assert_true(g_file_set_contents(policy, with_list, -1, NULL));
+    const char *args[] = {"--cluster",  "tiers-cluster.yaml",
+                          "--policy",   policy,
+                          "--pod",      "pod-chat.yaml",
+                          "--replicas", "20",
+                          "-o",         "json",
+                          NULL};
+    Run r = {0};
+    simulate(&r, args);
+    g_unlink(policy);
+    g_rmdir(tmp);
+    assert_int_equal(r.status, 0);
+    json_t *doc = json_loads(r.out, 0, NULL);
+    run_clear(&r);
+    assert_non_null(doc);
+    assert_int_equal(num(json_object_get(doc, "ties"), "replicas"), 0);
+    json_t *placements = json_object_get(doc, "placements");
+    assert_int_equal(json_array_size(placements), 20);
+    for (size_t i = 0; i < 20; i++) {
+        json_t *pl = json_array_get(placements, i);
+        assert_int_equal(num(pl, "tiedWith"), 0);
+        assert_true(g_str_has_prefix(json_string_value(json_object_get(pl, "node")), "near-"));
+    }
+    json_decref(doc);
+}
+
 /* Two pod files: replicas interleave, each lands by its own demand. */
 static void test_mixed_burst(void **state)
 {
@@ -460,6 +502,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spill_over_at_ceiling),
         cmocka_unit_test(test_nearest_first_to_ceiling),
+        cmocka_unit_test(test_short_list_bounds_the_choice),
         cmocka_unit_test(test_mixed_burst),
         cmocka_unit_test(test_exhausted_cluster_leaves_replicas_unplaced),
         cmocka_unit_test(test_unplaced_with_reason_and_stranded),

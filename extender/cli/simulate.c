@@ -85,13 +85,20 @@ FpPod *fp_sim_replica(const FpPod *tmpl, guint index)
     return pod;
 }
 
-/* The most untolerated PreferNoSchedule taints on a passing candidate:
- * TaintToleration normalises over it. */
+/* Whether kube-scheduler gets to score candidate @i: it passed flexplace's
+ * filter and the filter's answer named it (the short list left it in). */
+static bool scored(const FpPlacement *p, guint i)
+{
+    return p->verdicts[i].pass && !p->verdicts[i].omit && p->nodes[i];
+}
+
+/* The most untolerated PreferNoSchedule taints on a scored candidate:
+ * TaintToleration normalises over them. */
 static guint max_soft_taints(const FpPlacement *p, const FpPod *pod)
 {
     guint max_taints = 0;
     for (guint i = 0; i < p->n; i++) {
-        if (p->verdicts[i].pass && p->nodes[i]) {
+        if (scored(p, i)) {
             max_taints = MAX(max_taints, fp_kube_untolerated_soft_taints(pod, p->nodes[i]));
         }
     }
@@ -107,7 +114,7 @@ FpSimChoice fp_sim_kube_choice(const FpPlacement *p, const FpPod *pod, int exten
     g_autofree guint *top = g_new(guint, MAX(p->n, 1));
     guint n_top = 0;
     for (guint i = 0; i < p->n; i++) {
-        if (!p->verdicts[i].pass || !p->nodes[i]) {
+        if (!scored(p, i)) {
             continue;
         }
         guint t = fp_kube_untolerated_soft_taints(pod, p->nodes[i]);

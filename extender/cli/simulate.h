@@ -5,7 +5,9 @@
  * (the quality benchmark, test/bench/quality.c).
  *
  * The choice models kube-scheduler's arithmetic with the shipped profile:
- * among the passing candidates, the highest extender score x weight x 10
+ * among the candidates the filter's answer names (passing, and on the
+ * short list, scoring/short_list.h: kube-scheduler never sees the others),
+ * the highest extender score x weight x 10
  * (MaxNodeScore 100 / MaxExtenderPriority 10) plus TaintToleration's score
  * (0..100, fewer untolerated PreferNoSchedule taints better, normalised over
  * the candidates) x 3; the profile's other score plugins score GPU pods
@@ -43,7 +45,7 @@ typedef struct {
  * Pod are one workload too), everything else copied. */
 FpPod *fp_sim_replica(const FpPod *tmpl, guint index);
 
-/* The node kube-scheduler picks among @p's passing candidates for @pod
+/* The node kube-scheduler picks among @p's short-listed candidates for @pod
  * (rule above), with the extender weight @extender_weight (>= 1) and
  * @rand for exact ties. */
 FpSimChoice fp_sim_kube_choice(const FpPlacement *p, const FpPod *pod, int extender_weight,

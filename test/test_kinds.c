@@ -322,6 +322,34 @@ static void test_other_kinds(void **state)
     loaded_clear(&l);
 }
 
+/* One document yields at most 64 pods; the rest are left out with one note. */
+static void test_pods_per_document_bound(void **state)
+{
+    (void)state;
+    GString *doc = g_string_new("{\"kind\": \"RayCluster\", \"metadata\": {\"name\": \"big\"}, "
+                                "\"spec\": {\"workerGroupSpecs\": [");
+    for (int i = 0; i < 70; i++) {
+        g_string_append_printf(doc,
+                               "%s{\"groupName\": \"g%d\", \"template\": {\"spec\": "
+                               "{\"containers\": [{\"name\": \"w\", \"resources\": "
+                               "{\"limits\": {\"nvidia.com/gpu\": 1}}}]}}}",
+                               i ? ", " : "", i);
+    }
+    g_string_append(doc, "]}}");
+    Loaded l = {.notes = g_ptr_array_new_with_free_func(g_free)};
+    g_autoptr(GError) error = NULL;
+    l.items = fp_podfile_parse_items(doc->str, doc->len, "big.json", l.notes, &error);
+    g_string_free(doc, TRUE);
+    assert_non_null(l.items);
+    assert_int_equal(l.items->len, 64);
+    guint said = 0;
+    for (guint i = 0; i < l.notes->len; i++) {
+        said += strstr(g_ptr_array_index(l.notes, i), "more than 64 pod templates") != NULL;
+    }
+    assert_int_equal(said, 1);
+    loaded_clear(&l);
+}
+
 /* ---- every shared manifest through `flexplace score` ------------------- */
 
 typedef enum {
@@ -572,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_runai),
         cmocka_unit_test(test_broken_tail),
         cmocka_unit_test(test_other_kinds),
+        cmocka_unit_test(test_pods_per_document_bound),
         cmocka_unit_test(test_lws_group),
         cmocka_unit_test(test_shared_manifests),
     };

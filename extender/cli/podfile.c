@@ -49,6 +49,7 @@ typedef struct {
     GPtrArray *out;    /* Derived* */
     GPtrArray *notes;  /* may be NULL */
     const char *where; /* "file:line:col" prefix for notes, may be "" */
+    bool truncated;    /* more pods than PODFILE_MAX_PODS: said once */
 } Ctx;
 
 static void note(Ctx *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -260,11 +261,14 @@ static Derived *emit(Ctx *c, json_t *pod, const char *role, gint64 replicas)
     d->replicas = replicas;
     if (c->out->len < PODFILE_MAX_PODS) {
         g_ptr_array_add(c->out, d);
-    } else {
-        derived_free(d);
-        return NULL;
+        return d;
     }
-    return d;
+    if (!c->truncated) {
+        note(c, "more than %d pod templates: the rest are not scored", PODFILE_MAX_PODS);
+        c->truncated = true;
+    }
+    derived_free(d);
+    return NULL;
 }
 
 /* A PodSpec @spec (borrowed) wrapped as a template with @meta (may be NULL). */

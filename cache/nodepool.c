@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cache/kobj.h"
+#include "cache/linebuf.h"
 #include "scoring/engine.h"
 #include "scoring/quantity.h"
 #include "scoring/scale_up.h"
@@ -380,8 +381,9 @@ void fp_nodepool_offers(const FpPoolTemplate *t, const FpPolicy *policy, const F
     }
 }
 
-/* The items of a LIST (new reference), or NULL with *absent on a 404. */
-static json_t *fetch_items(FpKubeClient *client, gboolean *absent, GError **error)
+/* The items of a LIST (new reference), or NULL with *absent on a 404;
+ * @rv (may be NULL) receives the list's resourceVersion. */
+static json_t *fetch_items(FpKubeClient *client, gboolean *absent, char **rv, GError **error)
 {
     *absent = FALSE;
     json_t *list = NULL;
@@ -401,6 +403,10 @@ static json_t *fetch_items(FpKubeClient *client, gboolean *absent, GError **erro
     }
     json_t *items = json_object_get(list, "items");
     json_t *out = json_is_array(items) ? json_incref(items) : json_array();
+    if (rv) {
+        *rv = g_strdup(json_string_value(
+            json_object_get(json_object_get(list, "metadata"), "resourceVersion")));
+    }
     json_decref(list);
     return out;
 }
@@ -409,7 +415,7 @@ gboolean fp_nodepools_fetch(FpKubeClient *client, const FpPolicy *policy, GPtrAr
                             gboolean *absent, guint *skipped, GError **error)
 {
     GError *err = NULL;
-    json_t *items = fetch_items(client, absent, &err);
+    json_t *items = fetch_items(client, absent, NULL, &err);
     if (!items) {
         if (err) {
             g_propagate_error(error, err);
@@ -439,52 +445,213 @@ gboolean fp_nodepools_fetch(FpKubeClient *client, const FpPolicy *policy, GPtrAr
     return TRUE;
 }
 
-/* ---- the live source ----------------------------------------------- */
+/* A failed LIST or WATCH, at most one line per minute. */
+static void fp_log_nodepool_error(const GError *error)
+{
+    static gint64 last;
+    gint64 now = g_get_monotonic_time();
+    if (now - last > 60 * G_TIME_SPAN_SECOND) {
+        last = now;
+        g_warning("%s (keeping the last NodePools)", error->message);
+    }
+}
+
+/* ---- the live source: LIST, then WATCH from its resourceVersion ------ */
+
+#define WATCH_TIMEOUT_MIN_S 300
+#define WATCH_TIMEOUT_MAX_S 600
+#define BACKOFF_MIN_MS 1000
+#define WATCH_LINE_MAX (4u << 20)
 
 struct FpNodePoolSource {
     FpKubeClient *client;
-    guint interval_s;
+    guint interval_s; /* relist period while the resource is absent; backoff cap */
     GMutex lock;
     GCond cond;
-    bool stop;
-    json_t *items; /* last good list, or NULL */
+    volatile gint stop;
+    /* name -> NodePool object, or NULL before the first LIST and while
+     * absent; replaced, never changed in place (readers take a
+     * reference). */
+    json_t *items;
     guint64 lists;
+    guint64 events;
     gboolean absent;
     GThread *thread;
+    /* watch state (the thread's own) */
+    char *rv;
+    FpLineBuf *lb;
+    bool expired; /* the watch said 410: relist at once */
+    bool relist;  /* an ERROR event or an undecodable stream: relist */
 };
 
-static void refresh(FpNodePoolSource *s)
+static bool source_stopped(FpNodePoolSource *s)
 {
-    gboolean absent = FALSE;
-    GError *error = NULL;
-    json_t *items = fetch_items(s->client, &absent, &error);
+    return g_atomic_int_get(&s->stop) != 0;
+}
+
+/* Wait @ms or until stopped; false when stopped. */
+static bool source_sleep(FpNodePoolSource *s, guint ms)
+{
     g_mutex_lock(&s->lock);
-    if (items || absent) {
-        json_decref(s->items);
-        s->items = items;
-        s->absent = absent;
-        s->lists++;
+    gint64 until = g_get_monotonic_time() + (gint64)ms * 1000;
+    while (!source_stopped(s) && g_cond_wait_until(&s->cond, &s->lock, until)) {
     }
     g_mutex_unlock(&s->lock);
-    if (error) {
-        g_warning("%s (keeping the last list)", error->message);
-        g_error_free(error);
+    return !source_stopped(s);
+}
+
+static void publish(FpNodePoolSource *s, json_t *items, gboolean absent, bool listed)
+{
+    g_mutex_lock(&s->lock);
+    json_decref(s->items);
+    s->items = items;
+    s->absent = absent;
+    s->lists += listed;
+    s->events += !listed;
+    g_mutex_unlock(&s->lock);
+}
+
+/* LIST: install the result; TRUE when the watch can start from s->rv. */
+static gboolean relist(FpNodePoolSource *s, gboolean *absent, GError **error)
+{
+    g_clear_pointer(&s->rv, g_free);
+    json_t *items = fetch_items(s->client, absent, &s->rv, error);
+    if (!items && !*absent) {
+        return FALSE; /* keep the last good list */
     }
+    json_t *map = json_object();
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item)
+    {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(item, "metadata"), "name"));
+        if (name && json_object_size(map) < FP_NODEPOOL_MAX_POOLS) {
+            json_object_set(map, name, item);
+        }
+    }
+    json_decref(items);
+    publish(s, *absent ? (json_decref(map), NULL) : map, *absent, true);
+    return !*absent && s->rv && *s->rv;
+}
+
+/* One watch event: a copy of the map with the change, published. */
+static void apply_event(FpNodePoolSource *s, const char *type, json_t *obj)
+{
+    const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+    const char *rv =
+        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+    if (rv && *rv) {
+        g_free(s->rv);
+        s->rv = g_strdup(rv);
+    }
+    if (!name || g_str_equal(type, "BOOKMARK")) {
+        return;
+    }
+    g_mutex_lock(&s->lock);
+    json_t *map = s->items ? json_copy(s->items) : json_object();
+    g_mutex_unlock(&s->lock);
+    if (g_str_equal(type, "DELETED")) {
+        json_object_del(map, name);
+    } else if (json_object_size(map) < FP_NODEPOOL_MAX_POOLS || json_object_get(map, name)) {
+        json_object_set(map, name, obj);
+    }
+    publish(s, map, FALSE, false);
+}
+
+static bool watch_line(const char *line, size_t len, void *user)
+{
+    FpNodePoolSource *s = user;
+    json_t *ev = json_loadb(line, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    json_t *obj = json_object_get(ev, "object");
+    bool go_on = true;
+    if (!type || !json_is_object(obj)) {
+        g_debug("NodePools: skipping a malformed watch line");
+    } else if (g_str_equal(type, "ERROR")) {
+        json_int_t code = json_integer_value(json_object_get(obj, "code"));
+        s->expired = code == 410;
+        s->relist = true;
+        if (!s->expired) {
+            g_warning("NodePools: watch ERROR event %" JSON_INTEGER_FORMAT ": %s", code,
+                      json_string_value(json_object_get(obj, "message")));
+        }
+        go_on = false;
+    } else if (g_str_equal(type, "ADDED") || g_str_equal(type, "MODIFIED") ||
+               g_str_equal(type, "DELETED") || g_str_equal(type, "BOOKMARK")) {
+        apply_event(s, type, obj);
+    }
+    json_decref(ev);
+    return go_on;
+}
+
+static bool watch_chunk(const char *data, size_t len, void *user)
+{
+    FpNodePoolSource *s = user;
+    FpLineBufResult r = fp_linebuf_feed(s->lb, data, len, watch_line, s);
+    if (r == FP_LINEBUF_TOO_LONG) {
+        g_warning("NodePools: a watch line longer than %u bytes; relisting", WATCH_LINE_MAX);
+        s->relist = true;
+    }
+    return r == FP_LINEBUF_OK;
+}
+
+/* WATCH from s->rv until it ends: TRUE when it ended normally (watch
+ * again), FALSE to relist (410, an error, or 404: *absent). */
+static gboolean watch_once(FpNodePoolSource *s, gboolean *absent, GError **error)
+{
+    guint timeout_s = (guint)g_random_int_range(WATCH_TIMEOUT_MIN_S, WATCH_TIMEOUT_MAX_S + 1);
+    g_autofree char *rv_q = g_uri_escape_string(s->rv, NULL, FALSE);
+    g_autofree char *path =
+        g_strdup_printf("%s?watch=1&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=%u",
+                        NODEPOOL_PATH, rv_q, timeout_s);
+    FpKubeStreamOptions opts = {.idle_timeout_s = timeout_s + 60, .stop = &s->stop};
+    fp_linebuf_reset(s->lb);
+    s->expired = false;
+    s->relist = false;
+    FpKubeResponse resp = {0};
+    gboolean ok = fp_kube_stream(s->client, path, &opts, watch_chunk, s, &resp, error);
+    *absent = !ok && resp.status == 404;
+    fp_kube_response_clear(&resp);
+    if (ok && !s->relist) {
+        fp_linebuf_finish(s->lb, watch_line, s);
+    }
+    return ok && !s->relist;
 }
 
 static gpointer source_main(gpointer data)
 {
     FpNodePoolSource *s = data;
-    g_mutex_lock(&s->lock);
-    while (!s->stop) {
-        g_mutex_unlock(&s->lock);
-        refresh(s);
-        g_mutex_lock(&s->lock);
-        gint64 until = g_get_monotonic_time() + (gint64)s->interval_s * G_TIME_SPAN_SECOND;
-        while (!s->stop && g_cond_wait_until(&s->cond, &s->lock, until)) {
+    guint backoff = BACKOFF_MIN_MS;
+    guint backoff_max = MAX(s->interval_s * 1000, BACKOFF_MIN_MS);
+    while (!source_stopped(s)) {
+        gboolean absent = FALSE;
+        GError *error = NULL;
+        s->expired = false;
+        bool watchable = relist(s, &absent, &error);
+        while (watchable && !source_stopped(s)) {
+            backoff = BACKOFF_MIN_MS; /* a LIST and a WATCH went through */
+            watchable = watch_once(s, &absent, &error);
+            if (absent) {
+                publish(s, NULL, TRUE, false); /* Karpenter went away */
+            }
+        }
+        /* Absent: the slow relist.  Failed, or nothing to watch from: back
+         * off.  A 410 (or an ERROR event): relist at once. */
+        guint wait = absent ? s->interval_s * 1000 : s->expired ? 0 : backoff;
+        if (error) {
+            if (!source_stopped(s)) {
+                fp_log_nodepool_error(error);
+            }
+            g_error_free(error);
+        }
+        if (!absent && !s->expired) {
+            backoff = MIN(backoff * 2, backoff_max);
+        }
+        if (wait && !source_sleep(s, (guint)(wait * g_random_double_range(0.8, 1.2)))) {
+            break;
         }
     }
-    g_mutex_unlock(&s->lock);
     return NULL;
 }
 
@@ -493,6 +660,7 @@ FpNodePoolSource *fp_nodepool_source_start(FpKubeClient *client, guint interval_
     FpNodePoolSource *s = g_new0(FpNodePoolSource, 1);
     s->client = client;
     s->interval_s = MAX(interval_s, 1);
+    s->lb = fp_linebuf_new(WATCH_LINE_MAX);
     g_mutex_init(&s->lock);
     g_cond_init(&s->cond);
     s->thread = g_thread_new("nodepools", source_main, s);
@@ -505,11 +673,13 @@ void fp_nodepool_source_stop(FpNodePoolSource *s)
         return;
     }
     g_mutex_lock(&s->lock);
-    s->stop = true;
+    g_atomic_int_set(&s->stop, 1);
     g_cond_broadcast(&s->cond);
     g_mutex_unlock(&s->lock);
     g_thread_join(s->thread);
     json_decref(s->items);
+    fp_linebuf_free(s->lb);
+    g_free(s->rv);
     g_mutex_clear(&s->lock);
     g_cond_clear(&s->cond);
     g_free(s);
@@ -522,13 +692,10 @@ GArray *fp_nodepool_source_offers(FpNodePoolSource *s, const FpPolicy *policy,
     g_mutex_lock(&s->lock);
     json_t *items = s->items ? json_incref(s->items) : NULL;
     g_mutex_unlock(&s->lock);
-    size_t i;
+    const char *name;
     json_t *item;
-    json_array_foreach(items, i, item)
+    json_object_foreach(items, name, item)
     {
-        if (i >= FP_NODEPOOL_MAX_POOLS) {
-            break;
-        }
         g_autoptr(FpPoolTemplate) t = fp_nodepool_parse(item, policy, NULL);
         if (t) {
             fp_nodepool_offers(t, policy, usage, offers);
@@ -536,6 +703,14 @@ GArray *fp_nodepool_source_offers(FpNodePoolSource *s, const FpPolicy *policy,
     }
     json_decref(items);
     return offers;
+}
+
+guint64 fp_nodepool_source_events(FpNodePoolSource *s)
+{
+    g_mutex_lock(&s->lock);
+    guint64 n = s->events;
+    g_mutex_unlock(&s->lock);
+    return n;
 }
 
 guint64 fp_nodepool_source_lists(FpNodePoolSource *s, gboolean *absent)

@@ -99,10 +99,15 @@ gboolean fp_nodepools_fetch(FpKubeClient *client, const FpPolicy *policy, GPtrAr
 
 typedef struct FpNodePoolSource FpNodePoolSource;
 
-/* LIST NodePools now and then every @interval_s seconds on a thread of its
- * own, keeping the last good list: a 404 empties it (Karpenter absent or
- * removed), any other failure keeps it and is logged (rate-limited).
- * @client must outlive the source. */
+/* List and watch NodePools on a thread of its own, like the informer:
+ * LIST, then WATCH from its resourceVersion (bookmarks on, 5-10 minute
+ * watches, again from the last resourceVersion when one ends; a 410
+ * relists at once).  A 404 (Karpenter absent, or its CRD removed) empties
+ * the list and LISTs again every @interval_s seconds; any other failure
+ * keeps the last good list, is logged (once a minute at most) and retried
+ * with a jittered backoff from 1 s up to @interval_s.  At most
+ * FP_NODEPOOL_MAX_POOLS NodePools are kept.  @client must outlive the
+ * source. */
 FpNodePoolSource *fp_nodepool_source_start(FpKubeClient *client, guint interval_s);
 void fp_nodepool_source_stop(FpNodePoolSource *source);
 /* The offers of the last good list under @policy, growth judged against
@@ -110,7 +115,10 @@ void fp_nodepool_source_stop(FpNodePoolSource *source);
  * when there are none. */
 GArray *fp_nodepool_source_offers(FpNodePoolSource *source, const FpPolicy *policy,
                                   const FpPoolUsage *usage);
-/* Completed LISTs, and whether the last one found the resource absent. */
+/* Watch changes applied (ADDED, MODIFIED, DELETED, and the resource going
+ * away). */
+guint64 fp_nodepool_source_events(FpNodePoolSource *source);
+/* Completed LISTs, and whether the resource is absent now. */
 guint64 fp_nodepool_source_lists(FpNodePoolSource *source, gboolean *absent);
 
 G_END_DECLS

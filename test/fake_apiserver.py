@@ -52,7 +52,8 @@ Control API: POST /_control on the control port (plain HTTP, loopback), body
                              mode "http": active watches end, new ones get
                              HTTP 410
   error_event {kind, code, reason, message}   ERROR event, stream ends
-  drop {kind}                active watches end cleanly (like timeoutSeconds)
+  drop {kind}                active watches end cleanly (like timeoutSeconds);
+                             kind "nodepools" too
   disconnect_midline {kind}  the next event is cut in half and the TCP
                              connection closed
   inject_raw {kind, line}    write a raw line to active watches
@@ -95,7 +96,9 @@ Control API: POST /_control on the control port (plain HTTP, loopback), body
   dump                       every pod {ns, name, uid, node, phase, gpus,
                              rv} and node {name, gpus, rv}
   set_nodepools {items}      serve these Karpenter NodePools at GET
-                             /apis/karpenter.sh/v1/nodepools (LIST only);
+                             /apis/karpenter.sh/v1/nodepools (LIST, and
+                             WATCH: the difference from the last list as
+                             ADDED / MODIFIED / DELETED events);
                              items null: the resource is absent (404), as
                              in a cluster without Karpenter (the default)
   shutdown
@@ -292,6 +295,8 @@ class State:
         self.cond = threading.Condition()
         self.rv = args.rv_start
         self.nodepools = None  # Karpenter absent until set_nodepools
+        self.nodepool_events = []  # (rv, type, object) for NodePool watches
+        self.nodepool_epoch = 0    # +1 when the resource goes away
         # a fresh server has no history before its first resourceVersion:
         # watches from older ones (a client that saw the previous server)
         # are too old, as after a real API server's restart
@@ -584,6 +589,9 @@ class Handler(BaseHTTPRequestHandler):
                 with st.cond:
                     st.counters["unauthorized"] += 1
                 return self.send_status(401, "Unauthorized", "Unauthorized")
+        if (parts == ["apis", "karpenter.sh", "v1", "nodepools"] and method == "GET"
+                and q.get("watch") in ("1", "true")):
+            return self.watch_nodepools(q)
         if parts == ["apis", "karpenter.sh", "v1", "nodepools"] and method == "GET":
             with st.cond:
                 st.counters["list_nodepools"] = st.counters.get("list_nodepools", 0) + 1
@@ -894,6 +902,52 @@ class Handler(BaseHTTPRequestHandler):
             return self.event_line("DELETED", last, kind)
         return None
 
+    # -- NodePools: LIST above, WATCH here --
+    def watch_nodepools(self, q):
+        st = self.state
+        try:
+            start_rv = int(q.get("resourceVersion") or "0")
+            timeout = float(q.get("timeoutSeconds") or 1800)
+        except ValueError:
+            return self.send_status(400, "BadRequest", "invalid resourceVersion")
+        with st.cond:
+            st.counters["watch_nodepools"] = st.counters.get("watch_nodepools", 0) + 1
+            absent = st.nodepools is None
+        if absent:
+            return self.send_status(404, "NotFound", "the server could not find the "
+                                    "requested resource")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.wfile.flush()
+        deadline = time.monotonic() + timeout
+        sent = start_rv
+        epoch = st.nodepool_epoch
+        try:
+            while True:
+                with st.cond:
+                    while (st.nodepool_epoch == epoch and st.nodepools is not None
+                           and not any(rv > sent for rv, _, _ in st.nodepool_events)):
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        st.cond.wait(min(left, 0.5))
+                    gone = st.nodepools is None or st.nodepool_epoch != epoch
+                    todo = [e for e in st.nodepool_events if e[0] > sent]
+                for rv, etype, obj in todo:
+                    line = json.dumps({"type": etype, "object": obj},
+                                      separators=(",", ":")).encode() + b"\n"
+                    self.write_chunk(line)
+                    sent = rv
+                if gone or time.monotonic() >= deadline:
+                    break
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            pass
+        return None
+
     # -- events --
     def event_problems(self, api, ns, ev):
         bad = []
@@ -1106,6 +1160,40 @@ def restart(st, c):
     raise ValueError("phase must be down or up")
 
 
+def set_nodepools(st, items):
+    """Install a NodePool list; watchers see ADDED / MODIFIED / DELETED for
+    the difference (each object stamped with its resourceVersion).  None:
+    the resource is gone (watches end, LIST and WATCH answer 404)."""
+    old = {o["metadata"]["name"]: o for o in (st.nodepools or [])}
+    if items is None:
+        st.nodepools = None
+        st.nodepool_events = []
+        st.nodepool_epoch += 1
+        st.cond.notify_all()
+        return
+    new = {}
+    for o in items:
+        o = copy.deepcopy(o)
+        name = (o.get("metadata") or {}).get("name")
+        if not name:
+            raise ValueError("a NodePool needs metadata.name")
+        new[name] = o
+    for name, o in new.items():
+        if name not in old or old[name] != o:
+            rv = st.bump()
+            stamped = copy.deepcopy(o)
+            stamped.setdefault("metadata", {})["resourceVersion"] = str(rv)
+            st.nodepool_events.append((rv, "MODIFIED" if name in old else "ADDED", stamped))
+    for name, o in old.items():
+        if name not in new:
+            rv = st.bump()
+            stamped = copy.deepcopy(o)
+            stamped["metadata"]["resourceVersion"] = str(rv)
+            st.nodepool_events.append((rv, "DELETED", stamped))
+    st.nodepools = list(new.values())
+    st.cond.notify_all()
+
+
 def dump(st):
     """Every object's identity, node and GPUs (caller holds st.cond)."""
     pods = []
@@ -1159,6 +1247,10 @@ def dispatch(st, c):
                 int(c.get("code", 500)), c.get("reason", "InternalError"),
                 c.get("message", "injected watch error")))
             return {}
+        if cmd == "drop" and kind == "nodepools":
+            st.nodepool_epoch += 1  # NodePool watches end cleanly
+            st.cond.notify_all()
+            return {}
         if cmd == "drop":
             st.marker(kind, "DROP")
             return {}
@@ -1206,7 +1298,7 @@ def dispatch(st, c):
             items = c.get("items")
             if items is not None and not isinstance(items, list):
                 raise ValueError("items must be a list or null")
-            st.nodepools = items
+            set_nodepools(st, items)
             return {}
         if cmd == "shutdown":
             return {}

@@ -323,12 +323,49 @@ static void test_source(void **state)
     assert_int_equal(offers->len, 2); /* L4 in two regions */
     g_array_unref(offers);
 
-    /* Failing LISTs keep the last good list. */
+    /* Watched, not re-listed: a new NodePool arrives as an event. */
+    guint64 lists = fp_nodepool_source_lists(src, NULL);
+    guint64 events = fp_nodepool_source_events(src);
+    FP_WAIT_FOR(fp_fake_api_counter(api, "watch_nodepools") >= 1, 10000, "a NodePool watch");
+    items = json_array();
+    json_array_append_new(items, parse(L4_POOL));
+    json_array_append_new(items, parse(H200_POOL));
+    json_decref(
+        fp_fake_api_ctl_json(api, json_pack("{s:s, s:o}", "cmd", "set_nodepools", "items", items)));
+    FP_WAIT_FOR(fp_nodepool_source_events(src) > events, 10000, "the ADDED event");
+    offers = fp_nodepool_source_offers(src, policy, NULL);
+    assert_int_equal(offers->len, 3); /* and the H200 pool */
+    g_array_unref(offers);
+    /* ... and a deleted one as DELETED. */
+    events = fp_nodepool_source_events(src);
+    items = json_array();
+    json_array_append_new(items, parse(H200_POOL));
+    json_decref(
+        fp_fake_api_ctl_json(api, json_pack("{s:s, s:o}", "cmd", "set_nodepools", "items", items)));
+    FP_WAIT_FOR(fp_nodepool_source_events(src) > events, 10000, "the DELETED event");
+    offers = fp_nodepool_source_offers(src, policy, NULL);
+    assert_int_equal(offers->len, 1);
+    assert_string_equal(g_array_index(offers, FpOffer, 0).facts.product, "NVIDIA-H200");
+    g_array_unref(offers);
+    assert_int_equal(fp_nodepool_source_lists(src, NULL), lists);
+
+    /* A watch that ends is resumed; failing requests keep the last good
+     * list. */
     FP_FAKE_API_CTL(api, "{\"cmd\":\"set_token\",\"token\":\"other\"}");
     json_int_t before = fp_fake_api_counter(api, "unauthorized");
-    FP_WAIT_FOR(fp_fake_api_counter(api, "unauthorized") > before, 10000, "a failed LIST");
+    FP_FAKE_API_CTL(api, "{\"cmd\":\"drop\",\"kind\":\"nodepools\"}");
+    FP_WAIT_FOR(fp_fake_api_counter(api, "unauthorized") > before, 10000, "a failed request");
     offers = fp_nodepool_source_offers(src, policy, NULL);
-    assert_int_equal(offers->len, 2);
+    assert_int_equal(offers->len, 1);
+    g_array_unref(offers);
+
+    /* Karpenter removed: the list empties (the slow relist finds 404). */
+    FP_FAKE_API_CTL(api, "{\"cmd\":\"set_token\",\"token\":null}");
+    json_decref(
+        fp_fake_api_ctl_json(api, json_pack("{s:s, s:n}", "cmd", "set_nodepools", "items")));
+    FP_WAIT_FOR(fp_nodepool_source_lists(src, &absent) > lists && absent, 20000, "absent again");
+    offers = fp_nodepool_source_offers(src, policy, NULL);
+    assert_int_equal(offers->len, 0);
     g_array_unref(offers);
     fp_nodepool_source_stop(src);
     fp_fake_api_stop(api);

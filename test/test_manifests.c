@@ -75,6 +75,8 @@ static const struct {
     {"", "pods/binding", "create"},
     {"", "events", "create"},
     {"events.k8s.io", "events", "create"},
+    {"karpenter.sh", "nodepools", "list"},
+    {"karpenter.sh", "nodepools", "watch"},
 };
 
 /* ---- KubeSchedulerConfiguration v1 field names ---------------------------
@@ -2229,7 +2231,7 @@ static const struct {
     const char *verb;
 } webhook_api[] = {
     {"nodes", "get"}, {"nodes", "list"}, {"nodes", "watch"},    {"pods", "get"},
-    {"pods", "list"}, {"pods", "watch"}, {"nodepools", "list"},
+    {"pods", "list"}, {"pods", "watch"}, {"nodepools", "list"}, {"nodepools", "watch"},
 };
 
 static json_t *render_dir(const char *dir, char **error_out)

@@ -21,6 +21,7 @@
 #include "cache/pod_model.h"
 #include "cache/yamljson.h"
 #include "scoring/quantity.h"
+#include "scoring/time_to_serve.h"
 
 GQuark fp_kobj_error_quark(void)
 {
@@ -477,6 +478,43 @@ static bool node_ready(FpNode *node, const json_t *status, const Path *up, GErro
     return true;
 }
 
+/* status.images, compactly (model.h: FpNode.image_keys).  Lenient: the
+ * images only speed a placement up, so an entry that is not
+ * {names: [string], sizeBytes: integer} is skipped, never an error.  Reads
+ * at most MAX_NODE_IMAGES entries of MAX_IMAGE_NAMES names each. */
+#define MAX_NODE_IMAGES 256
+#define MAX_IMAGE_NAMES 8
+
+static void node_images(FpNode *node, const json_t *status)
+{
+    json_t *arr = json_object_get(status, "images");
+    if (!json_is_array(arr) || json_array_size(arr) == 0) {
+        return;
+    }
+    guint64 keys[FP_NODE_MAX_IMAGE_NAMES];
+    int64_t sizes[FP_NODE_MAX_IMAGE_NAMES];
+    guint n = 0;
+    size_t n_arr = MIN(json_array_size(arr), MAX_NODE_IMAGES);
+    for (size_t i = 0; i < n_arr && n < FP_NODE_MAX_IMAGE_NAMES; i++) {
+        json_t *img = json_array_get(arr, i);
+        json_t *names = json_object_get(img, "names");
+        json_t *size = json_object_get(img, "sizeBytes");
+        if (!json_is_array(names)) {
+            continue;
+        }
+        int64_t bytes = json_is_integer(size) ? (int64_t)json_integer_value(size) : 0;
+        size_t n_names = MIN(json_array_size(names), MAX_IMAGE_NAMES);
+        for (size_t j = 0; j < n_names && n < FP_NODE_MAX_IMAGE_NAMES; j++) {
+            guint64 key = fp_image_key(json_string_value(json_array_get(names, j)));
+            if (key) {
+                keys[n] = key;
+                sizes[n++] = bytes;
+            }
+        }
+    }
+    fp_node_set_images(node, keys, sizes, n);
+}
+
 FpNode *fp_node_from_json(const json_t *obj, GError **error)
 {
     g_return_val_if_fail(error == NULL || *error == NULL, NULL);
@@ -522,6 +560,7 @@ FpNode *fp_node_from_json(const json_t *obj, GError **error)
         return NULL;
     }
     nano_list_to_res(alloc, false, &node->allocatable);
+    node_images(node, status);
     return g_steal_pointer(&node);
 }
 

@@ -116,6 +116,7 @@ typedef struct {
                               the view's state, or a ref held in p->inventories) */
     GHashTable *owner_pools;
     FpEvalContext ctx;
+    int64_t image_mib[G_N_ELEMENTS(((FpDemand *)NULL)->image_keys)];
 } Eval;
 
 static FpPlacement *placement_new(const FpPolicy *policy, const FpPod *pod, const FpCandidates *c)
@@ -239,6 +240,38 @@ static void fill_missing_facts(Eval *e)
 }
 
 /* Pool totals, and the workload's replicas per pool for failover spread. */
+/* The sizes of the pod's images as any node of the view reports them
+ * (engine.h: FpEvalContext.image_mib): one pass over the nodes, only for
+ * pods with a time-to-serve estimate. */
+typedef struct {
+    const FpDemand *d;
+    int64_t *mib;
+} ImageScan;
+
+static void scan_images(const FpNodeState *st, void *data)
+{
+    ImageScan *s = data;
+    for (guint k = 0; k < s->d->n_images; k++) {
+        if (s->mib[k] < 0) {
+            s->mib[k] = fp_node_image_mib(st->node, s->d->image_keys[k]);
+        }
+    }
+}
+
+static void image_context(Eval *e)
+{
+    const FpDemand *d = e->p->demand;
+    if (!d->tts || !d->resource || d->n_images == 0) {
+        return;
+    }
+    for (guint k = 0; k < d->n_images; k++) {
+        e->image_mib[k] = -1;
+    }
+    ImageScan scan = {d, e->image_mib};
+    fp_view_foreach_node_locked(e->view, scan_images, &scan);
+    e->ctx.image_mib = e->image_mib;
+}
+
 static void pool_context(Eval *e)
 {
     const FpDemand *d = e->p->demand;
@@ -381,6 +414,7 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
     gather_candidates(&e);
     fill_missing_facts(&e);
     pool_context(&e);
+    image_context(&e);
     run_engine(&e);
     apply_short_list(&e);
     e.p->best = fp_placement_best(e.p);

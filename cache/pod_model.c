@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "scoring/quantity.h"
+#include "scoring/time_to_serve.h"
 
 #define MAX_NAME 256
 #define MAX_ENV 256
@@ -211,12 +212,18 @@ void fp_pod_model_annotations(FpModelRequest *req, const json_t *annotations)
         }
     }
     if ((v = json_string_value(json_object_get(annotations, FP_ANN_WEIGHTS_LOCATION)))) {
-        if (plain_value(v, 1024)) {
+        FpWeightsLocation loc;
+        const char *problem = NULL;
+        if (plain_value(v, 1024) && fp_weights_location_parse(v, &loc, &problem)) {
+            fp_weights_location_clear(&loc);
             g_free(req->weights_location);
             req->weights_location = g_strdup(v);
         } else {
-            invalid(req, FP_ANN_WEIGHTS_LOCATION,
-                    "want a URI or path of 1-1024 printable characters", v);
+            invalid(
+                req, FP_ANN_WEIGHTS_LOCATION,
+                "want an absolute path or a URI of 1-1024 printable characters (hf://org/model, "
+                "s3://bucket/path, gs://, az://, pvc://claim/path)",
+                v);
         }
     }
 }
@@ -667,6 +674,28 @@ static void apply_kserve(FpModelRequest *req, const json_t *meta, const json_t *
     set_string(&req->weights_location, uri);
 }
 
+/* The images of the pod's containers and init containers (they are all
+ * pulled before the pod runs), at most G_N_ELEMENTS(req->image_keys). */
+static void apply_images(FpModelRequest *req, const json_t *spec)
+{
+    static const char *const lists[] = {"initContainers", "containers"};
+    for (size_t l = 0; l < G_N_ELEMENTS(lists); l++) {
+        size_t i;
+        const json_t *c;
+        json_array_foreach(json_object_get(spec, lists[l]), i, c)
+        {
+            guint64 key = fp_image_key(json_string_value(json_object_get(c, "image")));
+            bool dup = key == 0;
+            for (guint j = 0; j < req->n_images && !dup; j++) {
+                dup = req->image_keys[j] == key;
+            }
+            if (!dup && req->n_images < G_N_ELEMENTS(req->image_keys)) {
+                req->image_keys[req->n_images++] = key;
+            }
+        }
+    }
+}
+
 static bool says_anything(const FpModelRequest *req)
 {
     return req->invalid || req->name || req->params_b > 0 || req->weights_gib > 0 ||
@@ -690,5 +719,9 @@ FpModelRequest *fp_pod_model_from_json(const json_t *pod)
     }
     apply_containers(req, spec);
     apply_kserve(req, meta, spec);
-    return says_anything(req) ? g_steal_pointer(&req) : NULL;
+    if (!says_anything(req)) {
+        return NULL;
+    }
+    apply_images(req, spec);
+    return g_steal_pointer(&req);
 }

@@ -856,6 +856,169 @@ static void load_models(Ctx *c, const json_t *root)
     }
 }
 
+/* ---- transfer: the time-to-serve constants (scoring/time_to_serve.h) ------------- */
+
+#define MAX_WEIGHT_STORES 256
+
+static const char *pool_name_problem(const char *s);
+static const char *region_problem(const char *s);
+
+/* One entry of transfer.stores: {prefix, region, cloud}. */
+static void load_store(Ctx *c, const json_t *stores, size_t i, const json_t *v, GHashTable *seen,
+                       GArray *out)
+{
+    static const char *const keys[] = {"prefix", "region", "cloud", NULL};
+    g_autofree char *p = path_index("transfer.stores", i);
+    if (!json_is_object(v)) {
+        err_val(c, stores, NULL, v, p, "expected a mapping ({prefix, region, cloud}), got %s",
+                type_name(v));
+        return;
+    }
+    check_keys(c, v, p, keys);
+    const char *prefix = get_str(c, v, "prefix", p);
+    const char *region = get_str(c, v, "region", p);
+    const char *cloud = get_str(c, v, "cloud", p);
+    g_autofree char *pp = path_key(p, "prefix");
+    if (!json_object_get(v, "prefix")) {
+        err_val(c, stores, NULL, v, p, "\"prefix\" is required (e.g. s3://my-models/)");
+        return;
+    }
+    if (!prefix) {
+        return;
+    }
+    FpWeightsLocation loc;
+    const char *problem = NULL;
+    if (!fp_weights_location_parse(prefix, &loc, &problem)) {
+        err_val(c, v, "prefix", json_object_get(v, "prefix"), pp, "\"%.80s\" %s", prefix, problem);
+        return;
+    }
+    FpLocKind kind = loc.kind;
+    fp_weights_location_clear(&loc);
+    if (kind != FP_LOC_STORE && kind != FP_LOC_OTHER) {
+        err_val(c, v, "prefix", json_object_get(v, "prefix"), pp,
+                "\"%.80s\" is not an object store (s3://, gs://, az://, abfs://, https://...): "
+                "the hub, a pvc:// and a path need no store entry",
+                prefix);
+        return;
+    }
+    if (g_hash_table_contains(seen, prefix)) {
+        err_val(c, v, "prefix", json_object_get(v, "prefix"), pp, "duplicate prefix \"%.80s\"",
+                prefix);
+        return;
+    }
+    const char *rp = region ? region_problem(region) : NULL;
+    if (rp) {
+        g_autofree char *pr = path_key(p, "region");
+        err_val(c, v, "region", json_object_get(v, "region"), pr, "\"%.80s\" %s", region, rp);
+        return;
+    }
+    const char *cp = cloud ? pool_name_problem(cloud) : NULL;
+    if (cp) {
+        g_autofree char *pc = path_key(p, "cloud");
+        err_val(c, v, "cloud", json_object_get(v, "cloud"), pc, "\"%.80s\" %s", cloud, cp);
+        return;
+    }
+    if (!region && !cloud) {
+        err_val(c, stores, NULL, v, p,
+                "needs \"region\" or \"cloud\": a store whose place is unknown is what "
+                "flexplace assumes without an entry");
+        return;
+    }
+    g_hash_table_add(seen, (gpointer)prefix);
+    FpWeightStore st = {g_strdup(prefix), g_strdup(region), g_strdup(cloud)};
+    g_array_append_val(out, st);
+}
+
+static void load_transfer_sources(Ctx *c, const json_t *tx)
+{
+    static const char *const names[FP_N_SOURCES] = {
+        [FP_SOURCE_SAME_REGION] = "sameRegion",
+        [FP_SOURCE_OTHER_REGION] = "otherRegion",
+        [FP_SOURCE_OTHER_CLOUD] = "otherCloud",
+        [FP_SOURCE_HUB] = "hub",
+    };
+    static const char *const keys[] = {"sameRegion", "otherRegion", "otherCloud", "hub", NULL};
+    static const char *const cls_keys[] = {"gibPerSecond", "usdPerGB", NULL};
+    json_t *src = get_obj(c, tx, "sources", "transfer");
+    if (!src) {
+        return;
+    }
+    check_keys(c, src, "transfer.sources", keys);
+    for (int s = FP_SOURCE_SAME_REGION; s < FP_N_SOURCES; s++) {
+        g_autofree char *p = path_key("transfer.sources", names[s]);
+        json_t *cls = get_obj(c, src, names[s], "transfer.sources");
+        if (!cls) {
+            continue;
+        }
+        check_keys(c, cls, p, cls_keys);
+        FpTransferClass *k = &c->policy->transfer.cls[s];
+        double d;
+        if (get_num(c, cls, "gibPerSecond", p, 0, TRUE, 1000, &d)) {
+            k->gib_per_s = d;
+        }
+        if (get_num(c, cls, "usdPerGB", p, 0, FALSE, 100, &d)) {
+            k->usd_per_gb = d;
+        }
+    }
+}
+
+/* `transfer`: bandwidths and prices per weight source, load and image
+ * pull rates, the egress amortisation and the stores' places. */
+static void load_transfer(Ctx *c, const json_t *root)
+{
+    static const char *const keys[] = {
+        "sources",         "loadGiBPerSecondPerGPU", "startSeconds", "imagePullGiBPerSecond",
+        "defaultImageGiB", "amortizationHours",      "stores",       NULL};
+    json_t *tx = get_obj(c, root, "transfer", "");
+    if (!tx) {
+        return;
+    }
+    check_keys(c, tx, "transfer", keys);
+    load_transfer_sources(c, tx);
+    FpTransferConstants *k = &c->policy->transfer;
+    double d;
+    if (get_num(c, tx, "loadGiBPerSecondPerGPU", "transfer", 0, TRUE, 1000, &d)) {
+        k->load_gib_per_s_per_gpu = d;
+    }
+    if (get_num(c, tx, "startSeconds", "transfer", 0, FALSE, 86400, &d)) {
+        k->start_s = d;
+    }
+    if (get_num(c, tx, "imagePullGiBPerSecond", "transfer", 0, TRUE, 1000, &d)) {
+        k->image_pull_gib_per_s = d;
+    }
+    if (get_num(c, tx, "defaultImageGiB", "transfer", 0, FALSE, 10000, &d)) {
+        k->default_image_gib = d;
+    }
+    if (get_num(c, tx, "amortizationHours", "transfer", 0, TRUE, 87600, &d)) {
+        k->amortization_hours = d;
+    }
+    json_t *stores = json_object_get(tx, "stores");
+    if (!stores || json_is_null(stores)) {
+        return;
+    }
+    if (!json_is_array(stores)) {
+        err_val(c, tx, "stores", stores, "transfer.stores",
+                "expected a list of stores ({prefix, region, cloud}), got %s", type_name(stores));
+        return;
+    }
+    if (json_array_size(stores) > MAX_WEIGHT_STORES) {
+        err_val(c, tx, "stores", stores, "transfer.stores", "more than %d stores",
+                MAX_WEIGHT_STORES);
+        return;
+    }
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+    GArray *out = g_array_new(FALSE, TRUE, sizeof(FpWeightStore));
+    size_t i;
+    json_t *v;
+    json_array_foreach(stores, i, v)
+    {
+        load_store(c, stores, i, v, seen, out);
+    }
+    fp_transfer_clear(k);
+    k->n_stores = out->len;
+    k->stores = (FpWeightStore *)g_array_free(out, out->len == 0);
+}
+
 static const char *pool_name_problem(const char *s)
 {
     return fp_name_problem(s, strlen(s), FP_NAME_LABEL_VALUE);
@@ -1905,6 +2068,7 @@ static void load_root(Ctx *c, const json_t *root)
                                        "modelFit",
                                        "shortList",
                                        "poolTemplates",
+                                       "transfer",
                                        NULL};
     check_keys(c, root, "", keys);
     gboolean bad;
@@ -1917,6 +2081,7 @@ static void load_root(Ctx *c, const json_t *root)
     load_labels(c, root);
     load_skus(c, root);
     load_models(c, root);
+    load_transfer(c, root);
     load_pools(c, root);
     load_regions(c, root);
     double d;

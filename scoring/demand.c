@@ -17,6 +17,7 @@
 #include "scoring/engine_private.h"
 #include "scoring/names.h"
 #include "scoring/quantity.h"
+#include "scoring/region_latency.h"
 
 /* Longest annotation value parsed (bytes); longer ones are rejected. */
 #define FP_ANN_MAX_LEN 4096
@@ -396,6 +397,68 @@ static void resolve_model(FpDemand *d, const FpModelRequest *req, const FpPolicy
     }
 }
 
+/* flexplace.io/max-time-to-serve-s: seconds in (0, a week]. */
+static bool parse_tts_limit(const char *value, double *out, char **detail)
+{
+    gsize len = strlen(value);
+    if (!parse_number(value, len, out) || !(*out > 0) || *out > FP_MAX_TTS_LIMIT_S) {
+        g_autofree char *q = quote(value, len);
+        *detail = g_strdup_printf("\"%s\" is not a number of seconds > 0 and <= 604800", q);
+        return false;
+    }
+    return true;
+}
+
+/* Where the weights come from (engine.h: FpDemand.tts). */
+static void resolve_weights(FpDemand *d, const FpModelRequest *req, const FpPolicy *policy,
+                            const char *ns)
+{
+    const FpTransferConstants *k = &policy->transfer;
+    FpWeightsLocation loc = {0};
+    const char *problem = NULL;
+    const char *uri = req->weights_location;
+    if (uri && !fp_weights_location_parse(uri, &loc, &problem)) {
+        loc.kind = FP_LOC_PATH; /* an engine's relative path: in the pod's volumes */
+    }
+    guint nl = 0;
+    char label[FP_MODEL_CACHE_LABEL_MAX];
+    if (req->name) {
+        d->cache_labels[nl++] = g_strdup(fp_model_cache_label(req->name, label, sizeof label));
+    }
+    const FpModelSpec *spec = d->model_plan.spec;
+    if (spec && spec->name && (!req->name || g_ascii_strcasecmp(spec->name, req->name) != 0)) {
+        d->cache_labels[nl++] = g_strdup(fp_model_cache_label(spec->name, label, sizeof label));
+    }
+    switch (loc.kind) {
+    case FP_LOC_NONE:
+    case FP_LOC_HUB:
+        d->weights_hub = true;
+        break;
+    case FP_LOC_PVC:
+        d->cache_labels[nl++] = g_strdup_printf("fluid.io/s-%s-%s", ns ? ns : "default", loc.claim);
+        d->weights_store = d->store_in_cluster = true;
+        break;
+    case FP_LOC_PATH:
+        d->weights_store = d->store_in_cluster = true;
+        break;
+    case FP_LOC_STORE:
+    case FP_LOC_OTHER: {
+        d->weights_store = true;
+        const FpWeightStore *st = fp_transfer_find_store(k, uri);
+        const char *region = st ? st->region : NULL;
+        const char *cloud = st && st->cloud ? st->cloud : loc.cloud;
+        const FpBuiltinRegion *br = region ? fp_builtin_region(region) : NULL;
+        if (!cloud && br) {
+            cloud = br->cloud;
+        }
+        d->store_region = g_strdup(region);
+        d->store_cloud = g_strdup(cloud);
+        break;
+    }
+    }
+    fp_weights_location_clear(&loc);
+}
+
 /* Every origin must be a region the policy knows round trips for: an
  * unknown one would weigh defaultLatencyMs to every node without a word.
  * @from_annotation: the origins came from the pod (else its profile). */
@@ -429,6 +492,7 @@ FpDemand *fp_demand_new(const FpPod *pod, const FpPolicy *policy)
     FpDemand *d = g_new0(FpDemand, 1);
     d->max_latency_ms = -1;
     d->max_price = -1;
+    d->max_tts_s = -1;
     d->profile = fp_fallback_profile();
     if (!pod || !policy) {
         d->profile_name = g_strdup(d->profile->name);
@@ -512,8 +576,26 @@ FpDemand *fp_demand_new(const FpPod *pod, const FpPolicy *policy)
             bad = true;
         }
     }
+    if (!bad && (v = annotation(pod, d, FP_ANN_MAX_TTS, &bad))) {
+        if (!parse_tts_limit(v, &d->max_tts_s, &detail)) {
+            set_invalid(d, FP_ANN_MAX_TTS, detail);
+            bad = true;
+        }
+    }
     if (!bad && pod->model) {
         resolve_model(d, pod->model, policy);
+    }
+    if (!d->invalid_reason && d->model_known) {
+        d->tts = true;
+        resolve_weights(d, pod->model, policy, pod->ns);
+        d->n_images = MIN(pod->model->n_images, G_N_ELEMENTS(d->image_keys));
+        memcpy(d->image_keys, pod->model->image_keys, d->n_images * sizeof d->image_keys[0]);
+    } else if (!d->invalid_reason && d->max_tts_s > 0) {
+        char *note = g_strdup_printf("%s%s" FP_ANN_MAX_TTS " is not applied: the model's weight "
+                                     "size is unknown",
+                                     d->model_note ? d->model_note : "", d->model_note ? "; " : "");
+        g_free(d->model_note);
+        d->model_note = note;
     }
     return d;
 }
@@ -534,5 +616,10 @@ void fp_demand_free(FpDemand *demand)
     g_free(demand->invalid_reason);
     g_free(demand->invalid_detail);
     g_free(demand->model_note);
+    g_free(demand->store_region);
+    g_free(demand->store_cloud);
+    for (guint i = 0; i < G_N_ELEMENTS(demand->cache_labels); i++) {
+        g_free(demand->cache_labels[i]);
+    }
     g_free(demand);
 }

@@ -16,6 +16,7 @@
 
 #include "scoring/engine_private.h"
 #include "scoring/hash.h"
+#include "scoring/region_latency.h"
 
 /* Tolerance for comparing GPU counts against fractional ceilings
  * (0.95 * 20 is 18.999999999999996 in binary floating point). */
@@ -181,6 +182,82 @@ typedef struct {
     const FpDeviceClass *device; /* the candidate's, or NULL (facts' whole GPU) */
 } CandScratch;
 
+/* ---- time to serve (filter 7c, the timeToServe term) -------------------- */
+
+/* The sizes of the pod's images, in GiB: what a node of the cluster
+ * (ctx->image_mib), else a candidate of this request reports in
+ * status.images, else the policy's default. */
+static void image_sizes(const FpEvalContext *ctx, const FpCandidate *cands, guint n, double *gib)
+{
+    const FpDemand *d = ctx->demand;
+    for (guint k = 0; k < d->n_images; k++) {
+        int64_t mib = ctx->image_mib ? ctx->image_mib[k] : -1;
+        for (guint i = 0; i < n && mib < 0 && !ctx->image_mib; i++) {
+            mib = fp_node_image_mib(cands[i].node, d->image_keys[k]);
+        }
+        gib[k] = mib > 0 ? (double)mib / 1024.0 : ctx->policy->transfer.default_image_gib;
+    }
+}
+
+/* The cloud a node is in: its pool's (policy), else its region's in the
+ * built-in tables; NULL when unknown. */
+static const char *node_cloud(const FpPolicy *policy, const FpNodeFacts *f)
+{
+    const FpPool *pool =
+        f->pool[0] && policy->pools ? g_hash_table_lookup(policy->pools, f->pool) : NULL;
+    if (pool && pool->cloud) {
+        return pool->cloud;
+    }
+    const FpBuiltinRegion *r = f->region[0] ? fp_builtin_region(f->region) : NULL;
+    return r ? r->cloud : NULL;
+}
+
+static void node_tts(const FpEvalContext *ctx, const FpNode *node, const FpNodeFacts *f,
+                     const double *image_gib, FpTts *out)
+{
+    const FpDemand *d = ctx->demand;
+    FpTtsInput in = {
+        .weights_gib = d->model_plan.weights_gib,
+        .gpus = MAX(1, d->model_plan.tensor_parallel) * MAX(1, d->model_plan.pipeline_parallel),
+        .store = d->weights_store,
+        .hub = d->weights_hub,
+    };
+    for (guint k = 0; k < d->n_images; k++) {
+        if (fp_node_image_mib(node, d->image_keys[k]) < 0) {
+            in.pull_gib += image_gib[k];
+        }
+    }
+    for (guint i = 0; i < G_N_ELEMENTS(d->cache_labels) && d->cache_labels[i]; i++) {
+        in.node_cache =
+            in.node_cache || fp_cache_label_set(fp_node_label(node, d->cache_labels[i]));
+    }
+    if (d->store_in_cluster) {
+        in.store_class = FP_SOURCE_SAME_REGION;
+    } else if (d->weights_store) {
+        in.store_class =
+            fp_store_class(d->store_region, d->store_cloud, f->region, node_cloud(ctx->policy, f));
+    }
+    fp_time_to_serve(&ctx->policy->transfer, &in, out);
+}
+
+/* "time to serve N s > limit M s", interned; at most FP_TTS_REASONS_MAX
+ * distinct texts a process (engine.h), then the generic one. */
+static const char *tts_reason(double total_s, double limit_s)
+{
+    static gint interned = 0;
+    char buf[96];
+    g_snprintf(buf, sizeof buf, FP_REASON_TTS_PREFIX "%.0f s > limit %.0f s", ceil(total_s),
+               floor(limit_s));
+    GQuark known = g_quark_try_string(buf);
+    if (known) {
+        return g_quark_to_string(known);
+    }
+    if (g_atomic_int_add(&interned, 1) >= FP_TTS_REASONS_MAX) {
+        return FP_REASON_TTS;
+    }
+    return g_intern_string(buf);
+}
+
 /* ---- per-request memo of label-value facts ------------------------------
  *
  * What depends only on a label value (is this product allowed, where is it
@@ -277,6 +354,7 @@ typedef struct {
     Memo products; /* product -> value: allowed, index: preference */
     Memo regions;  /* region -> number: latency */
     Memo pools;    /* pool -> ptr: totals */
+    double image_gib[G_N_ELEMENTS(((FpDemand *)NULL)->image_keys)]; /* the pod's images */
 } EvalState;
 
 static double latency_for(EvalState *st, const char *region)
@@ -421,6 +499,13 @@ static FilterStatus filter_one(EvalState *st, const FpCandidate *c, FpVerdict *v
             return fail(v, FP_REASON_MODEL_FIT, true);
         }
     }
+    if (d->tts) {
+        node_tts(ctx, node, f, st->image_gib, &v->tts);
+        v->tts_known = true;
+        if (d->max_tts_s > 0 && v->tts.total_s > d->max_tts_s) {
+            return fail(v, tts_reason(v->tts.total_s, d->max_tts_s), true);
+        }
+    }
     if (d->n_origins > 0) {
         sc->latency_ms = latency_for(st, f->region);
         if (d->max_latency_ms >= 0 && sc->latency_ms > d->max_latency_ms) {
@@ -521,6 +606,9 @@ void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, Fp
     memo_init(&st.products);
     memo_init(&st.regions);
     memo_init(&st.pools);
+    if (d->tts && d->resource && !d->invalid_reason) {
+        image_sizes(ctx, cands, n, st.image_gib);
+    }
     CandScratch *sc = g_new0(CandScratch, n);
 
     /* 1. filters */
@@ -574,6 +662,7 @@ void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, Fp
                     sc[i].device ? sc[i].device->price_per_hour : sc[i].facts->price_per_gpu_hour,
                 .throughput = sc[i].device ? sc[i].device->relative_throughput
                                            : sc[i].facts->relative_throughput,
+                .tts = v->tts_known ? &v->tts : NULL,
             };
             for (int t = 0; t < FP_N_TERMS; t++) {
                 double value = 0;

@@ -43,6 +43,12 @@ G_BEGIN_DECLS
 /* An invalid pod: it asks fewer GPUs than its tensor-parallel degree. */
 #define FP_REASON_TP_GPUS "fewer GPUs than tensor-parallel degree"
 #define FP_REASON_SPREAD "pool already holds a replica of the workload"
+/* The time-to-serve limit: "time to serve N s > limit M s" (N and M whole
+ * seconds, rounded up and down), interned; after FP_TTS_REASONS_MAX
+ * distinct texts in a process the generic text below. */
+#define FP_REASON_TTS_PREFIX "time to serve "
+#define FP_REASON_TTS "time to serve above limit"
+#define FP_TTS_REASONS_MAX 4096
 /* Malformed annotations: every node fails with one of these. */
 #define FP_REASON_BAD_ANNOTATION_PREFIX "invalid annotation "
 
@@ -54,6 +60,9 @@ G_BEGIN_DECLS
 #define FP_ANN_MAX_LATENCY "flexplace.io/max-latency-ms"
 #define FP_ANN_MAX_PRICE "flexplace.io/max-price-per-gpu-hour"
 #define FP_ANN_SPREAD "flexplace.io/spread-min-pools"
+/* Seconds, a number > 0 and <= FP_MAX_TTS_LIMIT_S. */
+#define FP_ANN_MAX_TTS "flexplace.io/max-time-to-serve-s"
+#define FP_MAX_TTS_LIMIT_S 604800.0
 /* Written by flexplace on the pods it binds (a compact placement summary). */
 #define FP_ANN_PLACEMENT "flexplace.io/placement"
 
@@ -88,6 +97,23 @@ typedef struct {
     bool model_known;
     FpModelPlan model_plan; /* borrows the policy's or the built-in catalog entry */
     char *model_note;
+    /* Time to serve (scoring/time_to_serve.h): set with model_known.
+     * tts: the estimate, the term and the limit apply; the weights come
+     * from a store (weights_store: the location's class is per node,
+     * store_region / store_cloud NULL = unknown), the hub (weights_hub),
+     * or a node's cache (cache_labels: node label keys, NULL-terminated;
+     * the model-cache label of the pod's model name and of its catalog
+     * id, and Fluid's fluid.io/s-<namespace>-<claim> for a pvc://). */
+    bool tts;
+    double max_tts_s; /* < 0 = no limit */
+    bool weights_store;
+    bool store_in_cluster; /* a pvc:// or a path: the node's own region */
+    bool weights_hub;
+    char *store_region;
+    char *store_cloud;
+    char *cache_labels[4];
+    guint64 image_keys[8]; /* the pod's images (FpModelRequest.image_keys) */
+    guint n_images;
 } FpDemand;
 
 /* Resolve @pod's demand under @policy.  Never NULL: malformed annotations are
@@ -113,7 +139,16 @@ typedef struct {
  * wrong, quoting at most a short printable prefix of the value.  The
  * model annotations (cache/pod_model.h) are checked the same way, and a
  * GPU pod whose tensor-parallel degree exceeds the GPUs it requests is
- * invalid with FP_REASON_TP_GPUS (vLLM would refuse to start). */
+ * invalid with FP_REASON_TP_GPUS (vLLM would refuse to start).
+ *  max-time-to-serve-s  seconds, a finite number > 0 and <= 604800 (a
+ *                 week); applies with a known model only (else
+ *                 model_note says the limit is not applied)
+ * The weights' location (FpModelRequest.weights_location) resolves through
+ * fp_weights_location_parse and the policy's transfer.stores (longest
+ * prefix): the store's region and cloud (the entry's, else the scheme's
+ * cloud, else the built-in region table's); hf:// or no location means
+ * the hub; a pvc:// or a path is the cluster's own storage (the node's
+ * region). */
 FpDemand *fp_demand_new(const FpPod *pod, const FpPolicy *policy);
 void fp_demand_free(FpDemand *demand);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpDemand, fp_demand_free)
@@ -207,6 +242,11 @@ typedef struct {
     /* The candidate's device (borrowed), or NULL; left NULL with the facts
      * when skip_facts_copy leaves those out. */
     const FpDeviceClass *device;
+    /* The time-to-serve estimate (scoring/time_to_serve.h), when tts_known:
+     * the demand has demand->tts and the node passed the filters before
+     * the limit (7c). */
+    bool tts_known;
+    FpTts tts;
 } FpVerdict;
 
 /* Context shared by the candidates of one request. */
@@ -221,6 +261,11 @@ typedef struct {
      * (FpCandidate.facts): a caller that keeps them need not have 80 bytes
      * per candidate copied. */
     bool skip_facts_copy;
+    /* With demand->tts: the size in MiB of each of demand->image_keys as
+     * some node of the whole cluster reports it (-1 = none does), or NULL:
+     * then the candidates of the call are searched.  A cache fills it, so
+     * the pull time does not depend on which nodes kube-scheduler sent. */
+    const int64_t *image_mib;
 } FpEvalContext;
 
 /* Filter and score @n candidates into @out[0..n-1].  Scores are normalised
@@ -250,6 +295,8 @@ typedef struct {
  *     model's per-device need (fp_model_fit with policy->fit) above that
  *     memory x utilisation -> MODEL_FIT (unresolvable); unknown memory
  *     passes (nothing to judge by)
+ *  7c. with demand->tts: the time to serve (below) above
+ *     demand->max_tts_s -> "time to serve N s > limit M s" (unresolvable)
  *  8. weighted mean RTT from the origins to the node's region (no region:
  *     default_latency_ms) above demand->max_latency_ms -> LATENCY (unresolvable)
  *  9. the device's price per hour above demand->max_price (unknown price
@@ -292,6 +339,16 @@ typedef struct {
  *           inactive without a list
  *  spread   when demand->min_spread > ctx->workload_pools: 1 for a node whose
  *           pool holds none of the workload's replicas, else 0
+ *  timeToServe  fp_tts_term(the node's time to serve): 1 - log2(1 + T/30 s)
+ *           / log2(1 + 3600/30), clamped; inactive without demand->tts.
+ *           T: fp_time_to_serve with the policy's transfer constants; the
+ *           pod's images the node lacks in status.images are pulled, each
+ *           of the size a candidate of this request reports (else
+ *           defaultImageGiB); the node's cache labels, the store's class
+ *           for the node's region and cloud (the pool's cloud, else the
+ *           built-in region table's), and the hub compete
+ *  cost     with demand->tts the price per device-hour also carries the
+ *           transfer's egress: egress_usd / (amortizationHours x count)
  * total = sum(w_i * t_i) / sum(w_i) over active terms with w_i > 0 (0 when
  * none); score = fp_score_from_gap(best total of the request - total).
  * gpus_free is set (>= 0) for every node that has the resource, whatever the

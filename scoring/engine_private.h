@@ -77,6 +77,8 @@ typedef struct {
     /* The device's price per hour (< 0 unknown) and relative throughput. */
     double price;
     double throughput;
+    /* With demand->tts: the node's estimate (else NULL). */
+    const FpTts *tts;
 } FpTermInput;
 
 /* One score term (the plug-in point: a const table, not a switch). */

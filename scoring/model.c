@@ -9,9 +9,11 @@
  */
 #include "scoring/model.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "scoring/model_fit.h"
+#include "scoring/time_to_serve.h"
 
 /* ---- resource lists -------------------------------------------------- */
 
@@ -163,6 +165,79 @@ static void node_clear(gpointer data)
     g_free(node->taints);
     fp_res_list_clear(&node->allocatable);
     g_free(node->resource_version);
+    g_free(node->image_keys);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    guint64 x = *(const guint64 *)a;
+    guint64 y = *(const guint64 *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    guint64 key;
+    guint32 mib;
+} ImagePair;
+
+static int cmp_pair(const void *a, const void *b)
+{
+    return cmp_u64(&((const ImagePair *)a)->key, &((const ImagePair *)b)->key);
+}
+
+static guint32 size_mib(int64_t bytes)
+{
+    if (bytes <= 0) {
+        return 0;
+    }
+    guint64 mib = ((guint64)bytes + (1u << 20) - 1) >> 20;
+    return mib > G_MAXUINT32 ? G_MAXUINT32 : (guint32)mib;
+}
+
+void fp_node_set_images(FpNode *node, const guint64 *keys, const int64_t *size_bytes, guint n)
+{
+    g_clear_pointer(&node->image_keys, g_free);
+    node->image_mib = NULL;
+    node->n_images = 0;
+    ImagePair *pairs = g_new(ImagePair, MIN(n, FP_NODE_MAX_IMAGE_NAMES) + 1);
+    guint m = 0;
+    for (guint i = 0; i < n; i++) {
+        if (keys[i] == 0) {
+            continue;
+        }
+        guint32 mib = size_mib(size_bytes[i]);
+        bool dup = false;
+        for (guint j = 0; j < m && !dup; j++) { /* at most 128 x 128 */
+            if (pairs[j].key == keys[i]) {
+                pairs[j].mib = MAX(pairs[j].mib, mib);
+                dup = true;
+            }
+        }
+        if (!dup && m < FP_NODE_MAX_IMAGE_NAMES) {
+            pairs[m++] = (ImagePair){keys[i], mib};
+        }
+    }
+    if (m > 0) {
+        qsort(pairs, m, sizeof *pairs, cmp_pair);
+        guint8 *block = g_malloc(m * (sizeof(guint64) + sizeof(guint32)));
+        node->image_keys = (guint64 *)block;
+        node->image_mib = (guint32 *)(block + m * sizeof(guint64));
+        for (guint i = 0; i < m; i++) {
+            node->image_keys[i] = pairs[i].key;
+            node->image_mib[i] = pairs[i].mib;
+        }
+        node->n_images = m;
+    }
+    g_free(pairs);
+}
+
+int64_t fp_node_image_mib(const FpNode *node, guint64 key)
+{
+    if (!node || node->n_images == 0 || key == 0) {
+        return -1;
+    }
+    const guint64 *hit = bsearch(&key, node->image_keys, node->n_images, sizeof(guint64), cmp_u64);
+    return hit ? (int64_t)node->image_mib[hit - node->image_keys] : -1;
 }
 
 void fp_node_unref(FpNode *node)

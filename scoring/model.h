@@ -82,6 +82,15 @@ typedef struct FpNode {
     bool ready;         /* Ready condition "True"; true when no Ready condition is reported */
     FpResList allocatable;
     char *resource_version; /* may be NULL */
+    /* status.images, compactly (scoring/time_to_serve.h): fp_image_key of
+     * each name, sorted ascending without duplicates, and at the same index
+     * the image's sizeBytes in MiB (rounded up, saturated at UINT32_MAX);
+     * at most FP_NODE_MAX_IMAGE_NAMES (12 bytes each, so at most 1.5 KiB a
+     * node).  One allocation: image_keys owns it, image_mib points into
+     * it.  Set through fp_node_set_images. */
+    guint64 *image_keys;
+    guint32 *image_mib;
+    guint n_images;
 } FpNode;
 
 FpNode *fp_node_new(const char *name);
@@ -89,6 +98,14 @@ FpNode *fp_node_new(const char *name);
 void fp_node_set_label(FpNode *node, const char *key, const char *value);
 /* An empty table of interned GRefString keys and values. */
 GHashTable *fp_interned_table_new(void);
+/* Replace @node's images with @n (key, size in bytes) pairs: keys of 0 are
+ * skipped, duplicates keep the larger size, and past
+ * FP_NODE_MAX_IMAGE_NAMES distinct keys the rest are dropped (the first
+ * ones given are kept: kubelet lists the largest images first). */
+void fp_node_set_images(FpNode *node, const guint64 *keys, const int64_t *size_bytes, guint n);
+/* The size in MiB of the image with key @key on @node, or -1 when the node
+ * does not report it. */
+int64_t fp_node_image_mib(const FpNode *node, guint64 key);
 FpNode *fp_node_ref(FpNode *node);
 void fp_node_unref(FpNode *node);
 /* Borrowed label value or NULL. */

@@ -31,6 +31,22 @@ FpModelRequest *fp_model_request_new(void)
     return g_new0(FpModelRequest, 1);
 }
 
+FpModelRequest *fp_model_request_copy(const FpModelRequest *src)
+{
+    if (!src) {
+        return NULL;
+    }
+    FpModelRequest *req = g_memdup2(src, sizeof *src);
+    req->name = g_strdup(src->name);
+    req->name_from = g_strdup(src->name_from);
+    req->dtype = g_strdup(src->dtype);
+    req->quantization = g_strdup(src->quantization);
+    req->kv_cache_dtype = g_strdup(src->kv_cache_dtype);
+    req->weights_location = g_strdup(src->weights_location);
+    req->invalid = g_strdup(src->invalid);
+    return req;
+}
+
 void fp_model_request_free(FpModelRequest *req)
 {
     if (!req) {

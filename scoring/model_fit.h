@@ -70,6 +70,10 @@ typedef struct FpModelRequest {
     char *quantization;            /* --quantization / QUANTIZE as given */
     char *kv_cache_dtype;          /* --kv-cache-dtype as given */
     char *weights_location;        /* URI or path (hf://, s3://, gs://, pvc://, /mnt/...) */
+    /* fp_image_key of the pod's container and init-container images
+     * (scoring/time_to_serve.h), without duplicates, at most 8. */
+    guint64 image_keys[8];
+    guint n_images;
     FpEngine engine;
     /* A malformed flexplace.io/ model annotation: what is wrong (the pod is
      * invalid).  Engine args that do not parse are ignored, not invalid. */
@@ -78,6 +82,8 @@ typedef struct FpModelRequest {
 } FpModelRequest;
 
 FpModelRequest *fp_model_request_new(void);
+/* A deep copy of @src (NULL for NULL). */
+FpModelRequest *fp_model_request_copy(const FpModelRequest *src);
 void fp_model_request_free(FpModelRequest *req);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpModelRequest, fp_model_request_free)
 

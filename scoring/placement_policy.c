@@ -22,14 +22,29 @@
 #define LATENCY_KEY_SEP '|'
 
 static const char *const term_names[FP_N_TERMS] = {
-    [FP_TERM_LATENCY] = "latency", [FP_TERM_COST] = "cost", [FP_TERM_HEADROOM] = "headroom",
-    [FP_TERM_PACKING] = "packing", [FP_TERM_SKU] = "sku",   [FP_TERM_SPREAD] = "spread",
+    [FP_TERM_LATENCY] = "latency",
+    [FP_TERM_COST] = "cost",
+    [FP_TERM_HEADROOM] = "headroom",
+    [FP_TERM_PACKING] = "packing",
+    [FP_TERM_SKU] = "sku",
+    [FP_TERM_SPREAD] = "spread",
+    [FP_TERM_TIME_TO_SERVE] = "timeToServe",
 };
 
 /* The built-in default weights (also those of the fallback profile). */
 static const double default_weights[FP_N_TERMS] = {
-    [FP_TERM_LATENCY] = 6, [FP_TERM_COST] = 2, [FP_TERM_HEADROOM] = 1,
-    [FP_TERM_PACKING] = 1, [FP_TERM_SKU] = 1,  [FP_TERM_SPREAD] = 2,
+    [FP_TERM_LATENCY] = 6,
+    [FP_TERM_COST] = 2,
+    [FP_TERM_HEADROOM] = 1,
+    [FP_TERM_PACKING] = 1,
+    [FP_TERM_SKU] = 1,
+    [FP_TERM_SPREAD] = 2,
+    /* 6, as latency: a doubling of (1 + T/30 s) until the replica serves
+     * weighs as much as a doubling of (1 + L/5 ms) round trip to its users;
+     * so a 70B replica's weights a cloud away (10 min) rather than in the
+     * node's region (3 min) cost more than headroom and packing together
+     * can give back, and the burst goes nearest its weights first. */
+    [FP_TERM_TIME_TO_SERVE] = 6,
 };
 
 const char *fp_term_name(FpTermId id)
@@ -174,7 +189,8 @@ const FpProfile *fp_fallback_profile(void)
                     [FP_TERM_HEADROOM] = 1,
                     [FP_TERM_PACKING] = 1,
                     [FP_TERM_SKU] = 1,
-                    [FP_TERM_SPREAD] = 2},
+                    [FP_TERM_SPREAD] = 2,
+                    [FP_TERM_TIME_TO_SERVE] = 6},
         .max_latency_ms = -1.0,
         .max_price_per_gpu_hour = -1.0,
         .min_gpu_memory_gib = 0,
@@ -207,6 +223,7 @@ static void policy_clear(gpointer data)
     g_clear_pointer(&policy->namespaces, g_hash_table_unref);
     g_free(policy->default_profile);
     g_clear_pointer(&policy->models, g_hash_table_unref);
+    fp_transfer_clear(&policy->transfer);
 }
 
 static char **empty_strv(void)
@@ -255,6 +272,7 @@ FpPolicy *fp_policy_new_empty(void)
     policy->models =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)fp_model_spec_free);
     fp_fit_constants_default(&policy->fit);
+    fp_transfer_defaults(&policy->transfer);
     policy->short_list = FP_SHORT_LIST_DEFAULT;
     return policy;
 }

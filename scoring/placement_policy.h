@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "scoring/model_fit.h"
+#include "scoring/time_to_serve.h"
 
 G_BEGIN_DECLS
 
@@ -30,6 +31,7 @@ typedef enum {
     FP_TERM_PACKING,
     FP_TERM_SKU,
     FP_TERM_SPREAD,
+    FP_TERM_TIME_TO_SERVE,
     FP_N_TERMS
 } FpTermId;
 
@@ -154,6 +156,9 @@ typedef struct FpPolicy {
      * (scoring/model_catalog.h).  Empty by default. */
     GHashTable *models;
     FpFitConstants fit; /* the fit formula's constants; fp_fit_constants_default() */
+    /* The time-to-serve constants and weight stores (policy `transfer:`);
+     * fp_transfer_defaults() and no stores by default. */
+    FpTransferConstants transfer;
     guint short_list; /* best passing nodes filter returns (scoring/short_list.h); 0 = every one */
     /* Pool templates: name -> FpPolicyTemplate*, owned; empty by default. */
     GHashTable *templates;

@@ -138,6 +138,12 @@ static bool term_cost(const FpTermInput *in, double *value)
         return true;
     }
     double price = in->price;
+    const FpDemand *d = in->ctx->demand;
+    double hours = in->ctx->policy->transfer.amortization_hours;
+    if (in->tts && in->tts->egress_usd > 0 && hours > 0 && d->count > 0) {
+        /* the transfer's egress, paid once, spread over the replica's hours */
+        price += in->tts->egress_usd / (hours * (double)d->count);
+    }
     if (in->ctx->demand->profile->cost_mode == FP_COST_PER_WORK) {
         double tp = in->throughput > 0 ? in->throughput : 1.0;
         price /= tp;
@@ -207,6 +213,16 @@ static bool term_spread(const FpTermInput *in, double *value)
     return true;
 }
 
+/* How soon the replica can serve, on the absolute scale of fp_tts_term. */
+static bool term_time_to_serve(const FpTermInput *in, double *value)
+{
+    if (!in->ctx->demand->tts || !in->tts) {
+        return false;
+    }
+    *value = fp_tts_term(in->tts->total_s);
+    return true;
+}
+
 const FpTermDef fp_term_defs[FP_N_TERMS] = {
     [FP_TERM_LATENCY] = {FP_TERM_LATENCY, term_latency, false},
     [FP_TERM_COST] = {FP_TERM_COST, term_cost, false},
@@ -214,4 +230,5 @@ const FpTermDef fp_term_defs[FP_N_TERMS] = {
     [FP_TERM_PACKING] = {FP_TERM_PACKING, term_packing, false},
     [FP_TERM_SKU] = {FP_TERM_SKU, term_sku, false},
     [FP_TERM_SPREAD] = {FP_TERM_SPREAD, term_spread, false},
+    [FP_TERM_TIME_TO_SERVE] = {FP_TERM_TIME_TO_SERVE, term_time_to_serve, false},
 };

@@ -15,10 +15,13 @@
 #include "cache/view.h"
 #include "cache/placement.h"
 #include "extender/wire/protocol.h"
+#include "scoring/time_to_serve.h"
 #include "policies/policy_load.h"
 #include "support/support.h"
 
 #define GPU "nvidia.com/gpu"
+#define MODEL "meta-llama/Llama-3.1-8B-Instruct"
+#define IMAGE "vllm/vllm-openai:v0.6.4"
 #define N_NODES 40
 
 static const char POLICY[] =
@@ -36,13 +39,17 @@ static const char POLICY[] =
     "    westeurope: {northeurope: 18, eastus: 82}\n"
     "    northeurope: {eastus: 80}\n"
     "profiles:\n"
-    "  default: {weights: {latency: 2, cost: 1, sku: 1}, skuPreference: [NVIDIA-L4]}\n"
+    "  default:\n"
+    "    weights: {latency: 2, cost: 1, sku: 1, timeToServe: 3}\n"
+    "    skuPreference: [NVIDIA-L4]\n"
     "  critical:\n"
     "    weights: {latency: 8, headroom: 2}\n"
     "    maxLatencyMs: 90\n"
     "    allowedSKUs: [NVIDIA-H100-80GB-HBM3, NVIDIA-L4, NVIDIA-A100-SXM4-40GB-MIG-*]\n"
     "    originRegions: \"eastus=3,westeurope=1\"\n"
-    "namespaces: {critical: critical}\n";
+    "namespaces: {critical: critical}\n"
+    "transfer:\n"
+    "  stores: [{prefix: 's3://models/', region: eastus}]\n";
 
 static const char *const PRODUCTS[] = {"NVIDIA-L4", "NVIDIA-H100-80GB-HBM3",
                                        "NVIDIA-A100-SXM4-40GB-MIG-1g.5gb", "Example-GPU", ""};
@@ -90,6 +97,16 @@ static FpNode *make_node(guint i, guint64 r)
     if ((r >> 32) % 3 == 0) {
         g_hash_table_replace(l, g_strdup("nvidia.com/gpu.memory"), g_strdup("40960"));
     }
+    if ((r >> 36) % 4 == 0) { /* the model's weights on the node's disk */
+        char key[FP_MODEL_CACHE_LABEL_MAX];
+        fp_model_cache_label(MODEL, key, sizeof key);
+        g_hash_table_replace(l, g_strdup(key), g_strdup((r >> 38) % 2 ? "true" : "false"));
+    }
+    if ((r >> 42) % 3 == 0) { /* the serving image, in one of two sizes */
+        guint64 keys[2] = {fp_image_key(IMAGE), fp_image_key("busybox")};
+        int64_t sizes[2] = {(int64_t)((r >> 44) % 2 + 1) << 32, 1 << 20};
+        fp_node_set_images(node, keys, sizes, 2);
+    }
     return node;
 }
 
@@ -126,11 +143,29 @@ static FpPod *request_pod(guint64 r)
         g_hash_table_replace(pod->annotations, g_strdup("flexplace.io/gpu-sku"),
                              g_strdup("NVIDIA-H100-80GB-HBM3,NVIDIA-L4"));
     }
+    if ((r >> 43) % 2) { /* a model: time to serve, from a store, the hub or a claim */
+        static const char *const where[] = {"s3://models/llama", "hf://" MODEL, NULL,
+                                            "pvc://weights/llama", "gs://elsewhere/llama"};
+        pod->model = fp_model_request_new();
+        pod->model->name = g_strdup(MODEL);
+        pod->model->weights_location = g_strdup(where[(r >> 45) % G_N_ELEMENTS(where)]);
+        pod->model->image_keys[pod->model->n_images++] = fp_image_key(IMAGE);
+        pod->detailed = true;
+        if ((r >> 48) % 3 == 0) {
+            g_hash_table_replace(pod->annotations, g_strdup("flexplace.io/max-time-to-serve-s"),
+                                 g_strdup("90"));
+        }
+    }
     return pod;
 }
 
+/* Verdicts with a time-to-serve estimate, and those the limit refused. */
+static guint tts_seen, tts_refused;
+
 static void assert_same_verdict(const FpVerdict *a, const FpVerdict *b)
 {
+    tts_seen += a->tts_known;
+    tts_refused += a->reason && g_str_has_prefix(a->reason, FP_REASON_TTS_PREFIX);
     assert_int_equal(a->pass, b->pass);
     assert_int_equal(a->unresolvable, b->unresolvable);
     if (a->reason || b->reason) {
@@ -144,6 +179,12 @@ static void assert_same_verdict(const FpVerdict *a, const FpVerdict *b)
         if (a->term_active[t]) {
             assert_true(a->term[t] == b->term[t]);
         }
+    }
+    assert_int_equal(a->tts_known, b->tts_known);
+    if (a->tts_known) {
+        assert_true(a->tts.total_s == b->tts.total_s);
+        assert_int_equal(a->tts.source, b->tts.source);
+        assert_true(a->tts.egress_usd == b->tts.egress_usd);
     }
 }
 
@@ -304,6 +345,8 @@ static void test_fast_equals_plain(void **state)
         check(view, (r >> 44) % 9 == 0 ? b : a, r);
     }
     fp_view_free(view);
+    assert_true(tts_seen > 1000);
+    assert_true(tts_refused > 100);
 }
 
 /* Readers on the server's path while writers change nodes, pods and

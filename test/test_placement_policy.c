@@ -26,7 +26,8 @@ static void near_(double got, double want, const char *what, int line)
 
 static void test_term_names(void **state)
 {
-    static const char *const names[] = {"latency", "cost", "headroom", "packing", "sku", "spread"};
+    static const char *const names[] = {"latency", "cost",   "headroom",   "packing",
+                                        "sku",     "spread", "timeToServe"};
     assert_int_equal(G_N_ELEMENTS(names), FP_N_TERMS);
     for (int i = 0; i < FP_N_TERMS; i++) {
         assert_string_equal(fp_term_name((FpTermId)i), names[i]);
@@ -253,7 +254,7 @@ static void test_default_policy(void **state)
 
     const FpProfile *def = fp_policy_profile(p, "default");
     assert_non_null(def);
-    static const double weights[FP_N_TERMS] = {6, 2, 1, 1, 1, 2};
+    static const double weights[FP_N_TERMS] = {6, 2, 1, 1, 1, 2, 6};
     const FpProfile *fallback = fp_fallback_profile();
     for (int i = 0; i < FP_N_TERMS; i++) {
         assert_near(def->weights[i], weights[i]);

@@ -260,7 +260,7 @@ static const BadCase bad_cases[] = {
      {"p.yaml:1:1: unknown key \"colour\" (known keys: apiVersion, kind, metadata, gpuResources, "
       "nodeLabels, skus, pools, regions, defaultPricePerGPUHour, profiles, namespaces, "
       "defaultProfile, spotPriceFactor, instanceTypes, models, modelFit, shortList, "
-      "poolTemplates)"}},
+      "poolTemplates, transfer)"}},
     {"short list",
      "shortList: -1\n"
      "profiles:\n"
@@ -457,7 +457,8 @@ static void test_error_cap(void **state)
         "cap.yaml:1:1: unknown key \"unknown0\" (known keys: apiVersion, kind, "
         "metadata, gpuResources, nodeLabels, skus, pools, regions, "
         "defaultPricePerGPUHour, profiles, namespaces, defaultProfile, "
-        "spotPriceFactor, instanceTypes, models, modelFit, shortList, poolTemplates)");
+        "spotPriceFactor, instanceTypes, models, modelFit, shortList, poolTemplates, "
+        "transfer)");
     assert_string_equal(g_ptr_array_index(r->errors, FP_POLICY_MAX_ERRORS),
                         "... and 4900 more errors");
     g_autofree char *joined = fp_policy_report_join_errors(r, "\n");

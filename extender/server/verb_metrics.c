@@ -9,10 +9,17 @@
 /* Every reason flexplace's filters can give, pre-registered so they render
  * as 0 before the first rejection. */
 static const char *const filter_reasons[] = {
-    FP_REASON_NOT_IN_VIEW,  FP_REASON_INSUFFICIENT_GPUS, FP_REASON_NO_GPU_RESOURCE,
-    FP_REASON_SKU,          FP_REASON_GPU_MEMORY,        FP_REASON_LATENCY,
-    FP_REASON_PRICE,        FP_REASON_NOT_READY,         FP_REASON_UNSCHEDULABLE,
+    FP_REASON_NOT_IN_VIEW,
+    FP_REASON_INSUFFICIENT_GPUS,
+    FP_REASON_NO_GPU_RESOURCE,
+    FP_REASON_SKU,
+    FP_REASON_GPU_MEMORY,
+    FP_REASON_LATENCY,
+    FP_REASON_PRICE,
+    FP_REASON_NOT_READY,
+    FP_REASON_UNSCHEDULABLE,
     FP_REASON_POOL_CEILING,
+    FP_REASON_TTS,
 };
 
 void fp_verb_metrics_init(FpVerbMetrics *vm, FpMetrics *m)

@@ -96,6 +96,10 @@ static FpPlacement *evaluate(const FpExtenderEnv *env, const FpExtenderArgs *arg
 static void count_rejection(const char *reason, guint count, void *data)
 {
     const FpExtenderEnv *env = data;
+    /* the time-to-serve reason carries numbers: one series for all of them */
+    if (g_str_has_prefix(reason, FP_REASON_TTS_PREFIX)) {
+        reason = FP_REASON_TTS;
+    }
     fp_counter_add(env->metrics->rejections, FP_LABELS(reason), count);
 }
 

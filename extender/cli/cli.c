@@ -277,6 +277,33 @@ static void term_cell(char *buf, size_t len, const FpVerdict *v, int t)
     }
 }
 
+/* The timeToServe column only for pods it can apply to (a known model):
+ * every other table stays as it was. */
+static bool shown_term(const FpDemand *d, int t)
+{
+    return t != FP_TERM_TIME_TO_SERVE || d->tts;
+}
+
+/* Wide: the time-to-serve estimate and its parts. */
+static void print_tts_cells(FILE *out, const FpVerdict *v)
+{
+    if (!v->tts_known) {
+        fprintf(out, " %-7s %-7s %-12s %-7s %-7s %-8s", "-", "-", "-", "-", "-", "-");
+        return;
+    }
+    const FpTts *t = &v->tts;
+    fprintf(out, " %-7.0f %-7.0f %-12s %-7.0f %-7.0f %-8.2f", t->total_s, t->pull_s,
+            fp_weight_source_name(t->source), t->transfer_s, t->load_s, t->egress_usd);
+}
+
+/* The estimate as JSON. */
+static json_t *tts_json(const FpTts *t)
+{
+    return json_pack("{s:f, s:f, s:s, s:f, s:f, s:f}", "seconds", t->total_s, "pullSeconds",
+                     t->pull_s, "source", fp_weight_source_name(t->source), "transferSeconds",
+                     t->transfer_s, "loadSeconds", t->load_s, "egressUSD", t->egress_usd);
+}
+
 /* Rejected nodes grouped by (who, reason), in order of first appearance. */
 typedef struct {
     const char *by;
@@ -323,6 +350,33 @@ static void reject_groups_free(GPtrArray *groups)
     g_ptr_array_unref(groups);
 }
 
+/* The weights line: where the weights come from, for time to serve. */
+static void print_weights(FILE *out, const FpModelRequest *m, const FpDemand *d)
+{
+    if (!d->tts) {
+        return;
+    }
+    fprintf(out, "Weights: %s", m->weights_location ? m->weights_location : "(no location)");
+    if (d->store_in_cluster) {
+        fprintf(out, " (in the cluster: same region)");
+    } else if (d->weights_store) {
+        fprintf(out, " (store region %s, cloud %s)", d->store_region ? d->store_region : "unknown",
+                d->store_cloud ? d->store_cloud : "unknown");
+    }
+    if (d->weights_hub) {
+        fprintf(out, " (the hub)");
+    }
+    fprintf(out, "; node caches:");
+    for (guint i = 0; i < G_N_ELEMENTS(d->cache_labels) && d->cache_labels[i]; i++) {
+        fprintf(out, "%s %s", i ? "," : "", d->cache_labels[i]);
+    }
+    fprintf(out, "; %u image(s)", d->n_images);
+    if (d->max_tts_s > 0) {
+        fprintf(out, "; limit %.0f s", d->max_tts_s);
+    }
+    fprintf(out, "\n");
+}
+
 /* The model line: what the pod serves and what the fit works with, or why
  * there are no model terms. */
 static void print_model(FILE *out, const FpPod *pod, const FpDemand *d)
@@ -352,6 +406,7 @@ static void print_model(FILE *out, const FpPod *pod, const FpDemand *d)
         fprintf(out, " (KV size unknown)");
     }
     fprintf(out, ", memory utilisation %.2f (%s)\n", pl->utilization, fp_engine_name(m->engine));
+    print_weights(out, m, d);
 }
 
 /* need/usable GiB per device of node @v under the demand's model plan. */
@@ -428,9 +483,17 @@ void fp_cli_print_table(FILE *out, const FpCli *cli, const FpPod *pod, const FpP
             if (p->demand->model_known) {
                 fprintf(out, " %-11s", "FIT-GIB");
             }
+            if (p->demand->tts) {
+                fprintf(out, " %-7s %-7s %-12s %-7s %-7s %-8s", "TTS-S", "PULL-S", "SOURCE",
+                        "XFER-S", "LOAD-S", "EGRESS$");
+            }
         }
         for (int t = 0; t < FP_N_TERMS; t++) {
-            g_autofree char *up = g_ascii_strup(fp_term_name(t), -1);
+            if (!shown_term(p->demand, t)) {
+                continue;
+            }
+            g_autofree char *up =
+                t == FP_TERM_TIME_TO_SERVE ? g_strdup("TTS") : g_ascii_strup(fp_term_name(t), -1);
             fprintf(out, " %-8s", up);
         }
         fprintf(out, " %-6s %s\n", "TOTAL", "SCORE");
@@ -461,8 +524,14 @@ void fp_cli_print_table(FILE *out, const FpCli *cli, const FpPod *pod, const FpP
                     fit_cell(fit, sizeof fit, cli, p->demand, v);
                     fprintf(out, " %-11s", fit);
                 }
+                if (p->demand->tts) {
+                    print_tts_cells(out, v);
+                }
             }
             for (int t = 0; t < FP_N_TERMS; t++) {
+                if (!shown_term(p->demand, t)) {
+                    continue;
+                }
                 char cell[16];
                 term_cell(cell, sizeof cell, v, t);
                 fprintf(out, " %-8s", cell);
@@ -546,6 +615,21 @@ json_t *fp_cli_placement_json(const FpCli *cli, const FpPod *pod, const FpPlacem
             json_object_set_new(m, "memoryUtilization", json_real(pl->utilization));
             json_object_set_new(m, "moe", json_boolean(pl->moe));
         }
+        if (d->tts) {
+            json_t *w = json_pack("{s:s?, s:b, s:b, s:b, s:s?, s:s?, s:i}", "location",
+                                  pod->model->weights_location, "store", d->weights_store,
+                                  "inCluster", d->store_in_cluster, "hub", d->weights_hub,
+                                  "storeRegion", d->store_region, "storeCloud", d->store_cloud,
+                                  "images", (int)d->n_images);
+            json_t *labels = json_array();
+            for (guint i = 0; i < G_N_ELEMENTS(d->cache_labels) && d->cache_labels[i]; i++) {
+                json_array_append_new(labels, json_string(d->cache_labels[i]));
+            }
+            json_object_set_new(w, "cacheLabels", labels);
+            json_object_set_new(w, "maxTimeToServeSeconds",
+                                number_or_null(d->max_tts_s, d->max_tts_s > 0));
+            json_object_set_new(m, "weights", w);
+        }
         json_object_set_new(m, "note", d->model_note ? json_string(d->model_note) : json_null());
         json_object_set_new(demand, "model", m);
     }
@@ -561,8 +645,10 @@ json_t *fp_cli_placement_json(const FpCli *cli, const FpPod *pod, const FpPlacem
         const FpVerdict *v = &p->verdicts[i];
         json_t *terms = json_object();
         for (int t = 0; t < FP_N_TERMS; t++) {
-            json_object_set_new(terms, fp_term_name(t),
-                                v->term_active[t] ? json_real(v->term[t]) : json_null());
+            if (shown_term(d, t)) {
+                json_object_set_new(terms, fp_term_name(t),
+                                    v->term_active[t] ? json_real(v->term[t]) : json_null());
+            }
         }
         json_t *e = json_object();
         json_object_set_new(e, "rank", json_integer(r + 1));
@@ -585,6 +671,9 @@ json_t *fp_cli_placement_json(const FpCli *cli, const FpPod *pod, const FpPlacem
                                           "usableGiB", fit.usable_gib, "weightsGiB",
                                           fit.weights_gib, "kvGiB", fit.kv_gib, "overheadGiB",
                                           fit.overhead_gib));
+        }
+        if (v->tts_known) {
+            json_object_set_new(e, "timeToServe", tts_json(&v->tts));
         }
         json_object_set_new(e, "gpuMemoryMiB",
                             number_or_null(v->facts.gpu_memory_mib, v->facts.gpu_memory_mib > 0));

@@ -67,6 +67,8 @@ typedef struct {
     int score;
     guint tied;        /* nodes with the same top kube-scheduler score (1: no tie) */
     bool across_pools; /* ... and they were in more than one pool */
+    bool tts_known;    /* the chosen node's time-to-serve estimate */
+    FpTts tts;
 } Placement;
 
 static void placement_free(gpointer p)
@@ -192,6 +194,11 @@ typedef struct {
     int seed;
     GRand *rand;
     guint ties, ties_across_pools;
+    /* Time to serve of the placed replicas that have an estimate: each is
+     * estimated against the cluster as the burst found it (replicas start
+     * together, so each pulls and transfers its own copy). */
+    guint tts_n;
+    double tts_sum, tts_max, tts_min, egress_usd;
 } Sim;
 
 /* Options into @sim; FP_EXIT_OK or FP_EXIT_USAGE after saying why. */
@@ -291,6 +298,15 @@ static void place_replica(Sim *sim, const FpPod *tmpl, guint r)
     rec->score = v->score;
     sim->placed++;
     account(sim, g, v, d);
+    if (v->tts_known) {
+        rec->tts_known = true;
+        rec->tts = v->tts;
+        sim->tts_min = sim->tts_n ? MIN(sim->tts_min, v->tts.total_s) : v->tts.total_s;
+        sim->tts_n++;
+        sim->tts_sum += v->tts.total_s;
+        sim->tts_max = MAX(sim->tts_max, v->tts.total_s);
+        sim->egress_usd += v->tts.egress_usd;
+    }
 }
 
 /* Pool utilisation after the burst, and stranded GPUs. */
@@ -329,10 +345,19 @@ static void print_json(Sim *sim, guint total)
     json_t *jp = json_array();
     for (guint i = 0; i < sim->placements->len; i++) {
         Placement *x = g_ptr_array_index(sim->placements, i);
-        json_array_append_new(
-            jp, x->node ? json_pack("{s:s, s:s, s:i, s:i}", "pod", x->pod, "node", x->node, "score",
+        json_t *e = x->node
+                        ? json_pack("{s:s, s:s, s:i, s:i}", "pod", x->pod, "node", x->node, "score",
                                     x->score, "tiedWith", (int)x->tied - 1)
-                        : json_pack("{s:s, s:n, s:s}", "pod", x->pod, "node", "reason", x->reason));
+                        : json_pack("{s:s, s:n, s:s}", "pod", x->pod, "node", "reason", x->reason);
+        if (x->tts_known) {
+            json_object_set_new(e, "timeToServe",
+                                json_pack("{s:f, s:f, s:s, s:f, s:f, s:f}", "seconds",
+                                          x->tts.total_s, "pullSeconds", x->tts.pull_s, "source",
+                                          fp_weight_source_name(x->tts.source), "transferSeconds",
+                                          x->tts.transfer_s, "loadSeconds", x->tts.load_s,
+                                          "egressUSD", x->tts.egress_usd));
+        }
+        json_array_append_new(jp, e);
     }
     json_t *doc = json_pack("{s:s, s:i, s:i, s:i, s:f, s:o, s:I, s:O, s:o}", "apiVersion",
                             "flexplace.io/v1alpha1", "replicas", total, "placed", sim->placed,
@@ -340,6 +365,13 @@ static void print_json(Sim *sim, guint total)
                             "strandedGPUs", (json_int_t)sim->scan.stranded, "strandedNodes",
                             sim->scan.nodes, "placements", jp);
     json_object_set_new(doc, "extenderWeight", json_integer(sim->extender_weight));
+    if (sim->tts_n) {
+        json_object_set_new(doc, "timeToServe",
+                            json_pack("{s:i, s:f, s:f, s:f, s:f, s:f}", "replicas", (int)sim->tts_n,
+                                      "totalSeconds", sim->tts_sum, "meanSeconds",
+                                      sim->tts_sum / sim->tts_n, "minSeconds", sim->tts_min,
+                                      "maxSeconds", sim->tts_max, "egressUSD", sim->egress_usd));
+    }
     json_object_set_new(doc, "ties",
                         json_pack("{s:i, s:i}", "replicas", (int)sim->ties, "acrossPools",
                                   (int)sim->ties_across_pools));
@@ -377,8 +409,16 @@ static void print_text(Sim *sim, guint total)
                    : "",
                cli->view_source, policy);
     }
-    printf("Placed %u, unplaced %u, cost of the placed replicas $%.2f/hour\n\n", sim->placed,
+    printf("Placed %u, unplaced %u, cost of the placed replicas $%.2f/hour\n", sim->placed,
            sim->unplaced, sim->total_cost);
+    if (sim->tts_n) {
+        double hours = cli->policy->transfer.amortization_hours;
+        printf("Time to serve (%u replicas, estimated): total %.0f s, mean %.0f s, first %.0f s, "
+               "last %.0f s; weight transfer egress $%.2f once (+$%.2f/hour over %.0f h)\n",
+               sim->tts_n, sim->tts_sum, sim->tts_sum / sim->tts_n, sim->tts_min, sim->tts_max,
+               sim->egress_usd, hours > 0 ? sim->egress_usd / hours : 0, hours);
+    }
+    printf("\n");
     printf("%-18s %-14s %-24s %8s %5s  %-17s %9s %9s %9s\n", "POOL", "REGION", "SKU", "REPLICAS",
            "GPUS", "POOL UTIL", "$/HOUR", "LAT MEAN", "LAT MAX");
     for (GList *l = sim->sorted; l; l = l->next) {
@@ -403,7 +443,11 @@ static void print_text(Sim *sim, guint total)
     printf("\nPlacements:\n");
     for (guint i = 0; i < sim->placements->len; i++) {
         Placement *x = g_ptr_array_index(sim->placements, i);
-        if (x->node) {
+        if (x->node && x->tts_known) {
+            printf("  %-40s -> %s (score %d; serves in %.0f s: pull %.0f, %s %.0f, load %.0f)\n",
+                   x->pod, x->node, x->score, x->tts.total_s, x->tts.pull_s,
+                   fp_weight_source_name(x->tts.source), x->tts.transfer_s, x->tts.load_s);
+        } else if (x->node) {
             printf("  %-40s -> %s (score %d)\n", x->pod, x->node, x->score);
         }
     }

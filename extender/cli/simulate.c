@@ -67,6 +67,8 @@ FpPod *fp_sim_replica(const FpPod *tmpl, guint index)
     }
     fp_res_list_copy(&pod->requests, &tmpl->requests);
     pod->resource_keys = g_strdupv(tmpl->resource_keys);
+    pod->model = fp_model_request_copy(tmpl->model); /* the fit and time to serve */
+    pod->detailed = tmpl->detailed;
     if (tmpl->node_selector) {
         pod->node_selector = g_hash_table_ref(tmpl->node_selector);
     }

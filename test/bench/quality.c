@@ -54,6 +54,7 @@
 #define NS "bench"
 #define ORIGIN "us-east-1"
 #define STATE_BUDGET 2000000u
+#define MAX_NODES_PER_POOL 3
 
 /* A pool template: facts of the built-in catalog (scoring/catalog/
  * gpu_catalog.csv, AWS us-east-1 on-demand price per GPU-hour of the
@@ -252,7 +253,7 @@ static void pick_pools(Scenario *sc, GRand *r)
         } while (taken[k]);
         taken[k] = true;
         sc->pools[p].kind = &POOL_KINDS[k];
-        sc->pools[p].nodes = rand_in(r, 1, 3);
+        sc->pools[p].nodes = rand_in(r, 1, MAX_NODES_PER_POOL);
         sc->pools[p].ceiling = ceilings[g_rand_int_range(r, 0, 3)];
     }
     if (sc->klass == CLASS_SINGLE) { /* the near L4 pool, so chat always has a near choice */
@@ -528,11 +529,11 @@ static char *state_key(const Dp *dp, guint k)
     guint n = 0;
     for (int p = 0; p < dp->sc->n_pools; p++) {
         int nodes = dp->sc->pools[p].nodes;
-        int t[3];
+        int t[MAX_NODES_PER_POOL];
         for (int i = 0; i < nodes; i++) {
             t[i] = g_array_index(dp->w.taken, int, n + (guint)i);
         }
-        for (int i = 1; i < nodes; i++) { /* insertion sort of at most 3 */
+        for (int i = 1; i < nodes; i++) { /* insertion sort of at most MAX_NODES_PER_POOL */
             for (int j = i; j > 0 && t[j - 1] > t[j]; j--) {
                 int x = t[j];
                 t[j] = t[j - 1];
@@ -692,7 +693,6 @@ typedef struct {
 typedef struct {
     guint per_class;
     guint32 seed;
-    bool smoke;
     int show;       /* one scenario with its placements, or -1 */
     guint max_pods; /* per burst: keeps the exact DP small */
     ClassSum sums[N_CLASSES];
@@ -844,7 +844,6 @@ static int parse_args(Run *run, int argc, char **argv)
     g_free(packing);
     run->per_class = smoke ? 3 : (guint)per_class;
     run->seed = (guint32)seed;
-    run->smoke = smoke;
     run->show = show;
     run->max_pods = smoke ? 7 : 10;
     return 0;

@@ -916,11 +916,22 @@ typedef struct {
     double outage_s;
 } Restart;
 
+/* The pod informer's counters (clear the strings with
+ * fp_informer_stats_clear). */
 static FpInformerStats pod_informer_stats(Env *env)
 {
     FpInformerStats st;
     fp_informer_get_stats(env->app->informer, FP_KIND_PODS, &st);
     return st;
+}
+
+/* The pod watch's restarts for errors so far. */
+static guint64 pod_watch_errors(Env *env)
+{
+    FpInformerStats st = pod_informer_stats(env);
+    guint64 n = st.restarts[FP_RESTART_ERROR];
+    fp_informer_stats_clear(&st);
+    return n;
 }
 
 /* Pick RESTART_DELETED burst pods that the server shows bound and whose
@@ -971,9 +982,8 @@ static gint64 restart_api_server(Env *env, Burst *b, void *data)
     json_decref(down);
     /* flexplace saw the outage: its pod watch failed at least twice (the cut,
      * then a retry refused), and a Binding was refused a connection */
-    FP_WAIT_FOR(pod_informer_stats(env).restarts[FP_RESTART_ERROR] >=
-                    r->before.restarts[FP_RESTART_ERROR] + 2,
-                WAIT_MS, "the pod watch retried against the closed port");
+    FP_WAIT_FOR(pod_watch_errors(env) >= r->before.restarts[FP_RESTART_ERROR] + 2, WAIT_MS,
+                "the pod watch retried against the closed port");
     FP_WAIT_FOR(g_atomic_int_get(&b->not_sent) > 0, WAIT_MS, "a bind refused a connection");
     r->deleted_gpus = delete_bound_pods(env, b, r);
     for (int i = 0; i < RESTART_OUTAGE; i++) {

@@ -178,6 +178,17 @@ static guint64 stat_of(FpInformer *inf, FpKind kind, size_t offset)
 
 #define STAT(inf, kind, field) stat_of((inf), (kind), offsetof(FpInformerStats, field))
 
+/* Watches of @kind ("nodes", "pods") the fake server is serving now: a raw
+ * line or an ERROR event injected before the watch reaches the server would
+ * be missed (its history starts at the watch's resourceVersion). */
+static json_int_t server_watches(Server *s, const char *kind)
+{
+    json_t *st = ctl(s, "{\"cmd\":\"stats\"}");
+    json_int_t n = json_integer_value(json_object_get(json_object_get(st, "active"), kind));
+    json_decref(st);
+    return n;
+}
+
 static bool informer_rv_is(FpInformer *inf, FpKind kind, const char *rv)
 {
     FpInformerStats st = {0};
@@ -494,7 +505,7 @@ static void test_disconnect_mid_line(void **state)
 {
     Fixture *f = *state;
     start_informer(f, NULL);
-    FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
+    FP_WAIT_FOR(server_watches(&f->srv, "nodes") >= 1, WAIT_MS, "watching");
     CTL(&f->srv, "{\"cmd\":\"disconnect_midline\",\"kind\":\"nodes\"}");
     CTL(&f->srv, "{\"cmd\":\"add_node\",\"name\":\"half-sent\",\"gpus\":5}");
     FP_WAIT_FOR(free_gpus(f->view, "half-sent") == 5, WAIT_MS, "event re-sent after reconnect");
@@ -503,22 +514,11 @@ static void test_disconnect_mid_line(void **state)
     assert_int_equal(STAT(f->inf, FP_KIND_NODES, decode_errors), 0);
 }
 
-/* Node watches the fake server is serving now: a raw line injected before
- * the watch reaches the server would be missed (its history starts at the
- * watch's resourceVersion). */
-static json_int_t server_node_watches(Server *s)
-{
-    json_t *st = ctl(s, "{\"cmd\":\"stats\"}");
-    json_int_t n = json_integer_value(json_object_get(json_object_get(st, "active"), "nodes"));
-    json_decref(st);
-    return n;
-}
-
 static void test_malformed_lines_skipped(void **state)
 {
     Fixture *f = *state;
     start_informer(f, NULL);
-    FP_WAIT_FOR(server_node_watches(&f->srv) >= 1, WAIT_MS, "watching");
+    FP_WAIT_FOR(server_watches(&f->srv, "nodes") >= 1, WAIT_MS, "watching");
     static const char *const bad[] = {
         "{not json",
         "[1,2,3]",
@@ -550,7 +550,7 @@ static void test_overlong_line_resets_watch(void **state)
 {
     Fixture *f = *state;
     start_informer(f, NULL);
-    FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
+    FP_WAIT_FOR(server_watches(&f->srv, "nodes") >= 1, WAIT_MS, "watching");
     guint64 watches = STAT(f->inf, FP_KIND_NODES, watches);
     CTL(&f->srv, "{\"cmd\":\"inject_long\",\"kind\":\"nodes\",\"bytes\":%u}", 600 * 1024);
     FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, restarts[FP_RESTART_DECODE]) == 1, WAIT_MS, "reset");
@@ -564,7 +564,7 @@ static void test_error_event_rewatch(void **state)
 {
     Fixture *f = *state;
     start_informer(f, NULL);
-    FP_WAIT_FOR(STAT(f->inf, FP_KIND_PODS, watches) >= 1, WAIT_MS, "watching");
+    FP_WAIT_FOR(server_watches(&f->srv, "pods") >= 1, WAIT_MS, "watching");
     CTL(&f->srv, "{\"cmd\":\"error_event\",\"kind\":\"pods\",\"code\":500,"
                  "\"reason\":\"InternalError\",\"message\":\"etcd hiccup\"}");
     FP_WAIT_FOR(STAT(f->inf, FP_KIND_PODS, restarts[FP_RESTART_ERROR]) == 1, WAIT_MS, "restart");
@@ -583,7 +583,7 @@ static void test_bookmark_and_eof(void **state)
 {
     Fixture *f = *state;
     start_informer(f, NULL);
-    FP_WAIT_FOR(STAT(f->inf, FP_KIND_NODES, watches) >= 1, WAIT_MS, "watching");
+    FP_WAIT_FOR(server_watches(&f->srv, "nodes") >= 1, WAIT_MS, "watching");
     json_t *r = ctl(&f->srv, "{\"cmd\":\"bookmark\",\"kind\":\"nodes\"}");
     g_autofree char *rv =
         g_strdup_printf("%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(r, "rv")));

@@ -12,6 +12,7 @@
 #include <glib/gstdio.h>
 #include <jansson.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "extender/server/app.h"
@@ -300,6 +301,48 @@ static void test_decisions_unknown_model(void **state)
     json_decref(doc);
 }
 
+/* Time to serve in a decision: the best node's estimate.  Llama-3.1-8B-
+ * Instruct (14.96 GiB in the catalog) from the hub, no image named (no
+ * pull), one GPU: 14.96 / 0.127 + 14.96 / 1.92 = 117.795 + 7.792 s.  With
+ * flexplace.io/max-time-to-serve-s 60 every node fails with the numbered
+ * reason, and the metric counts them under one series. */
+static void test_decisions_time_to_serve(void **state)
+{
+    Fixture *f = *state;
+    static const char body[] =
+        "{\"Pod\":{\"metadata\":{\"name\":\"llm-0\",\"namespace\":\"default\","
+        "\"uid\":\"uid-llm-0\",\"annotations\":{\"flexplace.io/model\":\"meta-llama/"
+        "Llama-3.1-8B-Instruct\",\"flexplace.io/weights-location\":\"hf://meta-llama/Llama-"
+        "3.1-8B-Instruct\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":"
+        "{\"limits\":{\"nvidia.com/gpu\":\"1\"}}}]}},\"Nodes\":null,\"NodeNames\":[\"l4-a\","
+        "\"h100-a\"]}";
+    post(f, "/filter", body, 200);
+    g_autofree char *text = get(f, "/debug/decisions?pod=default/llm-0", 200);
+    json_t *doc = json_loads(text, 0, NULL);
+    json_t *d = json_array_get(json_object_get(doc, "decisions"), 0);
+    json_t *tts = json_object_get(d, "timeToServe");
+    assert_true(json_is_object(tts));
+    assert_string_equal(json_string_value(json_object_get(tts, "source")), "hub");
+    assert_true(fabs(json_real_value(json_object_get(tts, "seconds")) - (117.795 + 7.792)) < 0.01);
+    assert_true(json_real_value(json_object_get(tts, "pullSeconds")) == 0);
+    json_decref(doc);
+
+    double before = metric(f, "flexplace_filter_rejections_total{reason=\"time to serve above "
+                              "limit\"}");
+    g_autofree char *limited = g_strdup(body);
+    char *at = strstr(limited, "\"flexplace.io/weights-location\"");
+    assert_non_null(at);
+    g_autofree char *with_limit = g_strdup_printf(
+        "%.*s\"flexplace.io/max-time-to-serve-s\":\"60\",%s", (int)(at - limited), limited, at);
+    FpTestHttpReply reply = {0};
+    assert_true(fp_test_http_post(f->port, "/filter", with_limit, strlen(with_limit), &reply));
+    assert_int_equal(reply.status, 200);
+    assert_non_null(strstr(reply.body, "time to serve 126 s > limit 60 s"));
+    fp_test_http_reply_clear(&reply);
+    assert_true(metric(f, "flexplace_filter_rejections_total{reason=\"time to serve above "
+                          "limit\"}") == before + 2);
+}
+
 /* Every flexplace_* metric the dashboard queries is one the server exports. */
 static void test_dashboard_metrics_exist(void **state)
 {
@@ -429,6 +472,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_request_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_reload_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decisions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_decisions_time_to_serve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_decisions_unknown_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_unmatched_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dashboard_metrics_exist, setup, teardown),

@@ -34,6 +34,8 @@ typedef struct {
     char *model_note; /* why there are no model terms, or NULL */
     bool model_known;
     bool has_model; /* the pod says something about a model */
+    bool tts_known; /* the best node's time-to-serve estimate, in tts */
+    FpTts tts;
     gint64 count;
     guint64 policy_generation;
     gint64 duration_us;
@@ -210,6 +212,8 @@ void fp_decision_record(FpDecisionRing *ring, const char *verb, const FpPod *pod
             char device[FP_DEVICE_DESCRIBE_MAX];
             d->device =
                 g_strdup(fp_verdict_device_name(&p->verdicts[p->best], device, sizeof device));
+            d->tts_known = p->verdicts[p->best].tts_known;
+            d->tts = p->verdicts[p->best].tts;
         }
         d->scale_up = p->scale_up ? fp_scale_up_to_json(p->scale_up) : NULL;
         d->n_total = p->n;
@@ -302,6 +306,14 @@ static json_t *decision_json(const Decision *d, guint max_nodes)
                         d->has_model ? json_pack("{s:s?, s:b, s:s?}", "name", d->model, "known",
                                                  d->model_known, "note", d->model_note)
                                      : json_null());
+    json_object_set_new(o, "timeToServe",
+                        d->tts_known
+                            ? json_pack("{s:f, s:f, s:s, s:f, s:f, s:f}", "seconds", d->tts.total_s,
+                                        "pullSeconds", d->tts.pull_s, "source",
+                                        fp_weight_source_name(d->tts.source), "transferSeconds",
+                                        d->tts.transfer_s, "loadSeconds", d->tts.load_s,
+                                        "egressUSD", d->tts.egress_usd)
+                            : json_null());
     json_object_set_new(o, "durationMicros", json_integer(d->duration_us));
     json_object_set_new(o, "nodes", json_integer(d->n_total));
     json_object_set_new(o, "passed", json_integer(d->n_passed));

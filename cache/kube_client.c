@@ -390,6 +390,7 @@ typedef struct {
     void *user;
     bool delivered;  /* some body bytes reached fn */
     bool fn_stopped; /* fn returned false */
+    bool sending;    /* a connection was made or reused for the request (CURLOPT_PREREQFUNCTION) */
 } Xfer;
 
 double fp_kube_parse_retry_after(const char *value)
@@ -469,6 +470,21 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *user)
     return n;
 }
 
+/* Called when a connection is ready and the request is about to be sent:
+ * from here on the server may have seen it.  It stays set when libcurl then
+ * retries the request on a fresh connection (a reused one had died), whose
+ * connect may fail: the first copy may have been read and committed. */
+static int prereq_cb(void *user, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    ((Xfer *)user)->sending = true;
+    return CURL_PREREQFUNC_OK;
+}
+
 static void xfer_init(Xfer *x, CURL *curl, size_t cap, const volatile gint *cancel)
 {
     memset(x, 0, sizeof(*x));
@@ -481,6 +497,8 @@ static void xfer_init(Xfer *x, CURL *curl, size_t cap, const volatile gint *canc
     curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, x);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, prereq_cb);
+    curl_easy_setopt(curl, CURLOPT_PREREQDATA, x);
 }
 
 static void xfer_clear(Xfer *x)
@@ -804,7 +822,7 @@ static gboolean run_request(FpKubeClient *client, Request *rq, FpKubeResponse *r
         curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
         long request_size = 0;
         curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &request_size);
-        resp->sent = request_size > 0 || resp->status != 0;
+        resp->sent = x.sending || request_size > 0 || resp->status != 0;
         resp->retry_after = x.retry_after;
         result = rq->fn ? judge_stream(client, rq, h, &x, res, &auth_retried, resp, error)
                         : judge_oneshot(client, rq, h, &x, res, &auth_retried, resp, error);

@@ -107,9 +107,12 @@ typedef struct {
     long status;        /* HTTP status of the last attempt; 0 = no response */
     double retry_after; /* seconds from Retry-After of a 429/503, -1 when absent */
     json_t *json;       /* decoded body (2xx object, or the error Status), may be NULL */
-    /* Whether any byte of the last attempt's request left this process.
-     * false with status 0: the server cannot have seen it (connection
-     * refused, name not resolved, connect timed out). */
+    /* Whether the request may have reached the server: a connection was
+     * made or reused for it (libcurl's transparent retry of a request
+     * whose reused connection had died counts as sent, even when the
+     * retry's connect then fails).  false with status 0: the server cannot
+     * have seen it (connection refused, name not resolved, connect timed
+     * out, on the only attempt). */
     bool sent;
 } FpKubeResponse;
 

@@ -190,8 +190,9 @@ static void gather_candidates(Eval *e)
             continue;
         }
         FpCandidate *cand = &e->cands[e->m];
-        cand->node = node;
-        cand->name = p->names[i];
+        /* written whole here, while its lines are in the cache, instead of
+         * zeroing the whole array first */
+        *cand = (FpCandidate){.node = node, .name = p->names[i]};
         if (st) {
             candidate_from_state(cand, st, e->policy, p->demand->resource, e->resource_id,
                                  e->state_facts, &e->invs[e->m]);
@@ -404,7 +405,7 @@ FpPlacement *fp_placement_evaluate(FpView *view, const FpPolicy *policy, const F
     if (e.state_facts && fp_view_facts_policy(view) != (const void *)policy) {
         fp_view_use_policy(view, policy);
     }
-    e.cands = g_new0(FpCandidate, c->n);
+    e.cands = g_new(FpCandidate, MAX(c->n, 1)); /* each written by gather_candidates */
     e.invs = g_new0(FpGpuInventory *, c->n);
     e.index = c->kube_checks ? g_new0(guint, c->n) : NULL;
     e.ctx = (FpEvalContext){

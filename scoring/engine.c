@@ -609,13 +609,14 @@ void fp_evaluate(const FpEvalContext *ctx, const FpCandidate *cands, guint n, Fp
     if (d->tts && d->resource && !d->invalid_reason) {
         image_sizes(ctx, cands, n, st.image_gib);
     }
-    CandScratch *sc = g_new0(CandScratch, n);
+    CandScratch *sc = g_new(CandScratch, n); /* each zeroed by the filter pass */
 
     /* 1. filters */
     guint n_pass = 0;
     guint n_ceiling = 0;
     for (guint i = 0; i < n; i++) {
         memset(&out[i], 0, sizeof out[i]);
+        sc[i] = (CandScratch){0};
         sc[i].status = filter_one(&st, &cands[i], &out[i], &sc[i]);
         n_pass += sc[i].status == STATUS_PASS;
         n_ceiling += sc[i].status == STATUS_CEILING;

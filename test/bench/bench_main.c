@@ -60,6 +60,8 @@ typedef struct {
     char *label;
     gboolean no_baselines;
     gboolean in_process;
+    int cycle_reps; /* distinct-pod cycles per mode in process */
+    int full_reps;  /* single full-Node requests timed by server CPU */
     /* state */
     GString *report;
     int failures;
@@ -656,12 +658,9 @@ static void verb_path_bench(Bench *b, const BenchCluster *c, FpView *view)
         return;
     }
     policy->generation = 1;
-    guint reps = b->smoke ? 20 : 300;
-    if (g_getenv("FP_BENCH_REPS")) {
-        reps = (guint)g_ascii_strtoull(g_getenv("FP_BENCH_REPS"), NULL, 10);
-    }
+    guint reps = b->smoke ? 20 : (guint)MAX(b->cycle_reps, 1);
     static const char *const modes[] = {NULL, "every-node"};
-    for (guint m = 0; m < (g_getenv("FP_BENCH_ONE_MODE") ? 1u : G_N_ELEMENTS(modes)); m++) {
+    for (guint m = 0; m < G_N_ELEMENTS(modes); m++) {
         FpDecisionRing *ring = fp_decision_ring_new(256, 200);
         FpScoreMemo *memo = fp_score_memo_new();
         GArray *t[CYC_STEPS + 1];
@@ -954,7 +953,7 @@ static void bench_size(Bench *b, guint n_nodes)
         o = (BenchDriveOpts){.concurrency = 1, .seconds = smoke ? 0.2 : secs, .min_requests = minr};
         r = run(b, &srv, srv.port, &full, 1, &o);
         row_out(b, "prioritize", 1, &r, true);
-        full_cpu_per_request(b, &srv, full_body, full_len, smoke ? 3 : 12);
+        full_cpu_per_request(b, &srv, full_body, full_len, smoke ? 3 : (guint)MAX(b->full_reps, 1));
     }
     guint64 hwm_all = bench_proc_hwm_kib(srv.pid);
     out(b,
@@ -1064,7 +1063,12 @@ static void print_targets(Bench *b)
 
 int main(int argc, char **argv)
 {
-    Bench b = {.seconds = 3, .full_max = 15000, .threads = 4, .pods_per_node = 30};
+    Bench b = {.seconds = 3,
+               .full_max = 15000,
+               .threads = 4,
+               .pods_per_node = 30,
+               .cycle_reps = 300,
+               .full_reps = 30};
     GOptionEntry entries[] = {
         {"flexplace", 0, 0, G_OPTION_ARG_FILENAME, &b.flexplace, "flexplace binary to test",
          "PATH"},
@@ -1079,6 +1083,10 @@ int main(int argc, char **argv)
         {"no-baselines", 0, 0, G_OPTION_ARG_NONE, &b.no_baselines, "Skip the baselines", NULL},
         {"in-process", 0, 0, G_OPTION_ARG_NONE, &b.in_process,
          "Only the in-process measurements (watch event apply, the verb path): no server", NULL},
+        {"cycle-reps", 0, 0, G_OPTION_ARG_INT, &b.cycle_reps,
+         "Distinct-pod cycles timed in process, per mode (default 300; more for a profiler)", "N"},
+        {"full-reps", 0, 0, G_OPTION_ARG_INT, &b.full_reps,
+         "Single full-Node requests timed by server CPU for median and max (default 30)", "N"},
         {"smoke", 0, 0, G_OPTION_ARG_NONE, &b.smoke,
          "Tiny cluster, short runs, every reply checked (the ctest test)", NULL},
         {"label", 0, 0, G_OPTION_ARG_STRING, &b.label, "A label printed in the report title",

@@ -383,11 +383,11 @@ static void full_cpu_per_request(Bench *b, Server *srv, const char *body, size_t
  * would only measure flexplace's decoded-Pod cache and score memo), with
  * the short list (the default profile) and without it (a profile that is
  * the default with shortList: 0).  Each pod's filter answer is learnt in
- * an untimed pass first; with 60 pods the timed filter finds neither the
+ * an untimed pass first; with 200 pods the timed filter finds neither the
  * decoded-Pod cache (8 pods) nor the score memo (8 entries) warm. */
 static void distinct_pods_bench(Bench *b, BenchCluster *c, Server *srv, bool smoke)
 {
-    guint n = smoke ? 4 : 60;
+    guint n = smoke ? 4 : 200; /* the CPU ticks are 10 ms: 400 requests */
     const char *modes[] = {NULL, "every-node"};
     out(b,
         "\nkube-scheduler's cycle for %u distinct pods (each filtered once over all %u nodes, "

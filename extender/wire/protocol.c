@@ -810,6 +810,23 @@ static char *encode_filter_dom(const FpExtenderArgs *args, const FpVerdict *verd
     return dump(out, len);
 }
 
+/* Candidate @i as the reply names it: its name, or its Node item copied
+ * from the request (re-encoded when the request was decoded as a DOM). */
+static void put_candidate(GString *s, const FpExtenderArgs *args, guint i)
+{
+    if (!args->nodes) {
+        put_string(s, args->node_names[i]);
+    } else if (args->item_spans) {
+        g_string_append_len(s, args->body + args->item_spans[i].off,
+                            (gssize)args->item_spans[i].len);
+    } else {
+        char *item =
+            json_dumps(json_array_get(args->node_items, i), JSON_COMPACT | JSON_ENCODE_ANY);
+        g_string_append(s, item ? item : "null");
+        free(item);
+    }
+}
+
 /* The candidates that passed, comma-separated (none with @error_text):
  * Node items copied from the request (or re-encoded), or names. */
 static void put_passing(GString *s, const FpExtenderArgs *args, const FpVerdict *verdicts,
@@ -825,17 +842,7 @@ static void put_passing(GString *s, const FpExtenderArgs *args, const FpVerdict 
             g_string_append_c(s, ',');
         }
         first = false;
-        if (!args->nodes) {
-            put_string(s, args->node_names[i]);
-        } else if (args->item_spans) {
-            g_string_append_len(s, args->body + args->item_spans[i].off,
-                                (gssize)args->item_spans[i].len);
-        } else {
-            char *item =
-                json_dumps(json_array_get(args->node_items, i), JSON_COMPACT | JSON_ENCODE_ANY);
-            g_string_append(s, item ? item : "null");
-            free(item);
-        }
+        put_candidate(s, args, i);
     }
 }
 
@@ -883,17 +890,7 @@ char *fp_encode_filter_listed(const FpExtenderArgs *args, const FpVerdict *verdi
         if (k > 0) {
             g_string_append_c(s, ',');
         }
-        if (!args->nodes) {
-            put_string(s, args->node_names[i]);
-        } else if (args->item_spans) {
-            g_string_append_len(s, args->body + args->item_spans[i].off,
-                                (gssize)args->item_spans[i].len);
-        } else {
-            char *item =
-                json_dumps(json_array_get(args->node_items, i), JSON_COMPACT | JSON_ENCODE_ANY);
-            g_string_append(s, item ? item : "null");
-            free(item);
-        }
+        put_candidate(s, args, i);
     }
     /* every other candidate is omitted: both fail maps are empty */
     g_string_append(s, args->nodes ? "]},\"NodeNames\":null" : "]");

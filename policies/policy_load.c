@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "cache/readfile.h"
@@ -466,6 +467,30 @@ static gboolean get_num(Ctx *c, const json_t *obj, const char *key, const char *
     return TRUE;
 }
 
+/* A number-valued key of a section, the double field it sets and its range
+ * (as get_num takes it). */
+typedef struct {
+    const char *key;
+    size_t offset; /* of a double in the section's struct */
+    double lo;
+    gboolean lo_open;
+    double hi;
+} NumField;
+
+/* Set each of @fields present in @obj (the section at @path) in the struct
+ * at @base; a bad value is reported and leaves its field as it was. */
+static void get_num_fields(Ctx *c, const json_t *obj, const char *path, const NumField *fields,
+                           size_t n, void *base)
+{
+    for (size_t i = 0; i < n; i++) {
+        double d;
+        if (get_num(c, obj, fields[i].key, path, fields[i].lo, fields[i].lo_open, fields[i].hi,
+                    &d)) {
+            *(double *)((char *)base + fields[i].offset) = d;
+        }
+    }
+}
+
 /* String member (NULL when absent or wrong, with an error for the latter). */
 static const char *get_str(Ctx *c, const json_t *obj, const char *key, const char *path)
 {
@@ -835,22 +860,15 @@ static void load_models(Ctx *c, const json_t *root)
     }
     check_keys(c, fit, "modelFit", keys);
     FpFitConstants *k = &c->policy->fit;
+    static const NumField fields[] = {
+        {"weightFactor", offsetof(FpFitConstants, weight_factor), 1, FALSE, 10},
+        {"overheadGiB", offsetof(FpFitConstants, overhead_gib), 0, FALSE, 1000},
+        {"overheadWeightFactor", offsetof(FpFitConstants, overhead_weight_factor), 0, FALSE, 10},
+        {"defaultUtilization", offsetof(FpFitConstants, default_utilization), 0, TRUE, 1},
+        {"vllmUtilization", offsetof(FpFitConstants, vllm_utilization), 0, TRUE, 1},
+    };
+    get_num_fields(c, fit, "modelFit", fields, G_N_ELEMENTS(fields), k);
     double d;
-    if (get_num(c, fit, "weightFactor", "modelFit", 1, FALSE, 10, &d)) {
-        k->weight_factor = d;
-    }
-    if (get_num(c, fit, "overheadGiB", "modelFit", 0, FALSE, 1000, &d)) {
-        k->overhead_gib = d;
-    }
-    if (get_num(c, fit, "overheadWeightFactor", "modelFit", 0, FALSE, 10, &d)) {
-        k->overhead_weight_factor = d;
-    }
-    if (get_num(c, fit, "defaultUtilization", "modelFit", 0, TRUE, 1, &d)) {
-        k->default_utilization = d;
-    }
-    if (get_num(c, fit, "vllmUtilization", "modelFit", 0, TRUE, 1, &d)) {
-        k->vllm_utilization = d;
-    }
     if (get_num(c, fit, "defaultContext", "modelFit", 1, FALSE, G_MAXINT32, &d)) {
         k->default_context = (int64_t)d;
     }
@@ -975,23 +993,17 @@ static void load_transfer(Ctx *c, const json_t *root)
     }
     check_keys(c, tx, "transfer", keys);
     load_transfer_sources(c, tx);
+    static const NumField fields[] = {
+        {"loadGiBPerSecondPerGPU", offsetof(FpTransferConstants, load_gib_per_s_per_gpu), 0, TRUE,
+         1000},
+        {"startSeconds", offsetof(FpTransferConstants, start_s), 0, FALSE, 86400},
+        {"imagePullGiBPerSecond", offsetof(FpTransferConstants, image_pull_gib_per_s), 0, TRUE,
+         1000},
+        {"defaultImageGiB", offsetof(FpTransferConstants, default_image_gib), 0, FALSE, 10000},
+        {"amortizationHours", offsetof(FpTransferConstants, amortization_hours), 0, TRUE, 87600},
+    };
     FpTransferConstants *k = &c->policy->transfer;
-    double d;
-    if (get_num(c, tx, "loadGiBPerSecondPerGPU", "transfer", 0, TRUE, 1000, &d)) {
-        k->load_gib_per_s_per_gpu = d;
-    }
-    if (get_num(c, tx, "startSeconds", "transfer", 0, FALSE, 86400, &d)) {
-        k->start_s = d;
-    }
-    if (get_num(c, tx, "imagePullGiBPerSecond", "transfer", 0, TRUE, 1000, &d)) {
-        k->image_pull_gib_per_s = d;
-    }
-    if (get_num(c, tx, "defaultImageGiB", "transfer", 0, FALSE, 10000, &d)) {
-        k->default_image_gib = d;
-    }
-    if (get_num(c, tx, "amortizationHours", "transfer", 0, TRUE, 87600, &d)) {
-        k->amortization_hours = d;
-    }
+    get_num_fields(c, tx, "transfer", fields, G_N_ELEMENTS(fields), k);
     json_t *stores = json_object_get(tx, "stores");
     if (!stores || json_is_null(stores)) {
         return;

@@ -543,6 +543,23 @@ static void test_input_errors(void **state)
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "skipped a ConfigMap document: not a workload"));
     run_clear(&r);
+
+    /* A kind carrying a terminal escape sequence (and a C1 control) is
+     * named in the note with those characters escaped, never raw. */
+    g_autofree char *tmp = g_dir_make_tmp("fp-cli-XXXXXX", NULL);
+    g_autofree char *evil = g_build_filename(tmp, "evil.yaml", NULL);
+    const char *yaml = "apiVersion: v1\nkind: \"Evil\\e]0;owned\\a\\e[31m\\x9b2J\"\n"
+                       "metadata: {name: x}\n";
+    assert_true(g_file_set_contents(evil, yaml, -1, NULL));
+    run_score(&r, tmp, (const char *const[]){"--demo", "--pod", "evil.yaml", NULL});
+    assert_int_equal(r.status, 2);
+    assert_null(strchr(r.err, '\x1b'));
+    assert_null(strchr(r.err, '\a'));
+    assert_null(strstr(r.err, "\xc2\x9b"));
+    assert_non_null(strstr(r.err, "Evil\\x1b]0;owned\\x07\\x1b[31m\\x9b2J"));
+    run_clear(&r);
+    g_unlink(evil);
+    g_rmdir(tmp);
 }
 
 /* ---- the public manifests and Node objects (../shared/data) ------------ */

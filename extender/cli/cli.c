@@ -120,6 +120,21 @@ static void load_nodepools(FpCli *cli, const char *command)
     }
 }
 
+char *fp_cli_printable(const char *text)
+{
+    g_autofree char *valid = g_utf8_make_valid(text ? text : "", -1);
+    GString *out = g_string_sized_new(strlen(valid));
+    for (const char *c = valid; *c; c = g_utf8_next_char(c)) {
+        gunichar u = g_utf8_get_char(c);
+        if (g_unichar_iscntrl(u) || u == 0x2028 || u == 0x2029) {
+            g_string_append_printf(out, u < 0x100 ? "\\x%02x" : "\\u%04x", (unsigned)u);
+        } else {
+            g_string_append_len(out, c, g_utf8_next_char(c) - c);
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
 int fp_cli_load(FpCli *cli, const char *command)
 {
     if (!cli->output || g_str_equal(cli->output, "table")) {
@@ -161,10 +176,12 @@ int fp_cli_load(FpCli *cli, const char *command)
         g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
         GPtrArray *items = fp_podfile_load_items(cli->pod_files[f], notes, &error);
         for (guint i = 0; i < notes->len; i++) {
-            fprintf(stderr, "note: %s\n", (char *)g_ptr_array_index(notes, i));
+            g_autofree char *note = fp_cli_printable(g_ptr_array_index(notes, i));
+            fprintf(stderr, "note: %s\n", note);
         }
         if (!items) {
-            fprintf(stderr, "flexplace %s: %s\n", command, error->message);
+            g_autofree char *message = fp_cli_printable(error->message);
+            fprintf(stderr, "flexplace %s: %s\n", command, message);
             return FP_EXIT_USAGE;
         }
         for (guint i = 0; i < items->len; i++) {

@@ -48,6 +48,12 @@ GOptionEntry *fp_cli_option_entries(FpCli *cli);
 /* Validate options, load the view, the policy and the pods.  Prints errors
  * to stderr and returns an exit code (0 = loaded). */
 int fp_cli_load(FpCli *cli, const char *command);
+
+/* @text as it may be printed to a terminal: input files can carry control
+ * characters (an escape sequence in a kind or a name), so each control
+ * character becomes \xNN (\uNNNN above U+00FF) and invalid UTF-8 becomes
+ * U+FFFD.  Newly allocated; NULL reads as "". */
+char *fp_cli_printable(const char *text);
 void fp_cli_free(FpCli *cli);
 
 /* The pod file item of @pod (where it came from: "file:line:col

@@ -125,9 +125,23 @@ static void test_request_metrics(void **state)
     assert_true(sample(before, "process_resident_memory_bytes") > 0);
     assert_true(sample(before, "flexplace_policy_generation") == 1);
     assert_true(sample(before, "flexplace_cache_objects{kind=\"nodes\"}") == 6);
-    assert_true(
-        sample(before, "flexplace_filter_rejections_total{reason=\"insufficient free GPUs\"}") ==
-        0);
+    /* every reason the filters can give renders before its first use */
+    const char *const reasons[] = {FP_REASON_INSUFFICIENT_GPUS,
+                                   FP_REASON_TOO_FEW_GPUS,
+                                   FP_REASON_GPU_MEMORY_UNKNOWN,
+                                   FP_REASON_SHARED,
+                                   FP_REASON_SPOT,
+                                   FP_REASON_MODEL_FIT,
+                                   FP_REASON_TP_GPUS,
+                                   FP_REASON_SPREAD,
+                                   FP_REASON_TTS};
+    for (guint i = 0; i < G_N_ELEMENTS(reasons); i++) {
+        g_autofree char *series =
+            g_strdup_printf("flexplace_filter_rejections_total{reason=\"%s\"}", reasons[i]);
+        if (sample(before, series) != 0) {
+            fail_msg("%s is not pre-registered at 0", series);
+        }
+    }
     double n0 = sample(before, "flexplace_requests_total{verb=\"filter\",code=\"200\"}");
     n0 = n0 < 0 ? 0 : n0;
 

@@ -309,6 +309,25 @@ static int pod_gpus(int i)
     return i % 50 == 0 ? 4 : i % 20 == 0 ? 2 : 1;
 }
 
+/* The burst's BURST_PODS pending pods (burst-NNNN, pod_gpus(i) GPUs each),
+ * created silently on the fake API server; their GPUs summed into @demand. */
+static BurstPod *add_burst_pods(Env *env, int64_t *demand)
+{
+    BurstPod *pods = g_new0(BurstPod, BURST_PODS);
+    for (int i = 0; i < BURST_PODS; i++) {
+        BurstPod *p = &pods[i];
+        g_snprintf(p->name, sizeof p->name, "burst-%04d", i);
+        p->gpus = pod_gpus(i);
+        *demand += p->gpus;
+        json_t *r = fp_fake_api_ctl(
+            env->api, "{\"cmd\":\"add_pod\",\"name\":\"%s\",\"gpus\":%d,\"silent\":true}", p->name,
+            p->gpus);
+        g_strlcpy(p->uid, json_string_value(json_object_get(r, "uid")), sizeof p->uid);
+        json_decref(r);
+    }
+    return pods;
+}
+
 static const char *pool_of(const char *node)
 {
     return g_str_has_prefix(node, "l4-")     ? "l4"
@@ -570,19 +589,8 @@ static void test_burst_1000_pods(void **state)
     add_pool_nodes(env, "l4", L4_NODES, "NVIDIA-L4", "23034", "us-east-1");
     add_pool_nodes(env, "a10g", A10G_NODES, "NVIDIA-A10G", "23028", "us-west-2");
     add_pool_nodes(env, "h100", H100_NODES, "NVIDIA-H100-80GB-HBM3", "81559", "us-east-1");
-    BurstPod *pods = g_new0(BurstPod, BURST_PODS);
     int64_t demand = 0;
-    for (int i = 0; i < BURST_PODS; i++) {
-        BurstPod *p = &pods[i];
-        g_snprintf(p->name, sizeof p->name, "burst-%04d", i);
-        p->gpus = pod_gpus(i);
-        demand += p->gpus;
-        json_t *r = fp_fake_api_ctl(
-            env->api, "{\"cmd\":\"add_pod\",\"name\":\"%s\",\"gpus\":%d,\"silent\":true}", p->name,
-            p->gpus);
-        g_strlcpy(p->uid, json_string_value(json_object_get(r, "uid")), sizeof p->uid);
-        json_decref(r);
-    }
+    BurstPod *pods = add_burst_pods(env, &demand);
     const int64_t capacity = (L4_NODES + A10G_NODES + H100_NODES) * GPUS_PER_NODE;
     const int64_t l4_cap = (int64_t)(L4_CEILING * L4_NODES * GPUS_PER_NODE);
     const int64_t under_ceiling = capacity - L4_NODES * GPUS_PER_NODE + l4_cap;
@@ -775,19 +783,8 @@ static void test_burst_1000_pods_with_faults(void **state)
 {
     Env *env = *state;
     add_pool_nodes(env, "l4", FAULT_NODES, "NVIDIA-L4", "23034", "us-east-1");
-    BurstPod *pods = g_new0(BurstPod, BURST_PODS);
     int64_t demand = 0;
-    for (int i = 0; i < BURST_PODS; i++) {
-        BurstPod *p = &pods[i];
-        g_snprintf(p->name, sizeof p->name, "burst-%04d", i);
-        p->gpus = pod_gpus(i);
-        demand += p->gpus;
-        json_t *r = fp_fake_api_ctl(
-            env->api, "{\"cmd\":\"add_pod\",\"name\":\"%s\",\"gpus\":%d,\"silent\":true}", p->name,
-            p->gpus);
-        g_strlcpy(p->uid, json_string_value(json_object_get(r, "uid")), sizeof p->uid);
-        json_decref(r);
-    }
+    BurstPod *pods = add_burst_pods(env, &demand);
     const int64_t capacity = (int64_t)FAULT_NODES * GPUS_PER_NODE;
     assert_true(demand < capacity);
     app_start(env, fault_policy, 120, FAULT_BIND_TIMEOUT);
@@ -1014,20 +1011,9 @@ static void test_burst_1000_pods_api_restart(void **state)
     /* two nodes kube-scheduler does not offer flexplace: someone else binds
      * the outage pods there */
     add_pool_nodes(env, "spare", 2, "NVIDIA-L4", "23034", "us-east-1");
-    BurstPod *pods = g_new0(BurstPod, BURST_PODS);
-    gint *done = g_new0(gint, BURST_PODS);
     int64_t demand = 0;
-    for (int i = 0; i < BURST_PODS; i++) {
-        BurstPod *p = &pods[i];
-        g_snprintf(p->name, sizeof p->name, "burst-%04d", i);
-        p->gpus = pod_gpus(i);
-        demand += p->gpus;
-        json_t *r = fp_fake_api_ctl(
-            env->api, "{\"cmd\":\"add_pod\",\"name\":\"%s\",\"gpus\":%d,\"silent\":true}", p->name,
-            p->gpus);
-        g_strlcpy(p->uid, json_string_value(json_object_get(r, "uid")), sizeof p->uid);
-        json_decref(r);
-    }
+    BurstPod *pods = add_burst_pods(env, &demand);
+    gint *done = g_new0(gint, BURST_PODS);
     Restart rs = {.deleted = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL)};
     for (int i = 0; i < RESTART_OUTAGE; i++) {
         json_t *r = fp_fake_api_ctl(

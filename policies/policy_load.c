@@ -491,6 +491,23 @@ static void get_num_fields(Ctx *c, const json_t *obj, const char *path, const Nu
     }
 }
 
+/* A whole number member in [lo, hi]; FALSE when absent or invalid. */
+static gboolean get_count(Ctx *c, const json_t *v, const char *key, const char *p, double lo,
+                          double hi, guint *out)
+{
+    double d;
+    if (!get_num(c, v, key, p, lo, FALSE, hi, &d)) {
+        return FALSE;
+    }
+    if (d != floor(d)) {
+        g_autofree char *pk = path_key(p, key);
+        err_val(c, v, key, json_object_get(v, key), pk, "%.10g is not a whole number", d);
+        return FALSE;
+    }
+    *out = (guint)d;
+    return TRUE;
+}
+
 /* String member (NULL when absent or wrong, with an error for the latter). */
 static const char *get_str(Ctx *c, const json_t *obj, const char *key, const char *path)
 {
@@ -779,16 +796,12 @@ static void load_model(Ctx *c, const json_t *models, const char *name, const jso
     bool same = builtin && g_ascii_strcasecmp(builtin->name, name) == 0;
     FpModelSpec *spec = same ? fp_model_spec_copy(builtin, name) : fp_model_spec_new(name);
     fp_model_spec_set_string(&spec->source, "policy");
-    double d;
-    if (get_num(c, v, "params", p, 0, TRUE, 1e5, &d)) {
-        spec->params_b = d;
-    }
-    if (get_num(c, v, "activeParams", p, 0, TRUE, 1e5, &d)) {
-        spec->active_params_b = d;
-    }
-    if (get_num(c, v, "weightsGiB", p, 0, TRUE, 1e6, &d)) {
-        spec->weights_gib = d;
-    }
+    static const NumField nums[] = {
+        {"params", offsetof(FpModelSpec, params_b), 0, TRUE, 1e5},
+        {"activeParams", offsetof(FpModelSpec, active_params_b), 0, TRUE, 1e5},
+        {"weightsGiB", offsetof(FpModelSpec, weights_gib), 0, TRUE, 1e6},
+    };
+    get_num_fields(c, v, p, nums, G_N_ELEMENTS(nums), spec);
     const struct {
         const char *key;
         int *field;
@@ -800,14 +813,9 @@ static void load_model(Ctx *c, const json_t *models, const char *name, const jso
                 {"maxContext", &spec->max_context, G_MAXINT32},
                 {"experts", &spec->experts, 100000}};
     for (size_t i = 0; i < G_N_ELEMENTS(ints); i++) {
-        if (get_num(c, v, ints[i].key, p, 1, FALSE, ints[i].hi, &d)) {
-            if (d != floor(d)) {
-                g_autofree char *kp = path_key(p, ints[i].key);
-                err_val(c, v, ints[i].key, json_object_get(v, ints[i].key), kp,
-                        "expected a whole number, got %.10g", d);
-            } else {
-                *ints[i].field = (int)d;
-            }
+        guint n;
+        if (get_count(c, v, ints[i].key, p, 1, ints[i].hi, &n)) {
+            *ints[i].field = (int)n;
         }
     }
     const char *dtype = get_str(c, v, "dtype", p);
@@ -1963,23 +1971,6 @@ static char *get_checked_str(Ctx *c, json_t *v, const char *key, const char *p, 
         return NULL;
     }
     return g_strdup(s);
-}
-
-/* A whole number member in [lo, hi]; FALSE when absent or invalid. */
-static gboolean get_count(Ctx *c, json_t *v, const char *key, const char *p, double lo, double hi,
-                          guint *out)
-{
-    double d;
-    if (!get_num(c, v, key, p, lo, FALSE, hi, &d)) {
-        return FALSE;
-    }
-    if (d != floor(d)) {
-        g_autofree char *pk = path_key(p, key);
-        err_val(c, v, key, json_object_get(v, key), pk, "%.10g is not a whole number", d);
-        return FALSE;
-    }
-    *out = (guint)d;
-    return TRUE;
 }
 
 static const char *sku_problem(const char *s)

@@ -287,18 +287,9 @@ static FpNode *template_node(const FpPoolTemplate *t, const FpPolicy *policy, co
                              const char *region)
 {
     FpNode *n = fp_node_new(t->name);
-    GHashTableIter it;
-    gpointer k, v;
-    g_hash_table_iter_init(&it, t->labels);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        fp_node_set_label(n, k, v);
-    }
-    if (*product && policy->label_product && policy->label_product[0]) {
-        fp_node_set_label(n, policy->label_product[0], product);
-    }
-    if (*region && policy->label_region && policy->label_region[0]) {
-        fp_node_set_label(n, policy->label_region[0], region);
-    }
+    fp_node_set_labels(n, t->labels);
+    fp_node_set_first_label(n, policy->label_product, product);
+    fp_node_set_first_label(n, policy->label_region, region);
     fp_node_set_label(n, CAPACITY_KEY, t->capacity_types[0]);
     fp_node_set_label(n, "karpenter.sh/nodepool", t->name);
     return n;

@@ -108,37 +108,25 @@ static const char *gpu_resource(const FpPolicy *policy)
                                                              : "nvidia.com/gpu";
 }
 
-static void set_first(FpNode *n, char *const *keys, const char *value)
-{
-    if (value && *value && keys && keys[0]) {
-        fp_node_set_label(n, keys[0], value);
-    }
-}
-
 /* The Node a template adds, as its labels and allocatable describe it. */
 static FpNode *template_node(const FpPolicy *policy, const FpPolicyTemplate *t)
 {
     FpNode *n = fp_node_new(t->name);
-    GHashTableIter it;
-    gpointer k, v;
-    g_hash_table_iter_init(&it, t->labels);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        fp_node_set_label(n, k, v);
-    }
+    fp_node_set_labels(n, t->labels);
     bool has_pool = false;
     for (char **key = policy->label_pool; key && *key; key++) {
         has_pool = has_pool || g_hash_table_contains(t->labels, *key);
     }
     if (!has_pool) {
-        set_first(n, policy->label_pool, t->name);
+        fp_node_set_first_label(n, policy->label_pool, t->name);
     }
-    set_first(n, policy->label_product, t->product);
-    set_first(n, policy->label_region, t->region);
-    set_first(n, policy->label_instance_type, t->instance_type);
-    set_first(n, policy->label_capacity_type, t->capacity_type);
+    fp_node_set_first_label(n, policy->label_product, t->product);
+    fp_node_set_first_label(n, policy->label_region, t->region);
+    fp_node_set_first_label(n, policy->label_instance_type, t->instance_type);
+    fp_node_set_first_label(n, policy->label_capacity_type, t->capacity_type);
     if (t->memory_gib > 0) {
         g_autofree char *mib = g_strdup_printf("%.0f", t->memory_gib * 1024.0);
-        set_first(n, policy->label_memory, mib);
+        fp_node_set_first_label(n, policy->label_memory, mib);
     }
     fp_res_list_set(&n->allocatable, gpu_resource(policy), t->gpus_per_node ? t->gpus_per_node : 1);
     return n;

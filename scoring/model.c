@@ -136,6 +136,26 @@ void fp_node_set_label(FpNode *node, const char *key, const char *value)
     }
 }
 
+void fp_node_set_labels(FpNode *node, GHashTable *labels)
+{
+    if (!labels) {
+        return;
+    }
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, labels);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        fp_node_set_label(node, k, v);
+    }
+}
+
+void fp_node_set_first_label(FpNode *node, char *const *keys, const char *value)
+{
+    if (value && *value && keys && keys[0]) {
+        fp_node_set_label(node, keys[0], value);
+    }
+}
+
 FpNode *fp_node_new(const char *name)
 {
     FpNode *node = g_atomic_rc_box_new0(FpNode);

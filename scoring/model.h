@@ -96,6 +96,11 @@ typedef struct FpNode {
 FpNode *fp_node_new(const char *name);
 /* Set label @key to @value (copies), whichever kind of table @node has. */
 void fp_node_set_label(FpNode *node, const char *key, const char *value);
+/* Set every label of @labels (char* -> char*; may be NULL) on @node. */
+void fp_node_set_labels(FpNode *node, GHashTable *labels);
+/* Set @value under the first key of @keys (a policy's label list, e.g.
+ * label_region); nothing when @value is NULL or "" or @keys is empty. */
+void fp_node_set_first_label(FpNode *node, char *const *keys, const char *value);
 /* An empty table of interned GRefString keys and values. */
 GHashTable *fp_interned_table_new(void);
 /* Replace @node's images with @n (key, size in bytes) pairs: keys of 0 are

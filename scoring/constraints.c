@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "scoring/engine_private.h"
+#include "scoring/model_fit.h"
 #include "scoring/names.h"
 
 /* Region names in the latency table's keys are joined by this byte
@@ -69,6 +70,25 @@ static bool facts_spot(const FpNodeFacts *f)
     return c && (g_ascii_strcasecmp(c, "spot") == 0 || strcmp(c, "true") == 0);
 }
 
+/* Whether the pod's model fits one device of @memory_mib (the fit filter,
+ * 7b, as fp_evaluate applies it): true without a known model; a device of
+ * unknown memory (<= 0) fits when @unknown_fits (the engine does not judge
+ * what it cannot measure), and never when the SKU table is asked (it
+ * cannot vouch for a product it has no memory for). */
+static bool model_fits(const FpPolicy *policy, const FpDemand *d, double memory_mib,
+                       bool unknown_fits)
+{
+    if (!d->model_known) {
+        return true;
+    }
+    if (!(memory_mib > 0)) {
+        return unknown_fits;
+    }
+    FpFit fit;
+    fp_model_fit(&d->model_plan, &policy->fit, memory_mib / 1024.0, &fit);
+    return fit.fits;
+}
+
 const char *fp_constraints_hard_reason(const FpPolicy *policy, const FpDemand *d,
                                        const FpNodeFacts *f)
 {
@@ -82,6 +102,9 @@ const char *fp_constraints_hard_reason(const FpPolicy *policy, const FpDemand *d
     if (d->min_gpu_memory_mib > 0 && !(f->gpu_memory_mib >= d->min_gpu_memory_mib)) {
         return FP_REASON_GPU_MEMORY;
     }
+    if (!model_fits(policy, d, f->gpu_memory_mib, true)) {
+        return FP_REASON_MODEL_FIT;
+    }
     if (d->n_origins > 0 && d->max_latency_ms >= 0 &&
         fp_weighted_latency(policy, d, f->region) > d->max_latency_ms) {
         return FP_REASON_LATENCY;
@@ -94,10 +117,14 @@ const char *fp_constraints_hard_reason(const FpPolicy *policy, const FpDemand *d
 
 /* Whether a node of @product passes the memory floor and the price limit
  * by the policy's SKU table (price: the SKU's, else the policy default). */
-static bool product_passes_table(const FpPolicy *policy, const FpDemand *d, const char *product)
+static bool product_passes_table(const FpPolicy *policy, const FpDemand *d, const char *product,
+                                 bool check_model)
 {
     const FpSku *sku = fp_policy_find_sku(policy, product, !fp_sku_is_mig(product), NULL);
     if (d->min_gpu_memory_mib > 0 && !(sku && sku->memory_gib * 1024.0 >= d->min_gpu_memory_mib)) {
+        return false;
+    }
+    if (check_model && !model_fits(policy, d, sku ? sku->memory_gib * 1024.0 : 0, false)) {
         return false;
     }
     if (d->max_price >= 0) {
@@ -123,6 +150,7 @@ typedef struct {
     StrSet regions;
     bool regions_on;
     StrSet excluded_pools;
+    bool model_narrowed; /* the model's fit took out a product */
 } Build;
 
 /* Products known to the cluster or the policy, sorted: offers, then the
@@ -164,16 +192,25 @@ static bool offered_and_accepted(const Build *b, const char *product)
     return false;
 }
 
-static bool product_ok(const Build *b, const char *product)
+static bool product_ok(Build *b, const char *product)
 {
-    return value_ok(product) &&
-           (product_passes_table(b->policy, b->d, product) || offered_and_accepted(b, product));
+    if (!value_ok(product)) {
+        return false;
+    }
+    if (product_passes_table(b->policy, b->d, product, true) || offered_and_accepted(b, product)) {
+        return true;
+    }
+    if (b->d->model_known && product_passes_table(b->policy, b->d, product, false)) {
+        b->model_narrowed = true;
+    }
+    return false;
 }
 
 static void build_products(Build *b)
 {
     char *const *allowed = allowed_list(b->d);
-    b->products_on = allowed || b->d->min_gpu_memory_mib > 0 || b->d->max_price >= 0;
+    bool by_node_facts = allowed || b->d->min_gpu_memory_mib > 0 || b->d->max_price >= 0;
+    b->products_on = by_node_facts || b->d->model_known;
     if (!b->products_on) {
         return;
     }
@@ -199,6 +236,8 @@ static void build_products(Build *b)
         }
     }
     g_ptr_array_unref(known);
+    /* a model every known product fits narrows nothing: no requirement */
+    b->products_on = by_node_facts || b->model_narrowed;
 }
 
 typedef struct {
@@ -403,6 +442,13 @@ static char *summary(const Build *b)
     }
     if (d->min_gpu_memory_mib > 0) {
         g_string_append_printf(s, " with at least %g GiB per GPU", d->min_gpu_memory_mib / 1024.0);
+    }
+    if (b->model_narrowed) {
+        const FpModelPlan *m = &d->model_plan;
+        g_string_append_printf(s, " that fit %s (%.1f GiB of weights over %d GPU%s)",
+                               m->spec && m->spec->name ? m->spec->name : "the model",
+                               m->weights_gib, m->tensor_parallel,
+                               m->tensor_parallel == 1 ? "" : "s");
     }
     if (d->max_price >= 0) {
         g_string_append_printf(s, " at most $%.2f per GPU-hour", d->max_price);

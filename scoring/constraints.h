@@ -6,20 +6,25 @@
  * Karpenter never call the extender, so a pod that flexplace would reject
  * everywhere looks to them like "any GPU node".  This module turns the
  * constraints of a pod's demand that depend only on what a node *is* (SKU
- * allow-list, per-GPU memory floor, latency limit from the origins, price
- * limit) into requirements over the labels nodes carry, to be ANDed into the
+ * allow-list, per-GPU memory floor, the fit of the pod's model in one
+ * device's memory, latency limit from the origins, price limit) into
+ * requirements over the labels nodes carry, to be ANDed into the
  * pod's required node affinity (cache/affinity_patch.h).  A pool's
  * utilisation ceiling and free GPUs change from second to second and are
  * not constraints: the extender keeps enforcing them at filter.
  *
  * The requirements, over the policy's first label key of each fact:
  *   product  In [P]  when an allow-list, a memory floor or a price limit
- *            narrows the products: P = the allowed entries as written, the
- *            known products (offers, the policy's SKU table) that match one
- *            of them, or with no allow-list the known products that pass;
- *            every product in P passes the memory floor and price limit by
- *            its SKU entry or an offer (MIG wildcards expand to the known
- *            MIG products);
+ *            narrows the products, or the pod's model (known size) does
+ *            not fit some known product: P = the allowed entries as
+ *            written, the known products (offers, the policy's SKU table)
+ *            that match one of them, or with no allow-list the known
+ *            products that pass; every product in P passes the memory
+ *            floor, the model's fit (scoring/model_fit.h, the pod's GPU
+ *            count and the device's memory) and the price limit by its
+ *            SKU entry or an offer (MIG wildcards expand to the known MIG
+ *            products).  A model every known product holds adds nothing;
+ *            one that none holds makes the constraints inexpressible;
  *   region   In [R]  when the demand has origins and a latency limit: the
  *            known regions (offers, the latency matrix, the origins) whose
  *            weighted round trip is within it, nearest first;
@@ -103,9 +108,9 @@ typedef struct {
     bool expressible;
 } FpConstraints;
 
-/* Why flexplace's filters 6, 6b, 7-9 (SKU, spot, memory, latency, price) reject a node
- * with @facts for @demand, or NULL: the same rules as fp_evaluate's, for
- * nodes and templates alike. */
+/* Why flexplace's filters 6, 6b, 7, 7b, 8, 9 (SKU, spot, memory, model
+ * fit, latency, price) reject a node with @facts for @demand, or NULL: the
+ * same rules as fp_evaluate's, for nodes and templates alike. */
 const char *fp_constraints_hard_reason(const FpPolicy *policy, const FpDemand *demand,
                                        const FpNodeFacts *facts);
 

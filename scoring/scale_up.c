@@ -7,21 +7,11 @@
 #include <math.h>
 #include <string.h>
 
-#include "scoring/model_fit.h"
-
 const char *fp_scale_up_reason(const FpPolicy *policy, const FpDemand *d, const FpOffer *o)
 {
     const char *hard = fp_constraints_hard_reason(policy, d, &o->facts);
     if (hard) {
         return hard;
-    }
-    double memory = o->facts.gpu_memory_mib;
-    if (d->model_known && memory > 0) {
-        FpFit fit;
-        fp_model_fit(&d->model_plan, &policy->fit, memory / 1024.0, &fit);
-        if (!fit.fits) {
-            return FP_REASON_MODEL_FIT;
-        }
     }
     if (o->gpus_per_node > 0 && o->gpus_per_node < d->count) {
         return FP_REASON_TEMPLATE_TOO_FEW_GPUS;

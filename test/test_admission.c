@@ -733,6 +733,15 @@ static void test_affinity_admits_only_accepted_nodes(void **state)
         {"{\"flexplace.io/gpu-sku\":\"A100-SXM4-40GB,NVIDIA-A100-80GB-PCIe\","
          "\"flexplace.io/origin-region\":\"westeurope\",\"flexplace.io/max-latency-ms\":\"90\"}",
          1},
+        /* the model's fit (filter 7b) is a constraint on the product: at
+         * 8k Llama-3.1-8B fits a 24 GB card but not a 16 GB T4; at 32k
+         * only the 40 GB and larger ones */
+        {"{\"flexplace.io/model\":\"meta-llama/Llama-3.1-8B-Instruct\","
+         "\"flexplace.io/max-model-len\":\"8192\"}",
+         4},
+        {"{\"flexplace.io/model\":\"meta-llama/Llama-3.1-8B-Instruct\","
+         "\"flexplace.io/max-model-len\":\"32768\"}",
+         1},
     };
     for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autofree char *pod_text = g_strdup_printf(
@@ -774,7 +783,8 @@ static void test_affinity_admits_only_accepted_nodes(void **state)
     fp_view_free(view);
 }
 
-/* fp_constraints_hard_reason agrees with the engine's filters 6-9. */
+/* fp_constraints_hard_reason agrees with the engine's filters 6-9 (7b,
+ * the model's fit, included). */
 static void test_hard_reason_matches_engine(void **state)
 {
     g_autoptr(FpPolicy) policy =
@@ -786,6 +796,9 @@ static void test_hard_reason_matches_engine(void **state)
         "{\"flexplace.io/min-gpu-memory\":\"40Gi\"}",
         "{\"flexplace.io/max-price-per-gpu-hour\":\"1.2\"}",
         "{\"flexplace.io/origin-region\":\"eastus\",\"flexplace.io/max-latency-ms\":\"30\"}",
+        "{\"flexplace.io/model\":\"meta-llama/Llama-3.1-8B-Instruct\","
+        "\"flexplace.io/max-model-len\":\"32768\"}",
+        "{\"flexplace.io/model\":\"meta-llama/Llama-3.1-70B-Instruct\"}",
     };
     const char *names[] = {"aws-use1-l4-1", "aws-use1-l4-2",   "aws-use1-h100-1", "aks-gput4-1",
                            "aks-gpua100-1", "aws-usw2-a10g-1", "gke-l4-pool-1",   "aks-gpua100-2"};
@@ -817,6 +830,7 @@ static void test_hard_reason_matches_engine(void **state)
             bool engine_hard =
                 engine &&
                 (g_str_equal(engine, FP_REASON_SKU) || g_str_equal(engine, FP_REASON_GPU_MEMORY) ||
+                 g_str_equal(engine, FP_REASON_MODEL_FIT) ||
                  g_str_equal(engine, FP_REASON_LATENCY) || g_str_equal(engine, FP_REASON_PRICE));
             bool engine_earlier = engine && (g_str_equal(engine, FP_REASON_NOT_READY) ||
                                              g_str_equal(engine, FP_REASON_UNSCHEDULABLE));
@@ -902,6 +916,42 @@ static void test_constraints_templates_and_problems(void **state)
     assert_false(never->expressible);
     assert_int_equal(never->n_required, 0);
     assert_non_null(strstr(never->problem, "GPU product"));
+
+    /* Llama-3.1-70B in bf16 (131 GiB) on one GPU: only the GPUs of the
+     * SKU table with room for it qualify (B200, H200), none of the demo's
+     * 80 GB cards; no node offers one, and the problem names the model. */
+    json_t *pj4 = parse("{\"metadata\":{\"name\":\"s\",\"annotations\":{"
+                        "\"flexplace.io/model\":\"meta-llama/Llama-3.1-70B-Instruct\"}},"
+                        "\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":"
+                        "{\"nvidia.com/gpu\":\"1\"}}}]}}");
+    g_autoptr(FpPod) seventy = fp_pod_from_json(pj4, FP_POD_FULL, NULL);
+    json_decref(pj4);
+    g_autoptr(FpDemand) d4 = fp_demand_new(seventy, policy);
+    assert_true(d4->model_known);
+    g_autoptr(FpConstraints) big_only = fp_view_constraints(view, policy, d4, NULL, 0, false);
+    assert_true(big_only->expressible);
+    assert_int_equal(big_only->offers_accepted, 0);
+    assert_true(big_only->n_required >= 1);
+    const char *const *products = (const char *const *)big_only->required[0].values;
+    assert_true(g_strv_contains(products, "NVIDIA-B200"));
+    assert_false(g_strv_contains(products, "NVIDIA-H100-80GB-HBM3"));
+    assert_false(g_strv_contains(products, "NVIDIA-L4"));
+    assert_non_null(strstr(big_only->problem, "Llama-3.1-70B (130.4 GiB of weights over 1 GPU)"));
+
+    /* A model every known GPU holds narrows nothing: no requirement. */
+    json_t *pj5 =
+        parse("{\"metadata\":{\"name\":\"t\",\"annotations\":{"
+              "\"flexplace.io/model\":\"acme/tiny-chat\",\"flexplace.io/model-size\":\"2Gi\","
+              "\"flexplace.io/max-model-len\":\"2048\"}},"
+              "\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":"
+              "{\"nvidia.com/gpu\":\"1\"}}}]}}");
+    g_autoptr(FpPod) tiny = fp_pod_from_json(pj5, FP_POD_FULL, NULL);
+    json_decref(pj5);
+    g_autoptr(FpDemand) d5 = fp_demand_new(tiny, policy);
+    assert_true(d5->model_known);
+    g_autoptr(FpConstraints) all = fp_view_constraints(view, policy, d5, NULL, 0, false);
+    assert_true(all->expressible);
+    assert_int_equal(all->n_required, 0);
     fp_view_free(view);
 }
 

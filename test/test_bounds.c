@@ -6,7 +6,8 @@
  *                       Retry-After when bodies in flight pass their budget
  *   nodes per request   FP_PROTOCOL_ERROR_LIMIT past FP_PROTOCOL_MAX_NODES
  *   request headers     MHD's answer past the per-connection memory
- *   connections         the limit is served, the next one waits its turn
+ *   connections         the limit is served, the next one waits its turn;
+ *                       the listen queue is drained while the pool is busy
  *   per-request time    a client trickling bytes is cut at the deadline
  *   JSON / YAML depth   a clear error, no deep recursion
  *   policy size         FP_POLICY_MAX_FILE_BYTES
@@ -32,6 +33,9 @@
 #include <jansson.h>
 #include <malloc.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -365,6 +369,172 @@ static void test_per_address_limit(void **unused)
     close(a);
     close(b);
     close(c);
+    fp_http_server_stop(s, 1000);
+}
+
+/* A handler that holds its pool thread until the test opens the gate. */
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    gboolean entered;
+    gboolean open;
+} Gate;
+
+static void gate_handler(const FpHttpRequest *req, FpHttpResponse *resp, void *user_data)
+{
+    Gate *g = user_data;
+    g_mutex_lock(&g->lock);
+    g->entered = TRUE;
+    g_cond_broadcast(&g->cond);
+    gint64 guard = g_get_monotonic_time() + 60 * G_USEC_PER_SEC; /* against a hang only */
+    while (!g->open && g_cond_wait_until(&g->cond, &g->lock, guard)) {
+    }
+    g_mutex_unlock(&g->lock);
+    resp->body_static = "released";
+    resp->content_type = "text/plain";
+}
+
+/* Wait until the server has taken @n connections off its listen queue. */
+static void wait_accepted(FpHttpServer *s, guint64 n)
+{
+    gint64 guard = g_get_monotonic_time() + 30 * G_USEC_PER_SEC; /* against a hang only */
+    FpHttpStats st;
+    fp_http_server_stats(s, &st);
+    while (st.accepted < n && g_get_monotonic_time() < guard) {
+        g_usleep(1000);
+        fp_http_server_stats(s, &st);
+    }
+    assert_int_equal(st.accepted, n);
+}
+
+#define QUEUED_CONNECTIONS 256
+
+/* The listen queue is drained by a thread of its own, not by the pool
+ * threads between two rounds of serving their connections: with the one
+ * pool thread held in a handler, QUEUED_CONNECTIONS connections are still
+ * accepted (counted); once it is free, they all stay open, each trickling a
+ * request that never ends, and a new client's request is answered among
+ * them.  (libmicrohttpd's own accept, one connection per pool-thread
+ * iteration, accepted none while the thread was busy, and a new client
+ * queued behind them all.) */
+static void test_accept_while_pool_busy(void **unused)
+{
+    Gate gate = {0};
+    g_mutex_init(&gate.lock);
+    g_cond_init(&gate.cond);
+    const FpRoute gated[] = {
+        {"GET", "/gate", gate_handler, &gate},
+        {"GET", "/healthz", ok_handler, NULL},
+    };
+    FpHttpConfig cfg = {.listen = "127.0.0.1:0", .threads = 1, .request_timeout_s = 120};
+    GError *error = NULL;
+    FpHttpServer *s = fp_http_server_start(&cfg, gated, G_N_ELEMENTS(gated), NULL, &error);
+    if (!s) {
+        fail_msg("server did not start: %s", error->message);
+    }
+
+    int busy = connect_to(s);
+    const char *get_gate = "GET /gate HTTP/1.1\r\nHost: t\r\n\r\n";
+    assert_true(fp_test_http_send(busy, get_gate, strlen(get_gate)));
+    g_mutex_lock(&gate.lock);
+    gint64 guard = g_get_monotonic_time() + 30 * G_USEC_PER_SEC; /* against a hang only */
+    while (!gate.entered && g_cond_wait_until(&gate.cond, &gate.lock, guard)) {
+    }
+    assert_true(gate.entered);
+    g_mutex_unlock(&gate.lock);
+
+    /* The pool thread is in the handler: every connection below waits
+     * for it, but none waits in the kernel's queue. */
+    int held[QUEUED_CONNECTIONS];
+    const char *partial = "GET /healthz HTTP/1.1\r\nX-Slow: ";
+    for (int i = 0; i < QUEUED_CONNECTIONS; i++) {
+        held[i] = connect_to(s);
+        assert_true(fp_test_http_send(held[i], partial, strlen(partial)));
+    }
+    wait_accepted(s, QUEUED_CONNECTIONS + 1);
+
+    g_mutex_lock(&gate.lock);
+    gate.open = TRUE;
+    g_cond_broadcast(&gate.cond);
+    g_mutex_unlock(&gate.lock);
+    FpTestHttpReply r;
+    assert_true(fp_test_http_read_reply(busy, READ_MS, &r));
+    assert_int_equal(r.status, 200);
+    fp_test_http_reply_clear(&r);
+
+    /* All held; a new client is served among them. */
+    wait_open(s, QUEUED_CONNECTIONS + 1);
+    for (int i = 0; i < QUEUED_CONNECTIONS; i++) {
+        assert_true(fp_test_http_send(held[i], "a", 1));
+    }
+    int fresh = connect_to(s);
+    get_on(fresh, 200);
+    FpHttpStats st;
+    fp_http_server_stats(s, &st);
+    assert_int_equal(st.accepted, QUEUED_CONNECTIONS + 2);
+    assert_int_equal(st.connections, QUEUED_CONNECTIONS + 2);
+    assert_int_equal(st.open_connections, QUEUED_CONNECTIONS + 2);
+    assert_int_equal(st.accept_errors, 0);
+    assert_int_equal(st.handoff_errors, 0);
+    for (int k = 0; k < FP_HTTP_REJECT_N; k++) {
+        assert_int_equal(st.rejected[k], 0);
+    }
+    for (int i = 0; i < QUEUED_CONNECTIONS; i++) {
+        assert_int_equal(fp_test_http_wait_closed(held[i], 0), -1); /* still open */
+        close(held[i]);
+    }
+    close(fresh);
+    close(busy);
+    fp_http_server_stop(s, 1000);
+    g_mutex_clear(&gate.lock);
+    g_cond_clear(&gate.cond);
+}
+
+/* Out of descriptors (EMFILE), accept fails while the connection stays
+ * queued: the accept thread counts it and pauses FP_HTTP_ACCEPT_BACKOFF_MS
+ * between attempts instead of spinning, and serves the connection once a
+ * descriptor is free.  The process's descriptor limit is lowered to the
+ * lowest free descriptor, so every new one fails. */
+static void test_accept_out_of_descriptors(void **unused)
+{
+    FpHttpServer *s = start((FpHttpConfig){.threads = 1});
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    int lowest_free = dup(0);
+    assert_true(lowest_free >= 0);
+    close(lowest_free);
+    struct rlimit saved;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    struct rlimit low = {.rlim_cur = (rlim_t)lowest_free, .rlim_max = saved.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons(fp_http_server_port(s)),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    gint64 start_us = g_get_monotonic_time();
+    int rc = connect(fd, (struct sockaddr *)&sin, sizeof sin); /* no new descriptor */
+    gint64 guard = start_us + 30 * G_USEC_PER_SEC;             /* against a hang only */
+    FpHttpStats st;
+    fp_http_server_stats(s, &st);
+    while (rc == 0 && st.accept_errors < 3 && g_get_monotonic_time() < guard) {
+        g_usleep(1000);
+        fp_http_server_stats(s, &st);
+    }
+    gint64 elapsed_ms = (g_get_monotonic_time() - start_us) / 1000;
+    setrlimit(RLIMIT_NOFILE, &saved); /* before any assertion can end the test */
+    assert_int_equal(rc, 0);
+    assert_true(st.accept_errors >= 3);
+    assert_int_equal(st.accepted, 0);
+    /* three failures are two pauses apart at least: no spinning */
+    print_message("%" G_GUINT64_FORMAT " accept errors in %" G_GINT64_FORMAT " ms\n",
+                  st.accept_errors, elapsed_ms);
+    assert_true(elapsed_ms >= 2 * FP_HTTP_ACCEPT_BACKOFF_MS);
+
+    get_on(fd, 200); /* accepted once a descriptor is free */
+    fp_http_server_stats(s, &st);
+    assert_int_equal(st.accepted, 1);
+    assert_int_equal(st.handoff_errors, 0);
+    close(fd);
     fp_http_server_stop(s, 1000);
 }
 
@@ -766,6 +936,10 @@ static void test_metrics_report_bounds(void **unused)
     assert_non_null(
         strstr(after, "flexplace_request_errors_total{verb=\"filter\",reason=\"limit\"} 1"));
     assert_non_null(strstr(after, "flexplace_http_connections "));
+    /* three connections: two GETs of /metrics and the 413 */
+    assert_non_null(strstr(after, "flexplace_http_accepted_connections_total 3"));
+    assert_non_null(strstr(after, "flexplace_http_accept_errors_total{stage=\"accept\"} 0"));
+    assert_non_null(strstr(after, "flexplace_http_accept_errors_total{stage=\"handoff\"} 0"));
     fp_app_free(app);
 }
 
@@ -917,6 +1091,8 @@ int main(void)
         cmocka_unit_test(test_view_limits),
         cmocka_unit_test(test_file_caps),
         cmocka_unit_test(test_metrics_report_bounds),
+        cmocka_unit_test(test_accept_while_pool_busy),
+        cmocka_unit_test(test_accept_out_of_descriptors),
         cmocka_unit_test(test_memory_bounded),
     };
     return FP_RUN_TESTS(tests, NULL, NULL);

@@ -1057,6 +1057,23 @@ static gboolean ipv6_loopback_available(void)
     return ok;
 }
 
+/* GET /healthz over [::1]:@p answers 200 (the server accepts IPv6). */
+static void assert_serving_v6(guint16 p)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in6 sin6 = {
+        .sin6_family = AF_INET6, .sin6_port = htons(p), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    assert_int_equal(connect(fd, (struct sockaddr *)&sin6, sizeof sin6), 0);
+    const char *get = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+    assert_true(fp_test_http_send(fd, get, strlen(get)));
+    FpTestHttpReply r;
+    assert_true(fp_test_http_read_reply(fd, 5000, &r));
+    assert_int_equal(r.status, 200);
+    fp_test_http_reply_clear(&r);
+    close(fd);
+}
+
 static void test_listen_addresses(void **unused)
 {
     g_autofree char *too_long = g_strnfill(600, '1');
@@ -1102,6 +1119,9 @@ static void test_listen_addresses(void **unused)
             assert_true(fp_http_server_port(s) != 0);
             if (cases[i].v4_loopback) {
                 assert_serving_on(fp_http_server_port(s));
+            }
+            if (cases[i].needs_v6) {
+                assert_serving_v6(fp_http_server_port(s));
             }
             fp_http_server_stop(s, 100);
         } else {

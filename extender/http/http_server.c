@@ -17,12 +17,14 @@
  * sendmsg() and TCP_NODELAY: no Nagle/delayed-ACK stall on keep-alive
  * connections.
  *
- * Threads: MHD's internal thread pool polling with poll() (not epoll; see
- * fp_http_server_start).  Handlers and the callbacks below run on pool
- * threads; the server struct is read-only after start except for the atomic
- * counters and what the mutex guards.  The raw query string (FpHttpRequest
- * .query) comes from MHD's URI log callback, which sees the request target
- * before MHD splits and decodes it.
+ * Threads: an accept thread of our own feeds MHD's internal thread pool,
+ * which polls with poll() (not epoll; see fp_http_server_start), through
+ * MHD_add_connection (see "the accept thread").  Handlers and the MHD
+ * callbacks below run on pool threads; the server struct is read-only
+ * after start except for the atomic counters, what the mutexes guard, and
+ * the listening socket and accept thread, which only the quiesce stops.
+ * The raw query string (FpHttpRequest.query) comes from MHD's URI log
+ * callback, which sees the request target before MHD splits and decodes it.
  */
 #include "extender/http/http_server.h"
 #include "extender/http/listen.h"
@@ -33,6 +35,7 @@
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -138,8 +141,16 @@ struct FpHttpServer {
     gboolean verify_clients;
     gint active;    /* atomic: requests between first call and completion */
     gint quiescing; /* atomic: set by fp_http_server_quiesce */
-    GMutex lock;    /* quiesce and the log rate limiter */
-    MHD_socket quiesced_fd;
+    GMutex lock;    /* the log rate limiter */
+    /* The listening socket and its accept thread (see "the accept thread"):
+     * quiesce_lock serialises stopping them; listen_fd is -1 once closed. */
+    GMutex quiesce_lock;
+    int listen_fd;
+    int wake_fd[2]; /* a pipe: a byte in it stops the accept thread */
+    GThread *acceptor;
+    _Atomic guint64 accepted;
+    _Atomic guint64 accept_errors;
+    _Atomic guint64 handoff_errors;
     guint16 port;
     gint64 log_window_start;
     guint log_count;
@@ -1120,6 +1131,213 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     }
 }
 
+/* ---- the accept thread -------------------------------------------------------------------- */
+
+/* Why flexplace accepts connections itself, not libmicrohttpd: in
+ * MHD_USE_POLL_INTERNAL_THREAD mode with a thread pool, MHD 0.9.75 accepts
+ * ONE connection per pool-thread loop iteration (MHD_poll_all), and each
+ * iteration first polls and serves all of that thread's connections.  When
+ * 1,000 trickling connections reach their deadline and reconnect as a wave,
+ * a new connection from kube-scheduler waits in the kernel's accept queue
+ * behind them, drained at a few connections per round, each round slower
+ * under CPU contention: measured on the 2-core test machine under load ~14
+ * (test/README.md, "Slow clients"), a filter call on a new connection took
+ * up to 164 ms with 4 threads and 2,983 ms with one, while one on a
+ * kept-alive connection stayed under 33 ms.  Here one thread does nothing
+ * but drain the queue (accept4 until EAGAIN) and hand each socket to MHD
+ * (MHD_add_connection: MHD picks a pool thread and wakes it through its
+ * inter-thread channel; the pool thread takes every handed-over connection
+ * in its next iteration and runs on_connection for it, so the connection
+ * limits below apply as before).  MHD runs with MHD_USE_NO_LISTEN_SOCKET. */
+
+/* Accept attempts in one go before the thread looks at its wake-up pipe. */
+#define ACCEPT_BATCH 256u
+/* Accept errors are logged at most once per ACCEPT_LOG_US. */
+#define ACCEPT_LOG_US G_USEC_PER_SEC
+#define ACCEPT_PAUSE_NOTE                                                                          \
+    "; accepts pause " G_STRINGIFY(FP_HTTP_ACCEPT_BACKOFF_MS) " ms between attempts"
+/* At least libmicrohttpd's backlog (SOMAXCONN); the kernel caps it at
+ * net.core.somaxconn. */
+#define LISTEN_BACKLOG (SOMAXCONN > 4096 ? SOMAXCONN : 4096)
+
+/* The accept thread's log rate limiter (that thread only). */
+typedef struct {
+    gint64 logged_us; /* the last line; 0: none yet */
+    guint unlogged;   /* errors since that line, this one included */
+} AcceptLog;
+
+/* Log "@what: <error>@then", at most once per ACCEPT_LOG_US. */
+static void accept_log(AcceptLog *log, const char *what, int err, const char *then)
+{
+    log->unlogged++;
+    gint64 now = g_get_monotonic_time();
+    if (log->logged_us != 0 && now - log->logged_us < ACCEPT_LOG_US) {
+        return;
+    }
+    if (log->unlogged == 1) {
+        g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "%s: %s%s", what, g_strerror(err), then);
+    } else {
+        g_log(HTTP_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+              "%s: %s%s (%u times since the last such message)", what, g_strerror(err), then,
+              log->unlogged);
+    }
+    log->logged_us = now;
+    log->unlogged = 0;
+}
+
+/* accept() errors after which the next pending connection may be accepted
+ * at once: a signal, a client that went away, a firewall rule, or one of
+ * the network errors Linux reports for that one connection (accept(2):
+ * "treat them like EAGAIN by retrying"). */
+static gboolean accept_error_transient(int err)
+{
+    switch (err) {
+    case EINTR:
+    case ECONNABORTED:
+    case EPERM:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+        return TRUE;
+    default:
+        return FALSE;
+    }
+}
+
+/* Give @fd to MHD.  MHD owns it from here: on refusal (every pool thread
+ * at MHD's own limit, or out of memory) it has closed it already. */
+static void hand_off(FpHttpServer *s, int fd, const struct sockaddr_storage *addr, socklen_t len,
+                     AcceptLog *log)
+{
+    if (MHD_add_connection(s->daemon, fd, (const struct sockaddr *)addr, len) != MHD_YES) {
+        int err = errno;
+        atomic_fetch_add(&s->handoff_errors, 1);
+        accept_log(log, "libmicrohttpd refused an accepted connection, closed it", err, "");
+    }
+}
+
+/* Accept what is queued, until EAGAIN or ACCEPT_BATCH attempts.  Returns
+ * the pause to take before accepting again: FP_HTTP_ACCEPT_BACKOFF_MS after an
+ * error such as EMFILE, ENFILE, ENOBUFS or ENOMEM (counted), else 0. */
+static int accept_pending(FpHttpServer *s, AcceptLog *log)
+{
+    for (guint i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage addr;
+        socklen_t len = sizeof addr;
+        int fd =
+            accept4(s->listen_fd, (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            atomic_fetch_add(&s->accepted, 1);
+            hand_off(s, fd, &addr, len, log);
+            continue;
+        }
+        int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK) {
+            return 0;
+        }
+        if (!accept_error_transient(err)) {
+            atomic_fetch_add(&s->accept_errors, 1);
+            accept_log(log, "cannot accept a connection", err, ACCEPT_PAUSE_NOTE);
+            return FP_HTTP_ACCEPT_BACKOFF_MS;
+        }
+    }
+    return 0;
+}
+
+/* Until a byte arrives on the wake-up pipe: wait for connections and
+ * accept them; after an error, watch only the pipe for the pause. */
+static gpointer acceptor_main(gpointer data)
+{
+    FpHttpServer *s = data;
+    AcceptLog log = {0};
+    int pause_ms = 0;
+    for (;;) {
+        struct pollfd pfd[2] = {
+            {.fd = s->wake_fd[0], .events = POLLIN},
+            {.fd = s->listen_fd, .events = POLLIN},
+        };
+        int n = poll(pfd, pause_ms ? 1 : 2, pause_ms ? pause_ms : -1);
+        if (n < 0 && errno != EINTR) {
+            atomic_fetch_add(&s->accept_errors, 1);
+            accept_log(&log, "cannot poll the listening socket", errno, ACCEPT_PAUSE_NOTE);
+            pause_ms = FP_HTTP_ACCEPT_BACKOFF_MS;
+            continue;
+        }
+        if (n > 0 && pfd[0].revents != 0) {
+            break;
+        }
+        if (pause_ms) {
+            pause_ms = 0; /* paused (or interrupted): poll both again */
+        } else if (n > 0 && pfd[1].revents != 0) {
+            pause_ms = accept_pending(s, &log);
+        }
+    }
+    return NULL;
+}
+
+/* The listening socket for @ss, as libmicrohttpd made it: SO_REUSEADDR (a
+ * restart binds while old connections are in TIME_WAIT), IPv6-only for an
+ * IPv6 address; non-blocking.  -1 with @error. */
+static int listen_socket(const struct sockaddr_storage *ss, socklen_t len, const char *address,
+                         GError **error)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd >= 0) {
+        /* as MHD: a failure here is not fatal */
+        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        if (ss->ss_family == AF_INET6) {
+            (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+        }
+    }
+    if (fd < 0 || bind(fd, (const struct sockaddr *)ss, len) != 0 ||
+        listen(fd, LISTEN_BACKLOG) != 0) {
+        int err = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START, "cannot listen on %s: %s", address,
+                    g_strerror(err));
+        return -1;
+    }
+    return fd;
+}
+
+/* The port @fd is bound to (0 when unknown). */
+static guint16 bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+        return 0;
+    }
+    return ntohs(ss.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&ss)->sin6_port
+                                          : ((const struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Stop the accept thread (joined) and close the listening socket: clients
+ * connecting from now on are refused by the kernel, and connections still
+ * in its queue are reset.  Idempotent; quiesce_lock held. */
+static void acceptor_stop(FpHttpServer *s)
+{
+    if (s->acceptor) {
+        char byte = 1;
+        while (write(s->wake_fd[1], &byte, 1) < 0 && errno == EINTR) {
+        }
+        g_thread_join(s->acceptor);
+        s->acceptor = NULL;
+    }
+    if (s->listen_fd >= 0) {
+        close(s->listen_fd);
+        s->listen_fd = -1;
+    }
+}
+
 /* ---- start / stop ------------------------------------------------------------------------ */
 
 static char *normalise_prefix(const char *prefix)
@@ -1190,6 +1408,15 @@ static void server_free(FpHttpServer *s)
     if (s->per_address) {
         g_hash_table_unref(s->per_address);
     }
+    if (s->listen_fd >= 0) {
+        close(s->listen_fd);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (s->wake_fd[i] >= 0) {
+            close(s->wake_fd[i]);
+        }
+    }
+    g_mutex_clear(&s->quiesce_lock);
     g_mutex_clear(&s->tls_lock);
     g_mutex_clear(&s->conn_lock);
     g_mutex_clear(&s->wd_lock);
@@ -1227,6 +1454,9 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
 
     FpHttpServer *s = g_new0(FpHttpServer, 1);
     g_mutex_init(&s->lock);
+    g_mutex_init(&s->quiesce_lock);
+    s->listen_fd = -1;
+    s->wake_fd[0] = s->wake_fd[1] = -1;
     g_mutex_init(&s->conn_lock);
     g_mutex_init(&s->tls_lock);
     g_mutex_init(&s->wd_lock);
@@ -1234,7 +1464,6 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
     s->conns = g_hash_table_new(NULL, NULL);
     s->per_address = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     s->retired = g_ptr_array_new();
-    s->quiesced_fd = MHD_INVALID_SOCKET;
     s->prefix = normalise_prefix(cfg->prefix);
     s->prefix_len = strlen(s->prefix);
     s->max_body =
@@ -1257,11 +1486,9 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
      * body buffer, until the connection timeout (measured: 15-19 of 20 such
      * connections, even with MHD_USE_TURBO).  With poll() all are closed
      * immediately; for our few hundred connections poll costs nothing. */
-    unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6) {
-        flags |= MHD_USE_IPv6;
-    }
-    struct MHD_OptionItem opts[5]; /* the optional ones */
+    unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                         MHD_USE_NO_LISTEN_SOCKET; /* see "the accept thread" */
+    struct MHD_OptionItem opts[5];                 /* the optional ones */
     guint n_opts = 0;
     if (cfg->tls_cert) {
         flags |= MHD_USE_TLS;
@@ -1308,25 +1535,33 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
      * room above ours, so make_room_locked (not MHD) decides who goes. */
     unsigned int mhd_limit = limit + MAX(MHD_LIMIT_SLACK, threads * 16);
 
-    /* The logger goes first so that MHD reports option errors through it. */
-    s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-        MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-    if (s->daemon == NULL) {
-        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START,
-                    "cannot start the HTTP server on %s (address in use, or bad TLS files; "
-                    "see the log)",
-                    cfg->listen);
+    s->listen_fd = listen_socket(&ss, ss_len, cfg->listen, error);
+    if (s->listen_fd < 0) {
         server_free(s);
         return NULL;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : 0;
+    if (pipe2(s->wake_fd, O_CLOEXEC | O_NONBLOCK) != 0) {
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START, "cannot create a pipe: %s",
+                    g_strerror(errno));
+        server_free(s);
+        return NULL;
+    }
+    /* The logger goes first so that MHD reports option errors through it. */
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_LIMIT, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        g_set_error(error, FP_HTTP_ERROR, FP_HTTP_ERROR_START,
+                    "cannot start the HTTP server on %s (bad TLS files? see the log)", cfg->listen);
+        server_free(s);
+        return NULL;
+    }
+    s->port = bound_port(s->listen_fd);
     s->watchdog = g_thread_new("fp-http-watchdog", watchdog_main, s);
+    s->acceptor = g_thread_new("fp-http-accept", acceptor_main, s);
     return s;
 }
 
@@ -1339,18 +1574,13 @@ guint16 fp_http_server_port(FpHttpServer *server)
 void fp_http_server_quiesce(FpHttpServer *server)
 {
     g_return_if_fail(server != NULL);
-    g_mutex_lock(&server->lock);
-    if (!g_atomic_int_get(&server->quiescing)) {
-        g_atomic_int_set(&server->quiescing, 1);
-        server->quiesced_fd = MHD_quiesce_daemon(server->daemon);
-        /* MHD's threads may still hold the descriptor, so it is closed only
-         * after MHD_stop_daemon; shutting it down now makes new clients see a
-         * refused connection instead of waiting in the backlog. */
-        if (server->quiesced_fd != MHD_INVALID_SOCKET) {
-            shutdown(server->quiesced_fd, SHUT_RDWR);
-        }
-    }
-    g_mutex_unlock(&server->lock);
+    /* Requests on open connections from now on get 503; new connections
+     * are refused once the accept thread has stopped (it only polls, so
+     * that takes no longer than one batch of accepts). */
+    g_atomic_int_set(&server->quiescing, 1);
+    g_mutex_lock(&server->quiesce_lock);
+    acceptor_stop(server);
+    g_mutex_unlock(&server->quiesce_lock);
 }
 
 void fp_http_server_stop(FpHttpServer *server, guint grace_ms)
@@ -1368,10 +1598,7 @@ void fp_http_server_stop(FpHttpServer *server, guint grace_ms)
     g_cond_signal(&server->wd_cond);
     g_mutex_unlock(&server->wd_lock);
     g_thread_join(server->watchdog);
-    MHD_stop_daemon(server->daemon);
-    if (server->quiesced_fd != MHD_INVALID_SOCKET) {
-        close(server->quiesced_fd);
-    }
+    MHD_stop_daemon(server->daemon); /* the accept thread was joined by the quiesce */
     server_free(server);
 }
 
@@ -1383,6 +1610,9 @@ void fp_http_server_stats(FpHttpServer *server, FpHttpStats *out)
         out->rejected[i] = atomic_load(&server->rejected[i]);
     }
     out->connections = atomic_load(&server->connections);
+    out->accepted = atomic_load(&server->accepted);
+    out->accept_errors = atomic_load(&server->accept_errors);
+    out->handoff_errors = atomic_load(&server->handoff_errors);
     g_mutex_lock(&server->conn_lock);
     out->open_connections = g_hash_table_size(server->conns);
     g_mutex_unlock(&server->conn_lock);

@@ -50,11 +50,25 @@
  * retries when the files change again.  fp_http_server_reload_tls forces a
  * reload (SIGHUP).
  *
- * Threading: MHD's internal thread pool with poll() (epoll in MHD 0.9.75
- * leaves connections that a client aborts mid-request hanging until the
- * connection timeout, so it is not used).  Handlers run on pool
- * threads, concurrently; they must be thread-safe and must not block on I/O
- * other than what the route itself is for (the bind verb's API call).
+ * Threading: one accept thread owns the listening socket (SO_REUSEADDR;
+ * IPv6-only for an IPv6 address; backlog SOMAXCONN or more): it drains the
+ * kernel's accept queue (accept4 until EAGAIN) and hands each connection to
+ * MHD's internal thread pool (MHD_add_connection; MHD runs with
+ * MHD_USE_NO_LISTEN_SOCKET), which picks a pool thread and wakes it.  MHD's
+ * own accept took one connection per pool-thread loop iteration, after
+ * serving all of that thread's connections: behind a reconnect wave of
+ * 1,000 trickling clients, kube-scheduler's new connection waited in the
+ * kernel's queue (measured under load: filter calls up to 164 ms with 4
+ * threads, 2,983 ms with 1; see test/README.md "Slow clients").  Accept
+ * errors never end the thread: a lost client is skipped, and when
+ * descriptors or memory run out (EMFILE, ENFILE, ENOBUFS, ENOMEM) the
+ * thread pauses FP_HTTP_ACCEPT_BACKOFF_MS between attempts (counted in
+ * FpHttpStats.accept_errors, logged at most once a second).  The pool
+ * polls with poll() (epoll in MHD 0.9.75 leaves connections that a client
+ * aborts mid-request hanging until the connection timeout, so it is not
+ * used).  Handlers run on pool threads, concurrently; they must be
+ * thread-safe and must not block on I/O other than what the route itself is
+ * for (the bind verb's API call).
  *
  * Ownership: the server copies the route table.  A handler fills an
  * FpHttpResponse whose body it allocates with g_malloc (or sets body_static);
@@ -134,6 +148,12 @@ typedef struct {
     const char *client_ca; /* require and verify client certificates */
 } FpHttpConfig;
 
+/* After accept() fails for want of descriptors or memory (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM: the connection stays queued), the accept thread pauses
+ * this long before it tries again; each failure is counted in
+ * FpHttpStats.accept_errors and logged at most once a second. */
+#define FP_HTTP_ACCEPT_BACKOFF_MS 20
+
 /* MHD's per-connection memory: request line and headers must fit in it. */
 #define FP_HTTP_CONNECTION_MEMORY ((size_t)128 * 1024)
 
@@ -146,9 +166,12 @@ FpHttpServer *fp_http_server_start(const FpHttpConfig *cfg, const FpRoute *route
                                    void *user_data, GError **error);
 /* The bound port (useful with port 0). */
 guint16 fp_http_server_port(FpHttpServer *server);
-/* Stop accepting new connections; requests in flight finish. */
+/* Stop accepting: when it returns the accept thread has stopped and the
+ * listening socket is closed, so new connections are refused (those still
+ * in the kernel's queue are reset).  Requests in flight finish; a new
+ * request on an open connection gets 503.  Idempotent. */
 void fp_http_server_quiesce(FpHttpServer *server);
-/* Wait up to @grace_ms for in-flight requests, then stop and free. */
+/* Quiesce, wait up to @grace_ms for in-flight requests, then stop and free. */
 void fp_http_server_stop(FpHttpServer *server, guint grace_ms);
 /* Requests currently being processed. */
 guint fp_http_server_active(FpHttpServer *server);
@@ -179,7 +202,10 @@ const char *fp_http_reject_name(FpHttpReject reason);
 
 typedef struct {
     guint64 rejected[FP_HTTP_REJECT_N];
-    guint64 connections;       /* accepted since start */
+    guint64 connections;       /* served since start (libmicrohttpd took them) */
+    guint64 accepted;          /* taken off the listen queue since start */
+    guint64 accept_errors;     /* accepts that failed: descriptors or memory exhausted */
+    guint64 handoff_errors;    /* accepted but refused by libmicrohttpd (closed) */
     guint open_connections;    /* open now */
     guint connection_limit;    /* as configured (after defaults) */
     guint64 body_bytes;        /* reserved for bodies being received now */

@@ -203,8 +203,9 @@ static void collect_pools(FpMetricsWriter *w, void *data)
 }
 
 /* The HTTP servers' bounds (extender/http/http_server.h): what they refused or
- * cut and why, open connections against the limit, body bytes being
- * buffered, and with TLS the reloads and the serving certificate's expiry. */
+ * cut and why, open connections against the limit, connections accepted and
+ * accept errors, body bytes being buffered, and with TLS the reloads and the
+ * serving certificate's expiry. */
 static void collect_http(FpMetricsWriter *w, void *data)
 {
     const FpServerSources *src = data;
@@ -223,6 +224,9 @@ static void collect_http(FpMetricsWriter *w, void *data)
             sum.rejected[r] += st.rejected[r];
         }
         sum.open_connections += st.open_connections;
+        sum.accepted += st.accepted;
+        sum.accept_errors += st.accept_errors;
+        sum.handoff_errors += st.handoff_errors;
         sum.connection_limit += st.connection_limit;
         sum.body_bytes += st.body_bytes;
         sum.tls_reloads += st.tls_reloads;
@@ -251,6 +255,19 @@ static void collect_http(FpMetricsWriter *w, void *data)
     fp_metrics_writer_family(w, "flexplace_http_connections", "Open HTTP connections.",
                              FP_METRIC_GAUGE);
     fp_metrics_writer_sample(w, NULL, NULL, sum.open_connections);
+    fp_metrics_writer_family(w, "flexplace_http_accepted_connections_total",
+                             "Connections taken off the listen queue by the accept thread.",
+                             FP_METRIC_COUNTER);
+    fp_metrics_writer_sample(w, NULL, NULL, (double)sum.accepted);
+    fp_metrics_writer_family(w, "flexplace_http_accept_errors_total",
+                             "Connections not accepted, by stage: accept (accept() failed for "
+                             "want of descriptors or memory; the accept thread pauses briefly), "
+                             "handoff (accepted, then refused by libmicrohttpd and closed).",
+                             FP_METRIC_COUNTER);
+    fp_metrics_writer_sample(w, FP_LABEL_NAMES("stage"), FP_LABELS("accept"),
+                             (double)sum.accept_errors);
+    fp_metrics_writer_sample(w, FP_LABEL_NAMES("stage"), FP_LABELS("handoff"),
+                             (double)sum.handoff_errors);
     fp_metrics_writer_family(w, "flexplace_http_connection_limit",
                              "Connections held at once; past it the longest-waiting unserved "
                              "one is cut for a new one.",

@@ -3,9 +3,13 @@
  * the cluster view (and the pool templates) can offer.
  *
  * Purpose: collect the kinds of node a pod could get - one offer per
- * distinct (pool, region, product, capacity type, memory, price) among the
- * view's nodes that list the demand's GPU resource, plus the caller's pool
- * templates (nodes an autoscaler can add) - and compute
+ * distinct (pool, region, device product, capacity type, device memory,
+ * device price, shared, product and memory label values) among the view's
+ * nodes that list the demand's GPU resource, with the facts of that
+ * resource's device class (the node's GPU inventory, computed under
+ * @policy when the view's was another), plus the caller's pool templates
+ * (nodes an autoscaler can add; those of another resource are not
+ * accepted) - and compute
  * scoring/constraints.h over them.  The view's read lock is held only while
  * the offers are gathered and the pure computation runs.
  *

@@ -283,6 +283,13 @@ FpPoolTemplate *fp_nodepool_parse(const json_t *obj, const FpPolicy *policy, GEr
 }
 
 /* The node this template makes with @product and @region, as a Node. */
+/* The GPU resource a NodePool's nodes offer: the policy's first. */
+static const char *gpu_resource(const FpPolicy *policy)
+{
+    return policy->gpu_resources && policy->gpu_resources[0] ? policy->gpu_resources[0]
+                                                             : "nvidia.com/gpu";
+}
+
 static FpNode *template_node(const FpPoolTemplate *t, const FpPolicy *policy, const char *product,
                              const char *region)
 {
@@ -359,14 +366,16 @@ void fp_nodepool_offers(const FpPoolTemplate *t, const FpPolicy *policy, const F
             FpOffer o = {.name = g_intern_string(t->name),
                          .is_template = true,
                          .gpus_per_node = per_node,
-                         .cannot_grow = full};
+                         .cannot_grow = full,
+                         .resource = gpu_resource(policy)};
             fp_node_facts(policy, n, &o.facts);
-            o.facts.pool = g_intern_string(t->pool);
-            o.facts.region = g_intern_string(o.facts.region);
-            o.facts.zone = g_intern_string(o.facts.zone);
-            o.facts.product = g_intern_string(o.facts.product);
-            o.facts.instance_type = g_intern_string(o.facts.instance_type);
-            o.facts.capacity_type = g_intern_string(o.facts.capacity_type);
+            o.facts.pool = t->pool;
+            if (fp_template_mig_offers(policy, n, &o, -1, offers)) {
+                continue; /* its labels describe MIG mixed nodes */
+            }
+            o.shared = g_str_has_suffix(o.facts.product, "-SHARED");
+            fp_offer_set_labels(&o, policy, n);
+            fp_offer_intern(&o);
             g_array_append_val(offers, o);
         }
     }

@@ -81,6 +81,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPoolTemplate, fp_pool_template_free)
  * facts as fp_node_facts computes them for a node carrying the template's
  * labels and those values (price and memory from the policy's SKU table).
  * A template without a known product still offers "" (an unknown GPU).
+ * The offers are of the policy's first GPU resource (FpOffer.resource),
+ * except for a template whose labels describe MIG mixed nodes: one offer
+ * per nvidia.com/mig-<p> resource they count instead
+ * (fp_template_mig_offers).
  * gpus_per_node: the largest count a requirement on
  * karpenter.k8s.aws/instance-gpu-count (or karpenter.azure.com/
  * sku-gpu-count) allows (In values, Lt - 1), 0 when none says; cannot_grow

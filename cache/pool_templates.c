@@ -10,6 +10,7 @@
 #include "scoring/scale_up.h"
 
 #define NODEPOOL_LABEL "karpenter.sh/nodepool"
+#define MIG_PREFIX "nvidia.com/mig-"
 
 /* ---- usage ------------------------------------------------------------ */
 
@@ -132,11 +133,82 @@ static FpNode *template_node(const FpPolicy *policy, const FpPolicyTemplate *t)
     return n;
 }
 
-static FpOffer template_offer(const FpPolicy *policy, const FpPolicyTemplate *t)
+/* The interned value of the label @key of @n, or NULL. */
+static const char *label_interned(const FpNode *n, const char *key)
+{
+    const char *v = key ? fp_node_label(n, key) : NULL;
+    return v ? g_intern_string(v) : NULL;
+}
+
+void fp_offer_intern(FpOffer *o)
+{
+    o->facts.pool = g_intern_string(o->facts.pool);
+    o->facts.region = g_intern_string(o->facts.region);
+    o->facts.zone = g_intern_string(o->facts.zone);
+    o->facts.product = g_intern_string(o->facts.product);
+    o->facts.instance_type = g_intern_string(o->facts.instance_type);
+    o->facts.capacity_type = g_intern_string(o->facts.capacity_type);
+    o->resource = o->resource ? g_intern_string(o->resource) : NULL;
+}
+
+void fp_offer_set_labels(FpOffer *o, const FpPolicy *policy, const FpNode *n)
+{
+    char key[FP_CONSTRAINTS_KEY_MAX];
+    o->product_label =
+        label_interned(n, fp_constraints_product_key(policy, o->resource, key, sizeof key));
+    o->memory_label = label_interned(n, fp_constraints_memory_key(o->resource, key, sizeof key));
+}
+
+static bool is_mig_mixed_resource(const char *resource)
+{
+    return g_str_has_prefix(resource, MIG_PREFIX) && resource[strlen(MIG_PREFIX)] != '\0';
+}
+
+gboolean fp_template_mig_offers(const FpPolicy *policy, const FpNode *n, const FpOffer *base,
+                                double price_per_gpu, GArray *offers)
+{
+    const char *strategy = fp_node_label(n, "nvidia.com/mig.strategy");
+    gboolean mixed = g_strcmp0(strategy, "mixed") == 0;
+    FpNodeFacts facts;
+    fp_node_facts(policy, n, &facts);
+    g_autoptr(FpGpuInventory) inv = fp_gpu_inventory_new(policy, n, &facts);
+    for (guint i = 0; inv && i < inv->n; i++) {
+        const FpDeviceClass *dev = &inv->classes[i];
+        if (!is_mig_mixed_resource(dev->resource)) {
+            continue;
+        }
+        mixed = TRUE;
+        FpOffer o = *base;
+        o.resource = dev->resource;
+        fp_facts_apply_device(&o.facts, dev);
+        if (price_per_gpu >= 0) {
+            o.facts.price_per_gpu_hour = price_per_gpu * fp_device_fraction(dev);
+        }
+        o.shared = fp_device_is_shared(dev);
+        o.gpus_per_node = dev->labelled_count;
+        fp_offer_set_labels(&o, policy, n);
+        fp_offer_intern(&o); /* the inventory goes away here */
+        g_array_append_val(offers, o);
+    }
+    return mixed;
+}
+
+/* A template's offers: one per MIG mixed resource its labels describe, else
+ * one of the policy's GPU resource. */
+static void template_offers(const FpPolicy *policy, const FpPolicyTemplate *t,
+                            const FpPoolUsage *usage, GArray *offers)
 {
     g_autoptr(FpNode) n = template_node(policy, t);
-    FpOffer o = {.name = g_intern_string(t->name), .is_template = true};
+    FpOffer o = {
+        .name = g_intern_string(t->name), .is_template = true, .resource = gpu_resource(policy)};
     fp_node_facts(policy, n, &o.facts);
+    const FpPoolUse *u = fp_pool_usage_pool(usage, o.facts.pool);
+    if (t->max_nodes > 0 && u && u->nodes >= t->max_nodes) {
+        o.cannot_grow = FP_REASON_TEMPLATE_MAX_NODES;
+    }
+    if (fp_template_mig_offers(policy, n, &o, t->price_per_gpu_hour, offers)) {
+        return; /* MIG mixed: no whole GPU under nvidia.com/gpu */
+    }
     g_autoptr(FpGpuInventory) inv = fp_gpu_inventory_new(policy, n, &o.facts);
     const FpDeviceClass *dev = fp_gpu_inventory_find(inv, gpu_resource(policy));
     if (dev && !t->product && dev->product && *dev->product) {
@@ -151,17 +223,14 @@ static FpOffer template_offer(const FpPolicy *policy, const FpPolicyTemplate *t)
     if (t->price_per_gpu_hour >= 0) {
         o.facts.price_per_gpu_hour = t->price_per_gpu_hour;
     }
+    o.shared = dev && fp_device_is_shared(dev);
     o.gpus_per_node = t->gpus_per_node             ? t->gpus_per_node
                       : dev && dev->labelled_count ? dev->labelled_count
                                                    : 0;
+    fp_offer_set_labels(&o, policy, n);
     /* The node and inventory go away here: intern what the offer keeps. */
-    o.facts.pool = g_intern_string(o.facts.pool);
-    o.facts.region = g_intern_string(o.facts.region);
-    o.facts.zone = g_intern_string(o.facts.zone);
-    o.facts.product = g_intern_string(o.facts.product);
-    o.facts.instance_type = g_intern_string(o.facts.instance_type);
-    o.facts.capacity_type = g_intern_string(o.facts.capacity_type);
-    return o;
+    fp_offer_intern(&o);
+    g_array_append_val(offers, o);
 }
 
 void fp_policy_template_offers(const FpPolicy *policy, const FpPoolUsage *usage, GArray *offers)
@@ -173,11 +242,6 @@ void fp_policy_template_offers(const FpPolicy *policy, const FpPoolUsage *usage,
     names = g_list_sort(names, (GCompareFunc)strcmp);
     for (GList *l = names; l; l = l->next) {
         const FpPolicyTemplate *t = g_hash_table_lookup(policy->templates, l->data);
-        FpOffer o = template_offer(policy, t);
-        const FpPoolUse *u = fp_pool_usage_pool(usage, o.facts.pool);
-        if (t->max_nodes > 0 && u && u->nodes >= t->max_nodes) {
-            o.cannot_grow = FP_REASON_TEMPLATE_MAX_NODES;
-        }
-        g_array_append_val(offers, o);
+        template_offers(policy, t, usage, offers);
     }
 }

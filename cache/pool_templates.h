@@ -19,6 +19,15 @@
  * among its labels, else the template's name.  gpus_per_node: gpusPerNode,
  * else the instance type's GPU count.
  *
+ * Device classes: an offer is of one GPU resource (FpOffer.resource).  A
+ * template offers the policy's first gpuResource (nvidia.com/gpu) with the
+ * device class its labels give - unless its labels describe MIG `mixed`
+ * nodes (nvidia.com/mig.strategy=mixed, or nvidia.com/mig-<p>.count
+ * labels): then one offer per nvidia.com/mig-<p> resource the labels count,
+ * with the slice's product, memory (.memory label) and price (a stated
+ * pricePerGPUHour times the slice's fraction), and none of nvidia.com/gpu.
+ * A template with a plain product never offers a mig-<p> resource.
+ *
  * Growth (FpOffer.cannot_grow):
  *   policy template  maxNodes > 0 and the view has that many nodes of the
  *                    pool (by their pool fact): FP_REASON_TEMPLATE_MAX_NODES;
@@ -67,9 +76,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPoolUsage, fp_pool_usage_free)
 const FpPoolUse *fp_pool_usage_pool(const FpPoolUsage *usage, const char *name);
 const FpPoolUse *fp_pool_usage_nodepool(const FpPoolUsage *usage, const char *name);
 
-/* Append one offer per policy template to @offers (FpOffer), with growth
- * judged against @usage (may be NULL: no node yet). */
+/* Append the offers of every policy template to @offers (FpOffer), with
+ * growth judged against @usage (may be NULL: no node yet). */
 void fp_policy_template_offers(const FpPolicy *policy, const FpPoolUsage *usage, GArray *offers);
+
+/* For template nodes (here and cache/nodepool.h): append to @offers a copy
+ * of @base per MIG mixed resource of @node's inventory (above), with
+ * @price_per_gpu (< 0: the inventory's price) scaled by the slice's
+ * fraction.  Returns whether @node describes MIG mixed nodes (then it offers
+ * no whole GPU). */
+gboolean fp_template_mig_offers(const FpPolicy *policy, const FpNode *node, const FpOffer *base,
+                                double price_per_gpu, GArray *offers);
+/* @o's product_label and memory_label from @node's labels, for its
+ * resource (fp_constraints_product_key / _memory_key), interned. */
+void fp_offer_set_labels(FpOffer *o, const FpPolicy *policy, const FpNode *node);
+/* Intern @o's fact strings and resource (g_intern_string), so that the
+ * offer outlives the node they came from. */
+void fp_offer_intern(FpOffer *o);
 
 G_END_DECLS
 

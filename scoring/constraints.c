@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "scoring/device.h"
 #include "scoring/engine_private.h"
 #include "scoring/model_fit.h"
 #include "scoring/names.h"
@@ -14,6 +15,64 @@
 /* Region names in the latency table's keys are joined by this byte
  * (scoring/placement_policy.c). */
 #define LATENCY_KEY_SEP '|'
+
+#define MIG_RESOURCE_PREFIX "nvidia.com/mig-"
+#define SHARED_RESOURCE "nvidia.com/gpu.shared"
+#define AMD_RESOURCE "amd.com/gpu"
+#define AMD_DEVICE_ID_KEY "amd.com/gpu.device-id"
+#define SHARED_SUFFIX "-SHARED"
+
+/* The device classes of scoring/device.h by the resource that offers them. */
+typedef enum {
+    RES_GPU,    /* nvidia.com/gpu or another policy gpuResource */
+    RES_SHARED, /* nvidia.com/gpu.shared (renameByDefault true) */
+    RES_MIG,    /* nvidia.com/mig-<profile> (MIG mixed) */
+    RES_AMD,    /* amd.com/gpu */
+} ResKind;
+
+static ResKind res_kind(const char *resource)
+{
+    if (!resource) {
+        return RES_GPU;
+    }
+    if (g_str_has_prefix(resource, MIG_RESOURCE_PREFIX) &&
+        resource[strlen(MIG_RESOURCE_PREFIX)] != '\0') {
+        return RES_MIG;
+    }
+    if (strcmp(resource, SHARED_RESOURCE) == 0) {
+        return RES_SHARED;
+    }
+    return strcmp(resource, AMD_RESOURCE) == 0 ? RES_AMD : RES_GPU;
+}
+
+/* @resource + @suffix as a label key, or NULL when that is no valid key
+ * (a MIG profile "1g.10gb+me" names none). */
+static const char *suffixed_key(const char *resource, const char *suffix, char *buf, gsize size)
+{
+    int n = g_snprintf(buf, size, "%s%s", resource, suffix);
+    if (n < 0 || (gsize)n >= size || fp_qualified_name_problem(buf, (gsize)n) != NULL) {
+        return NULL;
+    }
+    return buf;
+}
+
+const char *fp_constraints_product_key(const FpPolicy *policy, const char *resource, char *buf,
+                                       gsize size)
+{
+    switch (res_kind(resource)) {
+    case RES_MIG:
+        return suffixed_key(resource, ".product", buf, size);
+    case RES_AMD:
+        return AMD_DEVICE_ID_KEY;
+    default:
+        return policy->label_product && policy->label_product[0] ? policy->label_product[0] : NULL;
+    }
+}
+
+const char *fp_constraints_memory_key(const char *resource, char *buf, gsize size)
+{
+    return res_kind(resource) == RES_MIG ? suffixed_key(resource, ".memory", buf, size) : NULL;
+}
 
 /* A value a node label can hold (an empty one never goes in a list). */
 static bool value_ok(const char *v)
@@ -70,6 +129,16 @@ static bool facts_spot(const FpNodeFacts *f)
     return c && (g_ascii_strcasecmp(c, "spot") == 0 || strcmp(c, "true") == 0);
 }
 
+/* Filter 6a: a shared replica passes when the profile allows sharing, the
+ * pod asked for the gpu.shared resource, or its allow-list names the
+ * product (an entry matches a "-SHARED" product only when it names it). */
+static bool shared_allowed(const FpDemand *d, const char *product)
+{
+    char *const *allowed = allowed_list(d);
+    return d->profile->allow_shared || g_strcmp0(d->resource, SHARED_RESOURCE) == 0 ||
+           (allowed && fp_sku_list_index(allowed, product, NULL) >= 0);
+}
+
 /* Whether the pod's model fits one device of @memory_mib (the fit filter,
  * 7b, as fp_evaluate applies it): true without a known model; a device of
  * unknown memory (<= 0) fits when @unknown_fits (the engine does not judge
@@ -89,12 +158,15 @@ static bool model_fits(const FpPolicy *policy, const FpDemand *d, double memory_
     return fit.fits;
 }
 
-const char *fp_constraints_hard_reason(const FpPolicy *policy, const FpDemand *d,
-                                       const FpNodeFacts *f)
+static const char *reason_of(const FpPolicy *policy, const FpDemand *d, const FpNodeFacts *f,
+                             bool shared)
 {
     char *const *allowed = allowed_list(d);
     if (allowed && fp_sku_list_index(allowed, f->product, NULL) < 0) {
         return FP_REASON_SKU;
+    }
+    if (shared && !shared_allowed(d, f->product)) {
+        return FP_REASON_SHARED;
     }
     if (d->profile->avoid_spot && facts_spot(f)) {
         return FP_REASON_SPOT;
@@ -113,6 +185,26 @@ const char *fp_constraints_hard_reason(const FpPolicy *policy, const FpDemand *d
         return FP_REASON_PRICE;
     }
     return NULL;
+}
+
+const char *fp_constraints_hard_reason(const FpPolicy *policy, const FpDemand *d,
+                                       const FpNodeFacts *f)
+{
+    return reason_of(policy, d, f, false);
+}
+
+/* Whether @o offers the demand's resource (an offer without one does). */
+static bool offers_resource(const FpDemand *d, const FpOffer *o)
+{
+    return !o->resource || !d->resource || strcmp(o->resource, d->resource) == 0;
+}
+
+const char *fp_constraints_offer_reason(const FpPolicy *policy, const FpDemand *d, const FpOffer *o)
+{
+    if (!offers_resource(d, o)) {
+        return FP_REASON_NO_GPU_RESOURCE;
+    }
+    return reason_of(policy, d, &o->facts, o->shared);
 }
 
 /* Whether a node of @product passes the memory floor and the price limit
@@ -145,23 +237,32 @@ typedef struct {
     const FpOffer *offers;
     guint n;
     bool *accepted; /* per offer */
-    StrSet products;
+    bool *mine;     /* per offer: it offers the demand's resource */
+    ResKind kind;
+    const char *product_key; /* NULL: the policy has none for the resource */
+    const char *memory_key;  /* MIG mixed only */
+    char product_key_buf[FP_CONSTRAINTS_KEY_MAX];
+    char memory_key_buf[FP_CONSTRAINTS_KEY_MAX];
+    StrSet products;       /* device products that pass */
+    StrSet product_values; /* their values of product_key */
     bool products_on;
+    int64_t memory_gt; /* memory_key Gt this, when memory_on */
+    bool memory_on;
     StrSet regions;
     bool regions_on;
     StrSet excluded_pools;
     bool model_narrowed; /* the model's fit took out a product */
 } Build;
 
-/* Products known to the cluster or the policy, sorted: offers, then the
- * SKU table. */
+/* Products known to the cluster or the policy, sorted: offers of the
+ * resource, then the SKU table. */
 static GPtrArray *known_products(const Build *b)
 {
     GPtrArray *out = g_ptr_array_new();
     GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
     for (guint i = 0; i < b->n; i++) {
         const char *p = b->offers[i].facts.product;
-        if (p && *p && g_hash_table_add(seen, (gpointer)p)) {
+        if (b->mine[i] && p && *p && g_hash_table_add(seen, (gpointer)p)) {
             g_ptr_array_add(out, (gpointer)p);
         }
     }
@@ -192,9 +293,39 @@ static bool offered_and_accepted(const Build *b, const char *product)
     return false;
 }
 
+/* Whether a device of the demand's resource can have @product
+ * (scoring/device.h: the product spellings gpu_inventory gives). */
+static bool product_of_resource(const Build *b, const char *product)
+{
+    switch (b->kind) {
+    case RES_MIG: {
+        const char *profile = b->d->resource + strlen(MIG_RESOURCE_PREFIX);
+        g_autofree char *plain = g_strconcat("-MIG-", profile, NULL);
+        g_autofree char *shared = g_strconcat("-MIG-", profile, SHARED_SUFFIX, NULL);
+        return g_str_has_suffix(product, plain) || g_str_has_suffix(product, shared);
+    }
+    case RES_SHARED:
+        return g_str_has_suffix(product, SHARED_SUFFIX);
+    case RES_AMD: {
+        const FpGpuModel *m = fp_gpu_model_by_product(product);
+        return g_str_has_prefix(product, "AMD-") || (m && strcmp(m->vendor, "AMD") == 0);
+    }
+    case RES_GPU:
+        break;
+    }
+    return true;
+}
+
+/* A "-SHARED" product (time-slicing or MPS: scoring/device.h) the filter
+ * refuses for this demand. */
+static bool shared_refused(const Build *b, const char *product)
+{
+    return g_str_has_suffix(product, SHARED_SUFFIX) && !shared_allowed(b->d, product);
+}
+
 static bool product_ok(Build *b, const char *product)
 {
-    if (!value_ok(product)) {
+    if (!product || !*product || !product_of_resource(b, product) || shared_refused(b, product)) {
         return false;
     }
     if (product_passes_table(b->policy, b->d, product, true) || offered_and_accepted(b, product)) {
@@ -206,10 +337,24 @@ static bool product_ok(Build *b, const char *product)
     return false;
 }
 
+/* Whether a known offer of the resource is a shared replica the filter
+ * refuses: then the products are listed even without other limits. */
+static bool refused_shared_offer(const Build *b)
+{
+    for (guint i = 0; i < b->n; i++) {
+        if (b->mine[i] && b->offers[i].shared &&
+            !shared_allowed(b->d, b->offers[i].facts.product)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void build_products(Build *b)
 {
     char *const *allowed = allowed_list(b->d);
-    bool by_node_facts = allowed || b->d->min_gpu_memory_mib > 0 || b->d->max_price >= 0;
+    bool by_node_facts =
+        allowed || b->d->min_gpu_memory_mib > 0 || b->d->max_price >= 0 || refused_shared_offer(b);
     b->products_on = by_node_facts || b->d->model_known;
     if (!b->products_on) {
         return;
@@ -238,6 +383,73 @@ static void build_products(Build *b)
     g_ptr_array_unref(known);
     /* a model every known product fits narrows nothing: no requirement */
     b->products_on = by_node_facts || b->model_narrowed;
+}
+
+/* The catalog's PCI device ids of AMD @product (its aliases of four hex
+ * digits), into @values. */
+static void add_amd_device_ids(StrSet *values, const char *product)
+{
+    const FpGpuModel *m = fp_gpu_model_by_product(product);
+    if (!m || strcmp(m->vendor, "AMD") != 0 || !m->aliases) {
+        return;
+    }
+    g_auto(GStrv) aliases = g_strsplit(m->aliases, " ", -1);
+    for (char **a = aliases; *a; a++) {
+        bool hex = strlen(*a) == 4;
+        for (const char *c = *a; hex && *c; c++) {
+            hex = g_ascii_isxdigit(*c);
+        }
+        if (hex) {
+            set_add(values, *a);
+        }
+    }
+}
+
+/* The label values of the products: what the known offers of each carry,
+ * and the product's own spelling where the resource's key holds it. */
+static void build_product_values(Build *b)
+{
+    if (!b->products_on) {
+        return;
+    }
+    for (guint k = 0; k < b->products.items->len; k++) {
+        const char *p = b->products.items->pdata[k];
+        for (guint i = 0; i < b->n; i++) {
+            const FpOffer *o = &b->offers[i];
+            if (b->mine[i] && g_strcmp0(o->facts.product, p) == 0 && value_ok(o->product_label)) {
+                set_add(&b->product_values, o->product_label);
+            }
+        }
+        if (b->kind == RES_AMD) {
+            add_amd_device_ids(&b->product_values, p);
+        } else if (b->kind == RES_SHARED) {
+            g_autofree char *base = g_strndup(p, strlen(p) - strlen(SHARED_SUFFIX));
+            if (value_ok(base)) {
+                set_add(&b->product_values, base);
+            }
+        } else if (value_ok(p)) {
+            set_add(&b->product_values, p);
+        }
+    }
+}
+
+/* A MIG mixed pod's memory floor over the slice's own memory label. */
+static void build_memory(Build *b)
+{
+    double floor_mib = b->d->min_gpu_memory_mib;
+    b->memory_on = b->memory_key && floor_mib > 0 && floor_mib < 1e15;
+    b->memory_gt = b->memory_on ? (int64_t)ceil(floor_mib) - 1 : 0;
+}
+
+/* An integer label as node affinity's Gt/Lt read it: base 10, 64 bits. */
+static bool label_int(const char *v, int64_t *out)
+{
+    gint64 n = 0;
+    if (!v || !g_ascii_string_to_signed(v, 10, G_MININT64, G_MAXINT64, &n, NULL)) {
+        return false;
+    }
+    *out = n;
+    return true;
 }
 
 typedef struct {
@@ -308,22 +520,26 @@ static void build_regions(Build *b)
     g_hash_table_unref(names);
 }
 
-/* Whether @f passes the product and region requirements and the pools
- * excluded so far. */
-static bool admitted(const Build *b, const FpNodeFacts *f)
+/* Whether offer @o passes the product, memory and region requirements and
+ * the pools excluded so far. */
+static bool admitted(const Build *b, const FpOffer *o)
 {
-    return (!b->products_on || set_has(&b->products, f->product)) &&
+    const FpNodeFacts *f = &o->facts;
+    int64_t mib = 0;
+    return (!b->products_on || set_has(&b->product_values, o->product_label)) &&
+           (!b->memory_on || (label_int(o->memory_label, &mib) && mib > b->memory_gt)) &&
            (!b->regions_on || set_has(&b->regions, f->region)) &&
            !set_has(&b->excluded_pools, f->pool);
 }
 
-/* The correction: a known offer the requirements admit but flexplace
- * rejects takes its pool out. */
+/* The correction: a known offer of the resource the requirements admit but
+ * flexplace rejects takes its pool out. */
 static void build_pool_exclusions(Build *b)
 {
     for (guint i = 0; i < b->n; i++) {
         const FpNodeFacts *f = &b->offers[i].facts;
-        if (!b->accepted[i] && admitted(b, f) && f->pool && *f->pool && value_ok(f->pool)) {
+        if (b->mine[i] && !b->accepted[i] && admitted(b, &b->offers[i]) && f->pool && *f->pool &&
+            value_ok(f->pool)) {
             set_add(&b->excluded_pools, f->pool);
         }
     }
@@ -368,10 +584,18 @@ static void add_spot_exclusions(GArray *reqs, const FpPolicy *policy)
 static void emit_required(FpConstraints *c, const Build *b)
 {
     GArray *reqs = g_array_new(FALSE, TRUE, sizeof(FpSelReq));
-    char **label_product = b->policy->label_product;
     char **label_region = b->policy->label_region;
-    if (b->products_on && label_product && label_product[0]) {
-        add_req(reqs, label_product[0], FP_SEL_IN, &b->products);
+    if (b->products_on) {
+        add_req(reqs, b->product_key, FP_SEL_IN, &b->product_values);
+    }
+    if (b->memory_on) {
+        StrSet gt;
+        set_init(&gt);
+        char v[32];
+        g_snprintf(v, sizeof v, "%" G_GINT64_FORMAT, b->memory_gt);
+        set_add(&gt, v);
+        add_req(reqs, b->memory_key, FP_SEL_GT, &gt);
+        set_clear(&gt);
     }
     if (b->regions_on && label_region && label_region[0]) {
         add_req(reqs, label_region[0], FP_SEL_IN, &b->regions);
@@ -428,7 +652,9 @@ static void join_set(GString *s, const StrSet *set, guint max)
 static char *summary(const Build *b)
 {
     GString *s = g_string_new(NULL);
-    if (b->products_on) {
+    if (b->products_on && b->products.items->len == 0) {
+        g_string_append(s, "no GPU product");
+    } else if (b->products_on) {
         join_set(s, &b->products, 8);
     } else {
         g_string_append(s, "any GPU");
@@ -465,12 +691,17 @@ static char *summary(const Build *b)
 
 static void decide_problem(FpConstraints *c, const Build *b)
 {
-    c->expressible = !(b->products_on && b->products.items->len == 0) &&
-                     !(b->regions_on && b->regions.items->len == 0);
-    if (!c->expressible) {
+    bool no_key = b->products_on && !b->product_key;
+    bool no_product = b->products_on && b->product_values.items->len == 0;
+    c->expressible = !no_key && !no_product && !(b->regions_on && b->regions.items->len == 0);
+    if (no_key) {
+        c->problem = g_strdup_printf("no node label names the GPU product of %s, so the pod's "
+                                     "constraints (%s) cannot be written",
+                                     b->d->resource, c->summary);
+    } else if (!c->expressible) {
         c->problem = g_strdup_printf(
             "no %s satisfies the pod's constraints (%s): no node or pool can take it",
-            b->products_on && b->products.items->len == 0 ? "GPU product" : "region", c->summary);
+            no_product ? "GPU product" : "region", c->summary);
     } else if (c->offers_accepted == 0) {
         c->problem = g_strdup_printf("no node or pool template offers %s: the pod stays "
                                      "Pending until one does",
@@ -493,16 +724,26 @@ FpConstraints *fp_constraints_new(const FpPolicy *policy, const FpDemand *demand
     }
     c->applies = true;
     Build b = {.policy = policy, .d = demand, .offers = offers, .n = n};
+    b.kind = res_kind(demand->resource);
+    b.product_key = fp_constraints_product_key(policy, demand->resource, b.product_key_buf,
+                                               sizeof b.product_key_buf);
+    b.memory_key =
+        fp_constraints_memory_key(demand->resource, b.memory_key_buf, sizeof b.memory_key_buf);
     b.accepted = g_new0(bool, n ? n : 1);
+    b.mine = g_new0(bool, n ? n : 1);
     for (guint i = 0; i < n; i++) {
-        b.accepted[i] = fp_constraints_hard_reason(policy, demand, &offers[i].facts) == NULL;
+        b.mine[i] = offers_resource(demand, &offers[i]);
+        b.accepted[i] = fp_constraints_offer_reason(policy, demand, &offers[i]) == NULL;
         c->offers_accepted += b.accepted[i];
         c->templates_accepted += b.accepted[i] && offers[i].is_template;
     }
     set_init(&b.products);
+    set_init(&b.product_values);
     set_init(&b.regions);
     set_init(&b.excluded_pools);
     build_products(&b);
+    build_product_values(&b);
+    build_memory(&b);
     build_regions(&b);
     build_pool_exclusions(&b);
     c->summary = summary(&b);
@@ -514,9 +755,11 @@ FpConstraints *fp_constraints_new(const FpPolicy *policy, const FpDemand *demand
         }
     }
     set_clear(&b.products);
+    set_clear(&b.product_values);
     set_clear(&b.regions);
     set_clear(&b.excluded_pools);
     g_free(b.accepted);
+    g_free(b.mine);
     return c;
 }
 
@@ -552,10 +795,15 @@ bool fp_constraints_admit(const FpConstraints *c, GHashTable *labels)
         const FpSelReq *r = &c->required[i];
         const char *v = labels ? g_hash_table_lookup(labels, r->key) : NULL;
         bool in = v && r->values && g_strv_contains((const char *const *)r->values, v);
+        int64_t have = 0, want = 0;
+        bool ints = (r->op == FP_SEL_GT || r->op == FP_SEL_LT) && r->values && r->values[0] &&
+                    !r->values[1] && label_int(v, &have) && label_int(r->values[0], &want);
         bool ok = r->op == FP_SEL_IN               ? in
                   : r->op == FP_SEL_NOT_IN         ? !in
                   : r->op == FP_SEL_EXISTS         ? v != NULL
                   : r->op == FP_SEL_DOES_NOT_EXIST ? v == NULL
+                  : r->op == FP_SEL_GT             ? ints && have > want
+                  : r->op == FP_SEL_LT             ? ints && have < want
                                                    : false;
         if (!ok) {
             return false;

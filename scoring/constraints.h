@@ -13,29 +13,67 @@
  * utilisation ceiling and free GPUs change from second to second and are
  * not constraints: the extender keeps enforcing them at filter.
  *
+ * Device classes (scoring/device.h): offers carry the device class of the
+ * demand's GPU resource - its product, memory and price, and whether it is
+ * a shared replica - as fp_evaluate judges them, and the node's values of
+ * the labels the requirements are written over.  The product requirement's
+ * key and values follow the resource (fp_constraints_product_key):
+ *   nvidia.com/gpu, nvidia.com/gpu.shared, any other policy gpuResource:
+ *            the policy's first product key (nvidia.com/gpu.product).  A
+ *            whole GPU, a MIG `single` slice ("<gpu>-MIG-1g.5gb") and a
+ *            time-sliced replica with renameByDefault false ("<gpu>-SHARED")
+ *            carry their device product there; with renameByDefault true
+ *            (nvidia.com/gpu.shared) the label is the physical product and
+ *            the device product "<gpu>-SHARED": the value is written
+ *            without the suffix;
+ *   nvidia.com/mig-<p> (MIG `mixed`): nvidia.com/mig-<p>.product, whose
+ *            value is the slice's product; nvidia.com/gpu.product names the
+ *            whole GPU on such nodes and is never used for these pods;
+ *   amd.com/gpu: amd.com/gpu.device-id (the AMD labeller's; real MI300X
+ *            nodes carry no product-name label): the ids the known offers
+ *            of an accepted product carry, and the catalog's PCI ids of an
+ *            accepted product (scoring/catalog gpu_models.csv aliases).
+ * Only products a device of the resource can have are candidates (a
+ * mig-<p> pod: products ending "-MIG-<p>"; gpu.shared: "-SHARED" ones;
+ * amd.com/gpu: AMD products), and a shared replica's product only when the
+ * filter allows sharing (6a: the profile's allowShared, the pod's
+ * allow-list naming it, or the gpu.shared resource).
+ * Memory floor of a MIG `mixed` pod: besides the product list,
+ *   nvidia.com/mig-<p>.memory Gt [ceil(floor MiB) - 1]
+ * (node affinity Gt takes one integer; the label is the slice's MiB as
+ * GFD reports it, 4864 for a 1g.5gb on an A100-40GB: the floor is judged
+ * on the slice's real memory, never on the "5gb" of the profile's name).
+ * Offers of another GPU resource than the demand's are never accepted
+ * (FP_REASON_NO_GPU_RESOURCE): a template whose labels describe plain GPUs
+ * offers no mig-<p> resource.
+ *
  * The requirements, over the policy's first label key of each fact:
  *   product  In [P]  when an allow-list, a memory floor or a price limit
- *            narrows the products, or the pod's model (known size) does
- *            not fit some known product: P = the allowed entries as
- *            written, the known products (offers, the policy's SKU table)
- *            that match one of them, or with no allow-list the known
- *            products that pass; every product in P passes the memory
- *            floor, the model's fit (scoring/model_fit.h, the pod's GPU
- *            count and the device's memory) and the price limit by its
- *            SKU entry or an offer (MIG wildcards expand to the known MIG
- *            products).  A model every known product holds adds nothing;
- *            one that none holds makes the constraints inexpressible;
+ *            narrows the products, shared replicas are refused while a
+ *            known offer is one, or the pod's model (known size) does not
+ *            fit some known product: P = the label values (above) of the
+ *            allowed entries as written, the known products (offers, the
+ *            policy's SKU table) that match one of them, or with no
+ *            allow-list the known products that pass; every product in P
+ *            passes the memory floor, the model's fit (scoring/model_fit.h,
+ *            the pod's GPU count and the device's memory) and the price
+ *            limit by its SKU entry or an accepted offer (MIG wildcards
+ *            expand to the known MIG products).  A model every known
+ *            product holds adds nothing; one that none holds makes the
+ *            constraints inexpressible;
  *   region   In [R]  when the demand has origins and a latency limit: the
  *            known regions (offers, the latency matrix, the origins) whose
  *            weighted round trip is within it, nearest first;
  *   capacity NotIn the spot values, one per capacity label key (and
  *            cloud.google.com/gke-preemptible), when the profile avoids
  *            spot;
+ *   memory   the MIG Gt above;
  *   pool     NotIn [X], one per pool label key, when a known offer would
- *            pass the two above but flexplace rejects it (a pool priced
- *            above the limit, a node whose memory label is below the floor):
- *            the correction that keeps the requirements a subset of what
- *            flexplace accepts.
+ *            pass the requirements above but flexplace rejects it (a pool
+ *            priced above the limit, a node whose memory label is below the
+ *            floor, a time-sliced node among whole ones): the correction
+ *            that keeps the requirements a subset of what flexplace
+ *            accepts.
  * Values that are not valid label values can never equal a node's label and
  * are left out.  Nodes without a product or region label are excluded by an
  * In requirement even where flexplace would accept them: the requirements
@@ -84,6 +122,15 @@ typedef struct {
      * a pool at its maximum still holds nodes flexplace accepts. */
     int64_t gpus_per_node;
     const char *cannot_grow;
+    /* The GPU resource its nodes offer; NULL: the demand's.  facts.product,
+     * gpu_memory_mib and price_per_gpu_hour are that resource's device
+     * class's (fp_facts_apply_device), what the filter judges. */
+    const char *resource;
+    bool shared; /* the device is a time-sliced or MPS replica (6a) */
+    /* The node's values of fp_constraints_product_key and
+     * fp_constraints_memory_key for the resource; NULL when absent. */
+    const char *product_label;
+    const char *memory_label;
 } FpOffer;
 
 typedef struct {
@@ -110,9 +157,27 @@ typedef struct {
 
 /* Why flexplace's filters 6, 6b, 7, 7b, 8, 9 (SKU, spot, memory, model
  * fit, latency, price) reject a node with @facts for @demand, or NULL: the
- * same rules as fp_evaluate's, for nodes and templates alike. */
+ * same rules as fp_evaluate's, for nodes and templates alike, with @facts
+ * describing the device (product, memory, price). */
 const char *fp_constraints_hard_reason(const FpPolicy *policy, const FpDemand *demand,
                                        const FpNodeFacts *facts);
+/* fp_constraints_hard_reason for an offer, with 5 (an offer of another
+ * GPU resource: FP_REASON_NO_GPU_RESOURCE) and 6a (a shared replica the
+ * profile or pod does not allow: FP_REASON_SHARED), in the engine's
+ * order. */
+const char *fp_constraints_offer_reason(const FpPolicy *policy, const FpDemand *demand,
+                                        const FpOffer *offer);
+
+/* The label the product requirement of a pod requesting @resource is
+ * written over (above), or NULL when the policy has no product key.
+ * Written into @buf when built. */
+const char *fp_constraints_product_key(const FpPolicy *policy, const char *resource, char *buf,
+                                       gsize size);
+/* "nvidia.com/mig-<p>.memory" for @resource "nvidia.com/mig-<p>", else
+ * NULL. */
+const char *fp_constraints_memory_key(const char *resource, char *buf, gsize size);
+/* Enough for either key of a resource name (at most 253 + 63 characters). */
+#define FP_CONSTRAINTS_KEY_MAX 330
 
 /* The constraints of @demand under @policy given the @n known @offers (of
  * the demand's GPU resource).  Never NULL. */
@@ -122,8 +187,9 @@ void fp_constraints_free(FpConstraints *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpConstraints, fp_constraints_free)
 
 /* Whether a node with @labels (char* -> char*) satisfies every required
- * expression of @c (In, NotIn, Exists, DoesNotExist as kube-scheduler
- * evaluates them). */
+ * expression of @c (In, NotIn, Exists, DoesNotExist, Gt, Lt as
+ * kube-scheduler evaluates them: Gt/Lt compare the label and the one value
+ * as base-10 64-bit integers, and fail when either is not one). */
 bool fp_constraints_admit(const FpConstraints *c, GHashTable *labels);
 
 G_END_DECLS

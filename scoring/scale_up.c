@@ -9,7 +9,7 @@
 
 const char *fp_scale_up_reason(const FpPolicy *policy, const FpDemand *d, const FpOffer *o)
 {
-    const char *hard = fp_constraints_hard_reason(policy, d, &o->facts);
+    const char *hard = fp_constraints_offer_reason(policy, d, o);
     if (hard) {
         return hard;
     }

@@ -5,10 +5,11 @@
  * Purpose: a pool template (a Karpenter NodePool, a policy poolTemplate;
  * scoring/constraints.h FpOffer with is_template) stands for the nodes a
  * pool can still get.  A pod fits one after a scale-up when a node of it
- * passes flexplace's hard filters for the pod - SKU allow-list, spot
- * avoidance, memory floor, latency limit, price limit
- * (fp_constraints_hard_reason), the model's fit in the GPU's memory when the
- * pod names a model of known size, GPUs per node >= the request when the
+ * passes flexplace's hard filters for the pod - the pod's GPU resource
+ * (a template offers the resources its labels describe), SKU allow-list,
+ * shared replicas, spot avoidance, memory floor, the model's fit in the
+ * device's memory, latency limit, price limit (fp_constraints_offer_reason)
+ * - GPUs per node >= the request when the
  * template says how many - and the template can still grow (its
  * cannot_grow is NULL: below its maximum node count and resource limits).
  * Of those, the target is the cheapest by price per GPU-hour (unknown prices

@@ -76,10 +76,107 @@ static void test_mutate_route(void **state)
     g_unlink(policy_path);
 }
 
+/* The AdmissionReview of capture 001 with its pod turned into one that
+ * asks for a MIG mixed slice, nvidia.com/mig-1g.5gb, with a memory floor
+ * (and no model: the capture's Llama-3.1-8B fits no 1g.5gb slice). */
+static char *mig_review(const char *path, const char *floor)
+{
+    json_error_t jerr;
+    json_t *review = json_load_file(path, 0, &jerr);
+    assert_non_null(review);
+    json_t *pod = json_object_get(json_object_get(review, "request"), "object");
+    json_t *meta = json_object_get(pod, "metadata");
+    json_object_set_new(meta, "annotations",
+                        json_pack("{s:s}", "flexplace.io/min-gpu-memory", floor));
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
+    {
+        json_object_del(c, "args");
+        json_object_set_new(c, "resources",
+                            json_pack("{s:{s:s}, s:{s:s}}", "limits", "nvidia.com/mig-1g.5gb", "1",
+                                      "requests", "nvidia.com/mig-1g.5gb", "1"));
+    }
+    char *body = json_dumps(review, JSON_COMPACT);
+    json_decref(review);
+    return body;
+}
+
+/* POST @body; the reply's response object (new reference). */
+static json_t *post_review(FpTestHttpClient *client, const char *body)
+{
+    FpTestHttpReply reply = {0};
+    assert_true(fp_test_http_client_request(client, "POST", "/mutate", "application/json", body,
+                                            strlen(body), FALSE, &reply));
+    assert_int_equal(reply.status, 200);
+    json_t *v = json_loadb(reply.body, reply.body_len, 0, NULL);
+    assert_non_null(v);
+    fp_test_http_reply_clear(&reply);
+    json_t *r = json_incref(json_object_get(v, "response"));
+    json_decref(v);
+    return r;
+}
+
+/* The decoded JSONPatch of @response as text, or NULL without one. */
+static char *patch_text(json_t *response)
+{
+    const char *b64 = json_string_value(json_object_get(response, "patch"));
+    if (!b64) {
+        return NULL;
+    }
+    gsize len = 0;
+    guchar *raw = g_base64_decode(b64, &len);
+    char *text = g_strndup((const char *)raw, len);
+    g_free(raw);
+    return text;
+}
+
+/* test/data/kinds/fleet.yaml's gce-a100-mig-mixed carries
+ * nvidia.com/gpu.product NVIDIA-A100-SXM4-40GB and 1g.5gb slices of 4864
+ * MiB.  A 5Gi floor: flexplace's filter refuses the slice, so the webhook
+ * must not write an affinity that admits the node (before the fix it
+ * admitted "nvidia.com/gpu.product In [..., NVIDIA-A100-SXM4-40GB, ...]");
+ * a 4Gi floor admits it through the slice's own labels. */
+static void test_mutate_mig_mixed(void **state)
+{
+    g_autofree char *req_path = fp_test_shared_data("admission-captures/001-request.json");
+    if (!req_path) {
+        FP_SKIP("shared-data", "FP_SHARED_DATA has no admission captures");
+    }
+    g_autofree char *cluster =
+        g_build_filename(FP_SOURCE_DIR, "test", "data", "kinds", "fleet.yaml", NULL);
+    FpApp *app = fp_test_app_start(cluster, NULL, NULL);
+    FpTestHttpClient *client = fp_test_http_client_new(fp_http_server_port(app->http));
+
+    g_autofree char *five = mig_review(req_path, "5Gi");
+    json_t *r5 = post_review(client, five);
+    assert_true(json_is_true(json_object_get(r5, "allowed")));
+    g_autofree char *p5 = patch_text(r5);
+    assert_null(p5); /* nothing admits it: left unchanged, with a warning why */
+    g_autofree char *w5 = json_dumps(json_object_get(r5, "warnings"), 0);
+    assert_non_null(strstr(w5, "no GPU product satisfies"));
+    json_decref(r5);
+
+    g_autofree char *four = mig_review(req_path, "4Gi");
+    json_t *r4 = post_review(client, four);
+    g_autofree char *p4 = patch_text(r4);
+    assert_non_null(p4);
+    print_message("4Gi patch: %s\n", p4);
+    assert_non_null(strstr(p4, "{\"key\":\"nvidia.com/mig-1g.5gb.product\",\"operator\":\"In\","
+                               "\"values\":[\"NVIDIA-A100-SXM4-40GB-MIG-1g.5gb\"]}"));
+    assert_non_null(strstr(p4, "{\"key\":\"nvidia.com/mig-1g.5gb.memory\",\"operator\":\"Gt\","
+                               "\"values\":[\"4095\"]}"));
+    assert_null(strstr(p4, "nvidia.com/gpu.product"));
+    json_decref(r4);
+    fp_test_http_client_free(client);
+    fp_app_free(app);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mutate_route),
+        cmocka_unit_test(test_mutate_mig_mixed),
     };
     return FP_RUN_TESTS(tests, NULL, NULL);
 }

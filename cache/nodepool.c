@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "cache/gpu_inventory.h"
 #include "cache/kobj.h"
 #include "cache/linebuf.h"
 #include "scoring/engine.h"
@@ -20,6 +21,7 @@ G_DEFINE_QUARK(fp - nodepool - error - quark, fp_nodepool_error)
 static const char *const GPU_NAME_KEYS[] = {"karpenter.k8s.aws/instance-gpu-name",
                                             "karpenter.azure.com/sku-gpu-name", NULL};
 static const char *const CAPACITY_TYPES[] = {"on-demand", "spot", "reserved", NULL};
+static const char *const FAMILY_KEYS[] = {"karpenter.k8s.aws/instance-family", NULL};
 static const char *const GPU_COUNT_KEYS[] = {"karpenter.k8s.aws/instance-gpu-count",
                                              "karpenter.azure.com/sku-gpu-count", NULL};
 
@@ -41,6 +43,8 @@ void fp_pool_template_free(FpPoolTemplate *t)
     g_strfreev(t->regions);
     g_strfreev(t->capacity_types);
     g_strfreev(t->gpu_names);
+    g_strfreev(t->instance_types);
+    g_strfreev(t->families);
     g_free(t->pool);
     fp_res_list_clear(&t->limits);
     g_free(t);
@@ -238,6 +242,8 @@ static void derive(FpPoolTemplate *t, const FpPolicy *policy)
     t->products = values_for(t, policy->label_product);
     t->regions = values_for(t, policy->label_region);
     t->gpu_names = values_for(t, (char *const *)GPU_NAME_KEYS);
+    t->instance_types = values_for(t, policy->label_instance_type);
+    t->families = values_for(t, (char *const *)FAMILY_KEYS);
     t->capacity_types = capacity_types(t);
     for (char **k = policy->label_pool; k && *k && !t->pool; k++) {
         const char *v = g_hash_table_lookup(t->labels, *k);
@@ -248,6 +254,36 @@ static void derive(FpPoolTemplate *t, const FpPolicy *policy)
     if (!t->pool) {
         t->pool = g_strdup(t->name);
     }
+}
+
+/* The kinds of machine the NodePool names, in the order the offers use:
+ * its instance types, else its instance families, else its GPU names
+ * (one offer each), else one machine it does not describe. */
+typedef enum { MACHINE_TYPE, MACHINE_FAMILY, MACHINE_GPU_NAME, MACHINE_UNKNOWN } MachineKind;
+
+static MachineKind machine_kind(const FpPoolTemplate *t, char ***values)
+{
+    if (t->instance_types && t->instance_types[0]) {
+        *values = t->instance_types;
+        return MACHINE_TYPE;
+    }
+    if (t->families && t->families[0]) {
+        *values = t->families;
+        return MACHINE_FAMILY;
+    }
+    if (t->gpu_names && t->gpu_names[0]) {
+        *values = t->gpu_names;
+        return MACHINE_GPU_NAME;
+    }
+    *values = NULL;
+    return MACHINE_UNKNOWN;
+}
+
+static guint n_machines(const FpPoolTemplate *t)
+{
+    char **values = NULL;
+    machine_kind(t, &values);
+    return values ? MAX(g_strv_length(values), 1) : 1;
 }
 
 FpPoolTemplate *fp_nodepool_parse(const json_t *obj, const FpPolicy *policy, GError **error)
@@ -272,11 +308,13 @@ FpPoolTemplate *fp_nodepool_parse(const json_t *obj, const FpPolicy *policy, GEr
         return NULL;
     }
     derive(t, policy);
-    guint combos = MAX(g_strv_length(t->products), 1) * MAX(g_strv_length(t->regions), 1);
+    guint64 combos = (guint64)MAX(g_strv_length(t->products), 1) *
+                     MAX(g_strv_length(t->regions), 1) * n_machines(t);
     if (combos > FP_NODEPOOL_MAX_OFFERS) {
         g_set_error(error, FP_NODEPOOL_ERROR, FP_NODEPOOL_ERROR_LIMIT,
-                    "NodePool %s: %u product and region combinations, more than %d", name, combos,
-                    FP_NODEPOOL_MAX_OFFERS);
+                    "NodePool %s: %" G_GUINT64_FORMAT
+                    " product, region and instance type combinations, more than %d",
+                    name, combos, FP_NODEPOOL_MAX_OFFERS);
         return NULL;
     }
     return g_steal_pointer(&t);
@@ -352,31 +390,86 @@ static const char *limit_reached(const FpPoolTemplate *t, const FpPolicy *policy
     return NULL;
 }
 
+/* Label the template node with machine @value of @kind: an instance
+ * type, a family (as "<family>.*", which the catalog reads as any size of
+ * it), or Karpenter's GPU name. */
+static void label_machine(FpNode *n, const FpPolicy *policy, MachineKind kind, const char *value)
+{
+    if (kind == MACHINE_TYPE) {
+        fp_node_set_first_label(n, policy->label_instance_type, value);
+    } else if (kind == MACHINE_FAMILY) {
+        g_autofree char *any = g_strconcat(value, ".*", NULL);
+        fp_node_set_first_label(n, policy->label_instance_type, any);
+    } else if (kind == MACHINE_GPU_NAME) {
+        fp_node_set_label(n, GPU_NAME_KEYS[0], value);
+    }
+}
+
+/* What the GPU inventory (labels, then the instance catalog) says of the
+ * node a machine makes: the product where the NodePool names none, the
+ * device's memory and price, and GPUs per node for an exact instance
+ * type where no requirement says. */
+static void fill_from_inventory(FpOffer *o, const FpPolicy *policy, const FpNode *n,
+                                MachineKind kind)
+{
+    g_autoptr(FpGpuInventory) inv = fp_gpu_inventory_new(policy, n, &o->facts);
+    const FpDeviceClass *dev = fp_gpu_inventory_find(inv, gpu_resource(policy));
+    if (!dev) {
+        return;
+    }
+    if (!(o->facts.product && *o->facts.product) && dev->product && *dev->product) {
+        o->facts.product = g_intern_string(dev->product);
+    }
+    /* the device's memory, as the engine judges a node's (a nominal SKU
+     * table size is larger than what the driver reports) */
+    if (dev->memory_mib > 0) {
+        o->facts.gpu_memory_mib = dev->memory_mib;
+    }
+    if (dev->price_per_hour >= 0) {
+        o->facts.price_per_gpu_hour = dev->price_per_hour;
+    }
+    /* a family's sizes differ in GPU count: only an exact type says */
+    if (o->gpus_per_node == 0 && kind == MACHINE_TYPE && dev->labelled_count) {
+        o->gpus_per_node = dev->labelled_count;
+    }
+}
+
 void fp_nodepool_offers(const FpPoolTemplate *t, const FpPolicy *policy, const FpPoolUsage *usage,
                         GArray *offers)
 {
     int64_t per_node = gpus_per_node(t);
-    const char *full = limit_reached(t, policy, fp_pool_usage_nodepool(usage, t->name), per_node);
+    const FpPoolUse *use = fp_pool_usage_nodepool(usage, t->name);
     char *none[] = {(char *)"", NULL};
     char **products = t->products && t->products[0] ? t->products : none;
     char **regions = t->regions && t->regions[0] ? t->regions : none;
+    char **machines = NULL;
+    MachineKind kind = machine_kind(t, &machines);
+    if (!machines) {
+        machines = none;
+    }
     for (char **p = products; *p; p++) {
         for (char **r = regions; *r; r++) {
-            g_autoptr(FpNode) n = template_node(t, policy, *p, *r);
-            FpOffer o = {.name = g_intern_string(t->name),
-                         .is_template = true,
-                         .gpus_per_node = per_node,
-                         .cannot_grow = full,
-                         .resource = gpu_resource(policy)};
-            fp_node_facts(policy, n, &o.facts);
-            o.facts.pool = t->pool;
-            if (fp_template_mig_offers(policy, n, &o, -1, offers)) {
-                continue; /* its labels describe MIG mixed nodes */
+            for (char **m = machines; *m; m++) {
+                g_autoptr(FpNode) n = template_node(t, policy, *p, *r);
+                label_machine(n, policy, kind, *m);
+                fp_res_list_set(&n->allocatable, gpu_resource(policy), per_node ? per_node : 1);
+                FpOffer o = {.name = g_intern_string(t->name),
+                             .is_template = true,
+                             .gpus_per_node = per_node,
+                             .resource = gpu_resource(policy)};
+                fp_node_facts(policy, n, &o.facts);
+                o.facts.pool = t->pool;
+                o.cannot_grow = limit_reached(t, policy, use, per_node);
+                if (fp_template_mig_offers(policy, n, &o, -1, offers)) {
+                    continue; /* its labels describe MIG mixed nodes */
+                }
+                fill_from_inventory(&o, policy, n, kind);
+                o.cannot_grow = limit_reached(t, policy, use, o.gpus_per_node);
+                o.shared = g_str_has_suffix(o.facts.product, "-SHARED");
+                fp_offer_set_labels(&o, policy, n);
+                fp_offer_intern(&o);
+                g_array_append_val(offers, o);
             }
-            o.shared = g_str_has_suffix(o.facts.product, "-SHARED");
-            fp_offer_set_labels(&o, policy, n);
-            fp_offer_intern(&o);
-            g_array_append_val(offers, o);
         }
     }
 }

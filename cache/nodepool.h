@@ -14,10 +14,18 @@
  * What a NodePool says, read through the policy's label keys:
  *   product   a template label under a key of policy->label_product, else a
  *             requirement "In" on such a key (each value one product);
- *             unknown ("") otherwise - Karpenter's own GPU labels
+ *             else what the machine it launches has, by the GPU inventory
+ *             (cache/gpu_inventory.h: the policy's instanceTypes, then the
+ *             built-in catalog) of a node labelled with it;
+ *   machine   the instance types it names (a label or an "In" requirement
+ *             on a key of policy->label_instance_type), else its AWS
+ *             instance families (karpenter.k8s.aws/instance-family: any
+ *             size of the family), else Karpenter's GPU names
  *             (karpenter.k8s.aws/instance-gpu-name, karpenter.azure.com/
- *             sku-gpu-name) are kept as gpu_names, not guessed into
- *             products;
+ *             sku-gpu-name): one offer each.  The machine also gives
+ *             memory and price (the catalog's, in the offer's region)
+ *             where the policy has none, and an exact instance type its
+ *             GPUs per node;
  *   region    likewise over policy->label_region; unknown otherwise;
  *   capacity  karpenter.sh/capacity-type In values, minus NotIn values of
  *             spot / on-demand / reserved; Karpenter's default on-demand
@@ -68,6 +76,8 @@ typedef struct {
     char **regions;        /* NULL-terminated; empty = unknown */
     char **capacity_types; /* NULL-terminated, never empty */
     char **gpu_names;      /* Karpenter's GPU name requirement values */
+    char **instance_types; /* NULL-terminated; empty = not named */
+    char **families;       /* karpenter.k8s.aws/instance-family values */
     char *pool;            /* the pool name nodes of it carry */
     FpResList limits;
 } FpPoolTemplate;
@@ -77,7 +87,8 @@ FpPoolTemplate *fp_nodepool_parse(const json_t *obj, const FpPolicy *policy, GEr
 void fp_pool_template_free(FpPoolTemplate *t);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPoolTemplate, fp_pool_template_free)
 
-/* Append to @offers (FpOffer) one offer per (product, region) of @t, with
+/* Append to @offers (FpOffer) one offer per (product, region, machine) of
+ * @t, with
  * facts as fp_node_facts computes them for a node carrying the template's
  * labels and those values (price and memory from the policy's SKU table).
  * A template without a known product still offers "" (an unknown GPU).
@@ -87,7 +98,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FpPoolTemplate, fp_pool_template_free)
  * (fp_template_mig_offers).
  * gpus_per_node: the largest count a requirement on
  * karpenter.k8s.aws/instance-gpu-count (or karpenter.azure.com/
- * sku-gpu-count) allows (In values, Lt - 1), 0 when none says; cannot_grow
+ * sku-gpu-count) allows (In values, Lt - 1), else an exact instance
+ * type's, 0 when none says; cannot_grow
  * from spec.limits against @usage (cache/pool_templates.h; may be NULL). */
 void fp_nodepool_offers(const FpPoolTemplate *t, const FpPolicy *policy, const FpPoolUsage *usage,
                         GArray *offers);

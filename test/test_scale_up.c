@@ -16,8 +16,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <string.h>
 
+#include "cache/gpu_inventory.h"
 #include "cache/nodepool.h"
 #include "cache/placement.h"
 #include "cache/pool_templates.h"
@@ -247,6 +249,100 @@ static void test_nodepool_limits(void **state)
     fp_view_free(view);
 }
 
+/* The memory per GPU the GPU inventory gives a node of @instance_type in
+ * us-east-1 with no other label. */
+static double inventory_memory(const FpPolicy *policy, const char *instance_type)
+{
+    g_autoptr(FpNode) n = fp_node_new("probe");
+    fp_node_set_label(n, "node.kubernetes.io/instance-type", instance_type);
+    fp_node_set_label(n, "topology.kubernetes.io/region", "us-east-1");
+    fp_res_list_set(&n->allocatable, "nvidia.com/gpu", 1);
+    FpNodeFacts facts;
+    fp_node_facts(policy, n, &facts);
+    g_autoptr(FpGpuInventory) inv = fp_gpu_inventory_new(policy, n, &facts);
+    const FpDeviceClass *dev = fp_gpu_inventory_find(inv, "nvidia.com/gpu");
+    assert_non_null(dev);
+    assert_true(dev->memory_mib > 0);
+    return dev->memory_mib;
+}
+
+/* A NodePool that names machines, not products - as Karpenter's own
+ * examples do - offers what those machines carry, from the catalog: an
+ * exact instance type with its GPUs per node and price, a family with
+ * unknown GPUs per node (its sizes differ), a GPU name. */
+static void test_nodepool_machines(void **state)
+{
+    g_autoptr(FpPolicy) policy = fp_policy_new_default();
+    const char *pool =
+        "{\"apiVersion\":\"karpenter.sh/v1\",\"kind\":\"NodePool\",\"metadata\":{\"name\":"
+        "\"gpu\"},\"spec\":{\"template\":{\"spec\":{\"requirements\":["
+        "{\"key\":\"node.kubernetes.io/instance-type\",\"operator\":\"In\",\"values\":"
+        "[\"g6.12xlarge\",\"p6-b200.48xlarge\"]},"
+        "{\"key\":\"topology.kubernetes.io/region\",\"operator\":\"In\",\"values\":"
+        "[\"us-east-1\"]}]}}}}";
+    json_t *obj = json_loads(pool, 0, NULL);
+    assert_non_null(obj);
+    g_autoptr(FpPoolTemplate) t = fp_nodepool_parse(obj, policy, NULL);
+    json_decref(obj);
+    assert_non_null(t);
+    GArray *offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
+    fp_nodepool_offers(t, policy, NULL, offers);
+    assert_int_equal(offers->len, 2);
+    const FpOffer *l4 = &g_array_index(offers, FpOffer, 0);
+    const FpOffer *b200 = &g_array_index(offers, FpOffer, 1);
+    assert_string_equal(l4->facts.instance_type, "g6.12xlarge");
+    assert_non_null(strstr(l4->facts.product, "L4"));
+    assert_int_equal(l4->gpus_per_node, 4);
+    /* memory as the inventory reads a node of that type */
+    assert_true(l4->facts.gpu_memory_mib == inventory_memory(policy, "g6.12xlarge"));
+    assert_true(fabs(l4->facts.price_per_gpu_hour - 1.1504) < 1e-9);
+    assert_non_null(strstr(b200->facts.product, "B200"));
+    assert_int_equal(b200->gpus_per_node, 8);
+    assert_true(b200->facts.gpu_memory_mib == inventory_memory(policy, "p6-b200.48xlarge"));
+    assert_true(b200->facts.gpu_memory_mib > 150 * 1024);
+    /* an L4 pod of 8 GPUs is too big for a g6.12xlarge, not for the B200s */
+    g_autoptr(FpPod) eight = gpu_pod(8, NULL);
+    g_autoptr(FpDemand) d = fp_demand_new(eight, policy);
+    assert_string_equal(fp_scale_up_reason(policy, d, l4), FP_REASON_TEMPLATE_TOO_FEW_GPUS);
+    assert_null(fp_scale_up_reason(policy, d, b200));
+    g_array_unref(offers);
+
+    const char *family =
+        "{\"apiVersion\":\"karpenter.sh/v1\",\"kind\":\"NodePool\",\"metadata\":{\"name\":"
+        "\"fam\"},\"spec\":{\"template\":{\"spec\":{\"requirements\":["
+        "{\"key\":\"karpenter.k8s.aws/instance-family\",\"operator\":\"In\",\"values\":"
+        "[\"g6\"]},{\"key\":\"karpenter.k8s.aws/instance-gpu-name\",\"operator\":\"In\","
+        "\"values\":[\"l4\"]}]}}}}";
+    obj = json_loads(family, 0, NULL);
+    g_autoptr(FpPoolTemplate) f = fp_nodepool_parse(obj, policy, NULL);
+    json_decref(obj);
+    assert_non_null(f);
+    offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
+    fp_nodepool_offers(f, policy, NULL, offers);
+    assert_int_equal(offers->len, 1);
+    const FpOffer *fam = &g_array_index(offers, FpOffer, 0);
+    assert_non_null(strstr(fam->facts.product, "L4"));
+    assert_int_equal(fam->gpus_per_node, 0);
+    assert_true(fam->facts.gpu_memory_mib == inventory_memory(policy, "g6.12xlarge"));
+    g_array_unref(offers);
+
+    const char *named =
+        "{\"apiVersion\":\"karpenter.sh/v1\",\"kind\":\"NodePool\",\"metadata\":{\"name\":"
+        "\"named\"},\"spec\":{\"template\":{\"spec\":{\"requirements\":["
+        "{\"key\":\"karpenter.k8s.aws/instance-gpu-name\",\"operator\":\"In\","
+        "\"values\":[\"a10g\",\"l4\"]}]}}}}";
+    obj = json_loads(named, 0, NULL);
+    g_autoptr(FpPoolTemplate) g = fp_nodepool_parse(obj, policy, NULL);
+    json_decref(obj);
+    assert_non_null(g);
+    offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
+    fp_nodepool_offers(g, policy, NULL, offers);
+    assert_int_equal(offers->len, 2);
+    assert_non_null(strstr(g_array_index(offers, FpOffer, 0).facts.product, "A10G"));
+    assert_non_null(strstr(g_array_index(offers, FpOffer, 1).facts.product, "L4"));
+    g_array_unref(offers);
+}
+
 /* The judgement over the policy's templates for a pod of @gpus GPUs. */
 static FpScaleUp *judge(const FpPolicy *policy, int gpus, const char *const *annotations,
                         const FpPoolUsage *usage)
@@ -371,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_template_offers),
         cmocka_unit_test(test_max_nodes_against_view),
         cmocka_unit_test(test_nodepool_limits),
+        cmocka_unit_test(test_nodepool_machines),
         cmocka_unit_test(test_judgement),
         cmocka_unit_test(test_judgement_respects_growth),
         cmocka_unit_test(test_placement_judges_only_unmet),

@@ -22,6 +22,9 @@ extern const size_t fp_demo_cluster_json_len;
 /* Loads the bundled demo cluster into @view, as fp_snapshot_load_buffer()
  * does with any snapshot document. */
 gboolean fp_demo_cluster_load(FpView *view, GError **error);
+/* The same, with the demo's Karpenter NodePools (if it holds any) appended
+ * to @nodepools as fp_snapshot_load_buffer_nodepools() does. */
+gboolean fp_demo_cluster_load_nodepools(FpView *view, GPtrArray *nodepools, GError **error);
 
 G_END_DECLS
 

@@ -320,7 +320,6 @@ FpPoolTemplate *fp_nodepool_parse(const json_t *obj, const FpPolicy *policy, GEr
     return g_steal_pointer(&t);
 }
 
-/* The node this template makes with @product and @region, as a Node. */
 /* The GPU resource a NodePool's nodes offer: the policy's first. */
 static const char *gpu_resource(const FpPolicy *policy)
 {
@@ -328,6 +327,7 @@ static const char *gpu_resource(const FpPolicy *policy)
                                                              : "nvidia.com/gpu";
 }
 
+/* The node this template makes with @product and @region, as a Node. */
 static FpNode *template_node(const FpPoolTemplate *t, const FpPolicy *policy, const char *product,
                              const char *region)
 {

@@ -493,6 +493,26 @@ static void test_golden_scale_up(void **state)
     json_decref(doc);
 }
 
+/* A cluster file as `kubectl get nodes,pods,nodepools -o yaml` prints it:
+ * its Karpenter NodePools (v1 and v1beta1) are pools that can grow, as
+ * serve's watched ones are; the L40S NodePool takes the pod no node can.
+ * The malformed one is skipped with a note naming where it is. */
+static void test_golden_nodepools(void **state)
+{
+    const GoldenCase c = {"nodepools", "pod-l40s.yaml", "cluster-nodepools.yaml", NULL, 3};
+    g_autofree char *err = NULL;
+    json_t *doc = run_case(&c, &err);
+    json_t *up = json_object_get(placement(doc, 0), "scaleUp");
+    assert_true(json_is_true(json_object_get(up, "fits")));
+    assert_string_equal(json_string_value(json_object_get(up, "template")), "l40s-use1");
+    assert_string_equal(json_string_value(json_object_get(up, "sku")), "NVIDIA-L40S");
+    /* gpu (v1, no product), default (v1beta1, limits.resources), l40s-use1 */
+    assert_int_equal(json_integer_value(json_object_get(up, "templates")), 3);
+    assert_non_null(strstr(err, "note: cluster-nodepools.yaml:100:3: skipped, not counted as a "
+                                "pool that can grow: NodePool broken: "));
+    json_decref(doc);
+}
+
 /* ---- usage and input errors: exit 2, a message, nothing on stdout ---- */
 
 static void test_input_errors(void **state)
@@ -1088,6 +1108,7 @@ int main(void)
         cmocka_unit_test(test_golden_invalid_annotation),
         cmocka_unit_test(test_golden_preemption),
         cmocka_unit_test(test_golden_scale_up),
+        cmocka_unit_test(test_golden_nodepools),
         cmocka_unit_test(test_input_errors),
         cmocka_unit_test(test_shared_pods),
         cmocka_unit_test(test_shared_pod_outcomes),

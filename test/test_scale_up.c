@@ -23,6 +23,7 @@
 #include "cache/nodepool.h"
 #include "cache/placement.h"
 #include "cache/pool_templates.h"
+#include "cache/snapshot.h"
 #include "policies/policy_load.h"
 #include "scoring/scale_up.h"
 #include "test/support/support.h"
@@ -459,6 +460,54 @@ static void test_placement_judges_only_unmet(void **state)
     fp_view_free(view);
 }
 
+/* ---- NodePools in a cluster file ---------------------------------------- */
+
+/* A snapshot keeps Karpenter NodePools for its caller: items of a List
+ * (v1 and v1beta1), items of a NodePoolList that carry no kind, not a
+ * NodePool of another API group; nothing when the load fails. */
+static void test_snapshot_nodepools(void **state)
+{
+    const char *text = "apiVersion: v1\nkind: List\nitems:\n"
+                       "- {apiVersion: v1, kind: Node, metadata: {name: n1}}\n"
+                       "- {apiVersion: karpenter.sh/v1, kind: NodePool, metadata: {name: a}}\n"
+                       "- {apiVersion: karpenter.sh/v1beta1, kind: NodePool, metadata: {name: b},\n"
+                       "   spec: {limits: {resources: {nvidia.com/gpu: 2}}}}\n"
+                       "- {apiVersion: example.com/v1, kind: NodePool, metadata: {name: other}}\n"
+                       "---\n"
+                       "apiVersion: karpenter.sh/v1\nkind: NodePoolList\nitems:\n"
+                       "- {metadata: {name: c}, spec: {template: {metadata: {labels:\n"
+                       "   {nvidia.com/gpu.product: NVIDIA-L4}}}}}\n";
+    g_autoptr(FpPolicy) policy = fp_policy_new_default();
+    FpView *view = fp_view_new();
+    GPtrArray *pools = g_ptr_array_new_with_free_func((GDestroyNotify)fp_snapshot_object_free);
+    GError *error = NULL;
+    assert_true(
+        fp_snapshot_load_buffer_nodepools(view, text, strlen(text), "c.yaml", pools, &error));
+    assert_int_equal(pools->len, 3);
+    const char *names[] = {"a", "b", "c"};
+    for (guint i = 0; i < pools->len; i++) {
+        const FpSnapshotObject *o = g_ptr_array_index(pools, i);
+        assert_true(g_str_has_prefix(o->where, "c.yaml:"));
+        g_autoptr(FpPoolTemplate) t = fp_nodepool_parse(o->object, policy, &error);
+        assert_non_null(t);
+        assert_string_equal(t->name, names[i]);
+    }
+    fp_view_read_lock(view);
+    assert_non_null(fp_view_node_locked(view, "n1"));
+    fp_view_read_unlock(view);
+
+    /* a bad Node fails the load: no NodePool of it is kept */
+    const char *bad = "apiVersion: v1\nkind: List\nitems:\n"
+                      "- {apiVersion: karpenter.sh/v1, kind: NodePool, metadata: {name: d}}\n"
+                      "- {apiVersion: v1, kind: Node, metadata: {name: 7}}\n";
+    assert_false(
+        fp_snapshot_load_buffer_nodepools(view, bad, strlen(bad), "bad.yaml", pools, &error));
+    g_clear_error(&error);
+    assert_int_equal(pools->len, 3);
+    g_ptr_array_unref(pools);
+    fp_view_free(view);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_judgement),
         cmocka_unit_test(test_judgement_respects_growth),
         cmocka_unit_test(test_placement_judges_only_unmet),
+        cmocka_unit_test(test_snapshot_nodepools),
     };
     return FP_RUN_TESTS(tests, NULL, NULL);
 }

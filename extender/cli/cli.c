@@ -64,6 +64,9 @@ void fp_cli_free(FpCli *cli)
     if (cli->nodepools) {
         g_ptr_array_unref(cli->nodepools);
     }
+    if (cli->file_nodepools) {
+        g_ptr_array_unref(cli->file_nodepools);
+    }
     if (cli->client) {
         fp_kube_client_free(cli->client);
     }
@@ -80,13 +83,15 @@ static int load_view(FpCli *cli, const char *command)
         return FP_EXIT_USAGE;
     }
     cli->view = fp_view_new();
+    cli->file_nodepools = g_ptr_array_new_with_free_func((GDestroyNotify)fp_snapshot_object_free);
     gboolean ok;
     if (cli->demo) {
         cli->view_source = g_strdup("bundled demo cluster");
-        ok = fp_demo_cluster_load(cli->view, &error);
+        ok = fp_demo_cluster_load_nodepools(cli->view, cli->file_nodepools, &error);
     } else if (cli->cluster_file) {
         cli->view_source = g_strdup(cli->cluster_file);
-        ok = fp_snapshot_load_file(cli->view, cli->cluster_file, &error);
+        ok = fp_snapshot_load_file_nodepools(cli->view, cli->cluster_file, cli->file_nodepools,
+                                             &error);
     } else {
         /* One paginated LIST of nodes and pods through the server's client. */
         g_autoptr(FpKubeConfig) kc = fp_kubeconfig_load(cli->kubeconfig, cli->context, &error);
@@ -104,11 +109,43 @@ static int load_view(FpCli *cli, const char *command)
     return FP_EXIT_OK;
 }
 
-/* Karpenter NodePools of a live cluster, for the scale-up judgement: a
- * cluster without them (404) has none; a failure is a warning. */
+/* The NodePools of the cluster file, parsed under the policy as the live
+ * source parses them (cache/nodepool.h); one that does not parse, or past
+ * FP_NODEPOOL_MAX_POOLS, is skipped with a note. */
+static void parse_file_nodepools(FpCli *cli)
+{
+    for (guint i = 0; cli->file_nodepools && i < cli->file_nodepools->len; i++) {
+        const FpSnapshotObject *o = g_ptr_array_index(cli->file_nodepools, i);
+        g_autoptr(GError) error = NULL;
+        FpPoolTemplate *t = NULL;
+        if (cli->nodepools->len >= FP_NODEPOOL_MAX_POOLS) {
+            const char *name =
+                json_string_value(json_object_get(json_object_get(o->object, "metadata"), "name"));
+            g_set_error(&error, FP_NODEPOOL_ERROR, FP_NODEPOOL_ERROR_LIMIT,
+                        "NodePool %s: more than %d NodePools", name ? name : "(no name)",
+                        FP_NODEPOOL_MAX_POOLS);
+        } else {
+            t = fp_nodepool_parse(o->object, cli->policy, &error);
+        }
+        if (t) {
+            g_ptr_array_add(cli->nodepools, t);
+            continue;
+        }
+        g_autofree char *note = g_strdup_printf(
+            "%s: skipped, not counted as a pool that can grow: %s", o->where, error->message);
+        g_autofree char *printable = fp_cli_printable(note);
+        fprintf(stderr, "note: %s\n", printable);
+    }
+    g_clear_pointer(&cli->file_nodepools, g_ptr_array_unref);
+}
+
+/* Karpenter NodePools for the scale-up judgement: those of the cluster
+ * file, or those of a live cluster, where a cluster without them (404) has
+ * none and a failure is a warning. */
 static void load_nodepools(FpCli *cli, const char *command)
 {
     cli->nodepools = g_ptr_array_new_with_free_func((GDestroyNotify)fp_pool_template_free);
+    parse_file_nodepools(cli);
     if (!cli->client) {
         return;
     }

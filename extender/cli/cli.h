@@ -39,7 +39,10 @@ typedef struct {
     GPtrArray *items; /* FpPodfileItem*, parallel to pods: where each came from */
     char *view_source;
     FpKubeClient *client; /* live mode only */
-    GPtrArray *nodepools; /* FpPoolTemplate*: Karpenter NodePools (live mode) */
+    /* FpPoolTemplate*: Karpenter NodePools, listed from the live cluster or
+     * read from the cluster file (--cluster, --demo) */
+    GPtrArray *nodepools;
+    GPtrArray *file_nodepools; /* FpSnapshotObject*: the file's, until parsed */
 } FpCli;
 
 /* The option entries for the fields above (terminated); @cli must outlive
@@ -63,9 +66,10 @@ const FpPodfileItem *fp_cli_pod_item(const FpCli *cli, const FpPod *pod);
 /* Evaluate @pod on every node of the view with kube-scheduler's checks. */
 FpPlacement *fp_cli_place(FpCli *cli, const FpPod *pod);
 
-/* The pools that can grow (cache/pool_templates.h): the live cluster's
- * NodePools, then the policy's poolTemplates, growth judged against the
- * view.  A new array of FpOffer. */
+/* The pools that can grow (cache/pool_templates.h): the NodePools (the
+ * live cluster's, or those of the cluster file: a NodePool that does not
+ * parse was skipped with a note on stderr), then the policy's
+ * poolTemplates, growth judged against the view.  A new array of FpOffer. */
 GArray *fp_cli_templates(const FpCli *cli);
 
 /* Print one placement as a ranked table (wide adds columns). */

@@ -612,6 +612,16 @@ static void emit_required(FpConstraints *c, const Build *b)
     c->required = (FpSelReq *)(void *)g_array_free(reqs, FALSE);
 }
 
+/* A requirement pair no node matches: @key both present and absent. */
+static void emit_unsatisfiable(FpConstraints *c, const char *key)
+{
+    c->unsatisfiable = true;
+    c->n_required = 2;
+    c->required = g_new0(FpSelReq, 2);
+    c->required[0] = (FpSelReq){.key = g_strdup(key), .op = FP_SEL_EXISTS};
+    c->required[1] = (FpSelReq){.key = g_strdup(key), .op = FP_SEL_DOES_NOT_EXIST};
+}
+
 static void emit_preferred(FpConstraints *c, const Build *b)
 {
     char **label_region = b->policy->label_region;
@@ -753,6 +763,11 @@ FpConstraints *fp_constraints_new(const FpPolicy *policy, const FpDemand *demand
         if (preferred) {
             emit_preferred(c, &b);
         }
+    } else if (b.products_on && b.product_key && b.product_values.items->len == 0) {
+        emit_unsatisfiable(c, b.product_key);
+    } else if (b.regions_on && b.regions.items->len == 0 && b.policy->label_region &&
+               b.policy->label_region[0]) {
+        emit_unsatisfiable(c, b.policy->label_region[0]);
     }
     set_clear(&b.products);
     set_clear(&b.product_values);

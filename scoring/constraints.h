@@ -60,7 +60,7 @@
  *            limit by its SKU entry or an accepted offer (MIG wildcards
  *            expand to the known MIG products).  A model every known
  *            product holds adds nothing; one that none holds makes the
- *            constraints inexpressible;
+ *            constraints unsatisfiable (below);
  *   region   In [R]  when the demand has origins and a latency limit: the
  *            known regions (offers, the latency matrix, the origins) whose
  *            weighted round trip is within it, nearest first;
@@ -150,9 +150,17 @@ typedef struct {
     char *summary;
     /* Why the pod can run nowhere flexplace knows of, or why its constraints
      * cannot be written (no product or region qualifies); NULL when some
-     * offer fits.  With @expressible false there are no requirements. */
+     * offer fits.  With @expressible false there are no requirements,
+     * except when @unsatisfiable. */
     char *problem;
     bool expressible;
+    /* No known product or region satisfies the pod (not expressible): the
+     * requirements are then the one pair "<key> Exists" and "<key>
+     * DoesNotExist" over the product (else region) label key, which no
+     * node matches, so that neither kube-scheduler's own plugins nor an
+     * autoscaler place the pod where flexplace never would.  Not set when
+     * the product has no label key (nothing can be written). */
+    bool unsatisfiable;
 } FpConstraints;
 
 /* Why flexplace's filters 6, 6b, 7, 7b, 8, 9 (SKU, spot, memory, model

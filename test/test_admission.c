@@ -847,6 +847,13 @@ static void test_hard_reason_matches_engine(void **state)
     fp_view_free(view);
 }
 
+static void assert_not_admitted(const FpNodeState *st, void *data)
+{
+    if (fp_constraints_admit(data, st->node->labels)) {
+        fail_msg("node %s admitted by unsatisfiable constraints", st->name);
+    }
+}
+
 /* Pool templates count as offers; a price-overridden pool is excluded by a
  * NotIn; a demand nothing satisfies is reported. */
 static void test_constraints_templates_and_problems(void **state)
@@ -904,7 +911,8 @@ static void test_constraints_templates_and_problems(void **state)
     assert_int_equal(some->templates_accepted, 1);
     assert_null(some->problem);
 
-    /* Nothing in the world has 4 TiB per GPU: not expressible. */
+    /* Nothing in the world has 4 TiB per GPU: not expressible, and the
+     * requirements are the pair no node matches. */
     json_t *pj3 = parse("{\"metadata\":{\"name\":\"r\",\"annotations\":{"
                         "\"flexplace.io/min-gpu-memory\":\"4Ti\"}},"
                         "\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":"
@@ -914,8 +922,17 @@ static void test_constraints_templates_and_problems(void **state)
     g_autoptr(FpDemand) d3 = fp_demand_new(huge, policy);
     g_autoptr(FpConstraints) never = fp_view_constraints(view, policy, d3, NULL, 0, false);
     assert_false(never->expressible);
-    assert_int_equal(never->n_required, 0);
+    assert_true(never->unsatisfiable);
+    assert_int_equal(never->n_required, 2);
+    assert_string_equal(never->required[0].key, "nvidia.com/gpu.product");
+    assert_int_equal(never->required[0].op, FP_SEL_EXISTS);
+    assert_string_equal(never->required[1].key, "nvidia.com/gpu.product");
+    assert_int_equal(never->required[1].op, FP_SEL_DOES_NOT_EXIST);
     assert_non_null(strstr(never->problem, "GPU product"));
+    /* no node of the demo cluster passes them */
+    fp_view_read_lock(view);
+    fp_view_foreach_node_locked(view, assert_not_admitted, never);
+    fp_view_read_unlock(view);
 
     /* Llama-3.1-70B in bf16 (131 GiB) on one GPU: only the GPUs of the
      * SKU table with room for it qualify (B200, H200), none of the demo's

@@ -135,8 +135,9 @@ static char *patch_text(json_t *response)
  * nvidia.com/gpu.product NVIDIA-A100-SXM4-40GB and 1g.5gb slices of 4864
  * MiB.  A 5Gi floor: flexplace's filter refuses the slice, so the webhook
  * must not write an affinity that admits the node (before the fix it
- * admitted "nvidia.com/gpu.product In [..., NVIDIA-A100-SXM4-40GB, ...]");
- * a 4Gi floor admits it through the slice's own labels. */
+ * admitted "nvidia.com/gpu.product In [..., NVIDIA-A100-SXM4-40GB, ...]",
+ * then left the pod unconstrained); a 4Gi floor admits it through the
+ * slice's own labels. */
 static void test_mutate_mig_mixed(void **state)
 {
     g_autofree char *req_path = fp_test_shared_data("admission-captures/001-request.json");
@@ -152,7 +153,14 @@ static void test_mutate_mig_mixed(void **state)
     json_t *r5 = post_review(client, five);
     assert_true(json_is_true(json_object_get(r5, "allowed")));
     g_autofree char *p5 = patch_text(r5);
-    assert_null(p5); /* nothing admits it: left unchanged, with a warning why */
+    /* nothing admits it: an affinity no node matches, over the slice's
+     * product key, and a warning why */
+    assert_non_null(p5);
+    print_message("5Gi patch: %s\n", p5);
+    assert_non_null(
+        strstr(p5, "{\"key\":\"nvidia.com/mig-1g.5gb.product\",\"operator\":\"Exists\"}"));
+    assert_non_null(
+        strstr(p5, "{\"key\":\"nvidia.com/mig-1g.5gb.product\",\"operator\":\"DoesNotExist\"}"));
     g_autofree char *w5 = json_dumps(json_object_get(r5, "warnings"), 0);
     assert_non_null(strstr(w5, "no GPU product satisfies"));
     json_decref(r5);

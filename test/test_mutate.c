@@ -241,7 +241,7 @@ static void test_unchanged_and_skipped(void **state)
     g_autofree char *bad_ann = review("CREATE", "{\"flexplace.io/max-latency-ms\":\"soon\"}", GPU);
     expect(f, bad_ann, FP_MUTATE_UNCHANGED, "flexplace.io/max-latency-ms");
     g_autofree char *huge = review("CREATE", "{\"flexplace.io/min-gpu-memory\":\"4Ti\"}", GPU);
-    expect(f, huge, FP_MUTATE_UNCHANGED, "no GPU product satisfies");
+    expect(f, huge, FP_MUTATE_PATCHED, "its node affinity now matches no node");
     /* team-a's default profile constrains nothing: nothing to add. */
     g_autofree char *plain = review("CREATE", "{}", GPU);
     expect(f, plain, FP_MUTATE_SKIPPED, NULL);

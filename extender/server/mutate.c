@@ -91,7 +91,7 @@ static void decide_pod(const FpMutateEnv *env, const FpAdmissionRequest *req, De
         return;
     }
     g_autoptr(FpConstraints) c = constraints_for(env, policy, demand);
-    if (!c->applies || !c->expressible) {
+    if (!c->applies || (!c->expressible && !c->unsatisfiable)) {
         unchanged(d, g_strdup_printf("flexplace: pod left unchanged: %s",
                                      c->problem ? c->problem : "no constraint applies"));
         return;
@@ -117,6 +117,13 @@ static void decide_pod(const FpMutateEnv *env, const FpAdmissionRequest *req, De
     /* Empty when the pod already carries every requirement (a reinvoked
      * webhook, or a pod that was written with them). */
     d->result = json_array_size(d->patch) > 0 ? FP_MUTATE_PATCHED : FP_MUTATE_SKIPPED;
+    if (c->unsatisfiable) {
+        g_ptr_array_add(d->warnings,
+                        g_strdup_printf("flexplace: %s; its node affinity now matches no node, so "
+                                        "no scheduler or autoscaler places it",
+                                        c->problem));
+        return;
+    }
     g_ptr_array_add(d->warnings, g_strdup_printf("flexplace: constrained to %s", c->summary));
     if (c->problem) {
         g_ptr_array_add(d->warnings, g_strdup_printf("flexplace: %s", c->problem));

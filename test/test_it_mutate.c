@@ -76,30 +76,35 @@ static void test_mutate_route(void **state)
     g_unlink(policy_path);
 }
 
-/* The AdmissionReview of capture 001 with its pod turned into one that
- * asks for a MIG mixed slice, nvidia.com/mig-1g.5gb, with a memory floor
- * (and no model: the capture's Llama-3.1-8B fits no 1g.5gb slice). */
-static char *mig_review(const char *path, const char *floor)
+/* The AdmissionReview of capture @path with its pod turned into one that
+ * asks for one @resource with the annotations @ann (a JSON object), and no
+ * model (the capture's Llama-3.1-8B fits no 1g.5gb slice). */
+static char *review_with(const char *path, const char *resource, const char *ann)
 {
     json_error_t jerr;
     json_t *review = json_load_file(path, 0, &jerr);
     assert_non_null(review);
     json_t *pod = json_object_get(json_object_get(review, "request"), "object");
     json_t *meta = json_object_get(pod, "metadata");
-    json_object_set_new(meta, "annotations",
-                        json_pack("{s:s}", "flexplace.io/min-gpu-memory", floor));
+    json_object_set_new(meta, "annotations", json_loads(ann, 0, &jerr));
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c)
     {
         json_object_del(c, "args");
-        json_object_set_new(c, "resources",
-                            json_pack("{s:{s:s}, s:{s:s}}", "limits", "nvidia.com/mig-1g.5gb", "1",
-                                      "requests", "nvidia.com/mig-1g.5gb", "1"));
+        json_object_set_new(
+            c, "resources",
+            json_pack("{s:{s:s}, s:{s:s}}", "limits", resource, "1", "requests", resource, "1"));
     }
     char *body = json_dumps(review, JSON_COMPACT);
     json_decref(review);
     return body;
+}
+
+static char *mig_review(const char *path, const char *floor)
+{
+    g_autofree char *ann = g_strdup_printf("{\"flexplace.io/min-gpu-memory\":\"%s\"}", floor);
+    return review_with(path, "nvidia.com/mig-1g.5gb", ann);
 }
 
 /* POST @body; the reply's response object (new reference). */
@@ -180,11 +185,41 @@ static void test_mutate_mig_mixed(void **state)
     fp_app_free(app);
 }
 
+/* serve --cluster FILE counts the file's Karpenter NodePools as pools that
+ * can grow, as score does: an L40S pod that no node of
+ * test/data/cli/cluster-nodepools.yaml serves gets no "nothing offers
+ * this" warning, since its NodePool l40s-use1 can add one. */
+static void test_mutate_file_nodepools(void **state)
+{
+    g_autofree char *req_path = fp_test_shared_data("admission-captures/001-request.json");
+    if (!req_path) {
+        FP_SKIP("shared-data", "FP_SHARED_DATA has no admission captures");
+    }
+    g_autofree char *cluster =
+        g_build_filename(FP_SOURCE_DIR, "test", "data", "cli", "cluster-nodepools.yaml", NULL);
+    FpApp *app = fp_test_app_start(cluster, NULL, NULL);
+    assert_int_equal(app->file_nodepools->len, 4); /* broken one included, left out at use */
+    FpTestHttpClient *client = fp_test_http_client_new(fp_http_server_port(app->http));
+    g_autofree char *body =
+        review_with(req_path, "nvidia.com/gpu", "{\"flexplace.io/gpu-sku\":\"NVIDIA-L40S\"}");
+    json_t *r = post_review(client, body);
+    g_autofree char *patch = patch_text(r);
+    assert_non_null(patch);
+    assert_non_null(strstr(patch, "\"values\":[\"NVIDIA-L40S\"]"));
+    g_autofree char *warnings = json_dumps(json_object_get(r, "warnings"), 0);
+    print_message("warnings: %s\n", warnings);
+    assert_null(strstr(warnings, "no node or pool template offers"));
+    json_decref(r);
+    fp_test_http_client_free(client);
+    fp_app_free(app);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mutate_route),
         cmocka_unit_test(test_mutate_mig_mixed),
+        cmocka_unit_test(test_mutate_file_nodepools),
     };
     return FP_RUN_TESTS(tests, NULL, NULL);
 }

@@ -82,17 +82,47 @@ static void config_copy(FpAppConfig *dst, const FpAppConfig *src)
     dst->metrics_listen = g_strdup(src->metrics_listen);
 }
 
+/* The cluster file's NodePools that do not parse under the policy at
+ * start: logged once, then left out of the templates. */
+static void warn_file_nodepools(FpApp *app)
+{
+    if (!app->file_nodepools || app->file_nodepools->len == 0) {
+        return;
+    }
+    if (app->file_nodepools->len > FP_NODEPOOL_MAX_POOLS) {
+        g_warning("%s: more than %d NodePools: those after the first %d are not counted",
+                  app->cfg.cluster_file ? app->cfg.cluster_file : "demo cluster",
+                  FP_NODEPOOL_MAX_POOLS, FP_NODEPOOL_MAX_POOLS);
+        g_ptr_array_set_size(app->file_nodepools, FP_NODEPOOL_MAX_POOLS);
+    }
+    g_autoptr(FpPolicy) policy = fp_policy_store_get(app->policies);
+    for (guint i = 0; i < app->file_nodepools->len; i++) {
+        const FpSnapshotObject *o = g_ptr_array_index(app->file_nodepools, i);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(FpPoolTemplate) t = fp_nodepool_parse(o->object, policy, &error);
+        if (!t) {
+            g_warning("%s: skipped, not counted as a pool that can grow: %s", o->where,
+                      error->message);
+        }
+    }
+}
+
 static gboolean load_view(FpApp *app, GError **error)
 {
     const FpAppConfig *cfg = &app->cfg;
     fp_view_set_limits(app->view, cfg->max_nodes, cfg->max_pods);
+    if (cfg->demo || cfg->cluster_file) {
+        app->file_nodepools =
+            g_ptr_array_new_with_free_func((GDestroyNotify)fp_snapshot_object_free);
+    }
     if (cfg->demo) {
         app->readiness.source = FP_SOURCE_DEMO;
-        return fp_demo_cluster_load(app->view, error);
+        return fp_demo_cluster_load_nodepools(app->view, app->file_nodepools, error);
     }
     if (cfg->cluster_file) {
         app->readiness.source = FP_SOURCE_SNAPSHOT;
-        return fp_snapshot_load_file(app->view, cfg->cluster_file, error);
+        return fp_snapshot_load_file_nodepools(app->view, cfg->cluster_file, app->file_nodepools,
+                                               error);
     }
     app->readiness.source = FP_SOURCE_LIVE;
     g_autoptr(FpKubeConfig) kc = NULL;
@@ -140,6 +170,13 @@ static GArray *app_templates(void *ctx, const FpPolicy *policy)
     g_autoptr(FpPoolUsage) usage = fp_pool_usage_new(app->view, policy);
     GArray *offers = app->nodepools ? fp_nodepool_source_offers(app->nodepools, policy, usage)
                                     : g_array_new(FALSE, TRUE, sizeof(FpOffer));
+    for (guint i = 0; app->file_nodepools && i < app->file_nodepools->len; i++) {
+        const FpSnapshotObject *o = g_ptr_array_index(app->file_nodepools, i);
+        g_autoptr(FpPoolTemplate) t = fp_nodepool_parse(o->object, policy, NULL);
+        if (t) {
+            fp_nodepool_offers(t, policy, usage, offers);
+        }
+    }
     fp_policy_template_offers(policy, usage, offers);
     return offers;
 }
@@ -249,6 +286,7 @@ FpApp *fp_app_new(const FpAppConfig *cfg, GError **error)
         fp_app_free(app);
         return NULL;
     }
+    warn_file_nodepools(app);
     if (cfg->nodepools && app->client) {
         /* Pool templates for the webhook and the scale-up judgement. */
         app->nodepools = fp_nodepool_source_start(app->client, 60);
@@ -349,6 +387,9 @@ void fp_app_free(FpApp *app)
         fp_informer_stop(app->informer);
     }
     fp_nodepool_source_stop(app->nodepools);
+    if (app->file_nodepools) {
+        g_ptr_array_unref(app->file_nodepools);
+    }
     fp_event_sink_free(app->events); /* before the client it posts through */
     if (app->client) {
         fp_kube_client_free(app->client);

@@ -118,8 +118,11 @@ struct FpApp {
     FpReadyzEnv readyz_env;
     FpMutateEnv mutate_env;
     FpNodePoolSource *nodepools; /* --karpenter-nodepools in live mode, or NULL */
-    FpUnmet *unmet;              /* GPU pods that fit no node (flexplace_unmet_*) */
-    FpEventSink *events;         /* their Events (live mode with pod_events), or NULL */
+    /* FpSnapshotObject*: the NodePools of the --cluster file or the demo
+     * (parsed under the policy in force when templates are asked for) */
+    GPtrArray *file_nodepools;
+    FpUnmet *unmet;      /* GPU pods that fit no node (flexplace_unmet_*) */
+    FpEventSink *events; /* their Events (live mode with pod_events), or NULL */
     /* Route table built by fp_app_routes (paths owned here). */
     FpRoute routes[FP_APP_MAX_ROUTES];
     char *route_paths[5];

@@ -20,10 +20,12 @@ typedef struct {
 static char *offer_key(const FpOffer *o)
 {
     const FpNodeFacts *f = &o->facts;
-    return g_strdup_printf("%s|%s|%s|%s|%.3f|%.6f|%d|%s|%s", f->pool, f->region, f->product,
+    /* nodes without a pool are corrected one by one (by hostname) */
+    const char *host = f->pool && *f->pool ? "" : o->host ? o->host : "\x01";
+    return g_strdup_printf("%s|%s|%s|%s|%.3f|%.6f|%d|%s|%s|%s", f->pool, f->region, f->product,
                            f->capacity_type, f->gpu_memory_mib, f->price_per_gpu_hour, o->shared,
                            o->product_label ? o->product_label : "\x01",
-                           o->memory_label ? o->memory_label : "\x01");
+                           o->memory_label ? o->memory_label : "\x01", host);
 }
 
 /* The device class of the demand's resource on @st's node, under the
@@ -58,6 +60,7 @@ static void gather_node(const FpNodeState *st, void *data)
     o.shared = dev && fp_device_is_shared(dev);
     o.product_label = g->product_key ? fp_node_label(st->node, g->product_key) : NULL;
     o.memory_label = g->memory_key ? fp_node_label(st->node, g->memory_key) : NULL;
+    o.host = fp_node_label(st->node, FP_CONSTRAINTS_HOSTNAME_KEY);
     char *key = offer_key(&o);
     if (!g_hash_table_add(g->seen, key)) {
         return; /* the set owns keys: a duplicate was freed by add */

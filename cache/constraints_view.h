@@ -4,7 +4,8 @@
  *
  * Purpose: collect the kinds of node a pod could get - one offer per
  * distinct (pool, region, device product, capacity type, device memory,
- * device price, shared, product and memory label values) among the view's
+ * device price, shared, product and memory label values; a node without a
+ * pool label is an offer of its own, by hostname) among the view's
  * nodes that list the demand's GPU resource, with the facts of that
  * resource's device class (the node's GPU inventory, computed under
  * @policy when the view's was another), plus the caller's pool templates

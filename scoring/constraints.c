@@ -251,7 +251,8 @@ typedef struct {
     StrSet regions;
     bool regions_on;
     StrSet excluded_pools;
-    bool model_narrowed; /* the model's fit took out a product */
+    StrSet excluded_hosts; /* nodes without a pool label */
+    bool model_narrowed;   /* the model's fit took out a product */
 } Build;
 
 /* Products known to the cluster or the policy, sorted: offers of the
@@ -529,18 +530,25 @@ static bool admitted(const Build *b, const FpOffer *o)
     return (!b->products_on || set_has(&b->product_values, o->product_label)) &&
            (!b->memory_on || (label_int(o->memory_label, &mib) && mib > b->memory_gt)) &&
            (!b->regions_on || set_has(&b->regions, f->region)) &&
-           !set_has(&b->excluded_pools, f->pool);
+           !(b->d->profile->avoid_spot && facts_spot(f)) && !set_has(&b->excluded_pools, f->pool) &&
+           !set_has(&b->excluded_hosts, o->host);
 }
 
 /* The correction: a known offer of the resource the requirements admit but
- * flexplace rejects takes its pool out. */
+ * flexplace rejects takes its pool out, or, a node without a pool label,
+ * itself (by its hostname label). */
 static void build_pool_exclusions(Build *b)
 {
     for (guint i = 0; i < b->n; i++) {
-        const FpNodeFacts *f = &b->offers[i].facts;
-        if (b->mine[i] && !b->accepted[i] && admitted(b, &b->offers[i]) && f->pool && *f->pool &&
-            value_ok(f->pool)) {
+        const FpOffer *o = &b->offers[i];
+        const FpNodeFacts *f = &o->facts;
+        if (!b->mine[i] || b->accepted[i] || !admitted(b, o)) {
+            continue;
+        }
+        if (f->pool && *f->pool && value_ok(f->pool)) {
             set_add(&b->excluded_pools, f->pool);
+        } else if (value_ok(o->host)) {
+            set_add(&b->excluded_hosts, o->host);
         }
     }
 }
@@ -604,6 +612,9 @@ static void emit_required(FpConstraints *c, const Build *b)
         for (char **k = b->policy->label_pool; k && *k; k++) {
             add_req(reqs, *k, FP_SEL_NOT_IN, &b->excluded_pools);
         }
+    }
+    if (b->excluded_hosts.items->len > 0) {
+        add_req(reqs, FP_CONSTRAINTS_HOSTNAME_KEY, FP_SEL_NOT_IN, &b->excluded_hosts);
     }
     if (b->d->profile->avoid_spot) {
         add_spot_exclusions(reqs, b->policy);
@@ -696,6 +707,10 @@ static char *summary(const Build *b)
         g_string_append(s, ", not in pool ");
         join_set(s, &b->excluded_pools, 4);
     }
+    if (b->excluded_hosts.items->len > 0) {
+        g_string_append(s, ", not on node ");
+        join_set(s, &b->excluded_hosts, 4);
+    }
     return g_string_free(s, FALSE);
 }
 
@@ -751,6 +766,7 @@ FpConstraints *fp_constraints_new(const FpPolicy *policy, const FpDemand *demand
     set_init(&b.product_values);
     set_init(&b.regions);
     set_init(&b.excluded_pools);
+    set_init(&b.excluded_hosts);
     build_products(&b);
     build_product_values(&b);
     build_memory(&b);
@@ -773,6 +789,7 @@ FpConstraints *fp_constraints_new(const FpPolicy *policy, const FpDemand *demand
     set_clear(&b.product_values);
     set_clear(&b.regions);
     set_clear(&b.excluded_pools);
+    set_clear(&b.excluded_hosts);
     g_free(b.accepted);
     g_free(b.mine);
     return c;

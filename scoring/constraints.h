@@ -73,7 +73,9 @@
  *            priced above the limit, a node whose memory label is below the
  *            floor, a time-sliced node among whole ones): the correction
  *            that keeps the requirements a subset of what flexplace
- *            accepts.
+ *            accepts;
+ *   node     kubernetes.io/hostname NotIn [H], the same correction for a
+ *            known node that carries no pool label (its hostname label).
  * Values that are not valid label values can never equal a node's label and
  * are left out.  Nodes without a product or region label are excluded by an
  * In requirement even where flexplace would accept them: the requirements
@@ -102,6 +104,7 @@
 G_BEGIN_DECLS
 
 #define FP_CONSTRAINTS_MAX_PREFERRED 4
+#define FP_CONSTRAINTS_HOSTNAME_KEY "kubernetes.io/hostname"
 
 /* One weighted preferred term: all of @exprs (AND), weight 1..100. */
 typedef struct {
@@ -131,6 +134,9 @@ typedef struct {
      * fp_constraints_memory_key for the resource; NULL when absent. */
     const char *product_label;
     const char *memory_label;
+    /* A node's kubernetes.io/hostname label, for the correction of a node
+     * without a pool label; NULL for templates. */
+    const char *host;
 } FpOffer;
 
 typedef struct {

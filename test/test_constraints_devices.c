@@ -435,6 +435,30 @@ static void test_templates_by_resource(void **state)
     fp_view_free(view);
 }
 
+/* A node without a pool label that the requirements would admit but the
+ * filter rejects (its instance type's price) is taken out by its hostname;
+ * its cheaper twin stays. */
+static void test_unpooled_node_correction(void **state)
+{
+    FpView *view = view_of("devices/classes.yaml");
+    g_autoptr(FpPolicy) policy = load_policy(NULL);
+    FpDemand *d = NULL;
+    g_autoptr(FpConstraints) c = constraints_of(
+        view, policy, "nvidia.com/gpu", "{\"flexplace.io/max-price-per-gpu-hour\":\"1\"}", &d);
+    assert_true(c->expressible);
+    assert_true(has_value(req_on(c, "nvidia.com/gpu.product"), "NVIDIA-L4"));
+    const FpSelReq *host = req_on(c, "kubernetes.io/hostname");
+    assert_non_null(host);
+    assert_int_equal(host->op, FP_SEL_NOT_IN);
+    assert_true(has_value(host, "l4-nopool-x4"));
+    assert_false(has_value(host, "l4-nopool-x1"));
+    assert_false(node_admitted(view, c, "l4-nopool-x4"));
+    assert_true(node_admitted(view, c, "l4-nopool-x1"));
+    assert_non_null(strstr(c->summary, "not on node l4-nopool-x4"));
+    fp_demand_free(d);
+    fp_view_free(view);
+}
+
 /* ---- the property over the fleets ---------------------------------------- */
 
 static const char *const DEMANDS[] = {
@@ -453,6 +477,7 @@ static const char *const DEMANDS[] = {
     "{\"flexplace.io/gpu-sku\":\"NVIDIA-A100-SXM4-40GB-MIG-*\","
     "\"flexplace.io/min-gpu-memory\":\"9Gi\"}",
     "{\"flexplace.io/max-price-per-gpu-hour\":\"0.5\"}",
+    "{\"flexplace.io/max-price-per-gpu-hour\":\"1\"}",
     "{\"flexplace.io/max-price-per-gpu-hour\":\"2\"}",
     "{\"flexplace.io/origin-region\":\"us-east-1\",\"flexplace.io/max-latency-ms\":\"30\"}",
     "{\"flexplace.io/origin-region\":\"us-central1\",\"flexplace.io/max-latency-ms\":\"10\","
@@ -593,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_time_sliced_renamed),
         cmocka_unit_test(test_amd),
         cmocka_unit_test(test_templates_by_resource),
+        cmocka_unit_test(test_unpooled_node_correction),
         cmocka_unit_test(test_property_fleets),
         cmocka_unit_test(test_property_real_nodes),
     };

@@ -164,7 +164,8 @@ struct FpHttpServer {
     gint64 idle_deadline_us; /* a kept-alive connection between requests */
     guint connection_limit;  /* ours; MHD's is MHD_LIMIT_SLACK higher */
     guint per_address_limit; /* open connections from one address */
-    GHashTable *per_address; /* address -> open connections (GUINT_TO_POINTER); conn_lock */
+    GHashTable *per_address; /* address -> open connections not cut yet (GUINT_TO_POINTER);
+                                conn_lock */
     guint open_uncut;        /* open connections not cut yet; conn_lock */
     _Atomic guint64 body_bytes;
     _Atomic guint64 rejected[FP_HTTP_REJECT_N];
@@ -931,6 +932,31 @@ static char *peer_address(struct MHD_Connection *conn)
     return g_strdup(text);
 }
 
+/* Under conn_lock: @info no longer counts against its address's cap. */
+static void address_forget_locked(FpHttpServer *s, const ConnInfo *info)
+{
+    guint from_address = GPOINTER_TO_UINT(g_hash_table_lookup(s->per_address, info->address));
+    if (from_address > 1) {
+        g_hash_table_insert(s->per_address, g_strdup(info->address),
+                            GUINT_TO_POINTER(from_address - 1));
+    } else {
+        g_hash_table_remove(s->per_address, info->address);
+    }
+}
+
+/* Under conn_lock: shut @info down (its client sees the end of the stream,
+ * MHD closes it).  From now on it counts against neither limit: a client
+ * that reconnects at once must not find its address still full of
+ * connections MHD has not closed yet, or each reconnect would cut another
+ * one (measured: 1,851 such cuts in 80 s of a flood on one pool thread). */
+static void cut_locked(FpHttpServer *s, ConnInfo *info)
+{
+    shutdown(info->fd, SHUT_RDWR);
+    info->cut = TRUE;
+    s->open_uncut--;
+    address_forget_locked(s, info);
+}
+
 /* Under conn_lock: cut the connection that has waited longest without being
  * served (not in a handler, not cut yet), from @address only when it is not
  * NULL; returns whether there was one.  That is a slow or stalled client,
@@ -953,9 +979,7 @@ static gboolean cut_longest_waiting_locked(FpHttpServer *s, const char *address)
         }
     }
     if (victim) {
-        shutdown(victim->fd, SHUT_RDWR);
-        victim->cut = TRUE;
-        s->open_uncut--;
+        cut_locked(s, victim);
     }
     return victim != NULL;
 }
@@ -1024,13 +1048,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         g_hash_table_remove(s->conns, info);
         if (!info->cut) {
             s->open_uncut--;
-        }
-        guint from_address = GPOINTER_TO_UINT(g_hash_table_lookup(s->per_address, info->address));
-        if (from_address > 1) {
-            g_hash_table_insert(s->per_address, g_strdup(info->address),
-                                GUINT_TO_POINTER(from_address - 1));
-        } else {
-            g_hash_table_remove(s->per_address, info->address);
+            address_forget_locked(s, info);
         }
         g_mutex_unlock(&s->conn_lock);
         if (info->creds) {
@@ -1062,9 +1080,7 @@ static void cut_late_connections(FpHttpServer *s, gint64 now)
             /* counted before the client can see the end of the stream */
             atomic_fetch_add(
                 &s->rejected[info->idle ? FP_HTTP_REJECT_IDLE : FP_HTTP_REJECT_TIMEOUT], 1);
-            shutdown(info->fd, SHUT_RDWR);
-            info->cut = TRUE;
-            s->open_uncut--;
+            cut_locked(s, info);
             *(info->idle ? &idle : &cut) += 1;
         }
     }

@@ -26,7 +26,10 @@
  *     "address_limit" / "connection_limit").  So slow, stalled or hostile
  *     clients, from one address or many, loopback included, cannot keep
  *     kube-scheduler's next connection out; a request being handled is
- *     never cut.  MHD's own limit is set higher, as a backstop;
+ *     never cut.  A connection cut (here or at a deadline) counts against
+ *     neither bound from then on: it is shut down and MHD closes it at its
+ *     next look, and a client that reconnects at once must not find its
+ *     address still full.  MHD's own limit is set higher, as a backstop;
  *   - time, two deadlines enforced by a watchdog however slowly a client
  *     trickles bytes: a request must arrive (a new connection's first
  *     request line, headers and body; on a kept-alive connection from its

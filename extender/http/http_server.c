@@ -1156,10 +1156,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
  * 1,000 trickling connections reach their deadline and reconnect as a wave,
  * a new connection from kube-scheduler waits in the kernel's accept queue
  * behind them, drained at a few connections per round, each round slower
- * under CPU contention: measured on the 2-core test machine under load ~14
- * (test/README.md, "Slow clients"), a filter call on a new connection took
- * up to 164 ms with 4 threads and 2,983 ms with one, while one on a
- * kept-alive connection stayed under 33 ms.  Here one thread does nothing
+ * under CPU contention (measured in test/README.md, "Slow clients": the
+ * slowest new-connection call 99.6-162 ms with 4 pool threads, 7.9-9.2 s
+ * with one under 14 CPU hogs; 14-82 ms and 2.1-4.4 s with this thread, at
+ * the price of a slower median under those hogs, see http_server.h).
+ * Here one thread does nothing
  * but drain the queue (accept4 until EAGAIN) and hand each socket to MHD
  * (MHD_add_connection: MHD picks a pool thread and wakes it through its
  * inter-thread channel; the pool thread takes every handed-over connection

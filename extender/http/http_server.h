@@ -61,8 +61,13 @@
  * own accept took one connection per pool-thread loop iteration, after
  * serving all of that thread's connections: behind a reconnect wave of
  * 1,000 trickling clients, kube-scheduler's new connection waited in the
- * kernel's queue (measured under load: filter calls up to 164 ms with 4
- * threads, 2,983 ms with 1; see test/README.md "Slow clients").  Accept
+ * kernel's queue.  Measured (test/README.md "Slow clients"): the slowest
+ * filter call on a new connection went from 99.6-162 ms to 14-82 ms, and
+ * with one pool thread under 14 CPU hogs from 7.9-9.2 s to 2.1-4.4 s; under
+ * those hogs with 4 threads the median new-connection call is slower
+ * (24-62 ms against 5-26 ms): the pool serves more of the flood's
+ * reconnects, and MHD assigns a handed-over connection to a pool thread by
+ * descriptor number, even one waiting for a CPU.  Accept
  * errors never end the thread: a lost client is skipped, and when
  * descriptors or memory run out (EMFILE, ENFILE, ENOBUFS, ENOMEM) the
  * thread pauses FP_HTTP_ACCEPT_BACKOFF_MS between attempts (counted in

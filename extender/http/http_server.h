@@ -63,11 +63,11 @@
  * 1,000 trickling clients, kube-scheduler's new connection waited in the
  * kernel's queue.  Measured (test/README.md "Slow clients"): the slowest
  * filter call on a new connection went from 99.6-162 ms to 14-82 ms, and
- * with one pool thread under 14 CPU hogs from 7.9-9.2 s to 2.1-4.4 s; under
- * those hogs with 4 threads the median new-connection call is slower
- * (24-62 ms against 5-26 ms): the pool serves more of the flood's
- * reconnects, and MHD assigns a handed-over connection to a pool thread by
- * descriptor number, even one waiting for a CPU.  Accept
+ * with one pool thread under 14 CPU hogs from 7.9-9.2 s to 2.1-4.4 s.  The
+ * price, under those hogs with 4 threads: the median new-connection call is
+ * about four times slower (23-62 ms against 5-26 ms), because before
+ * whichever pool thread got a CPU first accepted it, and now it waits for
+ * the accept thread and then for the one pool thread it is handed to.  Accept
  * errors never end the thread: a lost client is skipped, and when
  * descriptors or memory run out (EMFILE, ENFILE, ENOBUFS, ENOMEM) the
  * thread pauses FP_HTTP_ACCEPT_BACKOFF_MS between attempts (counted in

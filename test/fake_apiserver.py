@@ -62,13 +62,15 @@ Control API: POST /_control on the control port (plain HTTP, loopback), body
                              fail_lists, fail_watches, fail_status,
                              retry_after, expire_continue, bind_mode
                              (auto|conflict|error|timeout|commit_slow|
-                             commit_drop), bind_delay_ms, bind_fault_every,
-                             get_delay_ms
+                             commit_drop|commit_headers), bind_delay_ms,
+                             bind_fault_every, get_delay_ms
                              bind_mode: timeout waits bind_delay_ms, then
                              commits and answers (a late commit);
                              commit_slow commits at once and answers after
                              bind_delay_ms; commit_drop commits and closes the
-                             connection without an answer.  With
+                             connection without an answer; commit_headers
+                             commits, sends the status line and headers,
+                             and the body only after bind_delay_ms.  With
                              bind_fault_every N > 0 only every Nth binding
                              gets the mode (the others: auto); a list of
                              modes: the faulty bindings take them in turn.
@@ -1097,6 +1099,18 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if mode == "commit_slow" and delay:
             time.sleep(delay / 1000.0)
+        if mode == "commit_headers":
+            # committed and the status line sent; the body comes late
+            body = json.dumps(status_obj(201, "", "", status="Success"),
+                              separators=(",", ":")).encode()
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(delay / 1000.0)
+            self.wfile.write(body)
+            return None
         self.send_json(201, status_obj(201, "", "", status="Success"))
 
     # -- control --

@@ -1348,9 +1348,10 @@ static void test_bind_timeout_holds_gpus(void **state)
     FP_FAKE_API_CTL(env->api, "{\"cmd\":\"set\",\"bind_mode\":\"auto\",\"bind_delay_ms\":0}");
 }
 
-/* The API server commits the Binding and answers late, or drops the
- * connection after committing: reading the pod within the same deadline
- * finds it bound, so the bind succeeds. */
+/* The API server commits the Binding and answers late, drops the
+ * connection after committing, or sends the status line and then the body
+ * late: the bind succeeds (reading the pod within the same deadline finds
+ * it bound, or the status line said so). */
 static void check_committed_without_answer(Env *env, const char *mode)
 {
     const char *names[] = {"quiet"};
@@ -1377,6 +1378,15 @@ static void test_bind_committed_answer_late(void **state)
 static void test_bind_committed_connection_dropped(void **state)
 {
     check_committed_without_answer(*state, "commit_drop");
+}
+
+/* The API server commits and sends "201 Created", then the body comes after
+ * the bind's deadline (a proxy or a loaded server between the two writes):
+ * the status line says bound.  Read as a refusal, it rolled the GPUs back
+ * and the API-restart drill over-committed a node by one GPU. */
+static void test_bind_committed_body_late(void **state)
+{
+    check_committed_without_answer(*state, "commit_headers");
 }
 
 /* kube-scheduler may call bind again for a pod that is already bound (its
@@ -1606,6 +1616,9 @@ static void test_restart_relist_releases_held_gpus(void **state)
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
+    if (g_getenv("FP_TEST_FILTER")) {
+        cmocka_set_test_filter(g_getenv("FP_TEST_FILTER"));
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_burst_1000_pods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_burst_1000_pods_with_faults, setup, teardown),
@@ -1618,6 +1631,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bind_timeout_holds_gpus, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_committed_answer_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_committed_connection_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bind_committed_body_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retried_bind_of_bound_pod, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bind_refused_without_room, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unconfirmed_assumption_expires, setup, teardown),

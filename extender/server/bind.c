@@ -459,7 +459,9 @@ static bool assigned_node(const json_t *reply, char *out, size_t size)
 static Posted classify_post(gboolean ok, const FpKubeResponse *resp, const char *node)
 {
     long status = resp->status;
-    if (ok && status >= 200 && status < 300) {
+    if (status >= 200 && status < 300) {
+        /* the status line says the store committed it, even when the
+         * body was cut or timed out after it (ok false) */
         return POSTED_BOUND;
     }
     if (status == 0) {

@@ -60,7 +60,8 @@ gint64 fp_bind_deadline(const FpBindEnv *env, gint64 arrived_us);
  * message for ExtenderBindingResult.Error (g_free it).
  *
  * How the Binding POST's answer is read (by HTTP status and the Status
- * reason and message), when it does not say the pod is bound:
+ * reason and message): a 2xx status line is bound, even when the body
+ * after it is cut or late.  When it does not say the pod is bound:
  *   - no answer and nothing sent (connection refused, connect timeout): the
  *     API server never saw it: FP_BIND_FAILED, GPUs released;
  *   - no answer after the request left (timeout, connection reset or

@@ -41,17 +41,6 @@ static json_t *parse(const char *text)
     return v;
 }
 
-static FpPolicy *load_policy(const char *yaml)
-{
-    g_autoptr(FpPolicyReport) report = fp_policy_report_new();
-    FpPolicy *p = fp_policy_load_buffer(yaml, strlen(yaml), "<test>", report);
-    if (!p) {
-        g_autofree char *errs = fp_policy_report_join_errors(report, "\n");
-        fail_msg("policy does not load:\n%s", errs);
-    }
-    return p;
-}
-
 /* The webhook's answer for the captures: the profile of namespace wh-demo
  * allows L4 and A10G within 40 ms of eastus.  The captures' webhook put
  * eastus and us-east-1 within that limit; no cross-cloud round trip is
@@ -655,7 +644,7 @@ static void test_replay_captures(void **state)
         FP_SKIP("shared-data", "FP_SHARED_DATA has no admission captures");
     }
     FpView *view = demo_view();
-    g_autoptr(FpPolicy) policy = load_policy(REPLAY_POLICY);
+    g_autoptr(FpPolicy) policy = fp_test_policy(REPLAY_POLICY);
     for (guint i = 0; i < G_N_ELEMENTS(CAPTURES); i++) {
         replay_one(CAPTURES[i].file, view, policy);
     }
@@ -721,7 +710,7 @@ static void test_affinity_admits_only_accepted_nodes(void **state)
                               "    us-west-2: {us-central1: 40}\n"
                               "pools:\n"
                               "  - {name: aws-use1-l4, pricePerGPUHour: 3.5}\n";
-    g_autoptr(FpPolicy) policy = load_policy(policy_yaml);
+    g_autoptr(FpPolicy) policy = fp_test_policy(policy_yaml);
     FpView *view = demo_view();
     const DemandCase cases[] = {
         {"{\"flexplace.io/gpu-sku\":\"NVIDIA-L4,NVIDIA-A10G\"}", 1},
@@ -788,8 +777,8 @@ static void test_affinity_admits_only_accepted_nodes(void **state)
 static void test_hard_reason_matches_engine(void **state)
 {
     g_autoptr(FpPolicy) policy =
-        load_policy("pools:\n  - {name: aws-use1-l4, pricePerGPUHour: 3.5}\n"
-                    "regions:\n  latencyMs:\n    eastus: {us-east-1: 10}\n");
+        fp_test_policy("pools:\n  - {name: aws-use1-l4, pricePerGPUHour: 3.5}\n"
+                       "regions:\n  latencyMs:\n    eastus: {us-east-1: 10}\n");
     FpView *view = demo_view();
     const char *anns[] = {
         "{\"flexplace.io/gpu-sku\":\"NVIDIA-L4\"}",
@@ -847,6 +836,21 @@ static void test_hard_reason_matches_engine(void **state)
     fp_view_free(view);
 }
 
+/* The demand of a pod asking one nvidia.com/gpu with @annotations (a
+ * JSON object). */
+static FpDemand *gpu_demand(const FpPolicy *policy, const char *annotations)
+{
+    g_autofree char *text = g_strdup_printf(
+        "{\"metadata\":{\"name\":\"p\",\"annotations\":%s},\"spec\":{\"containers\":[{"
+        "\"name\":\"c\",\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"1\"}}}]}}",
+        annotations);
+    json_t *pj = parse(text);
+    g_autoptr(FpPod) pod = fp_pod_from_json(pj, FP_POD_FULL, NULL);
+    json_decref(pj);
+    assert_non_null(pod);
+    return fp_demand_new(pod, policy);
+}
+
 static void assert_not_admitted(const FpNodeState *st, void *data)
 {
     if (fp_constraints_admit(data, st->node->labels)) {
@@ -859,16 +863,11 @@ static void assert_not_admitted(const FpNodeState *st, void *data)
 static void test_constraints_templates_and_problems(void **state)
 {
     g_autoptr(FpPolicy) policy =
-        load_policy("pools:\n  - {name: aws-use1-l4, pricePerGPUHour: 3.5}\n");
+        fp_test_policy("pools:\n  - {name: aws-use1-l4, pricePerGPUHour: 3.5}\n");
     FpView *view = demo_view();
-    json_t *pj = parse("{\"metadata\":{\"name\":\"p\",\"annotations\":{"
-                       "\"flexplace.io/gpu-sku\":\"NVIDIA-L4\","
-                       "\"flexplace.io/max-price-per-gpu-hour\":\"2\"}},"
-                       "\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":"
-                       "{\"nvidia.com/gpu\":\"1\"}}}]}}");
-    g_autoptr(FpPod) pod = fp_pod_from_json(pj, FP_POD_FULL, NULL);
-    json_decref(pj);
-    g_autoptr(FpDemand) d = fp_demand_new(pod, policy);
+    g_autoptr(FpDemand) d = gpu_demand(policy, "{"
+                                               "\"flexplace.io/gpu-sku\":\"NVIDIA-L4\","
+                                               "\"flexplace.io/max-price-per-gpu-hour\":\"2\"}");
     g_autoptr(FpConstraints) c = fp_view_constraints(view, policy, d, NULL, 0, false);
     assert_true(c->expressible);
     /* aws-use1-l4 costs 3.5 here: its L4s are taken out by pool. */
@@ -894,13 +893,8 @@ static void test_constraints_templates_and_problems(void **state)
                               .gpu_memory_mib = 141 * 1024,
                               .price_per_gpu_hour = 7.9,
                               .max_utilization = 1}};
-    json_t *pj2 = parse("{\"metadata\":{\"name\":\"q\",\"annotations\":{"
-                        "\"flexplace.io/min-gpu-memory\":\"120Gi\"}},"
-                        "\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":"
-                        "{\"nvidia.com/gpu\":\"1\"}}}]}}");
-    g_autoptr(FpPod) big = fp_pod_from_json(pj2, FP_POD_FULL, NULL);
-    json_decref(pj2);
-    g_autoptr(FpDemand) d2 = fp_demand_new(big, policy);
+    g_autoptr(FpDemand) d2 = gpu_demand(policy, "{"
+                                                "\"flexplace.io/min-gpu-memory\":\"120Gi\"}");
     g_autoptr(FpConstraints) none = fp_view_constraints(view, policy, d2, NULL, 0, false);
     assert_true(none->expressible); /* H200 and B200 in the SKU table qualify */
     assert_int_equal(none->offers_accepted, 0);
@@ -913,13 +907,8 @@ static void test_constraints_templates_and_problems(void **state)
 
     /* Nothing in the world has 4 TiB per GPU: not expressible, and the
      * requirements are the pair no node matches. */
-    json_t *pj3 = parse("{\"metadata\":{\"name\":\"r\",\"annotations\":{"
-                        "\"flexplace.io/min-gpu-memory\":\"4Ti\"}},"
-                        "\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":"
-                        "{\"nvidia.com/gpu\":\"1\"}}}]}}");
-    g_autoptr(FpPod) huge = fp_pod_from_json(pj3, FP_POD_FULL, NULL);
-    json_decref(pj3);
-    g_autoptr(FpDemand) d3 = fp_demand_new(huge, policy);
+    g_autoptr(FpDemand) d3 = gpu_demand(policy, "{"
+                                                "\"flexplace.io/min-gpu-memory\":\"4Ti\"}");
     g_autoptr(FpConstraints) never = fp_view_constraints(view, policy, d3, NULL, 0, false);
     assert_false(never->expressible);
     assert_true(never->unsatisfiable);
@@ -937,13 +926,9 @@ static void test_constraints_templates_and_problems(void **state)
     /* Llama-3.1-70B in bf16 (131 GiB) on one GPU: only the GPUs of the
      * SKU table with room for it qualify (B200, H200), none of the demo's
      * 80 GB cards; no node offers one, and the problem names the model. */
-    json_t *pj4 = parse("{\"metadata\":{\"name\":\"s\",\"annotations\":{"
-                        "\"flexplace.io/model\":\"meta-llama/Llama-3.1-70B-Instruct\"}},"
-                        "\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":"
-                        "{\"nvidia.com/gpu\":\"1\"}}}]}}");
-    g_autoptr(FpPod) seventy = fp_pod_from_json(pj4, FP_POD_FULL, NULL);
-    json_decref(pj4);
-    g_autoptr(FpDemand) d4 = fp_demand_new(seventy, policy);
+    g_autoptr(FpDemand) d4 =
+        gpu_demand(policy, "{"
+                           "\"flexplace.io/model\":\"meta-llama/Llama-3.1-70B-Instruct\"}");
     assert_true(d4->model_known);
     g_autoptr(FpConstraints) big_only = fp_view_constraints(view, policy, d4, NULL, 0, false);
     assert_true(big_only->expressible);
@@ -956,15 +941,9 @@ static void test_constraints_templates_and_problems(void **state)
     assert_non_null(strstr(big_only->problem, "Llama-3.1-70B (130.4 GiB of weights over 1 GPU)"));
 
     /* A model every known GPU holds narrows nothing: no requirement. */
-    json_t *pj5 =
-        parse("{\"metadata\":{\"name\":\"t\",\"annotations\":{"
-              "\"flexplace.io/model\":\"acme/tiny-chat\",\"flexplace.io/model-size\":\"2Gi\","
-              "\"flexplace.io/max-model-len\":\"2048\"}},"
-              "\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":"
-              "{\"nvidia.com/gpu\":\"1\"}}}]}}");
-    g_autoptr(FpPod) tiny = fp_pod_from_json(pj5, FP_POD_FULL, NULL);
-    json_decref(pj5);
-    g_autoptr(FpDemand) d5 = fp_demand_new(tiny, policy);
+    g_autoptr(FpDemand) d5 = gpu_demand(policy, "{\"flexplace.io/model\":\"acme/tiny-chat\","
+                                                "\"flexplace.io/model-size\":\"2Gi\","
+                                                "\"flexplace.io/max-model-len\":\"2048\"}");
     assert_true(d5->model_known);
     g_autoptr(FpConstraints) all = fp_view_constraints(view, policy, d5, NULL, 0, false);
     assert_true(all->expressible);
@@ -977,7 +956,7 @@ static void test_constraints_templates_and_problems(void **state)
 static void test_constraints_avoid_spot(void **state)
 {
     g_autoptr(FpPolicy) policy =
-        load_policy("profiles:\n  default: {weights: {cost: 1}, avoidSpot: true}\n");
+        fp_test_policy("profiles:\n  default: {weights: {cost: 1}, avoidSpot: true}\n");
     FpView *view = demo_view();
     json_t *pj = parse("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":"
                        "\"c\",\"resources\":{\"limits\":{\"nvidia.com/gpu\":\"1\"}}}]}}");
@@ -1058,12 +1037,12 @@ static void test_preferred_weights_use_the_latency_term(void **state)
 {
     (void)state;
     g_autoptr(FpPolicy) policy =
-        load_policy("regions:\n"
-                    "  builtinLatency: false\n"
-                    "  latencyMs:\n"
-                    "    eastus: {us-east-1: 10, us-central1: 30, us-west-2: 65}\n"
-                    "    us-east-1: {us-central1: 25, us-west-2: 62}\n"
-                    "    us-central1: {us-west-2: 40}\n");
+        fp_test_policy("regions:\n"
+                       "  builtinLatency: false\n"
+                       "  latencyMs:\n"
+                       "    eastus: {us-east-1: 10, us-central1: 30, us-west-2: 65}\n"
+                       "    us-east-1: {us-central1: 25, us-west-2: 62}\n"
+                       "    us-central1: {us-west-2: 40}\n");
     FpView *view = demo_view();
     const char *limits[] = {"40", "90", NULL};
     int use1[G_N_ELEMENTS(limits)];

@@ -37,20 +37,6 @@
 
 /* ---- helpers --------------------------------------------------------- */
 
-static FpPolicy *load_policy(const char *yaml)
-{
-    if (!yaml) {
-        return fp_policy_new_default();
-    }
-    g_autoptr(FpPolicyReport) report = fp_policy_report_new();
-    FpPolicy *p = fp_policy_load_buffer(yaml, strlen(yaml), "<test>", report);
-    if (!p) {
-        g_autofree char *errs = fp_policy_report_join_errors(report, "\n");
-        fail_msg("policy does not load:\n%s", errs);
-    }
-    return p;
-}
-
 static FpView *view_of(const char *rel)
 {
     FpView *view = fp_view_new();
@@ -199,7 +185,7 @@ static Outcome check_property(FpView *view, const FpPolicy *policy, const FpPod 
 static void test_mig_mixed_memory_floor(void **state)
 {
     FpView *view = view_of("kinds/fleet.yaml");
-    g_autoptr(FpPolicy) policy = load_policy(NULL);
+    g_autoptr(FpPolicy) policy = fp_test_policy(NULL);
     g_autoptr(FpPod) five =
         pod_of("nvidia.com/mig-1g.5gb", "{\"flexplace.io/min-gpu-memory\":\"5Gi\"}");
     g_autoptr(FpDemand) d5 = fp_demand_new(five, policy);
@@ -261,7 +247,7 @@ static bool node_admitted(FpView *view, const FpConstraints *c, const char *name
 static void test_mig_mixed_wildcard(void **state)
 {
     FpView *view = view_of("kinds/fleet.yaml");
-    g_autoptr(FpPolicy) policy = load_policy(NULL);
+    g_autoptr(FpPolicy) policy = fp_test_policy(NULL);
     FpDemand *d = NULL;
     g_autoptr(FpConstraints) c =
         constraints_of(view, policy, "nvidia.com/mig-2g.10gb",
@@ -281,7 +267,7 @@ static void test_mig_mixed_wildcard(void **state)
 static void test_mig_single(void **state)
 {
     FpView *view = view_of("kinds/fleet.yaml");
-    g_autoptr(FpPolicy) policy = load_policy(NULL);
+    g_autoptr(FpPolicy) policy = fp_test_policy(NULL);
     FpDemand *d = NULL;
     g_autoptr(FpConstraints) c = constraints_of(view, policy, "nvidia.com/gpu",
                                                 "{\"flexplace.io/min-gpu-memory\":\"4Gi\"}", &d);
@@ -304,7 +290,7 @@ static void test_mig_single(void **state)
 static void test_time_sliced(void **state)
 {
     FpView *view = view_of("devices/classes.yaml");
-    g_autoptr(FpPolicy) policy = load_policy(NULL);
+    g_autoptr(FpPolicy) policy = fp_test_policy(NULL);
     FpDemand *d = NULL;
     g_autoptr(FpConstraints) plain = constraints_of(view, policy, "nvidia.com/gpu", NULL, &d);
     assert_true(plain->expressible);
@@ -318,7 +304,7 @@ static void test_time_sliced(void **state)
     assert_false(node_admitted(view, named, "l4-mixed-whole"));
     fp_demand_free(d);
     g_autoptr(FpPolicy) sharing =
-        load_policy("profiles:\n  default: {weights: {cost: 1}, allowShared: true}\n");
+        fp_test_policy("profiles:\n  default: {weights: {cost: 1}, allowShared: true}\n");
     g_autoptr(FpConstraints) allowed = constraints_of(view, sharing, "nvidia.com/gpu", NULL, &d);
     assert_true(node_admitted(view, allowed, "l4-mixed-shared"));
     assert_true(node_admitted(view, allowed, "h100-mps"));
@@ -331,7 +317,7 @@ static void test_time_sliced(void **state)
 static void test_time_sliced_renamed(void **state)
 {
     FpView *view = view_of("devices/classes.yaml");
-    g_autoptr(FpPolicy) policy = load_policy(NULL);
+    g_autoptr(FpPolicy) policy = fp_test_policy(NULL);
     FpDemand *d = NULL;
     g_autoptr(FpConstraints) c = constraints_of(view, policy, "nvidia.com/gpu.shared",
                                                 "{\"flexplace.io/min-gpu-memory\":\"8Gi\"}", &d);
@@ -353,7 +339,7 @@ static void test_time_sliced_renamed(void **state)
 static void test_amd(void **state)
 {
     FpView *view = view_of("devices/classes.yaml");
-    g_autoptr(FpPolicy) policy = load_policy(NULL);
+    g_autoptr(FpPolicy) policy = fp_test_policy(NULL);
     FpDemand *d = NULL;
     g_autoptr(FpConstraints) c = constraints_of(view, policy, "amd.com/gpu",
                                                 "{\"flexplace.io/min-gpu-memory\":\"180Gi\"}", &d);
@@ -376,18 +362,18 @@ static void test_amd(void **state)
 static void test_templates_by_resource(void **state)
 {
     g_autoptr(FpPolicy) policy =
-        load_policy("poolTemplates:\n"
-                    "  a100-plain: {gpuProduct: NVIDIA-A100-SXM4-40GB, region: us-central1,\n"
-                    "               gpusPerNode: 8, pricePerGPUHour: 2.8}\n"
-                    "  a100-mig:\n"
-                    "    gpuProduct: NVIDIA-A100-SXM4-40GB\n"
-                    "    region: us-central1\n"
-                    "    pricePerGPUHour: 2.8\n"
-                    "    labels:\n"
-                    "      nvidia.com/mig.strategy: mixed\n"
-                    "      nvidia.com/mig-1g.5gb.count: \"7\"\n"
-                    "      nvidia.com/mig-1g.5gb.memory: \"4864\"\n"
-                    "      nvidia.com/mig-1g.5gb.product: NVIDIA-A100-SXM4-40GB-MIG-1g.5gb\n");
+        fp_test_policy("poolTemplates:\n"
+                       "  a100-plain: {gpuProduct: NVIDIA-A100-SXM4-40GB, region: us-central1,\n"
+                       "               gpusPerNode: 8, pricePerGPUHour: 2.8}\n"
+                       "  a100-mig:\n"
+                       "    gpuProduct: NVIDIA-A100-SXM4-40GB\n"
+                       "    region: us-central1\n"
+                       "    pricePerGPUHour: 2.8\n"
+                       "    labels:\n"
+                       "      nvidia.com/mig.strategy: mixed\n"
+                       "      nvidia.com/mig-1g.5gb.count: \"7\"\n"
+                       "      nvidia.com/mig-1g.5gb.memory: \"4864\"\n"
+                       "      nvidia.com/mig-1g.5gb.product: NVIDIA-A100-SXM4-40GB-MIG-1g.5gb\n");
     GArray *offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
     fp_policy_template_offers(policy, NULL, offers);
     assert_int_equal(offers->len, 2);
@@ -441,7 +427,7 @@ static void test_templates_by_resource(void **state)
 static void test_unpooled_node_correction(void **state)
 {
     FpView *view = view_of("devices/classes.yaml");
-    g_autoptr(FpPolicy) policy = load_policy(NULL);
+    g_autoptr(FpPolicy) policy = fp_test_policy(NULL);
     FpDemand *d = NULL;
     g_autoptr(FpConstraints) c = constraints_of(
         view, policy, "nvidia.com/gpu", "{\"flexplace.io/max-price-per-gpu-hour\":\"1\"}", &d);
@@ -515,7 +501,7 @@ static Outcome property_on(FpView *view, const char *fleet)
     for (GList *l = resources; l; l = l->next) {
         Outcome per = {0};
         for (guint p = 0; p < G_N_ELEMENTS(POLICIES); p++) {
-            g_autoptr(FpPolicy) policy = load_policy(POLICIES[p]);
+            g_autoptr(FpPolicy) policy = fp_test_policy(POLICIES[p]);
             for (guint k = 0; k < G_N_ELEMENTS(DEMANDS); k++) {
                 g_autoptr(FpPod) pod = pod_of(l->data, DEMANDS[k]);
                 g_autofree char *label =

@@ -49,17 +49,6 @@ static FpPolicy *load(const char *text, FpPolicyReport *report)
     return fp_policy_load_buffer(text, strlen(text), "p.yaml", report);
 }
 
-static FpPolicy *load_ok(const char *text)
-{
-    g_autoptr(FpPolicyReport) report = fp_policy_report_new();
-    FpPolicy *p = load(text, report);
-    if (!p) {
-        g_autofree char *all = fp_policy_report_join_errors(report, "\n");
-        fail_msg("policy refused:\n%s", all);
-    }
-    return p;
-}
-
 static const FpOffer *find(GArray *offers, const char *name)
 {
     for (guint i = 0; i < offers->len; i++) {
@@ -98,7 +87,7 @@ static FpPod *gpu_pod(int gpus, const char *const *annotations)
 
 static void test_policy_templates_load(void **state)
 {
-    g_autoptr(FpPolicy) policy = load_ok(POLICY);
+    g_autoptr(FpPolicy) policy = fp_test_policy(POLICY);
     assert_int_equal(g_hash_table_size(policy->templates), 3);
     const FpPolicyTemplate *l4 = g_hash_table_lookup(policy->templates, "aws-l4-use1");
     assert_string_equal(l4->instance_type, "g6.xlarge");
@@ -149,7 +138,7 @@ static void test_policy_templates_invalid(void **state)
 
 static void test_template_offers(void **state)
 {
-    g_autoptr(FpPolicy) policy = load_ok(POLICY);
+    g_autoptr(FpPolicy) policy = fp_test_policy(POLICY);
     GArray *offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
     fp_policy_template_offers(policy, NULL, offers);
     assert_int_equal(offers->len, 3);
@@ -177,7 +166,7 @@ static void test_template_offers(void **state)
 
 static void test_max_nodes_against_view(void **state)
 {
-    g_autoptr(FpPolicy) policy = load_ok(POLICY);
+    g_autoptr(FpPolicy) policy = fp_test_policy(POLICY);
     const char *pool_key = policy->label_pool[0];
     FpView *view = fp_view_new();
     fp_view_apply_node(view, gpu_node("n1", pool_key, "aws-l4-use1", 1));
@@ -267,6 +256,19 @@ static double inventory_memory(const FpPolicy *policy, const char *instance_type
     return dev->memory_mib;
 }
 
+/* The offers (FpOffer, interned strings) of the NodePool @json. */
+static GArray *nodepool_offers(const FpPolicy *policy, const char *json)
+{
+    json_t *obj = json_loads(json, 0, NULL);
+    assert_non_null(obj);
+    g_autoptr(FpPoolTemplate) t = fp_nodepool_parse(obj, policy, NULL);
+    json_decref(obj);
+    assert_non_null(t);
+    GArray *offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
+    fp_nodepool_offers(t, policy, NULL, offers);
+    return offers;
+}
+
 /* A NodePool that names machines, not products - as Karpenter's own
  * examples do - offers what those machines carry, from the catalog: an
  * exact instance type with its GPUs per node and price, a family with
@@ -281,13 +283,7 @@ static void test_nodepool_machines(void **state)
         "[\"g6.12xlarge\",\"p6-b200.48xlarge\"]},"
         "{\"key\":\"topology.kubernetes.io/region\",\"operator\":\"In\",\"values\":"
         "[\"us-east-1\"]}]}}}}";
-    json_t *obj = json_loads(pool, 0, NULL);
-    assert_non_null(obj);
-    g_autoptr(FpPoolTemplate) t = fp_nodepool_parse(obj, policy, NULL);
-    json_decref(obj);
-    assert_non_null(t);
-    GArray *offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
-    fp_nodepool_offers(t, policy, NULL, offers);
+    GArray *offers = nodepool_offers(policy, pool);
     assert_int_equal(offers->len, 2);
     const FpOffer *l4 = &g_array_index(offers, FpOffer, 0);
     const FpOffer *b200 = &g_array_index(offers, FpOffer, 1);
@@ -314,12 +310,7 @@ static void test_nodepool_machines(void **state)
         "{\"key\":\"karpenter.k8s.aws/instance-family\",\"operator\":\"In\",\"values\":"
         "[\"g6\"]},{\"key\":\"karpenter.k8s.aws/instance-gpu-name\",\"operator\":\"In\","
         "\"values\":[\"l4\"]}]}}}}";
-    obj = json_loads(family, 0, NULL);
-    g_autoptr(FpPoolTemplate) f = fp_nodepool_parse(obj, policy, NULL);
-    json_decref(obj);
-    assert_non_null(f);
-    offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
-    fp_nodepool_offers(f, policy, NULL, offers);
+    offers = nodepool_offers(policy, family);
     assert_int_equal(offers->len, 1);
     const FpOffer *fam = &g_array_index(offers, FpOffer, 0);
     assert_non_null(strstr(fam->facts.product, "L4"));
@@ -332,12 +323,7 @@ static void test_nodepool_machines(void **state)
         "\"named\"},\"spec\":{\"template\":{\"spec\":{\"requirements\":["
         "{\"key\":\"karpenter.k8s.aws/instance-gpu-name\",\"operator\":\"In\","
         "\"values\":[\"a10g\",\"l4\"]}]}}}}";
-    obj = json_loads(named, 0, NULL);
-    g_autoptr(FpPoolTemplate) g = fp_nodepool_parse(obj, policy, NULL);
-    json_decref(obj);
-    assert_non_null(g);
-    offers = g_array_new(FALSE, TRUE, sizeof(FpOffer));
-    fp_nodepool_offers(g, policy, NULL, offers);
+    offers = nodepool_offers(policy, named);
     assert_int_equal(offers->len, 2);
     assert_non_null(strstr(g_array_index(offers, FpOffer, 0).facts.product, "A10G"));
     assert_non_null(strstr(g_array_index(offers, FpOffer, 1).facts.product, "L4"));
@@ -359,7 +345,7 @@ static FpScaleUp *judge(const FpPolicy *policy, int gpus, const char *const *ann
 
 static void test_judgement(void **state)
 {
-    g_autoptr(FpPolicy) policy = load_ok(POLICY);
+    g_autoptr(FpPolicy) policy = fp_test_policy(POLICY);
     /* One GPU near us-east-1: the cheapest, the L4 node group. */
     const char *near[] = {"flexplace.io/origin-region", "us-east-1", NULL};
     g_autoptr(FpScaleUp) one = judge(policy, 1, near, NULL);
@@ -399,7 +385,7 @@ static void test_judgement(void **state)
     }
     g_array_unref(offers);
     /* A profile that avoids spot then has nowhere to grow. */
-    g_autoptr(FpPolicy) nospot = load_ok(
+    g_autoptr(FpPolicy) nospot = fp_test_policy(
         "poolTemplates:\n"
         "  flex-h100-euw: {gpuProduct: NVIDIA-H100-80GB-HBM3, gpusPerNode: 8, region: westeurope,"
         " capacityType: spot}\n"
@@ -417,7 +403,7 @@ static void test_judgement(void **state)
 
 static void test_judgement_respects_growth(void **state)
 {
-    g_autoptr(FpPolicy) policy = load_ok(POLICY);
+    g_autoptr(FpPolicy) policy = fp_test_policy(POLICY);
     FpView *view = fp_view_new();
     fp_view_apply_node(view, gpu_node("n1", policy->label_pool[0], "aws-l4-use1", 1));
     fp_view_apply_node(view, gpu_node("n2", policy->label_pool[0], "aws-l4-use1", 1));
@@ -432,7 +418,7 @@ static void test_judgement_respects_growth(void **state)
 
 static void test_placement_judges_only_unmet(void **state)
 {
-    g_autoptr(FpPolicy) policy = load_ok(POLICY);
+    g_autoptr(FpPolicy) policy = fp_test_policy(POLICY);
     FpView *view = fp_view_new();
     FpNode *n = gpu_node("busy", policy->label_pool[0], "aws-l4-use1", 1);
     fp_node_set_label(n, policy->label_product[0], "NVIDIA-L4");

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include "extender/server/app.h"
+#include "policies/policy_load.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -155,4 +156,18 @@ void fp_test_run_flexplace(FpTestRun *r, const char *cwd, const char *command,
         fail_msg("flexplace %s died (wait status %d); stderr:\n%s", command, wait_status, r->err);
     }
     r->status = WEXITSTATUS(wait_status);
+}
+
+FpPolicy *fp_test_policy(const char *yaml)
+{
+    if (!yaml) {
+        return fp_policy_new_default();
+    }
+    g_autoptr(FpPolicyReport) report = fp_policy_report_new();
+    FpPolicy *p = fp_policy_load_buffer(yaml, strlen(yaml), "<test>", report);
+    if (!p) {
+        g_autofree char *errs = fp_policy_report_join_errors(report, "\n");
+        fail_msg("policy does not load:\n%s", errs);
+    }
+    return p;
 }

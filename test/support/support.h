@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 struct FpApp;
+struct FpPolicy;
 
 char *fp_test_read_file(const char *path, size_t *len);
 /* Newly allocated path of @rel under the shared data folder, or NULL. */
@@ -61,6 +62,10 @@ int fp_test_exit_code(int failed);
  * cannot start.  Free with fp_app_free; the port is
  * fp_http_server_port(app->http). */
 struct FpApp *fp_test_app_start(const char *cluster_file, const char *prefix, const char *policy);
+
+/* The policy of @yaml (a PlacementPolicy document), or the built-in one
+ * for NULL; fails the test with the loader's errors when it is refused. */
+struct FpPolicy *fp_test_policy(const char *yaml);
 
 /* One run of the flexplace binary (FP_BINARY). */
 typedef struct {

@@ -253,6 +253,11 @@ typedef struct {
     StrSet excluded_pools;
     StrSet excluded_hosts; /* nodes without a pool label */
     bool model_narrowed;   /* the model's fit took out a product */
+    /* Without other product limits: the product label values of the
+     * shared replicas the filter refuses, written as NotIn so that a
+     * product that appears later is not left out. */
+    StrSet shared_values;
+    bool shared_on;
 } Build;
 
 /* Products known to the cluster or the policy, sorted: offers of the
@@ -351,11 +356,30 @@ static bool refused_shared_offer(const Build *b)
     return false;
 }
 
+/* The product label values of the refused shared replicas into
+ * b->shared_values; false when one of them has none (a NotIn could not
+ * exclude it). */
+static bool collect_shared_values(Build *b)
+{
+    for (guint i = 0; i < b->n; i++) {
+        const FpOffer *o = &b->offers[i];
+        if (!b->mine[i] || !o->shared || shared_allowed(b->d, o->facts.product)) {
+            continue;
+        }
+        if (!value_ok(o->product_label)) {
+            return false;
+        }
+        set_add(&b->shared_values, o->product_label);
+    }
+    return true;
+}
+
 static void build_products(Build *b)
 {
     char *const *allowed = allowed_list(b->d);
-    bool by_node_facts =
-        allowed || b->d->min_gpu_memory_mib > 0 || b->d->max_price >= 0 || refused_shared_offer(b);
+    bool limits = allowed || b->d->min_gpu_memory_mib > 0 || b->d->max_price >= 0;
+    bool shared = refused_shared_offer(b);
+    bool by_node_facts = limits || shared;
     b->products_on = by_node_facts || b->d->model_known;
     if (!b->products_on) {
         return;
@@ -384,6 +408,11 @@ static void build_products(Build *b)
     g_ptr_array_unref(known);
     /* a model every known product fits narrows nothing: no requirement */
     b->products_on = by_node_facts || b->model_narrowed;
+    /* only the shared replicas to keep out: NotIn their values */
+    if (shared && !limits && !b->model_narrowed && b->product_key && collect_shared_values(b)) {
+        b->products_on = false;
+        b->shared_on = true;
+    }
 }
 
 /* The catalog's PCI device ids of AMD @product (its aliases of four hex
@@ -528,6 +557,7 @@ static bool admitted(const Build *b, const FpOffer *o)
     const FpNodeFacts *f = &o->facts;
     int64_t mib = 0;
     return (!b->products_on || set_has(&b->product_values, o->product_label)) &&
+           (!b->shared_on || !set_has(&b->shared_values, o->product_label)) &&
            (!b->memory_on || (label_int(o->memory_label, &mib) && mib > b->memory_gt)) &&
            (!b->regions_on || set_has(&b->regions, f->region)) &&
            !(b->d->profile->avoid_spot && facts_spot(f)) && !set_has(&b->excluded_pools, f->pool) &&
@@ -595,6 +625,9 @@ static void emit_required(FpConstraints *c, const Build *b)
     char **label_region = b->policy->label_region;
     if (b->products_on) {
         add_req(reqs, b->product_key, FP_SEL_IN, &b->product_values);
+    }
+    if (b->shared_on && b->product_key) {
+        add_req(reqs, b->product_key, FP_SEL_NOT_IN, &b->shared_values);
     }
     if (b->memory_on) {
         StrSet gt;
@@ -703,6 +736,10 @@ static char *summary(const Build *b)
     if (d->profile->avoid_spot) {
         g_string_append(s, ", not on spot capacity");
     }
+    if (b->shared_on) {
+        g_string_append(s, ", not on shared (time-sliced or MPS) GPUs: ");
+        join_set(s, &b->shared_values, 4);
+    }
     if (b->excluded_pools.items->len > 0) {
         g_string_append(s, ", not in pool ");
         join_set(s, &b->excluded_pools, 4);
@@ -767,6 +804,7 @@ FpConstraints *fp_constraints_new(const FpPolicy *policy, const FpDemand *demand
     set_init(&b.regions);
     set_init(&b.excluded_pools);
     set_init(&b.excluded_hosts);
+    set_init(&b.shared_values);
     build_products(&b);
     build_product_values(&b);
     build_memory(&b);
@@ -790,6 +828,7 @@ FpConstraints *fp_constraints_new(const FpPolicy *policy, const FpDemand *demand
     set_clear(&b.regions);
     set_clear(&b.excluded_pools);
     set_clear(&b.excluded_hosts);
+    set_clear(&b.shared_values);
     g_free(b.accepted);
     g_free(b.mine);
     return c;

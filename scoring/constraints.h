@@ -48,10 +48,14 @@
  * offers no mig-<p> resource.
  *
  * The requirements, over the policy's first label key of each fact:
+ *   product  NotIn [S]  when the only product limit is that shared
+ *            replicas are refused while known offers are ones: S = their
+ *            label values (all of them must have one, else In below), so
+ *            that a product added to the fleet later is still admitted;
  *   product  In [P]  when an allow-list, a memory floor or a price limit
- *            narrows the products, shared replicas are refused while a
- *            known offer is one, or the pod's model (known size) does not
- *            fit some known product: P = the label values (above) of the
+ *            narrows the products, shared replicas are refused and NotIn
+ *            cannot say it, or the pod's model (known size) does not fit
+ *            some known product: P = the label values (above) of the
  *            allowed entries as written, the known products (offers, the
  *            policy's SKU table) that match one of them, or with no
  *            allow-list the known products that pass; every product in P

@@ -6,7 +6,6 @@
 
 #include <string.h>
 
-#include "cache/gpu_inventory.h"
 #include "cache/kobj.h"
 #include "cache/linebuf.h"
 #include "scoring/engine.h"
@@ -405,35 +404,6 @@ static void label_machine(FpNode *n, const FpPolicy *policy, MachineKind kind, c
     }
 }
 
-/* What the GPU inventory (labels, then the instance catalog) says of the
- * node a machine makes: the product where the NodePool names none, the
- * device's memory and price, and GPUs per node for an exact instance
- * type where no requirement says. */
-static void fill_from_inventory(FpOffer *o, const FpPolicy *policy, const FpNode *n,
-                                MachineKind kind)
-{
-    g_autoptr(FpGpuInventory) inv = fp_gpu_inventory_new(policy, n, &o->facts);
-    const FpDeviceClass *dev = fp_gpu_inventory_find(inv, gpu_resource(policy));
-    if (!dev) {
-        return;
-    }
-    if (!(o->facts.product && *o->facts.product) && dev->product && *dev->product) {
-        o->facts.product = g_intern_string(dev->product);
-    }
-    /* the device's memory, as the engine judges a node's (a nominal SKU
-     * table size is larger than what the driver reports) */
-    if (dev->memory_mib > 0) {
-        o->facts.gpu_memory_mib = dev->memory_mib;
-    }
-    if (dev->price_per_hour >= 0) {
-        o->facts.price_per_gpu_hour = dev->price_per_hour;
-    }
-    /* a family's sizes differ in GPU count: only an exact type says */
-    if (o->gpus_per_node == 0 && kind == MACHINE_TYPE && dev->labelled_count) {
-        o->gpus_per_node = dev->labelled_count;
-    }
-}
-
 void fp_nodepool_offers(const FpPoolTemplate *t, const FpPolicy *policy, const FpPoolUsage *usage,
                         GArray *offers)
 {
@@ -463,11 +433,11 @@ void fp_nodepool_offers(const FpPoolTemplate *t, const FpPolicy *policy, const F
                 if (fp_template_mig_offers(policy, n, &o, -1, offers)) {
                     continue; /* its labels describe MIG mixed nodes */
                 }
-                fill_from_inventory(&o, policy, n, kind);
+                /* the machine's device where the NodePool does not say;
+                 * a family's sizes differ in GPU count: only a type says */
+                fp_template_whole_offer(&o, policy, n, o.facts.product && *o.facts.product, false,
+                                        kind == MACHINE_TYPE);
                 o.cannot_grow = limit_reached(t, policy, use, o.gpus_per_node);
-                o.shared = g_str_has_suffix(o.facts.product, "-SHARED");
-                fp_offer_set_labels(&o, policy, n);
-                fp_offer_intern(&o);
                 g_array_append_val(offers, o);
             }
         }

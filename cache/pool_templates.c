@@ -193,6 +193,29 @@ gboolean fp_template_mig_offers(const FpPolicy *policy, const FpNode *n, const F
     return mixed;
 }
 
+void fp_template_whole_offer(FpOffer *o, const FpPolicy *policy, const FpNode *n, bool keep_product,
+                             bool keep_memory, bool count_from_device)
+{
+    g_autoptr(FpGpuInventory) inv = fp_gpu_inventory_new(policy, n, &o->facts);
+    const FpDeviceClass *dev = fp_gpu_inventory_find(inv, o->resource);
+    if (dev && !keep_product && dev->product && *dev->product) {
+        o->facts.product = dev->product;
+    }
+    if (dev && !keep_memory && dev->memory_mib > 0) {
+        o->facts.gpu_memory_mib = dev->memory_mib;
+    }
+    if (dev && dev->price_per_hour >= 0) {
+        o->facts.price_per_gpu_hour = dev->price_per_hour;
+    }
+    o->shared = dev && fp_device_is_shared(dev);
+    if (o->gpus_per_node == 0 && count_from_device && dev && dev->labelled_count) {
+        o->gpus_per_node = dev->labelled_count;
+    }
+    fp_offer_set_labels(o, policy, n);
+    /* The node and inventory go away here: intern what the offer keeps. */
+    fp_offer_intern(o);
+}
+
 /* A template's offers: one per MIG mixed resource its labels describe, else
  * one of the policy's GPU resource. */
 static void template_offers(const FpPolicy *policy, const FpPolicyTemplate *t,
@@ -209,27 +232,11 @@ static void template_offers(const FpPolicy *policy, const FpPolicyTemplate *t,
     if (fp_template_mig_offers(policy, n, &o, t->price_per_gpu_hour, offers)) {
         return; /* MIG mixed: no whole GPU under nvidia.com/gpu */
     }
-    g_autoptr(FpGpuInventory) inv = fp_gpu_inventory_new(policy, n, &o.facts);
-    const FpDeviceClass *dev = fp_gpu_inventory_find(inv, gpu_resource(policy));
-    if (dev && !t->product && dev->product && *dev->product) {
-        o.facts.product = dev->product;
-    }
-    if (dev && dev->memory_mib > 0 && !(t->memory_gib > 0)) {
-        o.facts.gpu_memory_mib = dev->memory_mib;
-    }
-    if (dev && dev->price_per_hour >= 0) {
-        o.facts.price_per_gpu_hour = dev->price_per_hour;
-    }
+    o.gpus_per_node = t->gpus_per_node;
+    fp_template_whole_offer(&o, policy, n, t->product != NULL, t->memory_gib > 0, true);
     if (t->price_per_gpu_hour >= 0) {
         o.facts.price_per_gpu_hour = t->price_per_gpu_hour;
     }
-    o.shared = dev && fp_device_is_shared(dev);
-    o.gpus_per_node = t->gpus_per_node             ? t->gpus_per_node
-                      : dev && dev->labelled_count ? dev->labelled_count
-                                                   : 0;
-    fp_offer_set_labels(&o, policy, n);
-    /* The node and inventory go away here: intern what the offer keeps. */
-    fp_offer_intern(&o);
     g_array_append_val(offers, o);
 }
 

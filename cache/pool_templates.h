@@ -87,6 +87,16 @@ void fp_policy_template_offers(const FpPolicy *policy, const FpPoolUsage *usage,
  * no whole GPU). */
 gboolean fp_template_mig_offers(const FpPolicy *policy, const FpNode *node, const FpOffer *base,
                                 double price_per_gpu, GArray *offers);
+/* Complete @o, the whole-GPU offer of template node @node (its facts from
+ * fp_node_facts), from the class of @o->resource in the node's GPU
+ * inventory, where the template does not say: the device's product unless
+ * @keep_product, its memory unless @keep_memory, its price (a template's
+ * own price is the caller's to apply after), whether it is a shared
+ * replica, and, when @o->gpus_per_node is 0 and @count_from_device (the
+ * node is one exact machine), the class's GPU count.  Then its labels are
+ * set and its strings interned (fp_offer_set_labels, fp_offer_intern). */
+void fp_template_whole_offer(FpOffer *o, const FpPolicy *policy, const FpNode *node,
+                             bool keep_product, bool keep_memory, bool count_from_device);
 /* @o's product_label and memory_label from @node's labels, for its
  * resource (fp_constraints_product_key / _memory_key), interned. */
 void fp_offer_set_labels(FpOffer *o, const FpPolicy *policy, const FpNode *node);

@@ -343,13 +343,18 @@ static bool product_ok(Build *b, const char *product)
     return false;
 }
 
+/* Whether offer @i is a shared replica of the resource the filter refuses. */
+static bool refused_shared(const Build *b, guint i)
+{
+    return b->mine[i] && b->offers[i].shared && !shared_allowed(b->d, b->offers[i].facts.product);
+}
+
 /* Whether a known offer of the resource is a shared replica the filter
- * refuses: then the products are listed even without other limits. */
+ * refuses: then they are kept out even without other limits. */
 static bool refused_shared_offer(const Build *b)
 {
     for (guint i = 0; i < b->n; i++) {
-        if (b->mine[i] && b->offers[i].shared &&
-            !shared_allowed(b->d, b->offers[i].facts.product)) {
+        if (refused_shared(b, i)) {
             return true;
         }
     }
@@ -362,14 +367,13 @@ static bool refused_shared_offer(const Build *b)
 static bool collect_shared_values(Build *b)
 {
     for (guint i = 0; i < b->n; i++) {
-        const FpOffer *o = &b->offers[i];
-        if (!b->mine[i] || !o->shared || shared_allowed(b->d, o->facts.product)) {
+        if (!refused_shared(b, i)) {
             continue;
         }
-        if (!value_ok(o->product_label)) {
+        if (!value_ok(b->offers[i].product_label)) {
             return false;
         }
-        set_add(&b->shared_values, o->product_label);
+        set_add(&b->shared_values, b->offers[i].product_label);
     }
     return true;
 }
